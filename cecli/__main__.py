@@ -1,0 +1,3 @@
+from cecli.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,299 @@
+"""Text and arrays in, validated float64 matrices out.
+
+Two layers, both raising :class:`InputError` with a message that names the argument and the
+row and position (1-based, as a person counts):
+
+* ``parse_matrix`` turns what a user types — ``1,0,0``, ``"[1 0 0]"``, ``"1,0;0,1"``,
+  ``"[[1,0],[0,1]]"``, class names, ``-`` for standard input — into a 2-D array, one row per
+  example.  It knows nothing about losses.
+* ``as_predictions``/``as_targets``/``as_distributions`` check arrays against what a loss
+  needs (finite values, probabilities in [0, 1], matching shapes, class indices in range);
+  the Python API and the CLI share them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import TextIO
+
+import numpy as np
+import numpy.typing as npt
+
+from cecli.numerics import FloatArray
+
+IntArray = npt.NDArray[np.intp]
+
+
+class InputError(ValueError):
+    """Input that cannot be scored; ``str(error)`` is one line saying what and where."""
+
+
+_NESTED = re.compile(r"^\s*[\[(]\s*[\[(]")
+_INNER_GROUP = re.compile(r"[\[(]([^\[\]()]*)[\])]")
+_SEPARATOR = re.compile(r"\s*,\s*|\s+")
+_ROW_BREAK = re.compile(r"[;\n]")
+
+
+def read_argument(text: str, stdin: TextIO | None) -> str:
+    """The argument itself, or all of standard input when it is ``-``."""
+    if text.strip() != "-":
+        return text
+    if stdin is None:
+        raise InputError("'-' reads from standard input, but there is none")
+    return stdin.read()
+
+
+def parse_matrix(text: str, name: str, *, class_names: Sequence[str] | None = None) -> FloatArray:
+    """Parse one argument into a 2-D float64 array of shape (rows, values).
+
+    A row is numbers split by commas and/or whitespace, optionally in ``[]`` or ``()``.  Rows
+    are split by ``;`` or newlines, or given as nested brackets.  With ``class_names``, a value
+    may be a class name, which stands for its index.
+    """
+    if not text.strip():
+        raise InputError(f"{name} is empty")
+    if _NESTED.match(text):
+        rows = _nested_rows(text, name)
+    else:
+        rows = [row for row in _ROW_BREAK.split(text) if row.strip()]
+        if not rows:
+            raise InputError(f"{name} is empty")
+    values = [_parse_row(row, name, index, class_names) for index, row in enumerate(rows, 1)]
+    width = len(values[0])
+    for index, row_values in enumerate(values, 1):
+        if len(row_values) != width:
+            raise InputError(
+                f"{name} row {index} has {_count(len(row_values))}, but row 1 has {_count(width)}"
+            )
+    return np.array(values, dtype=np.float64)
+
+
+def _count(values: int) -> str:
+    return f"{values} value" if values == 1 else f"{values} values"
+
+
+def _nested_rows(text: str, name: str) -> list[str]:
+    body = text.strip()
+    if body[-1] not in "])":
+        raise InputError(f"{name}: an opening bracket is never closed")
+    inner = body[1:-1]
+    rows = _INNER_GROUP.findall(inner)
+    leftover = _INNER_GROUP.sub("", inner)
+    if leftover.strip(" \t\r\n,;") or not rows:
+        raise InputError(
+            f"{name}: cannot read the brackets; write rows as [[1,0],[0,1]] or 1,0;0,1"
+        )
+    return list(rows)
+
+
+def _parse_row(
+    row: str, name: str, row_number: int, class_names: Sequence[str] | None
+) -> list[float]:
+    body = row.strip()
+    if body[:1] in "[(" and body[-1:] in "])":
+        body = body[1:-1].strip()
+    if not body:
+        raise InputError(f"{name} row {row_number} is empty")
+    tokens = _SEPARATOR.split(body)
+    return [
+        _parse_value(token, name, row_number, position, class_names)
+        for position, token in enumerate(tokens, 1)
+    ]
+
+
+def _parse_value(
+    token: str,
+    name: str,
+    row_number: int,
+    position: int,
+    class_names: Sequence[str] | None,
+) -> float:
+    where = f"{name} row {row_number}, value {position}"
+    if not token:
+        raise InputError(f"{where} is empty (two separators in a row?)")
+    try:
+        value = float(token)
+    except ValueError:
+        if class_names is not None and token in class_names:
+            return float(list(class_names).index(token))
+        if class_names is not None:
+            known = ", ".join(class_names)
+            raise InputError(
+                f"{where}: {token!r} is not a number nor one of the classes {known}"
+            ) from None
+        raise InputError(
+            f"{where}: {token!r} is not a number (class names need --classes)"
+        ) from None
+    if not math.isfinite(value):
+        raise InputError(f"{where}: {token!r} is not a finite number")
+    return value
+
+
+def parse_class_names(text: str) -> tuple[str, ...]:
+    """``a,b,c`` (or whitespace-separated) into distinct class names."""
+    names = tuple(token for token in _SEPARATOR.split(text.strip().strip("[]()")) if token)
+    if not names:
+        raise InputError("--classes is empty")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InputError(f"--classes names {duplicates[0]!r} more than once")
+    return names
+
+
+def parse_vector(text: str, name: str) -> FloatArray:
+    """One row of numbers (e.g. ``--weights``) as a 1-D array."""
+    matrix = parse_matrix(text, name)
+    if matrix.shape[0] != 1:
+        raise InputError(f"{name} takes one row of numbers, not {matrix.shape[0]}")
+    row: FloatArray = matrix[0]
+    return row
+
+
+# --- checks shared by the Python API and the CLI -------------------------------------------
+
+
+def _as_float_array(values: npt.ArrayLike, name: str) -> FloatArray:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise InputError(f"{name} is not an array of numbers ({error})") from None
+    if array.size == 0:
+        raise InputError(f"{name} is empty")
+    if array.ndim > 2:
+        raise InputError(f"{name} has {array.ndim} dimensions; expected rows × classes")
+    bad = np.argwhere(~np.isfinite(np.atleast_2d(array)))
+    if bad.size:
+        row, col = bad[0]
+        value = np.atleast_2d(array)[row, col]
+        raise InputError(f"{name} row {row + 1}, value {col + 1}: {value} is not a finite number")
+    return array
+
+
+def _first_outside(matrix: FloatArray, low: float, high: float) -> tuple[int, int] | None:
+    bad = np.argwhere((matrix < low) | (matrix > high))
+    if bad.size == 0:
+        return None
+    return int(bad[0][0]), int(bad[0][1])
+
+
+def check_probabilities(matrix: FloatArray, name: str, hint: str = "") -> None:
+    """Raise unless every value lies in [0, 1]."""
+    outside = _first_outside(matrix, 0.0, 1.0)
+    if outside is not None:
+        row, col = outside
+        raise InputError(
+            f"{name} row {row + 1}, value {col + 1}: {matrix[row, col]:g} is not a "
+            f"probability in [0, 1]{hint}"
+        )
+
+
+def as_predictions(preds: npt.ArrayLike, *, logits: bool, name: str = "PREDS") -> FloatArray:
+    """PREDS as an (N, C) matrix; probabilities must lie in [0, 1] unless ``logits``."""
+    array = _as_float_array(preds, name)
+    matrix = np.atleast_2d(array)
+    if not logits:
+        check_probabilities(matrix, name, "; for raw scores use --logits")
+    return matrix
+
+
+def _align_labels(labels: FloatArray, preds_shape: tuple[int, int]) -> FloatArray:
+    """Give 1-D API labels the row structure NumPy users expect."""
+    rows, classes = preds_shape
+    if labels.ndim == 0:
+        return labels.reshape(1, 1)
+    if labels.ndim == 1:
+        if rows == 1 and labels.shape[0] == classes:
+            return labels.reshape(1, classes)
+        return labels.reshape(-1, 1)
+    return labels
+
+
+def as_targets(
+    labels: npt.ArrayLike,
+    preds: FloatArray,
+    *,
+    allow_indices: bool,
+    name: str = "LABELS",
+    preds_name: str = "PREDS",
+) -> tuple[FloatArray, IntArray | None]:
+    """LABELS as an (N, C) target matrix matching PREDS, and the class indices if given so.
+
+    Labels of PREDS' shape are target distributions (one-hot or soft, each value in [0, 1]).
+    With ``allow_indices``, labels with one value per row are class indices in ``0..C-1``.
+    1-D arrays from the Python API follow NumPy's convention: with a 2-D PREDS they are one
+    index per row.
+    """
+    array = _as_float_array(labels, name)
+    rows, classes = preds.shape
+    matrix = array if array.ndim == 2 else _align_labels(array, (rows, classes))
+    if matrix.shape == (rows, classes):
+        check_probabilities(matrix, name)
+        return matrix, None
+    if allow_indices and matrix.shape == (rows, 1):
+        indices = _class_indices(matrix[:, 0], classes, name)
+        targets = np.zeros((rows, classes), dtype=np.float64)
+        targets[np.arange(rows), indices] = 1.0
+        return targets, indices
+    raise InputError(_shape_message(matrix, (rows, classes), allow_indices, name, preds_name))
+
+
+def _class_indices(values: FloatArray, classes: int, name: str) -> IntArray:
+    for row, value in enumerate(values, 1):
+        if value != math.floor(value):
+            raise InputError(
+                f"{name} row {row}: {value:g} is not a class index (0 to {classes - 1})"
+            )
+        if not 0 <= value < classes:
+            raise InputError(
+                f"{name} row {row}: class index {value:g} is out of range 0 to {classes - 1}"
+            )
+    indices: IntArray = values.astype(np.intp)
+    return indices
+
+
+def _shape_message(
+    labels: FloatArray, want: tuple[int, int], allow_indices: bool, name: str, preds_name: str
+) -> str:
+    rows, classes = want
+    got_rows, got_values = labels.shape
+    expected = f"{_rows(rows)} of {_count(classes)}"
+    if allow_indices:
+        expected += f", or {_rows(rows)} of one class index"
+    message = (
+        f"{name} has {_rows(got_rows)} of {_count(got_values)} but {preds_name} has "
+        f"{_rows(rows)} of {_count(classes)}; expected {expected}"
+    )
+    if allow_indices and got_rows == 1 and got_values == rows > 1:
+        example = ";".join(f"{value:g}" for value in labels[0])
+        message += f" (for one class index per row, separate them with ';': \"{example}\")"
+    return message
+
+
+def _rows(count: int) -> str:
+    return "1 row" if count == 1 else f"{count} rows"
+
+
+def as_distributions(
+    preds: FloatArray, *, normalize: bool, name: str = "PREDS"
+) -> tuple[FloatArray, tuple[int, ...]]:
+    """Rows renormalised to sum to 1 if ``normalize``; the rows that did not sum to 1 (±1e-4)."""
+    sums = preds.sum(axis=1)
+    off = tuple(int(i) for i in np.flatnonzero(np.abs(sums - 1.0) > 1e-4))
+    if not normalize:
+        return preds, off
+    if np.any(sums == 0.0):
+        row = int(np.flatnonzero(sums == 0.0)[0])
+        raise InputError(f"{name} row {row + 1} sums to 0 and cannot be normalised")
+    return preds / sums[:, np.newaxis], ()
+
+
+def check_class_names(class_names: Sequence[str] | None, classes: int) -> tuple[str, ...] | None:
+    """Raise unless there is one name per class."""
+    if class_names is None:
+        return None
+    names = tuple(class_names)
+    if len(names) != classes:
+        raise InputError(f"--classes names {len(names)} classes, but PREDS has {classes}")
+    return names

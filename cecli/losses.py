@@ -1,0 +1,823 @@
+r"""The seven losses, one pure function each.
+
+Every function takes LABELS and PREDS as array-likes (one row per example), validates them
+(raising :class:`~cecli.inputs.InputError`), computes in float64 and returns a frozen result
+from :mod:`cecli.results` holding the reduced loss, one value per row and the per-term arrays
+a teacher would want to see.  Nothing here prints, reads files or formats numbers.
+
+Conventions shared by all of them:
+
+* ``eps`` clips probability PREDS to ``[eps, 1 - eps]`` (``eps = 0``: no clipping, and
+  ``log 0 = -inf`` gives an infinite loss).  With ``logits=True`` nothing is clipped: log
+  probabilities come from log-sum-exp or log-sigmoid, never from ``log(softmax(z))``.
+* ``0 · log 0 = 0``: a term whose weight (label) is zero is zero whatever the prediction.
+* ``base`` (``"e"``, ``"2"``, ``"10"``) is the unit of every loss, term and gradient.
+* ``reduction`` reduces across rows: ``"mean"``, ``"sum"`` or ``"none"`` (then ``loss`` is
+  ``per_row``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import get_args
+
+import numpy as np
+import numpy.typing as npt
+
+from cecli import numerics
+from cecli.inputs import (
+    InputError,
+    as_distributions,
+    as_predictions,
+    as_targets,
+    check_class_names,
+)
+from cecli.numerics import Base, FloatArray
+from cecli.results import (
+    BinaryResult,
+    BoolArray,
+    CrossEntropyResult,
+    FocalResult,
+    GradResult,
+    IntArray,
+    KLResult,
+    MultilabelResult,
+    Reduction,
+    SmoothingResult,
+)
+
+DEFAULT_EPS = 1e-7
+
+# --- shared pieces -------------------------------------------------------------------------
+
+
+def _check_common(eps: float, base: str, reduction: str) -> tuple[Base, Reduction]:
+    if not 0.0 <= eps < 0.5:
+        raise InputError(f"--eps must be in [0, 0.5), got {eps:g}")
+    canonical = numerics.parse_base(base)
+    if canonical is None:
+        raise InputError(f"--base must be e, 2 or 10 (or nats, bits), got {base!r}")
+    if reduction not in get_args(Reduction):
+        raise InputError(f"--reduction must be mean, sum or none, got {reduction!r}")
+    return canonical, reduction  # type: ignore[return-value]
+
+
+def _check_range(name: str, value: float, low: float, high: float, closed_high: bool) -> None:
+    inside = low <= value <= high if closed_high else low <= value < high
+    if not inside:
+        bracket = "]" if closed_high else ")"
+        top = "∞" if math.isinf(high) else f"{high:g}"
+        raise InputError(f"{name} must be in [{low:g}, {top}{bracket}, got {value:g}")
+
+
+def reduce_rows(row_totals: FloatArray, reduction: Reduction, divisor: float) -> float | FloatArray:
+    """Reduce per-row totals: their sum, their sum over ``divisor`` (mean), or themselves."""
+    if reduction == "none":
+        return row_totals
+    total = float(np.sum(row_totals))
+    return total if reduction == "sum" else total / divisor
+
+
+@dataclass(frozen=True, slots=True)
+class _Probabilities:
+    """Model probabilities and their logs (in nats), from probabilities or from logits."""
+
+    probs: FloatArray
+    log_p: FloatArray
+    clipped: BoolArray
+
+
+def _clip(preds: FloatArray, eps: float) -> tuple[FloatArray, BoolArray]:
+    if eps == 0.0:
+        return preds, np.zeros(preds.shape, dtype=np.bool_)
+    clipped_values: FloatArray = np.clip(preds, eps, 1.0 - eps)
+    return clipped_values, clipped_values != preds
+
+
+def _categorical(preds: FloatArray, *, logits: bool, eps: float) -> _Probabilities:
+    if logits:
+        log_p = numerics.log_softmax(preds)
+        return _Probabilities(np.exp(log_p), log_p, np.zeros(preds.shape, dtype=np.bool_))
+    probs, clipped = _clip(preds, eps)
+    with np.errstate(divide="ignore"):
+        log_p = np.log(probs)
+    return _Probabilities(probs, log_p, clipped)
+
+
+@dataclass(frozen=True, slots=True)
+class _BinaryProbabilities:
+    probs: FloatArray
+    not_probs: FloatArray
+    log_p: FloatArray
+    log_not_p: FloatArray
+    clipped: BoolArray
+
+
+def _binary(preds: FloatArray, *, logits: bool, eps: float) -> _BinaryProbabilities:
+    if logits:
+        # log(1 - σ(z)) = log σ(-z): no 1 - p is ever formed.
+        log_p = numerics.log_sigmoid(preds)
+        log_not_p = numerics.log_sigmoid(-preds)
+        no_clip = np.zeros(preds.shape, dtype=np.bool_)
+        return _BinaryProbabilities(np.exp(log_p), np.exp(log_not_p), log_p, log_not_p, no_clip)
+    probs, clipped = _clip(preds, eps)
+    with np.errstate(divide="ignore"):
+        log_p = np.log(probs)
+        log_not_p = np.log1p(-probs)
+    return _BinaryProbabilities(probs, 1.0 - probs, log_p, log_not_p, clipped)
+
+
+def _weighted_neg_log(weight: FloatArray, log_values: FloatArray) -> FloatArray:
+    """``-weight · log_values`` with ``0 · log 0 = 0``."""
+    with np.errstate(invalid="ignore"):
+        product = -weight * log_values
+    result: FloatArray = np.where(weight == 0.0, 0.0, product)
+    return result
+
+
+def _in_base(values: FloatArray, base: Base) -> FloatArray:
+    return numerics.to_base(values, base)
+
+
+def _prepare_categorical(
+    labels: npt.ArrayLike,
+    preds: npt.ArrayLike,
+    *,
+    logits: bool,
+    normalize: bool,
+    class_names: Sequence[str] | None,
+) -> tuple[FloatArray, FloatArray, IntArray | None, tuple[int, ...], tuple[str, ...] | None]:
+    matrix = as_predictions(preds, logits=logits)
+    targets, indices = as_targets(labels, matrix, allow_indices=True)
+    names = check_class_names(class_names, matrix.shape[1])
+    off: tuple[int, ...] = ()
+    if not logits:
+        matrix, off = as_distributions(matrix, normalize=normalize)
+    return matrix, targets, indices, off, names
+
+
+# --- ce ------------------------------------------------------------------------------------
+
+
+def categorical_cross_entropy(
+    labels: npt.ArrayLike,
+    preds: npt.ArrayLike,
+    *,
+    logits: bool = False,
+    eps: float = DEFAULT_EPS,
+    base: str = "e",
+    reduction: Reduction = "mean",
+    weights: npt.ArrayLike | None = None,
+    smoothing: float = 0.0,
+    normalize: bool = False,
+    class_names: Sequence[str] | None = None,
+) -> CrossEntropyResult:
+    r"""Categorical cross-entropy between target distributions and predictions.
+
+    .. math::
+        L_i = -\sum_c w_c\, y_{ic} \log \hat p_{ic}, \qquad
+        \hat p = \mathrm{clip}(p, \epsilon, 1-\epsilon)
+
+    From logits, :math:`\log \hat p = \log\mathrm{softmax}(z)` by log-sum-exp (no clipping).
+    With ``smoothing`` ε the targets become :math:`(1-ε)\,y + ε/C` first.  The mean divides
+    by N, or with ``weights`` by :math:`\sum_i \sum_c w_c y_{ic}` (PyTorch's weighted mean for
+    one-hot targets).
+
+    Args:
+        labels: (N, C) one-hot or soft targets, or (N,)/(N, 1) class indices.
+        preds: (N, C) probabilities, or logits with ``logits=True``.
+        weights: (C,) non-negative class weights.
+        normalize: renormalise probability rows to sum to 1 before clipping.
+        class_names: one name per class (only carried to the output).
+
+    Returns:
+        CrossEntropyResult with ``per_row`` (N,), ``terms`` (N, C) and the reduced ``loss``.
+
+    Raises:
+        InputError: shapes differ, probabilities outside [0, 1], non-finite values, bad options.
+
+    References:
+        Goodfellow, Bengio and Courville, *Deep Learning* (2016), §3.13 and §6.2.2.
+    """
+    canonical_base, reduction = _check_common(eps, base, reduction)
+    _check_range("--smoothing", smoothing, 0.0, 1.0, closed_high=True)
+    matrix, targets, indices, off, names = _prepare_categorical(
+        labels, preds, logits=logits, normalize=normalize, class_names=class_names
+    )
+    rows, classes = matrix.shape
+    weight_vector = _class_weights(weights, classes)
+    if smoothing:
+        targets = (1.0 - smoothing) * targets + smoothing / classes
+    model = _categorical(matrix, logits=logits, eps=eps)
+    weighted_targets = targets if weight_vector is None else targets * weight_vector
+    terms = _in_base(_weighted_neg_log(weighted_targets, model.log_p), canonical_base)
+    per_row: FloatArray = terms.sum(axis=1)
+    divisor = float(rows) if weight_vector is None else float(weighted_targets.sum())
+    if divisor == 0.0 and reduction == "mean":
+        raise InputError("--weights give every target weight 0; the weighted mean is undefined")
+    return CrossEntropyResult(
+        loss=reduce_rows(per_row, reduction, divisor),
+        per_row=per_row,
+        base=canonical_base,
+        reduction=reduction,
+        logits=logits,
+        eps=0.0 if logits else eps,
+        class_names=names,
+        unnormalized_rows=off,
+        targets=targets,
+        label_indices=indices,
+        preds=matrix,
+        probs=model.probs,
+        clipped=model.clipped,
+        log_probs=_in_base(model.log_p, canonical_base),
+        terms=terms,
+        weights=weight_vector,
+        smoothing=smoothing,
+        divisor=divisor,
+    )
+
+
+def _class_weights(weights: npt.ArrayLike | None, classes: int) -> FloatArray | None:
+    if weights is None:
+        return None
+    vector = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if vector.shape[0] != classes:
+        raise InputError(f"--weights has {vector.shape[0]} values, but PREDS has {classes} classes")
+    bad = np.flatnonzero(~np.isfinite(vector) | (vector < 0))
+    if bad.size:
+        position = int(bad[0])
+        raise InputError(
+            f"--weights value {position + 1}: {vector[position]:g} is not a finite weight ≥ 0"
+        )
+    return vector
+
+
+# --- smooth --------------------------------------------------------------------------------
+
+
+def label_smoothing(
+    labels: npt.ArrayLike,
+    preds: npt.ArrayLike,
+    *,
+    smoothing: float = 0.1,
+    logits: bool = False,
+    eps: float = DEFAULT_EPS,
+    base: str = "e",
+    reduction: Reduction = "mean",
+    normalize: bool = False,
+    class_names: Sequence[str] | None = None,
+) -> SmoothingResult:
+    r"""Cross-entropy against label-smoothed targets, beside the loss against the hard ones.
+
+    .. math:: y' = (1-ε)\,y + ε / C, \qquad L_i = -\sum_c y'_{ic} \log \hat p_{ic}
+
+    This is the variant of Szegedy et al. (2016) and PyTorch's ``label_smoothing``: every
+    class, the true one included, receives ε/C.  ``loss_hard`` is the plain cross-entropy.
+
+    References:
+        Szegedy et al., *Rethinking the Inception Architecture for Computer Vision* (2016), §7.
+    """
+    options = {
+        "logits": logits,
+        "eps": eps,
+        "base": base,
+        "reduction": reduction,
+        "normalize": normalize,
+        "class_names": class_names,
+    }
+    smoothed = categorical_cross_entropy(labels, preds, smoothing=smoothing, **options)  # type: ignore[arg-type]
+    hard = categorical_cross_entropy(labels, preds, **options)  # type: ignore[arg-type]
+    return SmoothingResult(
+        loss=smoothed.loss,
+        per_row=smoothed.per_row,
+        base=smoothed.base,
+        reduction=smoothed.reduction,
+        logits=smoothed.logits,
+        eps=smoothed.eps,
+        class_names=smoothed.class_names,
+        unnormalized_rows=smoothed.unnormalized_rows,
+        targets=smoothed.targets,
+        label_indices=smoothed.label_indices,
+        preds=smoothed.preds,
+        probs=smoothed.probs,
+        clipped=smoothed.clipped,
+        log_probs=smoothed.log_probs,
+        terms=smoothed.terms,
+        weights=None,
+        smoothing=smoothing,
+        divisor=smoothed.divisor,
+        hard_targets=hard.targets,
+        hard_terms=hard.terms,
+        per_row_hard=hard.per_row,
+        loss_hard=hard.loss,
+    )
+
+
+# --- bce and multilabel --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _BinaryTerms:
+    matrix: FloatArray
+    targets: FloatArray
+    model: _BinaryProbabilities
+    positive: FloatArray
+    negative: FloatArray
+
+
+def _binary_terms(
+    labels: npt.ArrayLike,
+    preds: npt.ArrayLike,
+    *,
+    logits: bool,
+    eps: float,
+    base: Base,
+    pos_weight: float,
+    neg_weight: float,
+    smoothing: float,
+) -> _BinaryTerms:
+    _check_range("--pos-weight", pos_weight, 0.0, math.inf, closed_high=False)
+    _check_range("--neg-weight", neg_weight, 0.0, math.inf, closed_high=False)
+    _check_range("--smoothing", smoothing, 0.0, 1.0, closed_high=True)
+    matrix = as_predictions(preds, logits=logits)
+    targets, _ = as_targets(labels, matrix, allow_indices=False)
+    if smoothing:
+        targets = targets * (1.0 - smoothing) + smoothing / 2.0
+    model = _binary(matrix, logits=logits, eps=eps)
+    positive = _in_base(_weighted_neg_log(pos_weight * targets, model.log_p), base)
+    negative = _in_base(_weighted_neg_log(neg_weight * (1.0 - targets), model.log_not_p), base)
+    return _BinaryTerms(matrix, targets, model, positive, negative)
+
+
+def binary_cross_entropy(
+    labels: npt.ArrayLike,
+    preds: npt.ArrayLike,
+    *,
+    logits: bool = False,
+    eps: float = DEFAULT_EPS,
+    base: str = "e",
+    reduction: Reduction = "mean",
+    pos_weight: float = 1.0,
+    smoothing: float = 0.0,
+) -> BinaryResult:
+    r"""Binary cross-entropy, element by element.
+
+    .. math::
+        \ell_{ic} = -\bigl(W\, y_{ic} \log \hat p_{ic} + (1-y_{ic}) \log(1-\hat p_{ic})\bigr)
+
+    From logits, :math:`\log \hat p = \log σ(z)` and :math:`\log(1-\hat p) = \log σ(-z)`.
+    Labels may be soft (in [0, 1]); ``smoothing`` ε maps them to :math:`y(1-ε) + ε/2` first.
+    ``mean`` averages over all N·C elements, ``sum`` adds them; ``per_row`` is each row's
+    elements averaged (``mean``, ``none``) or summed (``sum``).
+
+    Args:
+        labels: (N, C) labels in [0, 1], the same shape as ``preds``.
+        preds: (N, C) probabilities, or logits with ``logits=True``.
+        pos_weight: W, the weight of the positive term.
+    """
+    canonical_base, reduction = _check_common(eps, base, reduction)
+    parts = _binary_terms(
+        labels,
+        preds,
+        logits=logits,
+        eps=eps,
+        base=canonical_base,
+        pos_weight=pos_weight,
+        neg_weight=1.0,
+        smoothing=smoothing,
+    )
+    rows, classes = parts.matrix.shape
+    row_totals: FloatArray = (parts.positive + parts.negative).sum(axis=1)
+    per_row = row_totals if reduction == "sum" else row_totals / classes
+    loss = reduce_rows(row_totals, reduction, rows * classes)
+    return BinaryResult(
+        loss=per_row if reduction == "none" else loss,
+        per_row=per_row,
+        base=canonical_base,
+        reduction=reduction,
+        logits=logits,
+        eps=0.0 if logits else eps,
+        class_names=None,
+        unnormalized_rows=(),
+        targets=parts.targets,
+        preds=parts.matrix,
+        probs=parts.model.probs,
+        clipped=parts.model.clipped,
+        log_p=_in_base(parts.model.log_p, canonical_base),
+        log_not_p=_in_base(parts.model.log_not_p, canonical_base),
+        positive_terms=parts.positive,
+        negative_terms=parts.negative,
+        pos_weight=pos_weight,
+        neg_weight=1.0,
+        smoothing=smoothing,
+    )
+
+
+def multilabel_cross_entropy(
+    labels: npt.ArrayLike,
+    preds: npt.ArrayLike,
+    *,
+    logits: bool = False,
+    eps: float = DEFAULT_EPS,
+    base: str = "e",
+    reduction: Reduction = "mean",
+    pos_weight: float = 1.0,
+    neg_weight: float = 1.0,
+    class_names: Sequence[str] | None = None,
+) -> MultilabelResult:
+    r"""Multi-label loss: one sigmoid BCE per class, summed over classes.
+
+    .. math::
+        L_i = \underbrace{-\sum_c W_+\, y_{ic} \log \hat p_{ic}}_{\text{positive}}
+              \;\underbrace{-\sum_c W_-\,(1-y_{ic}) \log(1-\hat p_{ic})}_{\text{negative}}
+
+    The per-row value is a sum over classes (not a mean), so many easy negatives add up and
+    can drown out a few positives; ``positive`` and ``negative`` report the two sums under the
+    same reduction across rows.
+    """
+    canonical_base, reduction = _check_common(eps, base, reduction)
+    parts = _binary_terms(
+        labels,
+        preds,
+        logits=logits,
+        eps=eps,
+        base=canonical_base,
+        pos_weight=pos_weight,
+        neg_weight=neg_weight,
+        smoothing=0.0,
+    )
+    rows, classes = parts.matrix.shape
+    per_row_positive: FloatArray = parts.positive.sum(axis=1)
+    per_row_negative: FloatArray = parts.negative.sum(axis=1)
+    per_row: FloatArray = (parts.positive + parts.negative).sum(axis=1)
+    return MultilabelResult(
+        loss=reduce_rows(per_row, reduction, rows),
+        per_row=per_row,
+        base=canonical_base,
+        reduction=reduction,
+        logits=logits,
+        eps=0.0 if logits else eps,
+        class_names=check_class_names(class_names, classes),
+        unnormalized_rows=(),
+        targets=parts.targets,
+        preds=parts.matrix,
+        probs=parts.model.probs,
+        clipped=parts.model.clipped,
+        log_p=_in_base(parts.model.log_p, canonical_base),
+        log_not_p=_in_base(parts.model.log_not_p, canonical_base),
+        positive_terms=parts.positive,
+        negative_terms=parts.negative,
+        pos_weight=pos_weight,
+        neg_weight=neg_weight,
+        smoothing=0.0,
+        positive=reduce_rows(per_row_positive, reduction, rows),
+        negative=reduce_rows(per_row_negative, reduction, rows),
+    )
+
+
+# --- kl ------------------------------------------------------------------------------------
+
+
+def kl_divergence(
+    labels: npt.ArrayLike,
+    preds: npt.ArrayLike,
+    *,
+    logits: bool = False,
+    eps: float = DEFAULT_EPS,
+    base: str = "e",
+    reduction: Reduction = "mean",
+    normalize: bool = False,
+    class_names: Sequence[str] | None = None,
+) -> KLResult:
+    r"""Kullback-Leibler divergence of the model Q from the true P, with H(P) and H(P, Q).
+
+    .. math::
+        D_{KL}(P\|Q) = \sum_c p_c \log\frac{p_c}{q_c}, \qquad
+        H(P) = -\sum_c p_c \log p_c, \qquad H(P, Q) = -\sum_c p_c \log q_c = H(P) + D_{KL}
+
+    with :math:`0 \log(0/q) = 0` and :math:`p \log(p/0) = \infty` for :math:`p > 0`.  ``eps``
+    clips Q only; P is never clipped.  From logits, :math:`\log q = \log\mathrm{softmax}(z)`.
+
+    Args:
+        labels: P, (N, C) true distributions.
+        preds: Q, (N, C) model distributions, or logits with ``logits=True``.
+
+    References:
+        Cover and Thomas, *Elements of Information Theory* (2006), §2.3.
+    """
+    canonical_base, reduction = _check_common(eps, base, reduction)
+    q_given = as_predictions(preds, logits=logits)
+    p, _ = as_targets(labels, q_given, allow_indices=False)
+    names = check_class_names(class_names, q_given.shape[1])
+    p, off_p = as_distributions(p, normalize=normalize, name="LABELS")
+    off_q: tuple[int, ...] = ()
+    if not logits:
+        q_given, off_q = as_distributions(q_given, normalize=normalize)
+    model = _categorical(q_given, logits=logits, eps=eps)
+    with np.errstate(divide="ignore"):
+        log_p = np.log(p)
+    # Where q is a normal float, log1p((p - q)/q) keeps the digits of log(p/q) near p = q;
+    # where softmax underflowed, only the logits' own log q is left.
+    tiny = np.finfo(np.float64).tiny
+    exact_q = model.probs >= tiny
+    log_ratio = np.where(exact_q, numerics.log_ratio(p, model.probs), log_p - model.log_p)
+    rows = p.shape[0]
+    terms = _in_base(_weighted_neg_log(p, -log_ratio), canonical_base)
+    entropy_terms = _in_base(_weighted_neg_log(p, log_p), canonical_base)
+    cross_terms = _in_base(_weighted_neg_log(p, model.log_p), canonical_base)
+    per_row: FloatArray = terms.sum(axis=1)
+    per_row_entropy: FloatArray = entropy_terms.sum(axis=1)
+    per_row_cross: FloatArray = cross_terms.sum(axis=1)
+    return KLResult(
+        loss=reduce_rows(per_row, reduction, rows),
+        per_row=per_row,
+        base=canonical_base,
+        reduction=reduction,
+        logits=logits,
+        eps=0.0 if logits else eps,
+        class_names=names,
+        unnormalized_rows=off_q,
+        unnormalized_p_rows=off_p,
+        p=p,
+        q_given=q_given,
+        q=model.probs,
+        clipped=model.clipped,
+        terms=terms,
+        entropy_terms=entropy_terms,
+        cross_entropy_terms=cross_terms,
+        per_row_entropy=per_row_entropy,
+        per_row_cross_entropy=per_row_cross,
+        entropy=reduce_rows(per_row_entropy, reduction, rows),
+        cross_entropy=reduce_rows(per_row_cross, reduction, rows),
+    )
+
+
+# --- grad ----------------------------------------------------------------------------------
+
+
+def logit_gradient(
+    labels: npt.ArrayLike,
+    preds: npt.ArrayLike,
+    *,
+    probs: bool = False,
+    sigmoid: bool = False,
+    eps: float = DEFAULT_EPS,
+    base: str = "e",
+    reduction: Reduction = "mean",
+    class_names: Sequence[str] | None = None,
+) -> GradResult:
+    r"""The gradient of the cross-entropy with respect to the logits.
+
+    .. math::
+        \frac{\partial L_i}{\partial z_{ic}} = \mathrm{softmax}(z_i)_c \sum_k y_{ik} - y_{ic}
+        \quad(= \mathrm{softmax} - y \text{ for one-hot } y)
+
+    With ``sigmoid``, each class is its own binary problem and
+    :math:`\partial \ell_{ic}/\partial z_{ic} = σ(z_{ic}) - y_{ic}`.  The gradient is that of
+    the reported loss: ``mean`` divides it by N (by N·C with ``sigmoid``), ``sum`` and ``none``
+    leave each row's own.  With ``probs``, PREDS are probabilities, clipped by ``eps``, and
+    the logits are :math:`z = \log p` (:math:`\log\frac{p}{1-p}` with ``sigmoid``);
+    ``grad_probs`` then holds :math:`\partial L/\partial p = -y/p`
+    (:math:`-y/p + (1-y)/(1-p)` with ``sigmoid``).  In base b every value is divided by ln b.
+    """
+    canonical_base, reduction = _check_common(eps, base, reduction)
+    matrix = as_predictions(preds, logits=not probs)
+    targets, indices = as_targets(labels, matrix, allow_indices=not sigmoid)
+    names = check_class_names(class_names, matrix.shape[1])
+    classes = matrix.shape[1]
+    clipped = np.zeros(matrix.shape, dtype=np.bool_)
+    given = matrix
+    if probs:
+        given, clipped = _clip(matrix, eps)
+    if sigmoid:
+        grad, per_row_totals, used_probs, used_logits, divisor = _sigmoid_gradient(
+            targets, given, probs=probs
+        )
+    else:
+        grad, per_row_totals, used_probs, used_logits, divisor = _softmax_gradient(
+            targets, given, probs=probs
+        )
+    scale = 1.0 / divisor if reduction == "mean" else 1.0
+    grad_probs = None
+    if probs:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if sigmoid:
+                raw = np.where(targets == 0.0, 0.0, -targets / given) + np.where(
+                    targets == 1.0, 0.0, (1.0 - targets) / (1.0 - given)
+                )
+            else:
+                raw = np.where(targets == 0.0, 0.0, -targets / given)
+        grad_probs = _in_base(raw * scale, canonical_base)
+    per_row_totals = _in_base(per_row_totals, canonical_base)
+    per_row = per_row_totals / classes if sigmoid and reduction != "sum" else per_row_totals
+    loss = reduce_rows(per_row_totals, reduction, divisor)
+    return GradResult(
+        loss=per_row if reduction == "none" else loss,
+        per_row=per_row,
+        base=canonical_base,
+        reduction=reduction,
+        logits=not probs,
+        eps=eps if probs else 0.0,
+        class_names=names,
+        unnormalized_rows=(),
+        targets=targets,
+        label_indices=indices,
+        preds=matrix,
+        logits_used=used_logits,
+        probs=used_probs,
+        clipped=clipped,
+        grad=_in_base(grad * scale, canonical_base),
+        grad_probs=grad_probs,
+        sigmoid=sigmoid,
+    )
+
+
+def _softmax_gradient(
+    targets: FloatArray, given: FloatArray, *, probs: bool
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
+    with np.errstate(divide="ignore"):
+        z = np.log(given) if probs else given
+    log_s = numerics.log_softmax(z)
+    softmax = np.exp(log_s)
+    mass = targets.sum(axis=1, keepdims=True)
+    grad = softmax * mass - targets
+    # Where a row puts all its mass on one class, softmax·m - m = m·expm1(log softmax) keeps
+    # the digits that 1 - softmax loses when the model is nearly right.
+    concentrated = (targets == mass) & (targets > 0.0)
+    grad = np.where(concentrated, mass * np.expm1(log_s), grad)
+    per_row_totals: FloatArray = _weighted_neg_log(targets, log_s).sum(axis=1)
+    return grad, per_row_totals, softmax, z, float(targets.shape[0])
+
+
+def _sigmoid_gradient(
+    targets: FloatArray, given: FloatArray, *, probs: bool
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
+    with np.errstate(divide="ignore"):
+        z = np.log(given) - np.log1p(-given) if probs else given
+    log_p = numerics.log_sigmoid(z)
+    log_not_p = numerics.log_sigmoid(-z)
+    p = np.exp(log_p)
+    # σ(z) - 1 = -σ(-z): exact where the label is 1, instead of a cancelling difference.
+    grad = np.where(targets == 1.0, -np.exp(log_not_p), p - targets)
+    elements = _weighted_neg_log(targets, log_p) + _weighted_neg_log(1.0 - targets, log_not_p)
+    per_row_totals: FloatArray = elements.sum(axis=1)
+    return grad, per_row_totals, p, z, float(targets.size)
+
+
+# --- focal ---------------------------------------------------------------------------------
+
+
+def focal_loss(
+    labels: npt.ArrayLike,
+    preds: npt.ArrayLike,
+    *,
+    gamma: float = 2.0,
+    alpha: float | None = None,
+    binary: bool = False,
+    logits: bool = False,
+    eps: float = DEFAULT_EPS,
+    base: str = "e",
+    reduction: Reduction = "mean",
+    normalize: bool = False,
+    class_names: Sequence[str] | None = None,
+) -> FocalResult:
+    r"""Focal loss: cross-entropy down-weighted by :math:`(1 - p_t)^γ` on easy examples.
+
+    Multiclass (softmax), with soft targets allowed:
+
+    .. math:: L_i = -\sum_c y_{ic}\, α\, (1 - \hat p_{ic})^γ \log \hat p_{ic}
+
+    where α is a plain scalar factor (1 when not given).  With ``binary`` (sigmoid, element by
+    element, mean over all elements like :func:`binary_cross_entropy`):
+
+    .. math::
+        p_t = \begin{cases} p & y = 1 \\ 1 - p & y = 0 \end{cases} \qquad
+        α_t = \begin{cases} α & y = 1 \\ 1 - α & y = 0 \end{cases} \qquad
+        \ell = -α_t (1 - p_t)^γ \log p_t
+
+    (for soft labels :math:`p_t = y p + (1-y)(1-p)`, :math:`α_t = yα + (1-y)(1-α)` and the
+    log term is the BCE term).  Without ``alpha`` there is no α weighting at all.  ``ce`` in
+    the result is the plain cross-entropy (γ = 0, no α) on the same input and reduction.
+
+    References:
+        Lin et al., *Focal Loss for Dense Object Detection* (ICCV 2017), eq. (5).
+    """
+    canonical_base, reduction = _check_common(eps, base, reduction)
+    _check_range("--gamma", gamma, 0.0, math.inf, closed_high=False)
+    if alpha is not None:
+        high = 1.0 if binary else math.inf
+        _check_range("--alpha", alpha, 0.0, high, closed_high=binary)
+    if binary:
+        return _binary_focal(
+            labels, preds, gamma=gamma, alpha=alpha, logits=logits, eps=eps,
+            base=canonical_base, reduction=reduction, class_names=class_names,
+        )  # fmt: skip
+    matrix, targets, indices, off, names = _prepare_categorical(
+        labels, preds, logits=logits, normalize=normalize, class_names=class_names
+    )
+    rows = matrix.shape[0]
+    model = _categorical(matrix, logits=logits, eps=eps)
+    # 1 - p from log p: expm1 keeps the digits when p is close to 1.
+    not_p = -np.expm1(model.log_p) if logits else 1.0 - model.probs
+    modulating = not_p**gamma
+    ce_terms = _in_base(_weighted_neg_log(targets, model.log_p), canonical_base)
+    factor = modulating if alpha is None else alpha * modulating
+    terms = np.where(targets == 0.0, 0.0, factor * ce_terms)
+    per_row: FloatArray = terms.sum(axis=1)
+    per_row_ce: FloatArray = ce_terms.sum(axis=1)
+    return FocalResult(
+        loss=reduce_rows(per_row, reduction, rows),
+        per_row=per_row,
+        base=canonical_base,
+        reduction=reduction,
+        logits=logits,
+        eps=0.0 if logits else eps,
+        class_names=names,
+        unnormalized_rows=off,
+        targets=targets,
+        label_indices=indices,
+        preds=matrix,
+        probs=model.probs,
+        clipped=model.clipped,
+        p_t=model.probs,
+        modulating=modulating,
+        alpha_t=None if alpha is None else np.full(matrix.shape, alpha),
+        ce_terms=ce_terms,
+        terms=terms,
+        per_row_ce=per_row_ce,
+        ce=reduce_rows(per_row_ce, reduction, rows),
+        gamma=gamma,
+        alpha=alpha,
+        binary=False,
+    )
+
+
+def _binary_focal(
+    labels: npt.ArrayLike,
+    preds: npt.ArrayLike,
+    *,
+    gamma: float,
+    alpha: float | None,
+    logits: bool,
+    eps: float,
+    base: Base,
+    reduction: Reduction,
+    class_names: Sequence[str] | None,
+) -> FocalResult:
+    parts = _binary_terms(
+        labels, preds, logits=logits, eps=eps, base=base,
+        pos_weight=1.0, neg_weight=1.0, smoothing=0.0,
+    )  # fmt: skip
+    y = parts.targets
+    model = parts.model
+    rows, classes = parts.matrix.shape
+    p_t = y * model.probs + (1.0 - y) * model.not_probs
+    not_p_t = y * model.not_probs + (1.0 - y) * model.probs
+    modulating = not_p_t**gamma
+    alpha_t = None if alpha is None else alpha * y + (1.0 - alpha) * (1.0 - y)
+    ce_terms = parts.positive + parts.negative
+    terms = modulating * ce_terms if alpha_t is None else alpha_t * modulating * ce_terms
+    row_totals: FloatArray = terms.sum(axis=1)
+    ce_row_totals: FloatArray = ce_terms.sum(axis=1)
+    per_row = row_totals if reduction == "sum" else row_totals / classes
+    per_row_ce = ce_row_totals if reduction == "sum" else ce_row_totals / classes
+    divisor = rows * classes
+    loss = reduce_rows(row_totals, reduction, divisor)
+    ce = reduce_rows(ce_row_totals, reduction, divisor)
+    return FocalResult(
+        loss=per_row if reduction == "none" else loss,
+        per_row=per_row,
+        base=base,
+        reduction=reduction,
+        logits=logits,
+        eps=0.0 if logits else eps,
+        class_names=check_class_names(class_names, classes),
+        unnormalized_rows=(),
+        targets=y,
+        label_indices=None,
+        preds=parts.matrix,
+        probs=model.probs,
+        clipped=model.clipped,
+        p_t=p_t,
+        modulating=modulating,
+        alpha_t=alpha_t,
+        ce_terms=ce_terms,
+        terms=terms,
+        per_row_ce=per_row_ce,
+        ce=per_row_ce if reduction == "none" else ce,
+        gamma=gamma,
+        alpha=alpha,
+        binary=True,
+    )
+
+
+# Short names, as the CLI's subcommands.
+ce = categorical_cross_entropy
+bce = binary_cross_entropy
+multilabel = multilabel_cross_entropy
+kl = kl_divergence
+grad = logit_gradient
+smooth = label_smoothing
+focal = focal_loss

@@ -1,0 +1,619 @@
+"""Results to text: rich tables, JSON or the bare number.  The only module that prints results.
+
+``Output`` is the sink a command writes through: results and nothing else go to stdout,
+warnings go to stderr.  rich is imported only when a table is drawn, so ``-q`` and ``--json``
+never pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, TextIO
+
+import numpy as np
+
+from cecli.numerics import FloatArray
+from cecli.results import (
+    BinaryResult,
+    CrossEntropyResult,
+    FocalResult,
+    GradResult,
+    KLResult,
+    LossResult,
+    MultilabelResult,
+    SmoothingResult,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.table import Table
+
+Mode = Literal["table", "json", "quiet"]
+
+ROW_BLOCKS = 5
+"""Rows of a batch shown term by term; the rest appear in the per-row table only."""
+PER_ROW_LINES = 50
+"""Rows listed in a batch's per-row table before it is cut short."""
+CLASS_LINES = 40
+"""Classes listed term by term; wider rows show the first ones and every labelled class."""
+
+
+@dataclass(slots=True)
+class Output:
+    """Where a command's result and warnings go."""
+
+    mode: Mode = "table"
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def warn(self, message: str) -> None:
+        print(f"cecli: warning: {message}", file=self.stderr)
+
+    def error(self, message: str) -> None:
+        print(f"cecli: error: {message}", file=self.stderr)
+
+    def emit(self, result: LossResult) -> None:
+        """Print warnings about ``result`` to stderr, then the result in this mode to stdout."""
+        for message in warnings_for(result):
+            self.warn(message)
+        if self.mode == "quiet":
+            self.stdout.write(quiet_text(result))
+        elif self.mode == "json":
+            self.stdout.write(json_text(result))
+        else:
+            console = _console(self.stdout)
+            for renderable in tables_for(result):
+                console.print(renderable)
+        self.stdout.flush()
+
+
+def quiet_text(result: LossResult) -> str:
+    """The headline value(s), one per line, each as ``repr(float)`` (``inf`` for infinity)."""
+    return "".join(f"{value!r}\n" for value in result.headline())
+
+
+def json_text(result: LossResult) -> str:
+    """One strict RFC 8259 JSON object and a newline."""
+    return json.dumps(result.to_json(), allow_nan=False) + "\n"
+
+
+def warnings_for(result: LossResult) -> list[str]:
+    """Plain-language warnings about the input or the value (never printed to stdout)."""
+    messages: list[str] = []
+    if isinstance(result, KLResult) and result.unnormalized_p_rows:
+        messages.append(_unnormalized_message("LABELS", result.unnormalized_p_rows))
+    if result.unnormalized_rows:
+        messages.append(_unnormalized_message("PREDS", result.unnormalized_rows))
+    values = np.asarray(result.headline())
+    if np.any(np.isinf(values)):
+        messages.append(
+            "the loss is infinite: a target has probability 0 and log 0 = -inf "
+            "(--eps 0 turned clipping off)"
+        )
+    elif np.any(np.isnan(values)):
+        messages.append("the loss is not a number (nan)")
+    return messages
+
+
+def _unnormalized_message(name: str, rows: Sequence[int]) -> str:
+    shown = ", ".join(str(r + 1) for r in rows[:5]) + (", …" if len(rows) > 5 else "")
+    noun = "row" if len(rows) == 1 else "rows"
+    verb, pronoun = ("does", "it is") if len(rows) == 1 else ("do", "they are")
+    return (
+        f"{name} {noun} {shown} {verb} not sum to 1 (within 1e-4); {pronoun} used as given "
+        f"(--normalize renormalises)"
+    )
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+
+def fmt(value: float) -> str:
+    """A number for a person: 7 significant digits, ``inf``/``nan`` spelled out."""
+    number = float(value)
+    if math.isnan(number):
+        return "nan"
+    if math.isinf(number):
+        return "inf" if number > 0 else "-inf"
+    if number == 0.0:
+        return "0"
+    return f"{number:.7g}"
+
+
+_LOG_NAMES = {"e": "log", "2": "log₂", "10": "log₁₀"}
+
+
+def _log(result: LossResult) -> str:
+    return _LOG_NAMES[result.base]
+
+
+def _reduction_words(result: LossResult, what: str = "rows") -> str:
+    count = result.rows
+    if result.reduction == "none":
+        return f"per row, {count} {what}"
+    return f"{result.reduction} over {count} {what if count != 1 else what.rstrip('s')}"
+
+
+# --- rich helpers --------------------------------------------------------------------------
+
+
+def _console(stream: TextIO) -> Console:
+    from rich.console import Console
+
+    console = Console(file=stream, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped output would be cut to 80 columns, and a cut number is a wrong number.
+        console.width = 160
+    return console
+
+
+def _table(title: str, columns: Sequence[str]) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", show_footer=False)
+    for index, name in enumerate(columns):
+        if index == 0:
+            table.add_column(name, no_wrap=True)
+        else:
+            table.add_column(name, justify="right", no_wrap=True)
+    return table
+
+
+def _flagged(value: float, flag: bool) -> str:
+    return f"[yellow]{fmt(value)}*[/]" if flag else fmt(value)
+
+
+def _class_label(result: LossResult, index: int) -> str:
+    if result.class_names is not None:
+        return result.class_names[index]
+    return str(index)
+
+
+def _shown_classes(targets: FloatArray) -> tuple[list[int], int]:
+    """Which classes of a row to list, and how many are left out."""
+    classes = targets.shape[0]
+    if classes <= CLASS_LINES:
+        return list(range(classes)), 0
+    shown = sorted(set(range(CLASS_LINES // 2)) | set(np.flatnonzero(targets).tolist()))
+    return shown, classes - len(shown)
+
+
+def _text(markup: str) -> RenderableType:
+    from rich.text import Text
+
+    return Text.from_markup(markup)
+
+
+def _row_title(name: str, result: LossResult, row: int) -> str:
+    return name if result.rows == 1 else f"{name} — row {row + 1}"
+
+
+def _sum_terms(values: Iterable[str], limit: int = 6) -> str:
+    items = list(values)
+    if len(items) > limit:
+        items = [*items[: limit - 1], "…"]
+    return " + ".join(items)
+
+
+def _clip_note(result: LossResult) -> RenderableType | None:
+    if result.clipped_count == 0:
+        return None
+    eps = result.eps
+    return _text(
+        f"[yellow]*[/] clipped to [{fmt(eps)}, 1 − {fmt(eps)}] before taking the log "
+        f"({result.clipped_count} value{'s' if result.clipped_count != 1 else ''})"
+    )
+
+
+def _summary(result: LossResult, name: str) -> list[RenderableType]:
+    """Per-row table for batches, then the headline with its unit and reduction."""
+    out: list[RenderableType] = []
+    if result.rows > 1:
+        table = _table("Per row", ["row", f"loss ({result.unit})"])
+        for row in range(min(result.rows, PER_ROW_LINES)):
+            table.add_row(str(row + 1), fmt(result.per_row[row]))
+        if result.rows > PER_ROW_LINES:
+            table.add_row("…", f"({result.rows - PER_ROW_LINES} more rows)")
+        out.append(table)
+    if result.reduction == "none":
+        out.append(
+            _text(
+                f"[bold]{name}[/] per row ({result.unit}): "
+                + ", ".join(fmt(v) for v in result.headline()[:PER_ROW_LINES])
+            )
+        )
+    else:
+        out.append(
+            _text(
+                f"[bold]{name}: {fmt(result.headline()[0])} {result.unit}[/] "
+                f"({_reduction_words(result)})"
+            )
+        )
+    return out
+
+
+def _scalar(value: float | FloatArray) -> float:
+    return float(np.sum(value)) if isinstance(value, np.ndarray) else float(value)
+
+
+def _blocks(result: LossResult) -> range:
+    return range(min(result.rows, ROW_BLOCKS))
+
+
+# --- one builder per result type -----------------------------------------------------------
+
+
+def tables_for(result: LossResult) -> list[RenderableType]:
+    """The renderables that teach ``result``: term tables, formulas, totals, headline."""
+    builders: list[tuple[type[LossResult], Callable[[LossResult], list[RenderableType]]]] = [
+        (SmoothingResult, _smooth_tables),  # type: ignore[list-item]
+        (CrossEntropyResult, _ce_tables),  # type: ignore[list-item]
+        (MultilabelResult, _multilabel_tables),  # type: ignore[list-item]
+        (BinaryResult, _bce_tables),  # type: ignore[list-item]
+        (KLResult, _kl_tables),  # type: ignore[list-item]
+        (GradResult, _grad_tables),  # type: ignore[list-item]
+        (FocalResult, _focal_tables),  # type: ignore[list-item]
+    ]
+    for kind, builder in builders:
+        if isinstance(result, kind):
+            return builder(result)
+    raise TypeError(f"no table for {type(result).__name__}")
+
+
+def _ce_tables(result: CrossEntropyResult) -> list[RenderableType]:
+    log = _log(result)
+    weighted = result.weights is not None
+    out: list[RenderableType] = []
+    for row in _blocks(result):
+        columns = ["class", "y"]
+        if weighted:
+            columns.append("w")
+        columns += ["z (logit)", "p = softmax(z)"] if result.logits else ["p", "p clipped"]
+        columns += [f"{log} p", "−w·y·log p" if weighted else "−y·log p"]
+        table = _table(_row_title("Categorical cross-entropy", result, row), columns)
+        shown, hidden = _shown_classes(result.targets[row])
+        for c in shown:
+            cells = [_class_label(result, c), fmt(result.targets[row, c])]
+            if weighted and result.weights is not None:
+                cells.append(fmt(result.weights[c]))
+            cells += [
+                fmt(result.preds[row, c]),
+                _flagged(result.probs[row, c], bool(result.clipped[row, c])),
+                fmt(result.log_probs[row, c]),
+                fmt(result.terms[row, c]),
+            ]
+            table.add_row(*cells)
+        if hidden:
+            table.add_row("…", f"{hidden} more classes", *[""] * (len(columns) - 2))
+        table.add_row(
+            "[bold]Σ[/]", *[""] * (len(columns) - 2), f"[bold]{fmt(result.per_row[row])}[/]"
+        )
+        out.append(table)
+        coefficient = (
+            result.targets[row]
+            if result.weights is None
+            else (result.targets[row] * result.weights)
+        )
+        formula = _sum_terms(
+            f"{fmt(coefficient[c])}×{log} {fmt(result.probs[row, c])}" for c in shown
+        )
+        out.append(_text(f"L = −({formula}) = {fmt(result.per_row[row])} {result.unit}"))
+        note = _clip_note(result)
+        if note is not None and result.clipped[row].any():
+            out.append(note)
+    if weighted and result.reduction == "mean":
+        out.append(
+            _text(
+                f"weighted mean: Σ loss / Σ w·y = {fmt(float(result.per_row.sum()))} / "
+                f"{fmt(result.divisor)}"
+            )
+        )
+    out.extend(_summary(result, "Cross-entropy"))
+    return out
+
+
+def _smooth_tables(result: SmoothingResult) -> list[RenderableType]:
+    log = _log(result)
+    out: list[RenderableType] = []
+    for row in _blocks(result):
+        columns = ["class", "y (hard)", "y′ (smoothed)", "p", f"{log} p", "−y·log p", "−y′·log p"]
+        table = _table(_row_title("Label smoothing", result, row), columns)
+        shown, hidden = _shown_classes(result.hard_targets[row])
+        for c in shown:
+            table.add_row(
+                _class_label(result, c),
+                fmt(result.hard_targets[row, c]),
+                fmt(result.targets[row, c]),
+                _flagged(result.probs[row, c], bool(result.clipped[row, c])),
+                fmt(result.log_probs[row, c]),
+                fmt(result.hard_terms[row, c]),
+                fmt(result.terms[row, c]),
+            )
+        if hidden:
+            table.add_row("…", f"{hidden} more classes", *[""] * 5)
+        table.add_row(
+            "[bold]Σ[/]",
+            "",
+            "",
+            "",
+            "",
+            fmt(result.per_row_hard[row]),
+            f"[bold]{fmt(result.per_row[row])}[/]",
+        )
+        out.append(table)
+    eps, classes = result.smoothing, result.classes
+    out.append(
+        _text(
+            f"y′ = (1 − ε)·y + ε/C = {fmt(1 - eps)}·y + {fmt(eps / classes)}  (ε = {fmt(eps)}, "
+            f"C = {classes})"
+        )
+    )
+    hard = result.loss_hard if not isinstance(result.loss_hard, np.ndarray) else None
+    if hard is not None:
+        out.append(
+            _text(
+                f"hard targets: {fmt(hard)} {result.unit}; smoothed: "
+                f"{fmt(result.headline()[0])} {result.unit}"
+            )
+        )
+    out.extend(_summary(result, "Smoothed cross-entropy"))
+    return out
+
+
+def _bce_rows(
+    result: BinaryResult, title: str, positive_header: str, negative_header: str
+) -> list[RenderableType]:
+    log = _log(result)
+    out: list[RenderableType] = []
+    for row in _blocks(result):
+        columns = [
+            "class",
+            "y",
+            *(["z (logit)", "p = σ(z)"] if result.logits else ["p", "p clipped"]),
+            positive_header,
+            negative_header,
+            "term",
+        ]
+        table = _table(_row_title(title, result, row), columns)
+        shown, hidden = _shown_classes(result.targets[row])
+        for c in shown:
+            table.add_row(
+                _class_label(result, c),
+                fmt(result.targets[row, c]),
+                fmt(result.preds[row, c]),
+                _flagged(result.probs[row, c], bool(result.clipped[row, c])),
+                fmt(result.positive_terms[row, c]),
+                fmt(result.negative_terms[row, c]),
+                fmt(result.terms[row, c]),
+            )
+        if hidden:
+            table.add_row("…", f"{hidden} more classes", *[""] * 5)
+        table.add_row(
+            "[bold]Σ[/]",
+            "",
+            "",
+            "",
+            fmt(result.positive_terms[row].sum()),
+            fmt(result.negative_terms[row].sum()),
+            f"[bold]{fmt(result.terms[row].sum())}[/]",
+        )
+        out.append(table)
+        shown_terms = _sum_terms(
+            f"({fmt(result.targets[row, c])}×{log} {fmt(result.probs[row, c])} + "
+            f"{fmt(1 - result.targets[row, c])}×{log} {fmt(1 - result.probs[row, c])})"
+            for c in shown
+        )
+        out.append(_text(f"Σ terms = −[{shown_terms}] = {fmt(result.terms[row].sum())}"))
+        note = _clip_note(result)
+        if note is not None and result.clipped[row].any():
+            out.append(note)
+    return out
+
+
+def _bce_tables(result: BinaryResult) -> list[RenderableType]:
+    weight = "" if result.pos_weight == 1.0 else f"{fmt(result.pos_weight)}·"
+    out = _bce_rows(result, "Binary cross-entropy", f"−{weight}y·log p", "−(1−y)·log(1−p)")
+    terms = result.rows * result.classes
+    total = float(np.sum(result.terms))
+    if result.reduction == "sum":
+        out.append(_text(f"L = Σ of all {terms} terms = {fmt(total)} {result.unit}"))
+    else:
+        out.append(
+            _text(
+                f"L = Σ terms / {terms} = {fmt(total)} / {terms} = "
+                f"{fmt(total / terms)} {result.unit}  (per row: the mean of its "
+                f"{result.classes} term{'s' if result.classes != 1 else ''})"
+            )
+        )
+    out.extend(_summary(result, "Binary cross-entropy"))
+    return out
+
+
+def _multilabel_tables(result: MultilabelResult) -> list[RenderableType]:
+    out = _bce_rows(result, "Multi-label BCE", "positive −y·log p", "negative −(1−y)·log(1−p)")
+    positive = float(np.sum(result.positive_terms))
+    negative = float(np.sum(result.negative_terms))
+    total = positive + negative
+    if total > 0 and math.isfinite(total):
+        n_pos = int(np.count_nonzero(result.targets > 0.5))
+        n_neg = result.targets.size - n_pos
+        out.append(
+            _text(
+                f"positive classes ({n_pos}) contribute {fmt(positive)} ({positive / total:.1%}); "
+                f"negative classes ({n_neg}) contribute {fmt(negative)} ({negative / total:.1%})"
+            )
+        )
+    if result.reduction != "none":
+        out.append(
+            _text(
+                f"positive: {fmt(_scalar(result.positive))}, negative: "
+                f"{fmt(_scalar(result.negative))} ({result.unit}, "
+                f"{_reduction_words(result)})"
+            )
+        )
+    out.extend(_summary(result, "Multi-label loss"))
+    return out
+
+
+def _kl_tables(result: KLResult) -> list[RenderableType]:
+    log = _log(result)
+    out: list[RenderableType] = []
+    for row in _blocks(result):
+        columns = [
+            "class",
+            "p",
+            *(["z (logit)", "q = softmax(z)"] if result.logits else ["q", "q clipped"]),
+            "p·log(p/q)",
+            "−p·log p",
+            "−p·log q",
+        ]
+        table = _table(_row_title("KL divergence", result, row), columns)
+        shown, hidden = _shown_classes(result.p[row])
+        for c in shown:
+            table.add_row(
+                _class_label(result, c),
+                fmt(result.p[row, c]),
+                fmt(result.q_given[row, c]),
+                _flagged(result.q[row, c], bool(result.clipped[row, c])),
+                fmt(result.terms[row, c]),
+                fmt(result.entropy_terms[row, c]),
+                fmt(result.cross_entropy_terms[row, c]),
+            )
+        if hidden:
+            table.add_row("…", f"{hidden} more classes", *[""] * 5)
+        table.add_row(
+            "[bold]Σ[/]",
+            "",
+            "",
+            "",
+            f"[bold]{fmt(result.per_row[row])}[/]",
+            fmt(result.per_row_entropy[row]),
+            fmt(result.per_row_cross_entropy[row]),
+        )
+        out.append(table)
+        out.append(
+            _text(
+                f"H(P,Q) = H(P) + D_KL(P‖Q): {fmt(result.per_row_cross_entropy[row])} = "
+                f"{fmt(result.per_row_entropy[row])} + {fmt(result.per_row[row])} {result.unit}"
+                f"   ({log}, 0·log 0 = 0)"
+            )
+        )
+        note = _clip_note(result)
+        if note is not None and result.clipped[row].any():
+            out.append(note)
+    if result.reduction != "none":
+        out.append(
+            _text(
+                f"H(P) = {fmt(_scalar(result.entropy))}, H(P,Q) = "
+                f"{fmt(_scalar(result.cross_entropy))} {result.unit}"
+            )
+        )
+    out.extend(_summary(result, "KL divergence D_KL(P‖Q)"))
+    return out
+
+
+def _grad_tables(result: GradResult) -> list[RenderableType]:
+    out: list[RenderableType] = []
+    activation = "σ(z)" if result.sigmoid else "softmax(z)"
+    for row in _blocks(result):
+        columns = ["class", "y"]
+        if not result.logits:
+            columns.append("p")
+        columns += [
+            "z" if result.logits else ("z = logit p" if result.sigmoid else "z = log p"),
+            activation,
+            f"∂L/∂z = {activation} − y",
+        ]
+        if result.grad_probs is not None:
+            columns.append("∂L/∂p")
+        table = _table(_row_title("Gradient w.r.t. the logits", result, row), columns)
+        shown, hidden = _shown_classes(result.targets[row])
+        for c in shown:
+            cells = [_class_label(result, c), fmt(result.targets[row, c])]
+            if not result.logits:
+                cells.append(_flagged(result.preds[row, c], bool(result.clipped[row, c])))
+            cells += [
+                fmt(result.logits_used[row, c]),
+                fmt(result.probs[row, c]),
+                f"[bold]{fmt(result.grad[row, c])}[/]",
+            ]
+            if result.grad_probs is not None:
+                cells.append(fmt(result.grad_probs[row, c]))
+            table.add_row(*cells)
+        if hidden:
+            table.add_row("…", f"{hidden} more classes", *[""] * (len(columns) - 2))
+        out.append(table)
+    scale = []
+    count = result.rows * result.classes if result.sigmoid else result.rows
+    if result.reduction == "mean" and count > 1:
+        scale.append(f"divided by {count} for the mean")
+    if result.base != "e":
+        scale.append(f"divided by ln {result.base} for {result.unit}")
+    if scale:
+        out.append(_text("The gradient is " + " and ".join(scale) + "."))
+    out.append(_text("Negative entries push their logit up, positive ones push it down."))
+    loss_name = "Binary cross-entropy" if result.sigmoid else "Cross-entropy"
+    out.extend(_summary(result, loss_name))
+    return out
+
+
+def _focal_tables(result: FocalResult) -> list[RenderableType]:
+    out: list[RenderableType] = []
+    gamma = fmt(result.gamma)
+    for row in _blocks(result):
+        columns = ["class", "y", "p", "p_t", f"(1−p_t)^{gamma}"]
+        if result.alpha_t is not None:
+            columns.append("α_t" if result.binary else "α")
+        columns += ["CE term", "focal term", "down-weighted"]
+        title = "Binary focal loss" if result.binary else "Focal loss"
+        table = _table(_row_title(title, result, row), columns)
+        shown, hidden = _shown_classes(result.targets[row])
+        for c in shown:
+            ce_term, focal_term = result.ce_terms[row, c], result.terms[row, c]
+            cells = [
+                _class_label(result, c),
+                fmt(result.targets[row, c]),
+                _flagged(result.probs[row, c], bool(result.clipped[row, c])),
+                fmt(result.p_t[row, c]),
+                fmt(result.modulating[row, c]),
+            ]
+            if result.alpha_t is not None:
+                cells.append(fmt(result.alpha_t[row, c]))
+            ratio = (
+                ""
+                if ce_term == 0
+                else ("all" if focal_term == 0 else f"×{fmt(ce_term / focal_term)}")
+            )
+            cells += [fmt(ce_term), fmt(focal_term), ratio]
+            table.add_row(*cells)
+        if hidden:
+            table.add_row("…", f"{hidden} more classes", *[""] * (len(columns) - 2))
+        pad = [""] * (len(columns) - 4)
+        table.add_row(
+            "[bold]Σ[/]",
+            *pad,
+            fmt(result.ce_terms[row].sum()),
+            f"[bold]{fmt(result.terms[row].sum())}[/]",
+            "",
+        )
+        out.append(table)
+    alpha = (
+        "α_t·"
+        if result.binary and result.alpha is not None
+        else ("α·" if result.alpha is not None else "")
+    )
+    out.append(
+        _text(f"focal term = −{alpha}(1 − p_t)^γ·log p_t with γ = {gamma}; plain CE = −log p_t")
+    )
+    if result.reduction != "none":
+        out.append(
+            _text(f"cross-entropy on the same input: {fmt(_scalar(result.ce))} {result.unit}")
+        )
+    out.extend(_summary(result, "Focal loss"))
+    return out

@@ -1,0 +1,319 @@
+"""Frozen result types returned by :mod:`cecli.losses`, and their JSON form.
+
+Every array is float64 with one row per example (N rows, C classes).  Values of losses, terms
+and gradients are already in the unit of ``base``; probabilities are plain probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from cecli.numerics import UNITS, Base, FloatArray
+
+Reduction = Literal["mean", "sum", "none"]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.intp]
+JsonValue = Any
+
+
+def json_number(value: float) -> float | str:
+    """A float for RFC 8259 JSON: non-finite values become ``"inf"``, ``"-inf"``, ``"nan"``."""
+    number = float(value)
+    if math.isfinite(number):
+        return number
+    return "nan" if math.isnan(number) else ("inf" if number > 0 else "-inf")
+
+
+def json_array(values: npt.ArrayLike) -> JsonValue:
+    """Nested lists of JSON numbers."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 0:
+        return json_number(float(array))
+    return [json_array(item) for item in array]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LossResult:
+    """What every loss returns: the headline value, one value per row, and the settings."""
+
+    name: ClassVar[str] = "loss"
+
+    loss: float | FloatArray
+    """The reduced loss (a float), or ``per_row`` itself under ``reduction='none'``."""
+    per_row: FloatArray
+    """One value per row before the reduction across rows."""
+    base: Base
+    reduction: Reduction
+    logits: bool
+    eps: float
+    class_names: tuple[str, ...] | None
+    unnormalized_rows: tuple[int, ...]
+    """0-based rows of PREDS that should sum to 1 and do not (within 1e-4)."""
+
+    @property
+    def rows(self) -> int:
+        return int(self.per_row.shape[0])
+
+    @property
+    def classes(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def unit(self) -> str:
+        return UNITS[self.base]
+
+    @property
+    def clipped_count(self) -> int:
+        """How many probabilities clipping changed (0 from logits or with eps = 0)."""
+        return 0
+
+    def headline(self) -> list[float]:
+        """The reported value(s) as floats: one, or one per row under ``reduction='none'``."""
+        if isinstance(self.loss, np.ndarray):
+            return [float(v) for v in self.loss]
+        return [float(self.loss)]
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """The result as a JSON-ready dict (strict: no NaN/Infinity literals)."""
+        document: dict[str, JsonValue] = {
+            "loss": json_array(self.loss),
+            "base": self.base,
+            "unit": self.unit,
+            "reduction": self.reduction,
+            "rows": self.rows,
+            "classes": self.classes,
+            "per_row": json_array(self.per_row),
+        }
+        if self.class_names is not None:
+            document["class_names"] = list(self.class_names)
+        document.update(self._extra_json())
+        return document
+
+    def _extra_json(self) -> dict[str, JsonValue]:
+        return {}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrossEntropyResult(LossResult):
+    """Categorical cross-entropy ``-Σ_c w_c·y_c·log p_c`` per row."""
+
+    name: ClassVar[str] = "ce"
+
+    targets: FloatArray
+    """(N, C) target distributions actually used (after label smoothing)."""
+    label_indices: IntArray | None
+    """(N,) class indices when LABELS were given as indices."""
+    preds: FloatArray
+    """(N, C) PREDS as given (probabilities, or logits with ``logits=True``)."""
+    probs: FloatArray
+    """(N, C) the probabilities used: clipped, or softmax of the logits."""
+    clipped: BoolArray
+    log_probs: FloatArray
+    """(N, C) ``log p`` in the chosen base."""
+    terms: FloatArray
+    """(N, C) ``-w_c·y_c·log p_c``; each row sums to ``per_row``."""
+    weights: FloatArray | None
+    smoothing: float
+    divisor: float
+    """What the summed loss is divided by under ``mean``: N, or ``Σ_i Σ_c w_c·y_ic``."""
+
+    @property
+    def classes(self) -> int:
+        return int(self.probs.shape[1])
+
+    @property
+    def clipped_count(self) -> int:
+        return int(self.clipped.sum())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmoothingResult(CrossEntropyResult):
+    """Cross-entropy against smoothed targets, next to the loss against the hard ones."""
+
+    name: ClassVar[str] = "smooth"
+
+    hard_targets: FloatArray
+    hard_terms: FloatArray
+    per_row_hard: FloatArray
+    loss_hard: float | FloatArray
+
+    def _extra_json(self) -> dict[str, JsonValue]:
+        return {
+            "loss_hard": json_array(self.loss_hard),
+            "per_row_hard": json_array(self.per_row_hard),
+            "smoothing": self.smoothing,
+            "targets": json_array(self.targets),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BinaryResult(LossResult):
+    """Element-wise binary cross-entropy ``-(W_+·y·log p + W_-·(1-y)·log(1-p))``."""
+
+    name: ClassVar[str] = "bce"
+
+    targets: FloatArray
+    """(N, C) labels actually used (after label smoothing)."""
+    preds: FloatArray
+    probs: FloatArray
+    clipped: BoolArray
+    log_p: FloatArray
+    """(N, C) ``log p`` in the chosen base."""
+    log_not_p: FloatArray
+    """(N, C) ``log(1 - p)`` in the chosen base."""
+    positive_terms: FloatArray
+    """(N, C) ``-W_+·y·log p``."""
+    negative_terms: FloatArray
+    """(N, C) ``-W_-·(1-y)·log(1-p)``."""
+    pos_weight: float
+    neg_weight: float
+    smoothing: float
+
+    @property
+    def terms(self) -> FloatArray:
+        total: FloatArray = self.positive_terms + self.negative_terms
+        return total
+
+    @property
+    def classes(self) -> int:
+        return int(self.probs.shape[1])
+
+    @property
+    def clipped_count(self) -> int:
+        return int(self.clipped.sum())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MultilabelResult(BinaryResult):
+    """Per-class sigmoid BCE summed over classes, split into positive and negative parts."""
+
+    name: ClassVar[str] = "multilabel"
+
+    positive: float | FloatArray
+    negative: float | FloatArray
+
+    def _extra_json(self) -> dict[str, JsonValue]:
+        return {"positive": json_array(self.positive), "negative": json_array(self.negative)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KLResult(LossResult):
+    """``D_KL(P‖Q) = Σ p·log(p/q)`` with ``H(P, Q) = H(P) + D_KL(P‖Q)``."""
+
+    name: ClassVar[str] = "kl"
+
+    p: FloatArray
+    q_given: FloatArray
+    """(N, C) Q as given (probabilities, or logits with ``logits=True``)."""
+    q: FloatArray
+    """(N, C) the Q used: clipped, or softmax of the logits."""
+    clipped: BoolArray
+    terms: FloatArray
+    """(N, C) ``p·log(p/q)``."""
+    entropy_terms: FloatArray
+    """(N, C) ``-p·log p``."""
+    cross_entropy_terms: FloatArray
+    """(N, C) ``-p·log q``."""
+    per_row_entropy: FloatArray
+    per_row_cross_entropy: FloatArray
+    entropy: float | FloatArray
+    cross_entropy: float | FloatArray
+    unnormalized_p_rows: tuple[int, ...]
+
+    @property
+    def classes(self) -> int:
+        return int(self.p.shape[1])
+
+    @property
+    def clipped_count(self) -> int:
+        return int(self.clipped.sum())
+
+    def _extra_json(self) -> dict[str, JsonValue]:
+        return {
+            "entropy": json_array(self.entropy),
+            "cross_entropy": json_array(self.cross_entropy),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GradResult(LossResult):
+    """The gradient of the reported loss with respect to the logits."""
+
+    name: ClassVar[str] = "grad"
+
+    targets: FloatArray
+    label_indices: IntArray | None
+    preds: FloatArray
+    """(N, C) PREDS as given: logits, or probabilities with ``probs=True``."""
+    logits_used: FloatArray
+    """(N, C) the logits z (``log p`` for probabilities; ``logit(p)`` with ``sigmoid``)."""
+    probs: FloatArray
+    """(N, C) softmax(z), or σ(z) with ``sigmoid``."""
+    clipped: BoolArray
+    grad: FloatArray
+    """(N, C) ∂L/∂z for the reported (reduced) loss, in the chosen base."""
+    grad_probs: FloatArray | None
+    """(N, C) ∂L/∂p = -y/p (scaled like ``grad``) when the input was probabilities."""
+    sigmoid: bool
+
+    @property
+    def classes(self) -> int:
+        return int(self.probs.shape[1])
+
+    @property
+    def clipped_count(self) -> int:
+        return int(self.clipped.sum())
+
+    def _extra_json(self) -> dict[str, JsonValue]:
+        document: dict[str, JsonValue] = {"grad": json_array(self.grad)}
+        if self.grad_probs is not None:
+            document["grad_probs"] = json_array(self.grad_probs)
+        return document
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FocalResult(LossResult):
+    """Focal loss ``-α_t·(1-p_t)^γ·log p_t`` next to plain cross-entropy."""
+
+    name: ClassVar[str] = "focal"
+
+    targets: FloatArray
+    label_indices: IntArray | None
+    preds: FloatArray
+    probs: FloatArray
+    clipped: BoolArray
+    p_t: FloatArray
+    """(N, C) the probability given to what happened: p where y=1, 1-p where y=0 (binary)."""
+    modulating: FloatArray
+    """(N, C) the factor (1 - p_t)^γ."""
+    alpha_t: FloatArray | None
+    ce_terms: FloatArray
+    """(N, C) the cross-entropy terms, in the chosen base."""
+    terms: FloatArray
+    """(N, C) the focal terms, in the chosen base."""
+    per_row_ce: FloatArray
+    ce: float | FloatArray
+    gamma: float
+    alpha: float | None
+    binary: bool
+
+    @property
+    def classes(self) -> int:
+        return int(self.probs.shape[1])
+
+    @property
+    def clipped_count(self) -> int:
+        return int(self.clipped.sum())
+
+    def _extra_json(self) -> dict[str, JsonValue]:
+        return {
+            "ce": json_array(self.ce),
+            "per_row_ce": json_array(self.per_row_ce),
+            "gamma": self.gamma,
+            "alpha": self.alpha,
+        }
