@@ -81,52 +81,62 @@ def reduce_rows(row_totals: FloatArray, reduction: Reduction, divisor: float) ->
 
 
 @dataclass(frozen=True, slots=True)
-class _Probabilities:
-    """Model probabilities and their logs (in nats), from probabilities or from logits."""
+class _Model:
+    """Model probabilities p and 1 - p, their logs (in nats), and which p were clipped."""
 
-    probs: FloatArray
-    log_p: FloatArray
-    clipped: BoolArray
-
-
-def _clip(preds: FloatArray, eps: float) -> tuple[FloatArray, BoolArray]:
-    if eps == 0.0:
-        return preds, np.zeros(preds.shape, dtype=np.bool_)
-    clipped_values: FloatArray = np.clip(preds, eps, 1.0 - eps)
-    return clipped_values, clipped_values != preds
-
-
-def _categorical(preds: FloatArray, *, logits: bool, eps: float) -> _Probabilities:
-    if logits:
-        log_p = numerics.log_softmax(preds)
-        return _Probabilities(np.exp(log_p), log_p, np.zeros(preds.shape, dtype=np.bool_))
-    probs, clipped = _clip(preds, eps)
-    with np.errstate(divide="ignore"):
-        log_p = np.log(probs)
-    return _Probabilities(probs, log_p, clipped)
-
-
-@dataclass(frozen=True, slots=True)
-class _BinaryProbabilities:
     probs: FloatArray
     not_probs: FloatArray
     log_p: FloatArray
     log_not_p: FloatArray
     clipped: BoolArray
+    clipped_high: BoolArray
 
 
-def _binary(preds: FloatArray, *, logits: bool, eps: float) -> _BinaryProbabilities:
-    if logits:
-        # log(1 - σ(z)) = log σ(-z): no 1 - p is ever formed.
-        log_p = numerics.log_sigmoid(preds)
-        log_not_p = numerics.log_sigmoid(-preds)
-        no_clip = np.zeros(preds.shape, dtype=np.bool_)
-        return _BinaryProbabilities(np.exp(log_p), np.exp(log_not_p), log_p, log_not_p, no_clip)
-    probs, clipped = _clip(preds, eps)
+def _from_probabilities(preds: FloatArray, eps: float) -> _Model:
+    r"""Clip p to [ε, 1-ε] in exact arithmetic and take both logs without rounding 1 - ε.
+
+    1 - ε is not a float (fl(1 - 1e-7) is off by 5e-17, which moves log(1 - ε) by 5e-10
+    relative), so above 1/2 everything is computed from the complement 1 - p, which is exact
+    there (Sterbenz): :math:`\log \hat p = \mathrm{log1p}(-\max(1-p, ε))`.
+    """
+    high = preds > 0.5
+    complement = 1.0 - preds  # exact where high
+    low_clipped = np.maximum(preds, eps)
+    high_complement = np.maximum(complement, eps)
     with np.errstate(divide="ignore"):
-        log_p = np.log(probs)
-        log_not_p = np.log1p(-probs)
-    return _BinaryProbabilities(probs, 1.0 - probs, log_p, log_not_p, clipped)
+        log_p = np.where(high, np.log1p(-high_complement), np.log(low_clipped))
+        log_not_p = np.where(high, np.log(high_complement), np.log1p(-low_clipped))
+    clipped_high = high & (complement < eps)
+    return _Model(
+        probs=np.where(high, 1.0 - high_complement, low_clipped),
+        not_probs=np.where(high, high_complement, 1.0 - low_clipped),
+        log_p=log_p,
+        log_not_p=log_not_p,
+        clipped=(preds < eps) | clipped_high,
+        clipped_high=clipped_high,
+    )
+
+
+def _categorical(preds: FloatArray, *, logits: bool, eps: float) -> _Model:
+    if not logits:
+        return _from_probabilities(preds, eps)
+    log_p = numerics.log_softmax(preds)
+    # 1 - p from log p: expm1 keeps the digits when p is close to 1.
+    not_p = -np.expm1(log_p)
+    with np.errstate(divide="ignore"):
+        log_not_p = np.log(not_p)
+    no_clip = np.zeros(preds.shape, dtype=np.bool_)
+    return _Model(np.exp(log_p), not_p, log_p, log_not_p, no_clip, no_clip)
+
+
+def _binary(preds: FloatArray, *, logits: bool, eps: float) -> _Model:
+    if not logits:
+        return _from_probabilities(preds, eps)
+    # log(1 - σ(z)) = log σ(-z): no 1 - p is ever formed.
+    log_p = numerics.log_sigmoid(preds)
+    log_not_p = numerics.log_sigmoid(-preds)
+    no_clip = np.zeros(preds.shape, dtype=np.bool_)
+    return _Model(np.exp(log_p), np.exp(log_not_p), log_p, log_not_p, no_clip, no_clip)
 
 
 def _weighted_neg_log(weight: FloatArray, log_values: FloatArray) -> FloatArray:
@@ -322,7 +332,7 @@ def label_smoothing(
 class _BinaryTerms:
     matrix: FloatArray
     targets: FloatArray
-    model: _BinaryProbabilities
+    model: _Model
     positive: FloatArray
     negative: FloatArray
 
@@ -518,16 +528,20 @@ def kl_divergence(
     model = _categorical(q_given, logits=logits, eps=eps)
     with np.errstate(divide="ignore"):
         log_p = np.log(p)
-    # Where q is a normal float, log1p((p - q)/q) keeps the digits of log(p/q) near p = q;
-    # where softmax underflowed, only the logits' own log q is left.
-    tiny = np.finfo(np.float64).tiny
-    exact_q = model.probs >= tiny
-    log_ratio = np.where(exact_q, numerics.log_ratio(p, model.probs), log_p - model.log_p)
+    # Where q is a float, split p·log(p/q) into a part ≥ 0 and the exact p - q, so sums over
+    # classes keep their digits when Q ≈ P; where softmax underflowed or q was clipped to
+    # 1 - eps (not a float), only log q itself is exact.
+    exact_q = (model.probs >= np.finfo(np.float64).tiny) & ~model.clipped_high
+    ratio_part, difference = numerics.kl_parts(p, model.probs)
+    with np.errstate(invalid="ignore"):
+        fallback = _weighted_neg_log(p, model.log_p - log_p)
+    ratio_part = np.where(exact_q, ratio_part, fallback)
+    difference = np.where(exact_q, difference, 0.0)
     rows = p.shape[0]
-    terms = _in_base(_weighted_neg_log(p, -log_ratio), canonical_base)
+    terms = _in_base(ratio_part + difference, canonical_base)
+    per_row = _in_base(ratio_part.sum(axis=1) + difference.sum(axis=1), canonical_base)
     entropy_terms = _in_base(_weighted_neg_log(p, log_p), canonical_base)
     cross_terms = _in_base(_weighted_neg_log(p, model.log_p), canonical_base)
-    per_row: FloatArray = terms.sum(axis=1)
     per_row_entropy: FloatArray = entropy_terms.sum(axis=1)
     per_row_cross: FloatArray = cross_terms.sum(axis=1)
     return KLResult(
@@ -588,27 +602,21 @@ def logit_gradient(
     names = check_class_names(class_names, matrix.shape[1])
     classes = matrix.shape[1]
     clipped = np.zeros(matrix.shape, dtype=np.bool_)
-    given = matrix
+    z = matrix
+    model = None
     if probs:
-        given, clipped = _clip(matrix, eps)
-    if sigmoid:
-        grad, per_row_totals, used_probs, used_logits, divisor = _sigmoid_gradient(
-            targets, given, probs=probs
-        )
-    else:
-        grad, per_row_totals, used_probs, used_logits, divisor = _softmax_gradient(
-            targets, given, probs=probs
-        )
+        model = _from_probabilities(matrix, eps)
+        clipped = model.clipped
+        z = model.log_p - model.log_not_p if sigmoid else model.log_p
+    gradient = _sigmoid_gradient if sigmoid else _softmax_gradient
+    grad, per_row_totals, used_probs, divisor = gradient(targets, z)
     scale = 1.0 / divisor if reduction == "mean" else 1.0
     grad_probs = None
-    if probs:
+    if model is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
+            raw = np.where(targets == 0.0, 0.0, -targets / model.probs)
             if sigmoid:
-                raw = np.where(targets == 0.0, 0.0, -targets / given) + np.where(
-                    targets == 1.0, 0.0, (1.0 - targets) / (1.0 - given)
-                )
-            else:
-                raw = np.where(targets == 0.0, 0.0, -targets / given)
+                raw += np.where(targets == 1.0, 0.0, (1.0 - targets) / model.not_probs)
         grad_probs = _in_base(raw * scale, canonical_base)
     per_row_totals = _in_base(per_row_totals, canonical_base)
     per_row = per_row_totals / classes if sigmoid and reduction != "sum" else per_row_totals
@@ -625,7 +633,7 @@ def logit_gradient(
         targets=targets,
         label_indices=indices,
         preds=matrix,
-        logits_used=used_logits,
+        logits_used=z,
         probs=used_probs,
         clipped=clipped,
         grad=_in_base(grad * scale, canonical_base),
@@ -635,10 +643,8 @@ def logit_gradient(
 
 
 def _softmax_gradient(
-    targets: FloatArray, given: FloatArray, *, probs: bool
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
-    with np.errstate(divide="ignore"):
-        z = np.log(given) if probs else given
+    targets: FloatArray, z: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, float]:
     log_s = numerics.log_softmax(z)
     softmax = np.exp(log_s)
     mass = targets.sum(axis=1, keepdims=True)
@@ -648,14 +654,12 @@ def _softmax_gradient(
     concentrated = (targets == mass) & (targets > 0.0)
     grad = np.where(concentrated, mass * np.expm1(log_s), grad)
     per_row_totals: FloatArray = _weighted_neg_log(targets, log_s).sum(axis=1)
-    return grad, per_row_totals, softmax, z, float(targets.shape[0])
+    return grad, per_row_totals, softmax, float(targets.shape[0])
 
 
 def _sigmoid_gradient(
-    targets: FloatArray, given: FloatArray, *, probs: bool
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
-    with np.errstate(divide="ignore"):
-        z = np.log(given) - np.log1p(-given) if probs else given
+    targets: FloatArray, z: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, float]:
     log_p = numerics.log_sigmoid(z)
     log_not_p = numerics.log_sigmoid(-z)
     p = np.exp(log_p)
@@ -663,7 +667,7 @@ def _sigmoid_gradient(
     grad = np.where(targets == 1.0, -np.exp(log_not_p), p - targets)
     elements = _weighted_neg_log(targets, log_p) + _weighted_neg_log(1.0 - targets, log_not_p)
     per_row_totals: FloatArray = elements.sum(axis=1)
-    return grad, per_row_totals, p, z, float(targets.size)
+    return grad, per_row_totals, p, float(targets.size)
 
 
 # --- focal ---------------------------------------------------------------------------------
@@ -719,9 +723,7 @@ def focal_loss(
     )
     rows = matrix.shape[0]
     model = _categorical(matrix, logits=logits, eps=eps)
-    # 1 - p from log p: expm1 keeps the digits when p is close to 1.
-    not_p = -np.expm1(model.log_p) if logits else 1.0 - model.probs
-    modulating = not_p**gamma
+    modulating = model.not_probs**gamma
     ce_terms = _in_base(_weighted_neg_log(targets, model.log_p), canonical_base)
     factor = modulating if alpha is None else alpha * modulating
     terms = np.where(targets == 0.0, 0.0, factor * ce_terms)

@@ -1,0 +1,35 @@
+"""Comparison with the oracle at float64 precision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from mpmath import mpf
+
+REL = 1e-12
+# Values below this are compared absolutely: subnormal floats hold fewer digits.
+TINY = 1e-300
+
+
+def assert_close(actual: Any, expected: Any, rel: float = REL) -> None:
+    """Every value of ``actual`` within ``rel`` relative error of the oracle's ``expected``."""
+    actual_array = np.asarray(actual, dtype=np.float64)
+    expected_list = _flatten(expected)
+    actual_list = actual_array.reshape(-1).tolist()
+    assert len(actual_list) == len(expected_list), (actual_array.shape, len(expected_list))
+    for index, (a, e) in enumerate(zip(actual_list, expected_list, strict=True)):
+        if e in (mpf("inf"), mpf("-inf")):
+            assert a == float(e), f"value {index}: {a!r} != {e}"
+            continue
+        error = abs(mpf(a) - e)
+        bound = max(rel * abs(e), mpf(TINY))
+        assert error <= bound, (
+            f"value {index}: {a!r} vs oracle {e}, relative error {error / abs(e)}"
+        )
+
+
+def _flatten(values: Any) -> list[Any]:
+    if isinstance(values, list | tuple):
+        return [item for value in values for item in _flatten(value)]
+    return [mpf(values)]

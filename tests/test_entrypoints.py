@@ -1,0 +1,129 @@
+"""The installed command as a user runs it: real processes, pipes and environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REFERENCE = ["ce", "1,0,0,0,0", "0.1,0.5,0.1,0.1,0.2"]
+
+
+def _installed_cecli() -> str:
+    beside_python = Path(sys.executable).with_name("cecli")
+    found = str(beside_python) if beside_python.exists() else shutil.which("cecli")
+    assert found, "the cecli console script is not installed (pip install -e '.[test]')"
+    return found
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR", "NO_COLOR")}
+    env.update(extra)
+    return env
+
+
+def run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, check=False, env=_env(), **kwargs)  # type: ignore[call-overload, no-any-return]
+
+
+def test_console_script() -> None:
+    result = run([_installed_cecli(), *REFERENCE, "-q"], stdin=subprocess.DEVNULL)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "2.3025850929940455\n", "")
+
+
+def test_python_dash_m() -> None:
+    result = run([sys.executable, "-m", "cecli", *REFERENCE, "-q"])
+    assert result.stdout == "2.3025850929940455\n"
+
+
+def test_error_is_one_line_without_traceback() -> None:
+    result = run([_installed_cecli(), "ce", "0", "0.5,zz"])
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert (
+        result.stderr
+        == "cecli: error: PREDS row 1, value 2: 'zz' is not a number (class names need --classes)\n"
+    )
+
+
+def test_usage_error_is_one_line() -> None:
+    result = run([_installed_cecli(), "ce", "0", "0.5,0.5", "--gama", "3"])
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+
+
+def test_piped_table_has_no_colour_and_no_cut_numbers() -> None:
+    result = run([_installed_cecli(), "ce", "0", "0.1234567891,0.8765432109"])
+    assert result.returncode == 0
+    assert "\x1b[" not in result.stdout
+    assert "…" not in result.stdout
+    assert "0.1234568" in result.stdout
+
+
+def test_no_color_is_respected_even_when_forced() -> None:
+    env = _env(FORCE_COLOR="1", NO_COLOR="1")
+    forced = subprocess.run(
+        [_installed_cecli(), *REFERENCE], capture_output=True, text=True, env=env, check=False
+    )
+    assert forced.returncode == 0
+    assert "\x1b[3" not in forced.stdout  # no foreground colours
+
+
+def test_pipe_into_head_ends_quietly() -> None:
+    rows = "\n".join(["0.5,0.5"] * 20000)
+    labels = ";".join(["0"] * 20000)
+    script = f"'{_installed_cecli()}' ce '{labels}' - --reduction none -q | head -1"
+    pipeline = subprocess.run(
+        ["sh", "-c", script], input=rows, capture_output=True, text=True, check=False
+    )
+    assert pipeline.stdout == "0.6931471805599453\n"
+    assert pipeline.stderr == ""
+
+
+def test_large_table_through_head_ends_quietly() -> None:
+    rows = ";".join(["0.5,0.5"] * 3000)
+    labels = ";".join(["0"] * 3000)
+    process = subprocess.Popen(
+        [_installed_cecli(), "ce", labels, rows, "--reduction", "none", "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()
+    _, err = process.communicate(timeout=60)
+    assert "Traceback" not in err
+    assert process.returncode in (0, 1, -13)
+
+
+@pytest.mark.parametrize("module", ["rich", "pyarrow", "plotille"])
+def test_quiet_path_imports_no_heavy_module(module: str) -> None:
+    code = (
+        "import sys\n"
+        "from cecli.cli import main\n"
+        f"main({[*REFERENCE, '-q']!r})\n"
+        f"assert not any(m == {module!r} or m.startswith({module!r} + '.') for m in sys.modules), "
+        f"sorted(m for m in sys.modules if m.startswith({module!r}))\n"
+    )
+    result = run([sys.executable, "-c", code])
+    assert result.returncode == 0, result.stderr
+
+
+def test_table_path_does_not_import_progress_or_markdown() -> None:
+    code = (
+        "import sys\n"
+        "from cecli.cli import main\n"
+        f"main({REFERENCE!r})\n"
+        "heavy = ('rich.progress', 'rich.markdown', 'rich.syntax', 'pyarrow')\n"
+        "loaded = [m for m in sys.modules if m in heavy]\n"
+        "assert not loaded, loaded\n"
+    )
+    result = run([sys.executable, "-c", code])
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,379 @@
+"""Every loss against the mpmath oracle at relative error ≤ 1e-12, extremes included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from mpmath import mp, mpf
+
+import cecli
+from tests import oracle
+from tests.helpers import assert_close
+
+RNG = np.random.default_rng(20261122)
+
+
+def _dirichlet(rows: int, classes: int, concentration: float = 1.0) -> list[list[float]]:
+    values: list[list[float]] = RNG.dirichlet([concentration] * classes, size=rows).tolist()
+    return values
+
+
+def _logits(rows: int, classes: int, scale: float) -> list[list[float]]:
+    values: list[list[float]] = (RNG.standard_normal((rows, classes)) * scale).tolist()
+    return values
+
+
+def _one_hot_rows(rows: int, classes: int) -> list[list[float]]:
+    return oracle.one_hot(RNG.integers(0, classes, size=rows).tolist(), classes)
+
+
+EXTREME_LOGITS = [[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 0.0], [0.0, -1000.0, 1000.0]]
+
+# (id, targets, preds, options): targets are distributions; probabilities unless "logits".
+CE_CASES: list[tuple[str, list[list[float]], list[list[float]], dict[str, Any]]] = [
+    ("reference example", [[1, 0, 0, 0, 0]], [[0.1, 0.5, 0.1, 0.1, 0.2]], {}),
+    (
+        "batch",
+        oracle.one_hot([0, 2, 1], 3),
+        [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.3, 0.4, 0.3]],
+        {},
+    ),
+    ("soft labels", [[0.2, 0.7, 0.1], [0.5, 0.25, 0.25]], [[0.3, 0.4, 0.3], [0.6, 0.3, 0.1]], {}),
+    ("p exactly 0 and 1", [[1, 0, 0], [0, 1, 0], [0, 0, 1]], [[0, 1, 0], [0, 1, 0], [1, 0, 0]], {}),
+    ("eps 0, zero off target", [[0, 1, 0]], [[0, 1, 0]], {"eps": 0.0}),
+    ("eps 1e-3", [[1, 0]], [[1e-5, 1 - 1e-5]], {"eps": 1e-3}),
+    ("logits ±1000", [[1, 0, 0], [0, 1, 0], [0, 0, 1]], EXTREME_LOGITS, {"logits": True}),
+    ("dominant logit", [[1, 0], [0, 1]], [[30.0, 0.0], [40.0, 0.0]], {"logits": True}),
+    (
+        "logits soft labels",
+        [[0.3, 0.7], [0.5, 0.5]],
+        [[-3.5, 2.25], [700.0, -700.0]],
+        {"logits": True},
+    ),
+    ("1000 classes probs", _one_hot_rows(3, 1000), _dirichlet(3, 1000, 0.5), {}),
+    ("1000 classes logits", _dirichlet(2, 1000), _logits(2, 1000, 30.0), {"logits": True}),
+    ("bits", [[0, 1]], [[0.25, 0.75]], {"base": "2"}),
+    (
+        "base 10 sum",
+        oracle.one_hot([0, 1], 2),
+        [[0.25, 0.75], [0.5, 0.5]],
+        {"base": "10", "reduction": "sum"},
+    ),
+    ("none", oracle.one_hot([1, 0], 2), [[0.25, 0.75], [0.9, 0.1]], {"reduction": "none"}),
+    (
+        "weights",
+        oracle.one_hot([0, 2, 1], 3),
+        [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.3, 0.4, 0.3]],
+        {"weights": [1.0, 2.0, 0.5]},
+    ),
+    (
+        "weights soft",
+        [[0.5, 0.5, 0], [0, 0.25, 0.75]],
+        [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]],
+        {"weights": [3.0, 1.0, 0.5]},
+    ),
+    (
+        "smoothing",
+        oracle.one_hot([0, 2], 3),
+        [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]],
+        {"smoothing": 0.1},
+    ),
+    (
+        "smoothing logits",
+        oracle.one_hot([0, 2], 3),
+        EXTREME_LOGITS[:2],
+        {"smoothing": 0.2, "logits": True},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("targets", "preds", "options"), [c[1:] for c in CE_CASES], ids=[c[0] for c in CE_CASES]
+)
+def test_ce_matches_oracle(
+    targets: list[list[float]], preds: list[list[float]], options: dict[str, Any]
+) -> None:
+    result = cecli.ce(targets, preds, **options)
+    expected_loss, expected_rows = oracle.ce(targets, preds, **options)
+    assert_close(result.per_row, expected_rows)
+    assert_close(result.loss, expected_loss)
+
+
+def test_reference_example_prints_the_correctly_rounded_value() -> None:
+    # -ln(fl(0.1)) = 2.302585092994045628…, which rounds to this float (not to ln 10's).
+    assert (
+        repr(float(cecli.ce([1, 0, 0, 0, 0], [0.1, 0.5, 0.1, 0.1, 0.2]).loss))
+        == "2.3025850929940455"
+    )
+
+
+def test_ce_index_labels_equal_one_hot() -> None:
+    preds = [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.3, 0.4, 0.3]]
+    by_index = cecli.ce([0, 2, 1], preds)
+    by_one_hot = cecli.ce(oracle.one_hot([0, 2, 1], 3), preds)
+    assert by_index.loss == by_one_hot.loss
+    assert by_index.label_indices is not None
+    assert by_index.label_indices.tolist() == [0, 2, 1]
+
+
+def test_ce_target_on_zero_probability_with_eps_0_is_inf() -> None:
+    result = cecli.ce([0], [0.0, 1.0], eps=0.0)
+    assert result.loss == float("inf")
+    assert result.to_json()["loss"] == "inf"
+
+
+def test_ce_clipping_is_flagged() -> None:
+    result = cecli.ce([0, 1], [[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]])
+    assert result.clipped.tolist() == [[True, True, True], [True, False, False]]
+    assert result.clipped_count == 4
+
+
+def test_ce_weighted_mean_divides_by_target_weights() -> None:
+    # PyTorch's weighted mean for class-index targets: Σ w[y]·(-log p) / Σ w[y].
+    preds = [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]
+    result = cecli.ce([0, 2], preds, weights=[2.0, 1.0, 0.5])
+    expected_loss, _ = oracle.ce(oracle.one_hot([0, 2], 3), preds, weights=[2.0, 1.0, 0.5])
+    assert result.divisor == 2.5
+    assert_close(result.loss, expected_loss)
+
+
+BCE_CASES: list[tuple[str, list[list[float]], list[list[float]], dict[str, Any]]] = [
+    ("one row", [[1, 0, 1]], [[0.9, 0.2, 0.7]], {}),
+    ("batch soft", [[1, 0.3], [0, 0.8]], [[0.6, 0.1], [0.35, 0.99]], {}),
+    ("p exactly 0 and 1", [[1, 0, 1, 0]], [[0.0, 1.0, 1.0, 0.0]], {}),
+    ("tiny p eps 0", [[0, 0]], [[1e-20, 1e-300]], {"eps": 0.0}),
+    ("logits ±1000", [[1, 0, 1, 0]], [[1000.0, -1000.0, -1000.0, 1000.0]], {"logits": True}),
+    ("logits moderate", [[1, 0, 0.25]], [[-40.0, 40.0, 3.5]], {"logits": True}),
+    ("pos weight", [[1, 0], [0, 1]], [[0.3, 0.6], [0.2, 0.9]], {"pos_weight": 3.0}),
+    ("smoothing", [[1, 0]], [[0.9, 0.05]], {"smoothing": 0.1}),
+    ("sum bits", [[1, 0], [0, 1]], [[0.3, 0.6], [0.2, 0.9]], {"reduction": "sum", "base": "2"}),
+    ("none", [[1, 0], [0, 1]], [[0.3, 0.6], [0.2, 0.9]], {"reduction": "none"}),
+    (
+        "1000 classes",
+        (RNG.random((2, 1000)) < 0.01).astype(float).tolist(),
+        RNG.random((2, 1000)).tolist(),
+        {},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("targets", "preds", "options"), [c[1:] for c in BCE_CASES], ids=[c[0] for c in BCE_CASES]
+)
+def test_bce_matches_oracle(
+    targets: list[list[float]], preds: list[list[float]], options: dict[str, Any]
+) -> None:
+    result = cecli.bce(targets, preds, **options)
+    expected_loss, expected_rows = oracle.bce(targets, preds, **options)
+    assert_close(result.per_row, expected_rows)
+    assert_close(result.loss, expected_loss)
+
+
+MULTILABEL_CASES: list[tuple[str, list[list[float]], list[list[float]], dict[str, Any]]] = [
+    ("one row", [[1, 0, 0, 1]], [[0.8, 0.1, 0.3, 0.6]], {}),
+    (
+        "weights",
+        [[1, 0, 0, 1], [0, 0, 1, 0]],
+        [[0.8, 0.1, 0.3, 0.6], [0.2, 0.4, 0.5, 0.01]],
+        {"pos_weight": 2.0, "neg_weight": 0.5},
+    ),
+    ("logits", [[1, 0, 1]], [[1000.0, -1000.0, -12.5]], {"logits": True}),
+    (
+        "two positives in 1000",
+        [[1.0 if c in (3, 500) else 0.0 for c in range(1000)]],
+        [[0.01] * 1000],
+        {},
+    ),
+    ("none", [[1, 0], [0, 1]], [[0.3, 0.6], [0.2, 0.9]], {"reduction": "none"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("targets", "preds", "options"),
+    [c[1:] for c in MULTILABEL_CASES],
+    ids=[c[0] for c in MULTILABEL_CASES],
+)
+def test_multilabel_matches_oracle(
+    targets: list[list[float]], preds: list[list[float]], options: dict[str, Any]
+) -> None:
+    result = cecli.multilabel(targets, preds, **options)
+    loss, rows, positive, negative = oracle.multilabel(targets, preds, **options)
+    assert_close(result.per_row, rows)
+    assert_close(result.loss, loss)
+    assert_close(result.positive, positive)
+    assert_close(result.negative, negative)
+
+
+KL_CASES: list[tuple[str, list[list[float]], list[list[float]], dict[str, Any]]] = [
+    ("two classes", [[0.5, 0.5]], [[0.9, 0.1]], {}),
+    ("zeros in P", [[0.0, 0.25, 0.75], [1.0, 0.0, 0.0]], [[0.2, 0.3, 0.5], [0.6, 0.2, 0.2]], {}),
+    ("Q near P", [[0.5, 0.5]], [[0.5 + 1e-9, 0.5 - 1e-9]], {}),
+    ("Q exactly 0 and 1", [[0.5, 0.5], [1.0, 0.0]], [[0.0, 1.0], [1.0, 0.0]], {}),
+    ("bits", [[0.25, 0.75]], [[0.5, 0.5]], {"base": "2"}),
+    (
+        "logits",
+        [[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]],
+        [[1000.0, -1000.0, 0.0], [2.0, 1.0, 0.1]],
+        {"logits": True},
+    ),
+    ("1000 classes", _dirichlet(2, 1000), _dirichlet(2, 1000), {}),
+    ("sum", [[0.5, 0.5], [0.1, 0.9]], [[0.9, 0.1], [0.2, 0.8]], {"reduction": "sum"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("p", "q", "options"), [c[1:] for c in KL_CASES], ids=[c[0] for c in KL_CASES]
+)
+def test_kl_matches_oracle(
+    p: list[list[float]], q: list[list[float]], options: dict[str, Any]
+) -> None:
+    result = cecli.kl(p, q, **options)
+    expected = oracle.kl(p, q, **options)
+    assert_close(result.per_row, expected["per_row"])
+    assert_close(result.loss, expected["loss"])
+    assert_close(result.entropy, expected["entropy"])
+    assert_close(result.cross_entropy, expected["cross_entropy"])
+
+
+GRAD_CASES: list[tuple[str, list[list[float]], list[list[float]], dict[str, Any]]] = [
+    ("reference logits", [[1, 0, 0]], [[2.0, 1.0, 0.1]], {}),
+    ("batch soft", [[0.2, 0.8, 0.0], [0, 0, 1]], [[2.0, 1.0, 0.1], [-1.0, 0.5, 3.0]], {}),
+    ("logits ±1000", [[1, 0, 0], [0, 1, 0], [0, 0, 1]], EXTREME_LOGITS, {}),
+    ("nearly right", [[1, 0], [0, 1]], [[30.0, 0.0], [-5.0, 45.0]], {"reduction": "sum"}),
+    ("1000 classes", _one_hot_rows(2, 1000), _logits(2, 1000, 10.0), {}),
+    ("bits none", [[1, 0, 0]], [[2.0, 1.0, 0.1]], {"reduction": "none", "base": "2"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("targets", "logits", "options"), [c[1:] for c in GRAD_CASES], ids=[c[0] for c in GRAD_CASES]
+)
+def test_grad_matches_oracle(
+    targets: list[list[float]], logits: list[list[float]], options: dict[str, Any]
+) -> None:
+    result = cecli.grad(targets, logits, **options)
+    assert_close(result.grad, oracle.softmax_grad(targets, logits, **options))
+    expected_loss, expected_rows = oracle.ce(targets, logits, logits=True, **options)
+    assert_close(result.per_row, expected_rows)
+    assert_close(result.loss, expected_loss)
+
+
+@pytest.mark.parametrize(
+    ("targets", "logits", "options"),
+    [
+        ([[1, 0, 1]], [[2.0, -1.0, 0.5]], {}),
+        ([[1, 0], [0, 1]], [[1000.0, -1000.0], [40.0, -40.0]], {"reduction": "sum"}),
+        ([[0.3, 1.0]], [[-2.0, 35.0]], {"base": "10"}),
+    ],
+)
+def test_sigmoid_grad_matches_oracle(
+    targets: list[list[float]], logits: list[list[float]], options: dict[str, Any]
+) -> None:
+    result = cecli.grad(targets, logits, sigmoid=True, **options)
+    assert_close(result.grad, oracle.sigmoid_grad(targets, logits, **options))
+    expected_loss, expected_rows = oracle.bce(targets, logits, logits=True, **options)
+    assert_close(result.per_row, expected_rows)
+    assert_close(result.loss, expected_loss)
+
+
+def test_grad_from_probabilities_uses_log_p_as_logits() -> None:
+    result = cecli.grad([0], [0.7, 0.2, 0.1], probs=True)
+    # softmax(log p) = p for a normalised p, so ∂L/∂z = p - y.
+    assert_close(result.grad, oracle.softmax_grad([[1, 0, 0]], [np.log([0.7, 0.2, 0.1]).tolist()]))
+    assert result.grad_probs is not None
+    assert_close(result.grad_probs, [[-1 / mpf(0.7), 0, 0]])
+
+
+def test_smooth_matches_oracle() -> None:
+    targets = oracle.one_hot([0, 2], 3)
+    preds = [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]
+    result = cecli.smooth([0, 2], preds, smoothing=0.1)
+    smoothed, _ = oracle.ce(targets, preds, smoothing=0.1)
+    hard, _ = oracle.ce(targets, preds)
+    assert_close(result.loss, smoothed)
+    assert_close(result.loss_hard, hard)
+    assert_close(
+        result.targets, [[0.9 + 0.1 / 3, 0.1 / 3, 0.1 / 3], [0.1 / 3, 0.1 / 3, 0.9 + 0.1 / 3]]
+    )
+
+
+FOCAL_CASES: list[tuple[str, list[list[float]], list[list[float]], dict[str, Any]]] = [
+    ("gamma 2", oracle.one_hot([0, 1], 3), [[0.7, 0.2, 0.1], [0.3, 0.4, 0.3]], {}),
+    (
+        "alpha and gamma 0.5",
+        oracle.one_hot([0, 1], 3),
+        [[0.7, 0.2, 0.1], [0.3, 0.4, 0.3]],
+        {"gamma": 0.5, "alpha": 0.25},
+    ),
+    ("soft labels", [[0.6, 0.4, 0.0]], [[0.5, 0.3, 0.2]], {"gamma": 1.0}),
+    ("p exactly 1", [[1, 0]], [[1.0, 0.0]], {}),
+    ("logits ±1000", [[1, 0, 0], [0, 1, 0], [0, 0, 1]], EXTREME_LOGITS, {"logits": True}),
+    ("logits nearly right", [[1, 0]], [[40.0, 0.0]], {"logits": True, "gamma": 3.0}),
+    ("1000 classes", _one_hot_rows(2, 1000), _dirichlet(2, 1000), {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("targets", "preds", "options"), [c[1:] for c in FOCAL_CASES], ids=[c[0] for c in FOCAL_CASES]
+)
+def test_focal_matches_oracle(
+    targets: list[list[float]], preds: list[list[float]], options: dict[str, Any]
+) -> None:
+    result = cecli.focal(targets, preds, **options)
+    expected_loss, expected_rows = oracle.focal(targets, preds, **options)
+    assert_close(result.per_row, expected_rows)
+    assert_close(result.loss, expected_loss)
+    ce_options = {k: v for k, v in options.items() if k not in ("gamma", "alpha")}
+    assert_close(result.ce, oracle.ce(targets, preds, **ce_options)[0])
+
+
+BINARY_FOCAL_CASES: list[tuple[str, list[list[float]], list[list[float]], dict[str, Any]]] = [
+    ("no alpha", [[1, 0]], [[0.7, 0.2]], {}),
+    ("alpha 0.25", [[1, 0, 1], [0, 0, 1]], [[0.7, 0.2, 0.05], [0.9, 0.5, 0.999]], {"alpha": 0.25}),
+    ("p exactly 0 and 1", [[1, 0, 1, 0]], [[0.0, 1.0, 1.0, 0.0]], {"gamma": 1.5}),
+    (
+        "logits ±1000",
+        [[1, 0, 1, 0]],
+        [[1000.0, -1000.0, -1000.0, 1000.0]],
+        {"logits": True, "alpha": 0.75},
+    ),
+    ("logits moderate", [[1, 0]], [[38.0, -3.0]], {"logits": True}),
+    ("sum", [[1, 0], [0, 1]], [[0.7, 0.2], [0.4, 0.6]], {"reduction": "sum"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("targets", "preds", "options"),
+    [c[1:] for c in BINARY_FOCAL_CASES],
+    ids=[c[0] for c in BINARY_FOCAL_CASES],
+)
+def test_binary_focal_matches_oracle(
+    targets: list[list[float]], preds: list[list[float]], options: dict[str, Any]
+) -> None:
+    result = cecli.focal(targets, preds, binary=True, **options)
+    expected_loss, expected_rows = oracle.binary_focal(targets, preds, **options)
+    assert_close(result.per_row, expected_rows)
+    assert_close(result.loss, expected_loss)
+    bce_options = {k: v for k, v in options.items() if k not in ("gamma", "alpha")}
+    assert_close(result.ce, oracle.bce(targets, preds, **bce_options)[0])
+
+
+def test_unnormalized_rows_are_reported_not_renormalised() -> None:
+    result = cecli.ce([0, 0], [[0.6, 0.6], [0.5, 0.5]])
+    assert result.unnormalized_rows == (0,)
+    assert_close(result.per_row[0], -mp.log(mpf(0.6)))
+    normalised = cecli.ce([0, 0], [[0.6, 0.6], [0.5, 0.5]], normalize=True)
+    assert normalised.unnormalized_rows == ()
+    assert_close(normalised.per_row[0], mp.log(2))
+
+
+def test_kl_reports_unnormalized_p_and_q_separately() -> None:
+    result = cecli.kl([[0.5, 0.6]], [[0.5, 0.5]])
+    assert result.unnormalized_p_rows == (0,)
+    assert result.unnormalized_rows == ()
+
+
+def test_logits_never_warn_about_sums() -> None:
+    assert cecli.ce([0], [3.0, 4.0], logits=True).unnormalized_rows == ()
