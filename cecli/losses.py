@@ -80,7 +80,7 @@ def reduce_rows(row_totals: FloatArray, reduction: Reduction, divisor: float) ->
     return total if reduction == "sum" else total / divisor
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, eq=False)
 class _Model:
     """Model probabilities p and 1 - p, their logs (in nats), and which p were clipped."""
 
@@ -328,7 +328,7 @@ def label_smoothing(
 # --- bce and multilabel --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, eq=False)
 class _BinaryTerms:
     matrix: FloatArray
     targets: FloatArray

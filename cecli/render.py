@@ -7,7 +7,6 @@ never pay for it.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -79,6 +78,8 @@ def quiet_text(result: LossResult) -> str:
 
 def json_text(result: LossResult) -> str:
     """One strict RFC 8259 JSON object and a newline."""
+    import json
+
     return json.dumps(result.to_json(), allow_nan=False) + "\n"
 
 

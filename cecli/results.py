@@ -37,7 +37,7 @@ def json_array(values: npt.ArrayLike) -> JsonValue:
     return [json_array(item) for item in array]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class LossResult:
     """What every loss returns: the headline value, one value per row, and the settings."""
 
@@ -98,7 +98,7 @@ class LossResult:
         return {}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class CrossEntropyResult(LossResult):
     """Categorical cross-entropy ``-Σ_c w_c·y_c·log p_c`` per row."""
 
@@ -131,7 +131,7 @@ class CrossEntropyResult(LossResult):
         return int(self.clipped.sum())
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class SmoothingResult(CrossEntropyResult):
     """Cross-entropy against smoothed targets, next to the loss against the hard ones."""
 
@@ -151,7 +151,7 @@ class SmoothingResult(CrossEntropyResult):
         }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class BinaryResult(LossResult):
     """Element-wise binary cross-entropy ``-(W_+·y·log p + W_-·(1-y)·log(1-p))``."""
 
@@ -188,7 +188,7 @@ class BinaryResult(LossResult):
         return int(self.clipped.sum())
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class MultilabelResult(BinaryResult):
     """Per-class sigmoid BCE summed over classes, split into positive and negative parts."""
 
@@ -201,7 +201,7 @@ class MultilabelResult(BinaryResult):
         return {"positive": json_array(self.positive), "negative": json_array(self.negative)}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class KLResult(LossResult):
     """``D_KL(P‖Q) = Σ p·log(p/q)`` with ``H(P, Q) = H(P) + D_KL(P‖Q)``."""
 
@@ -240,7 +240,7 @@ class KLResult(LossResult):
         }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class GradResult(LossResult):
     """The gradient of the reported loss with respect to the logits."""
 
@@ -276,7 +276,7 @@ class GradResult(LossResult):
         return document
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class FocalResult(LossResult):
     """Focal loss ``-α_t·(1-p_t)^γ·log p_t`` next to plain cross-entropy."""
 
