@@ -133,11 +133,22 @@ def _log(result: LossResult) -> str:
     return _LOG_NAMES[result.base]
 
 
-def _reduction_words(result: LossResult, what: str = "rows") -> str:
-    count = result.rows
+def _element_wise(result: LossResult) -> bool:
+    """Whether the loss reduces over every element rather than over rows."""
+    if isinstance(result, BinaryResult):
+        return not isinstance(result, MultilabelResult)
+    if isinstance(result, FocalResult):
+        return result.binary
+    return isinstance(result, GradResult) and result.sigmoid
+
+
+def _reduction_words(result: LossResult) -> str:
     if result.reduction == "none":
-        return f"per row, {count} {what}"
-    return f"{result.reduction} over {count} {what if count != 1 else what.rstrip('s')}"
+        return f"per row, {result.rows} row{'s' if result.rows != 1 else ''}"
+    count, what = result.rows, "row"
+    if _element_wise(result):
+        count, what = result.rows * result.classes, "element"
+    return f"{result.reduction} over {count} {what}{'s' if count != 1 else ''}"
 
 
 # --- rich helpers --------------------------------------------------------------------------
@@ -406,9 +417,12 @@ def _bce_rows(
         )
         out.append(table)
         shown_terms = _sum_terms(
-            f"({fmt(result.targets[row, c])}×{log} {fmt(result.probs[row, c])} + "
-            f"{fmt(1 - result.targets[row, c])}×{log} {fmt(1 - result.probs[row, c])})"
-            for c in shown
+            (
+                f"({fmt(result.targets[row, c])}×{log} {fmt(result.probs[row, c])} + "
+                f"{fmt(1 - result.targets[row, c])}×{log} {fmt(1 - result.probs[row, c])})"
+                for c in shown
+            ),
+            limit=3,
         )
         out.append(_text(f"Σ terms = −[{shown_terms}] = {fmt(result.terms[row].sum())}"))
         note = _clip_note(result)
