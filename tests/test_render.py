@@ -1,0 +1,118 @@
+"""Rendering: the words and numbers a reader needs, the streams they go to."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+import cecli
+from cecli.render import Output, fmt, json_text, quiet_text, tables_for, warnings_for
+
+
+def render(result: cecli.LossResult, width: int = 120) -> str:
+    console = Console(record=True, width=width, file=io.StringIO())
+    for renderable in tables_for(result):
+        console.print(renderable)
+    return console.export_text()
+
+
+def test_fmt() -> None:
+    assert fmt(2.302585092994046) == "2.302585"
+    assert fmt(0.0) == "0"
+    assert fmt(float("inf")) == "inf"
+    assert fmt(float("-inf")) == "-inf"
+    assert fmt(float("nan")) == "nan"
+    assert fmt(1e-7) == "1e-07"
+
+
+def test_quiet_is_repr_one_per_line() -> None:
+    assert quiet_text(cecli.ce([0], [0.1, 0.9])) == "2.3025850929940455\n"
+    per_row = cecli.ce([0, 1], [[0.5, 0.5], [0.5, 0.5]], reduction="none")
+    assert quiet_text(per_row) == "0.6931471805599453\n0.6931471805599453\n"
+
+
+def test_json_is_strict() -> None:
+    text = json_text(cecli.ce([0], [0.0, 1.0], eps=0.0))
+    document = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict {c}"))
+    assert document["loss"] == "inf"
+    assert document["per_row"] == ["inf"]
+
+
+def test_output_sends_warnings_to_stderr_only() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    Output(mode="quiet", stdout=out, stderr=err).emit(cecli.ce([0], [0.6, 0.6]))
+    assert out.getvalue() == "0.5108256237659907\n"
+    assert err.getvalue().startswith("cecli: warning: PREDS row 1 does not sum to 1")
+
+
+def test_warnings() -> None:
+    assert warnings_for(cecli.ce([0], [0.5, 0.5])) == []
+    assert "infinite" in warnings_for(cecli.ce([0], [0.0, 1.0], eps=0.0))[0]
+    many = cecli.ce([0] * 7, np.full((7, 2), 0.6))
+    assert "rows 1, 2, 3, 4, 5, …" in warnings_for(many)[0]
+
+
+def test_ce_table_flags_clipping_and_weights() -> None:
+    text = render(cecli.ce([0], [1.0, 0.0], weights=[2.0, 1.0]))
+    assert "−w·y·log p" in text
+    assert "0.9999999*" in text
+    assert "clipped to [1e-07, 1 − 1e-07]" in text
+    assert "L = −(2×log 0.9999999" in text
+
+
+def test_logits_table_shows_softmax() -> None:
+    text = render(cecli.ce([0], [2.0, 1.0, 0.1], logits=True))
+    assert "p = softmax(z)" in text
+    assert "0.6590011" in text
+
+
+def test_wide_rows_list_the_labelled_classes() -> None:
+    labels = np.zeros((1, 1000))
+    labels[0, 700] = 1.0
+    text = render(cecli.ce(labels, np.full((1, 1000), 1e-3)))
+    assert "700" in text
+    assert "more classes" in text
+
+
+def test_batches_show_blocks_then_per_row_table() -> None:
+    result = cecli.ce(list(range(3)) * 3, np.full((9, 3), 1 / 3))
+    text = render(result)
+    assert "row 5" in text
+    assert "row 6" not in text.split("Per row")[0]
+    assert "Per row" in text
+    assert "mean over 9 rows" in text
+
+
+def test_multilabel_split() -> None:
+    labels = np.zeros((1, 1000))
+    labels[0, [3, 500]] = 1.0
+    text = render(cecli.multilabel(labels, np.full((1, 1000), 0.05)))
+    assert "positive classes (2)" in text
+    assert "negative classes (998)" in text
+
+
+def test_focal_shows_down_weighting() -> None:
+    text = render(cecli.focal([0], [0.9, 0.1]))
+    assert "(1−p_t)^2" in text
+    assert "×100" in text
+
+
+def test_grad_explains_the_scale() -> None:
+    text = render(cecli.grad([0, 1], [[2.0, 1.0], [0.0, 0.0]], base="2"))
+    assert "divided by 2 for the mean and divided by ln 2 for bits" in text
+
+
+def test_reduction_none_lists_values() -> None:
+    text = render(cecli.bce([[1, 0], [0, 1]], [[0.9, 0.1], [0.5, 0.5]], reduction="none"))
+    assert "per row" in text
+    assert "0.1053605, 0.6931472" in text
+
+
+def test_element_wise_losses_say_so() -> None:
+    assert "mean over 4 elements" in render(cecli.bce([[1, 0], [0, 1]], [[0.9, 0.1], [0.5, 0.5]]))
+    binary = cecli.focal([[1, 0, 1]], [[0.9, 0.1, 0.5]], binary=True)
+    assert "mean over 3 elements" in render(binary)
