@@ -224,7 +224,8 @@ def categorical_cross_entropy(
     weighted_targets = targets if weight_vector is None else targets * weight_vector
     terms = _in_base(_weighted_neg_log(weighted_targets, model.log_p), canonical_base)
     per_row: FloatArray = terms.sum(axis=1)
-    divisor = float(rows) if weight_vector is None else float(weighted_targets.sum())
+    row_divisors = np.ones(rows) if weight_vector is None else weighted_targets.sum(axis=1)
+    divisor = float(row_divisors.sum())
     if divisor == 0.0 and reduction == "mean":
         raise InputError("--weights give every target weight 0; the weighted mean is undefined")
     return CrossEntropyResult(
@@ -245,7 +246,8 @@ def categorical_cross_entropy(
         terms=terms,
         weights=weight_vector,
         smoothing=smoothing,
-        divisor=divisor,
+        row_totals=per_row,
+        row_divisors=row_divisors,
     )
 
 
@@ -317,7 +319,9 @@ def label_smoothing(
         terms=smoothed.terms,
         weights=None,
         smoothing=smoothing,
-        divisor=smoothed.divisor,
+        row_totals=smoothed.row_totals,
+        row_divisors=smoothed.row_divisors,
+        row_extras={"loss_hard": hard.per_row},
         hard_targets=hard.targets,
         hard_terms=hard.terms,
         per_row_hard=hard.per_row,
@@ -422,6 +426,8 @@ def binary_cross_entropy(
         pos_weight=pos_weight,
         neg_weight=1.0,
         smoothing=smoothing,
+        row_totals=row_totals,
+        row_divisors=np.full(rows, float(classes)),
     )
 
 
@@ -484,6 +490,9 @@ def multilabel_cross_entropy(
         smoothing=0.0,
         positive=reduce_rows(per_row_positive, reduction, rows),
         negative=reduce_rows(per_row_negative, reduction, rows),
+        row_totals=per_row,
+        row_divisors=np.ones(rows),
+        row_extras={"positive": per_row_positive, "negative": per_row_negative},
     )
 
 
@@ -565,6 +574,9 @@ def kl_divergence(
         per_row_cross_entropy=per_row_cross,
         entropy=reduce_rows(per_row_entropy, reduction, rows),
         cross_entropy=reduce_rows(per_row_cross, reduction, rows),
+        row_totals=per_row,
+        row_divisors=np.ones(rows),
+        row_extras={"entropy": per_row_entropy, "cross_entropy": per_row_cross},
     )
 
 
@@ -639,6 +651,8 @@ def logit_gradient(
         grad=_in_base(grad * scale, canonical_base),
         grad_probs=grad_probs,
         sigmoid=sigmoid,
+        row_totals=per_row_totals,
+        row_divisors=np.full(matrix.shape[0], float(classes) if sigmoid else 1.0),
     )
 
 
@@ -753,6 +767,9 @@ def focal_loss(
         gamma=gamma,
         alpha=alpha,
         binary=False,
+        row_totals=per_row,
+        row_divisors=np.ones(rows),
+        row_extras={"ce": per_row_ce},
     )
 
 
@@ -812,6 +829,9 @@ def _binary_focal(
         gamma=gamma,
         alpha=alpha,
         binary=True,
+        row_totals=row_totals,
+        row_divisors=np.full(rows, float(classes)),
+        row_extras={"ce": ce_row_totals},
     )
 
 

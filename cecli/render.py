@@ -323,7 +323,7 @@ def _ce_tables(result: CrossEntropyResult) -> list[RenderableType]:
         out.append(
             _text(
                 f"weighted mean: Σ loss / Σ w·y = {fmt(float(result.per_row.sum()))} / "
-                f"{fmt(result.divisor)}"
+                f"{fmt(float(result.row_divisors.sum()))}"
             )
         )
     out.extend(_summary(result, "Cross-entropy"))

@@ -7,7 +7,7 @@ and gradients are already in the unit of ``base``; probabilities are plain proba
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -54,6 +54,12 @@ class LossResult:
     class_names: tuple[str, ...] | None
     unnormalized_rows: tuple[int, ...]
     """0-based rows of PREDS that should sum to 1 and do not (within 1e-4)."""
+    row_totals: FloatArray
+    """Each row's share of the summed loss (``reduction='sum'`` adds these)."""
+    row_divisors: FloatArray
+    """Each row's share of the mean's denominator: 1, C for element-wise losses, Σ w·y."""
+    row_extras: dict[str, FloatArray] = field(default_factory=dict)
+    """Row shares of the other reduced values (``entropy``, ``positive``, ``ce``…)."""
 
     @property
     def rows(self) -> int:
@@ -119,8 +125,6 @@ class CrossEntropyResult(LossResult):
     """(N, C) ``-w_c·y_c·log p_c``; each row sums to ``per_row``."""
     weights: FloatArray | None
     smoothing: float
-    divisor: float
-    """What the summed loss is divided by under ``mean``: N, or ``Σ_i Σ_c w_c·y_ic``."""
 
     @property
     def classes(self) -> int:

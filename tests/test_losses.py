@@ -135,7 +135,7 @@ def test_ce_weighted_mean_divides_by_target_weights() -> None:
     preds = [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]
     result = cecli.ce([0, 2], preds, weights=[2.0, 1.0, 0.5])
     expected_loss, _ = oracle.ce(oracle.one_hot([0, 2], 3), preds, weights=[2.0, 1.0, 0.5])
-    assert result.divisor == 2.5
+    assert result.row_divisors.tolist() == [2.0, 0.5]
     assert_close(result.loss, expected_loss)
 
 
@@ -377,3 +377,28 @@ def test_kl_reports_unnormalized_p_and_q_separately() -> None:
 
 def test_logits_never_warn_about_sums() -> None:
     assert cecli.ce([0], [3.0, 4.0], logits=True).unnormalized_rows == ()
+
+
+@pytest.mark.parametrize(
+    "compute",
+    [
+        lambda: cecli.ce([0, 2], [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], weights=[2.0, 1.0, 0.5]),
+        lambda: cecli.bce([[1, 0, 1], [0, 0, 1]], [[0.9, 0.2, 0.7], [0.4, 0.1, 0.6]]),
+        lambda: cecli.multilabel([[1, 0], [0, 1]], [[0.9, 0.2], [0.4, 0.6]]),
+        lambda: cecli.kl([[0.5, 0.5], [0.2, 0.8]], [[0.9, 0.1], [0.5, 0.5]]),
+        lambda: cecli.grad([[1, 0], [0, 1]], [[2.0, 1.0], [0.5, -0.5]], sigmoid=True),
+        lambda: cecli.smooth([0, 1], [[0.7, 0.3], [0.4, 0.6]]),
+        lambda: cecli.focal([[1, 0], [0, 1]], [[0.9, 0.2], [0.4, 0.6]], binary=True),
+    ],
+    ids=["ce", "bce", "multilabel", "kl", "grad", "smooth", "focal"],
+)
+def test_row_shares_rebuild_the_mean(compute: Any) -> None:
+    # The batch engine reduces a file from these shares, so they must give the same mean.
+    result = compute()
+    assert result.reduction == "mean"
+    rebuilt = result.row_totals.sum() / result.row_divisors.sum()
+    assert rebuilt == pytest.approx(result.loss, rel=1e-15)
+    for name, shares in result.row_extras.items():
+        assert shares.sum() / result.row_divisors.sum() == pytest.approx(
+            float(getattr(result, name)), rel=1e-15
+        )
