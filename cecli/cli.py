@@ -10,14 +10,21 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, NoReturn
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
 from cecli import losses
 from cecli.inputs import InputError, parse_class_names, parse_matrix, parse_vector, read_argument
+from cecli.numerics import FloatArray
 from cecli.render import Mode, Output
 from cecli.results import LossResult
+
+if TYPE_CHECKING:
+    from cecli.files import Family
+
+LossFn = Callable[[FloatArray, FloatArray, tuple[str, ...] | None], LossResult]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -42,7 +49,7 @@ _COMMAND_SETTINGS: dict[str, Any] = {"ignore_unknown_options": True}
 # --- options shared by the commands --------------------------------------------------------
 
 Labels = Annotated[
-    str,
+    str | None,
     typer.Argument(
         metavar="LABELS",
         help="Targets: one-hot or soft rows like 1,0,0, or one class index per row (0;2;1).",
@@ -50,7 +57,7 @@ Labels = Annotated[
     ),
 ]
 Preds = Annotated[
-    str,
+    str | None,
     typer.Argument(
         metavar="PREDS",
         help="Predictions: probability rows like 0.7,0.2,0.1 (logits with --logits).",
@@ -98,6 +105,83 @@ Quiet = Annotated[
     ),
 ]
 
+_FILES = "Files"
+CsvFile = Annotated[
+    str | None,
+    typer.Option(
+        "--csv", help="Score a CSV file (.csv.gz too; - reads stdin).", rich_help_panel=_FILES
+    ),
+]
+ParquetFile = Annotated[
+    str | None, typer.Option("--parquet", help="Score a Parquet file.", rich_help_panel=_FILES)
+]
+LabelCol = Annotated[
+    str | None,
+    typer.Option(
+        help="Column of class indices or names (default: 'label').", rich_help_panel=_FILES
+    ),
+]
+LabelCols = Annotated[
+    str | None,
+    typer.Option(
+        help="Columns of per-class targets, names or globs (default: y0…yK).",
+        rich_help_panel=_FILES,
+    ),
+]
+PredCols = Annotated[
+    str | None,
+    typer.Option(
+        help="Prediction columns, names or globs like 'p*' (default: p0…pK).",
+        rich_help_panel=_FILES,
+    ),
+]
+WeightCol = Annotated[
+    str | None, typer.Option(help="Column of per-row sample weights.", rich_help_panel=_FILES)
+]
+IdCol = Annotated[
+    str | None, typer.Option(help="Column to copy into the per-row output.", rich_help_panel=_FILES)
+]
+Delimiter = Annotated[
+    str | None, typer.Option(help="CSV delimiter (default: detected).", rich_help_panel=_FILES)
+]
+SkipInvalid = Annotated[
+    bool,
+    typer.Option(
+        "--skip-invalid", help="Score the valid rows, report the rest.", rich_help_panel=_FILES
+    ),
+]
+OutputFile = Annotated[
+    str | None,
+    typer.Option(
+        "--output", "-o", help="Write one loss per row to this CSV file.", rich_help_panel=_FILES
+    ),
+]
+NoProgress = Annotated[
+    bool, typer.Option("--no-progress", help="Hide the progress bar.", rich_help_panel=_FILES)
+]
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """How to read a file; ``source`` is None when LABELS and PREDS are typed instead."""
+
+    csv: str | None = None
+    parquet: str | None = None
+    label_col: str | None = None
+    label_cols: str | None = None
+    pred_cols: str | None = None
+    weight_col: str | None = None
+    id_col: str | None = None
+    delimiter: str | None = None
+    skip_invalid: bool = False
+    output: str | None = None
+    no_progress: bool = False
+
+    @property
+    def source(self) -> str | None:
+        return self.csv if self.csv is not None else self.parquet
+
+
 # --- the error boundary --------------------------------------------------------------------
 
 
@@ -112,15 +196,6 @@ def _output_mode(json_output: bool, quiet: bool) -> Mode:
     return "json" if json_output else ("quiet" if quiet else "table")
 
 
-def _run(mode: Mode, compute: Callable[[], LossResult]) -> None:
-    """Compute a result, turning bad input into one error line and exit code 2."""
-    try:
-        result = compute()
-    except InputError as error:
-        _fail(str(error))
-    Output(mode=mode).emit(result)
-
-
 class _Arguments:
     """LABELS and PREDS text, with ``-`` read from standard input (once)."""
 
@@ -130,13 +205,106 @@ class _Arguments:
         self.labels = read_argument(labels, sys.stdin)
         self.preds = read_argument(preds, sys.stdin)
 
-    def parse(self, classes: str | None) -> tuple[Any, Any, tuple[str, ...] | None]:
-        names = parse_class_names(classes) if classes is not None else None
+    def parse(self, names: tuple[str, ...] | None) -> tuple[FloatArray, FloatArray]:
         return (
             parse_matrix(self.labels, "LABELS", class_names=names),
             parse_matrix(self.preds, "PREDS"),
-            names,
         )
+
+
+def _dispatch(
+    mode: Mode,
+    labels: str | None,
+    preds: str | None,
+    classes: str | None,
+    files: FileOptions,
+    loss: LossFn,
+    *,
+    family: Family,
+    probabilities: bool,
+    reduction: str,
+    gradient_columns: bool = False,
+) -> None:
+    """Score typed vectors or a file, turning bad input into one error line and exit code 2."""
+    try:
+        names = parse_class_names(classes) if classes is not None else None
+        if files.source is None:
+            given = [f.name for f in fields(files) if getattr(files, f.name) not in (None, False)]
+            if given:
+                option = "--" + given[0].replace("_", "-")
+                raise InputError(f"{option} goes with --csv FILE or --parquet FILE")
+            if labels is None or preds is None:
+                missing = "LABELS and PREDS" if labels is None else "PREDS"
+                raise InputError(f"missing {missing} (or score a file with --csv FILE)")
+            label_matrix, pred_matrix = _Arguments(labels, preds).parse(names)
+            result = loss(label_matrix, pred_matrix, names)
+            Output(mode=mode).emit(result)
+            return
+        if labels is not None or preds is not None:
+            raise InputError("give either LABELS and PREDS or a file (--csv/--parquet), not both")
+        if files.csv is not None and files.parquet is not None:
+            raise InputError("use either --csv or --parquet, not both")
+        _score_file(
+            mode, files, loss, names, family=family, probabilities=probabilities,
+            reduction=reduction, gradient_columns=gradient_columns,
+        )  # fmt: skip
+    except InputError as error:
+        _fail(str(error))
+
+
+def _score_file(
+    mode: Mode,
+    files: FileOptions,
+    loss: LossFn,
+    names: tuple[str, ...] | None,
+    *,
+    family: Family,
+    probabilities: bool,
+    reduction: str,
+    gradient_columns: bool,
+) -> None:
+    from contextlib import ExitStack
+
+    from cecli import render
+    from cecli.batch import score_table
+    from cecli.files import atomic_writer, open_table, select_columns
+
+    kind: Literal["csv", "parquet"] = "csv" if files.csv is not None else "parquet"
+    source = files.source or "-"
+    with ExitStack() as stack:
+        table = stack.enter_context(
+            open_table(source, kind=kind, delimiter=files.delimiter, stdin=sys.stdin.buffer)
+        )
+        columns = select_columns(
+            table.columns, family, label_col=files.label_col, label_cols=files.label_cols,
+            pred_cols=files.pred_cols, weight_col=files.weight_col, id_col=files.id_col,
+        )  # fmt: skip
+        class_names = list(names) if names is not None else None
+        sink = None
+        rows_to_stdout = reduction == "none" and files.output is None
+        if files.output is not None or rows_to_stdout:
+            stream = (
+                sys.stdout
+                if rows_to_stdout
+                else stack.enter_context(atomic_writer(files.output or ""))
+            )
+            grad_names = (class_names or list(columns.preds)) if gradient_columns else None
+            row_mode: Mode = mode if rows_to_stdout else "table"
+            sink = render.RowWriter(stream, row_mode, columns.identifier, grad_names)
+        advance = stack.enter_context(
+            render.progress(sys.stderr, table.estimated_rows(), table.size, not files.no_progress)
+        )
+        accumulator = score_table(
+            table, columns, lambda y, p: loss(y, p, names), probabilities=probabilities,
+            class_names=class_names, skip_invalid=files.skip_invalid, on_rows=sink,
+            on_progress=advance,
+        )  # fmt: skip
+        summary = accumulator.compute(reduction=reduction, source=table.display)  # type: ignore[arg-type]
+    if rows_to_stdout:
+        for message in render.summary_warnings(summary):
+            Output().warn(message)
+        return
+    render.emit_summary(summary, mode, sys.stdout, sys.stderr)
 
 
 # --- the seven commands --------------------------------------------------------------------
@@ -144,8 +312,8 @@ class _Arguments:
 
 @app.command(context_settings=_COMMAND_SETTINGS)
 def ce(
-    labels: Labels,
-    preds: Preds,
+    labels: Labels = None,
+    preds: Preds = None,
     logits: Logits = False,
     eps: Eps = losses.DEFAULT_EPS,
     base: BaseOpt = "e",
@@ -158,29 +326,58 @@ def ce(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
+    csv: CsvFile = None,
+    parquet: ParquetFile = None,
+    label_col: LabelCol = None,
+    label_cols: LabelCols = None,
+    pred_cols: PredCols = None,
+    weight_col: WeightCol = None,
+    id_col: IdCol = None,
+    delimiter: Delimiter = None,
+    skip_invalid: SkipInvalid = False,
+    output: OutputFile = None,
+    no_progress: NoProgress = False,
 ) -> None:
     """Categorical cross-entropy: L = -Σ y·log p, term by term.
 
-    Example: `cecli ce 1,0,0,0,0 0.1,0.5,0.1,0.1,0.2` (add `-q` for the number alone).
+    Example: `cecli ce 1,0,0,0,0 0.1,0.5,0.1,0.1,0.2` (add `-q` for the number alone);
+    a file: `cecli ce --csv sample_data/iris3_index.csv`.
     """
     mode = _output_mode(json_output, quiet)
+    files = FileOptions(
+        csv,
+        parquet,
+        label_col,
+        label_cols,
+        pred_cols,
+        weight_col,
+        id_col,
+        delimiter,
+        skip_invalid,
+        output,
+        no_progress,
+    )
+    try:
+        class_weights = None if weights is None else parse_vector(weights, "--weights")
+    except InputError as error:
+        _fail(str(error))
 
-    def compute() -> LossResult:
-        label_matrix, pred_matrix, names = _Arguments(labels, preds).parse(classes)
+    def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.categorical_cross_entropy(
-            label_matrix, pred_matrix, logits=logits, eps=eps, base=base,
-            reduction=reduction,  # type: ignore[arg-type]
-            weights=None if weights is None else parse_vector(weights, "--weights"),
-            smoothing=smoothing, normalize=normalize, class_names=names,
+            y, p, logits=logits, eps=eps, base=base, reduction=reduction,  # type: ignore[arg-type]
+            weights=class_weights, smoothing=smoothing, normalize=normalize, class_names=names,
         )  # fmt: skip
 
-    _run(mode, compute)
+    _dispatch(
+        mode, labels, preds, classes, files, loss,
+        family="categorical", probabilities=not logits, reduction=reduction,
+    )  # fmt: skip
 
 
 @app.command(context_settings=_COMMAND_SETTINGS)
 def bce(
-    labels: Labels,
-    preds: Preds,
+    labels: Labels = None,
+    preds: Preds = None,
     logits: Logits = False,
     eps: Eps = losses.DEFAULT_EPS,
     base: BaseOpt = "e",
@@ -189,28 +386,53 @@ def bce(
     smoothing: Annotated[float, typer.Option(help="Binary label smoothing: y(1-ε) + ε/2.")] = 0.0,
     json_output: Json = False,
     quiet: Quiet = False,
+    csv: CsvFile = None,
+    parquet: ParquetFile = None,
+    label_col: LabelCol = None,
+    label_cols: LabelCols = None,
+    pred_cols: PredCols = None,
+    weight_col: WeightCol = None,
+    id_col: IdCol = None,
+    delimiter: Delimiter = None,
+    skip_invalid: SkipInvalid = False,
+    output: OutputFile = None,
+    no_progress: NoProgress = False,
 ) -> None:
     """Binary cross-entropy: -(y·log p + (1-y)·log(1-p)) per element, mean over all.
 
     Example: `cecli bce 1,0,1 0.9,0.2,0.7`.
     """
     mode = _output_mode(json_output, quiet)
+    files = FileOptions(
+        csv,
+        parquet,
+        label_col,
+        label_cols,
+        pred_cols,
+        weight_col,
+        id_col,
+        delimiter,
+        skip_invalid,
+        output,
+        no_progress,
+    )
 
-    def compute() -> LossResult:
-        label_matrix, pred_matrix, _ = _Arguments(labels, preds).parse(None)
+    def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.binary_cross_entropy(
-            label_matrix, pred_matrix, logits=logits, eps=eps, base=base,
-            reduction=reduction,  # type: ignore[arg-type]
+            y, p, logits=logits, eps=eps, base=base, reduction=reduction,  # type: ignore[arg-type]
             pos_weight=pos_weight, smoothing=smoothing,
         )  # fmt: skip
 
-    _run(mode, compute)
+    _dispatch(
+        mode, labels, preds, None, files, loss,
+        family="binary", probabilities=not logits, reduction=reduction,
+    )  # fmt: skip
 
 
 @app.command(context_settings=_COMMAND_SETTINGS)
 def multilabel(
-    labels: Labels,
-    preds: Preds,
+    labels: Labels = None,
+    preds: Preds = None,
     logits: Logits = False,
     eps: Eps = losses.DEFAULT_EPS,
     base: BaseOpt = "e",
@@ -220,28 +442,57 @@ def multilabel(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
+    csv: CsvFile = None,
+    parquet: ParquetFile = None,
+    label_col: LabelCol = None,
+    label_cols: LabelCols = None,
+    pred_cols: PredCols = None,
+    weight_col: WeightCol = None,
+    id_col: IdCol = None,
+    delimiter: Delimiter = None,
+    skip_invalid: SkipInvalid = False,
+    output: OutputFile = None,
+    no_progress: NoProgress = False,
 ) -> None:
     """Multi-label loss: one sigmoid BCE per class, summed over classes, mean over rows.
 
     Example: `cecli multilabel 1,0,0,1 0.8,0.1,0.3,0.6`.
     """
     mode = _output_mode(json_output, quiet)
+    files = FileOptions(
+        csv,
+        parquet,
+        label_col,
+        label_cols,
+        pred_cols,
+        weight_col,
+        id_col,
+        delimiter,
+        skip_invalid,
+        output,
+        no_progress,
+    )
 
-    def compute() -> LossResult:
-        label_matrix, pred_matrix, names = _Arguments(labels, preds).parse(classes)
+    def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.multilabel_cross_entropy(
-            label_matrix, pred_matrix, logits=logits, eps=eps, base=base,
-            reduction=reduction,  # type: ignore[arg-type]
+            y, p, logits=logits, eps=eps, base=base, reduction=reduction,  # type: ignore[arg-type]
             pos_weight=pos_weight, neg_weight=neg_weight, class_names=names,
         )  # fmt: skip
 
-    _run(mode, compute)
+    _dispatch(
+        mode, labels, preds, classes, files, loss,
+        family="binary", probabilities=not logits, reduction=reduction,
+    )  # fmt: skip
 
 
 @app.command(context_settings=_COMMAND_SETTINGS)
 def kl(
-    labels: Annotated[str, typer.Argument(metavar="P", help="The true distribution(s) P.")],
-    preds: Annotated[str, typer.Argument(metavar="Q", help="The model's distribution(s) Q.")],
+    labels: Annotated[
+        str | None, typer.Argument(metavar="P", help="The true distribution(s) P.")
+    ] = None,
+    preds: Annotated[
+        str | None, typer.Argument(metavar="Q", help="The model's distribution(s) Q.")
+    ] = None,
     logits: Logits = False,
     eps: Eps = losses.DEFAULT_EPS,
     base: BaseOpt = "e",
@@ -252,30 +503,56 @@ def kl(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
+    csv: CsvFile = None,
+    parquet: ParquetFile = None,
+    label_col: LabelCol = None,
+    label_cols: LabelCols = None,
+    pred_cols: PredCols = None,
+    weight_col: WeightCol = None,
+    id_col: IdCol = None,
+    delimiter: Delimiter = None,
+    skip_invalid: SkipInvalid = False,
+    output: OutputFile = None,
+    no_progress: NoProgress = False,
 ) -> None:
     """KL divergence D_KL(P‖Q) = Σ p·log(p/q), with H(P) and H(P,Q) = H(P) + D_KL.
 
-    Example: `cecli kl 0.5,0.5 0.9,0.1 --base 2`.
+    Example: `cecli kl 0.5,0.5 0.9,0.1 --base 2`. From a file, P is read from the label
+    columns (y0…yK) and Q from the prediction columns (p0…pK).
     """
     mode = _output_mode(json_output, quiet)
+    files = FileOptions(
+        csv,
+        parquet,
+        label_col,
+        label_cols,
+        pred_cols,
+        weight_col,
+        id_col,
+        delimiter,
+        skip_invalid,
+        output,
+        no_progress,
+    )
 
-    def compute() -> LossResult:
-        label_matrix, pred_matrix, names = _Arguments(labels, preds).parse(classes)
+    def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.kl_divergence(
-            label_matrix, pred_matrix, logits=logits, eps=eps, base=base,
-            reduction=reduction,  # type: ignore[arg-type]
+            y, p, logits=logits, eps=eps, base=base, reduction=reduction,  # type: ignore[arg-type]
             normalize=normalize, class_names=names,
         )  # fmt: skip
 
-    _run(mode, compute)
+    _dispatch(
+        mode, labels, preds, classes, files, loss,
+        family="kl", probabilities=not logits, reduction=reduction,
+    )  # fmt: skip
 
 
 @app.command(context_settings=_COMMAND_SETTINGS)
 def grad(
-    labels: Labels,
+    labels: Labels = None,
     preds: Annotated[
-        str, typer.Argument(metavar="PREDS", help="Logits (probabilities with --probs).")
-    ],
+        str | None, typer.Argument(metavar="PREDS", help="Logits (probabilities with --probs).")
+    ] = None,
     probs: Annotated[
         bool, typer.Option("--probs", help="PREDS are probabilities; the logits are log p.")
     ] = False,
@@ -288,28 +565,55 @@ def grad(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
+    csv: CsvFile = None,
+    parquet: ParquetFile = None,
+    label_col: LabelCol = None,
+    label_cols: LabelCols = None,
+    pred_cols: PredCols = None,
+    weight_col: WeightCol = None,
+    id_col: IdCol = None,
+    delimiter: Delimiter = None,
+    skip_invalid: SkipInvalid = False,
+    output: OutputFile = None,
+    no_progress: NoProgress = False,
 ) -> None:
     """Gradient of the loss w.r.t. the logits: ∂L/∂z = softmax(z) − y.
 
-    Example: `cecli grad 0 2,1,0.1`.
+    Example: `cecli grad 0 2,1,0.1`. From a file, `--output` writes each row's own gradient.
     """
     mode = _output_mode(json_output, quiet)
+    files = FileOptions(
+        csv,
+        parquet,
+        label_col,
+        label_cols,
+        pred_cols,
+        weight_col,
+        id_col,
+        delimiter,
+        skip_invalid,
+        output,
+        no_progress,
+    )
 
-    def compute() -> LossResult:
-        label_matrix, pred_matrix, names = _Arguments(labels, preds).parse(classes)
+    def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.logit_gradient(
-            label_matrix, pred_matrix, probs=probs, sigmoid=sigmoid, eps=eps, base=base,
+            y, p, probs=probs, sigmoid=sigmoid, eps=eps, base=base,
             reduction=reduction,  # type: ignore[arg-type]
             class_names=names,
         )  # fmt: skip
 
-    _run(mode, compute)
+    _dispatch(
+        mode, labels, preds, classes, files, loss,
+        family="binary" if sigmoid else "categorical", probabilities=probs,
+        reduction=reduction, gradient_columns=True,
+    )  # fmt: skip
 
 
 @app.command(context_settings=_COMMAND_SETTINGS)
 def smooth(
-    labels: Labels,
-    preds: Preds,
+    labels: Labels = None,
+    preds: Preds = None,
     smoothing: Annotated[float, typer.Option(help="ε in y' = (1-ε)·y + ε/C.")] = 0.1,
     logits: Logits = False,
     eps: Eps = losses.DEFAULT_EPS,
@@ -319,28 +623,54 @@ def smooth(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
+    csv: CsvFile = None,
+    parquet: ParquetFile = None,
+    label_col: LabelCol = None,
+    label_cols: LabelCols = None,
+    pred_cols: PredCols = None,
+    weight_col: WeightCol = None,
+    id_col: IdCol = None,
+    delimiter: Delimiter = None,
+    skip_invalid: SkipInvalid = False,
+    output: OutputFile = None,
+    no_progress: NoProgress = False,
 ) -> None:
     """Label smoothing: hard and smoothed targets side by side, with both losses.
 
     Example: `cecli smooth 0 0.7,0.2,0.1 --smoothing 0.1`.
     """
     mode = _output_mode(json_output, quiet)
+    files = FileOptions(
+        csv,
+        parquet,
+        label_col,
+        label_cols,
+        pred_cols,
+        weight_col,
+        id_col,
+        delimiter,
+        skip_invalid,
+        output,
+        no_progress,
+    )
 
-    def compute() -> LossResult:
-        label_matrix, pred_matrix, names = _Arguments(labels, preds).parse(classes)
+    def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.label_smoothing(
-            label_matrix, pred_matrix, smoothing=smoothing, logits=logits, eps=eps, base=base,
+            y, p, smoothing=smoothing, logits=logits, eps=eps, base=base,
             reduction=reduction,  # type: ignore[arg-type]
             normalize=normalize, class_names=names,
         )  # fmt: skip
 
-    _run(mode, compute)
+    _dispatch(
+        mode, labels, preds, classes, files, loss,
+        family="categorical", probabilities=not logits, reduction=reduction,
+    )  # fmt: skip
 
 
 @app.command(context_settings=_COMMAND_SETTINGS)
 def focal(
-    labels: Labels,
-    preds: Preds,
+    labels: Labels = None,
+    preds: Preds = None,
     gamma: Annotated[float, typer.Option(help="Focusing parameter γ ≥ 0 (0 gives CE).")] = 2.0,
     alpha: Annotated[
         float | None,
@@ -357,23 +687,49 @@ def focal(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
+    csv: CsvFile = None,
+    parquet: ParquetFile = None,
+    label_col: LabelCol = None,
+    label_cols: LabelCols = None,
+    pred_cols: PredCols = None,
+    weight_col: WeightCol = None,
+    id_col: IdCol = None,
+    delimiter: Delimiter = None,
+    skip_invalid: SkipInvalid = False,
+    output: OutputFile = None,
+    no_progress: NoProgress = False,
 ) -> None:
     """Focal loss: -α·(1-p_t)^γ·log p_t, next to plain cross-entropy.
 
     Example: `cecli focal 0 0.7,0.2,0.1 --gamma 2`.
     """
     mode = _output_mode(json_output, quiet)
+    files = FileOptions(
+        csv,
+        parquet,
+        label_col,
+        label_cols,
+        pred_cols,
+        weight_col,
+        id_col,
+        delimiter,
+        skip_invalid,
+        output,
+        no_progress,
+    )
 
-    def compute() -> LossResult:
-        label_matrix, pred_matrix, names = _Arguments(labels, preds).parse(classes)
+    def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.focal_loss(
-            label_matrix, pred_matrix, gamma=gamma, alpha=alpha, binary=binary,
-            logits=logits, eps=eps, base=base,
+            y, p, gamma=gamma, alpha=alpha, binary=binary, logits=logits, eps=eps, base=base,
             reduction=reduction,  # type: ignore[arg-type]
             normalize=normalize, class_names=names,
         )  # fmt: skip
 
-    _run(mode, compute)
+    _dispatch(
+        mode, labels, preds, classes, files, loss,
+        family="binary" if binary else "categorical", probabilities=not logits,
+        reduction=reduction,
+    )  # fmt: skip
 
 
 # --- entry point ---------------------------------------------------------------------------

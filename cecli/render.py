@@ -7,17 +7,20 @@ never pay for it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, TextIO
+from typing import IO, TYPE_CHECKING, Literal, TextIO
 
 import numpy as np
+import numpy.typing as npt
 
 from cecli.numerics import FloatArray
 from cecli.results import (
+    BatchSummary,
     BinaryResult,
     CrossEntropyResult,
     FocalResult,
@@ -26,11 +29,16 @@ from cecli.results import (
     LossResult,
     MultilabelResult,
     SmoothingResult,
+    json_number,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from rich.console import Console, RenderableType
     from rich.table import Table
+
+    from cecli.files import Batch
 
 Mode = Literal["table", "json", "quiet"]
 
@@ -168,7 +176,9 @@ def _table(title: str, columns: Sequence[str]) -> Table:
     from rich import box
     from rich.table import Table
 
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", show_footer=False)
+    table = Table(
+        title=title or None, box=box.SIMPLE_HEAD, title_justify="left", show_footer=False
+    )
     for index, name in enumerate(columns):
         if index == 0:
             table.add_column(name, no_wrap=True)
@@ -632,3 +642,142 @@ def _focal_tables(result: FocalResult) -> list[RenderableType]:
         )
     out.extend(_summary(result, "Focal loss"))
     return out
+
+
+# --- file mode -----------------------------------------------------------------------------
+
+
+class RowWriter:
+    """Per-row output of a scored file, in file order: CSV, bare numbers (-q) or JSON lines."""
+
+    def __init__(
+        self, stream: IO[str], mode: Mode, id_name: str | None, grad_names: list[str] | None
+    ) -> None:
+        self.stream = stream
+        self.mode = mode
+        self.key = id_name or "line"
+        self.grad_names = grad_names
+        self.header_written = False
+
+    def __call__(self, batch: Batch, keep: npt.NDArray[np.bool_], result: LossResult) -> None:
+        import polars as pl
+
+        keys: Sequence[object] = (
+            batch.lines[keep].tolist() if batch.ids is None
+            else [i for i, k in zip(batch.ids, keep, strict=True) if k]
+        )  # fmt: skip
+        if self.mode == "json":
+            import json
+
+            for key, value in zip(keys, result.per_row.tolist(), strict=True):
+                document = {self.key: key, "loss": json_number(value)}
+                self.stream.write(json.dumps(document, allow_nan=False) + "\n")
+            return
+        if self.mode == "quiet":
+            self.stream.write("".join(f"{value!r}\n" for value in result.per_row.tolist()))
+            return
+        frame = {self.key: list(keys), "loss": result.per_row}
+        if self.grad_names is not None and isinstance(result, GradResult):
+            frame.update({f"grad_{n}": result.grad[:, c] for c, n in enumerate(self.grad_names)})
+        pl.DataFrame(frame).write_csv(self.stream, include_header=not self.header_written)
+        self.header_written = True
+
+
+def summary_warnings(summary: BatchSummary) -> list[str]:
+    messages = []
+    if summary.unnormalized:
+        where = ", ".join(str(line) for line in summary.unnormalized_lines)
+        messages.append(
+            f"{summary.unnormalized} row(s) of predictions do not sum to 1 (within 1e-4), first "
+            f"at line(s) {where}; they are used as given (--normalize renormalises)"
+        )
+    if summary.skipped:
+        messages.append(f"skipped {summary.skipped} invalid row(s) (--skip-invalid):")
+        messages.extend(f"  {reason}" for reason in summary.skipped_reasons)
+    if not math.isfinite(summary.loss):
+        messages.append("the loss is not finite: a target has probability 0 (--eps 0)")
+    return messages
+
+
+def summary_tables(summary: BatchSummary) -> list[RenderableType]:
+    """What a scored file looks like: the loss, the spread of per-row losses, the worst rows."""
+    unit = summary.unit
+    table = _table("", ["", unit])
+    table.add_row(f"[bold]loss ({summary.reduction})[/]", f"[bold]{fmt(summary.loss)}[/]")
+    for key, value in summary.extras.items():
+        table.add_row(key.replace("_", " "), fmt(value))
+    approx = "" if summary.percentiles_exact else "≈ "
+    table.add_row("per-row mean", fmt(summary.row_mean))
+    table.add_row("per-row min", fmt(summary.row_min))
+    for q, value in summary.percentiles.items():
+        table.add_row(f"per-row p{q}", approx + fmt(value))
+    table.add_row("per-row max", fmt(summary.row_max))
+    table.add_row("clipped predictions", f"{summary.clipped:,}")
+    table.add_row("rows not summing to 1", f"{summary.unnormalized:,}")
+    if summary.skipped:
+        table.add_row("invalid rows skipped", f"{summary.skipped:,}")
+    heading = f"[bold]{summary.source}[/]: {summary.rows:,} rows scored ({summary.name})"
+    out: list[RenderableType] = [_text(heading), table]
+    if summary.worst:
+        with_ids = any(row.identifier for row in summary.worst)
+        worst = _table("Worst rows", ["line", *(["id"] if with_ids else []), f"loss ({unit})"])
+        for row in summary.worst:
+            worst.add_row(str(row.line), *([row.identifier] if with_ids else []), fmt(row.loss))
+        out.append(worst)
+    return out
+
+
+def emit_summary(summary: BatchSummary, mode: Mode, stdout: TextIO, stderr: TextIO) -> None:
+    """Warnings to stderr, then the summary in ``mode`` to stdout."""
+    for message in summary_warnings(summary):
+        print(f"cecli: warning: {message}" if not message.startswith("  ") else message,
+              file=stderr)  # fmt: skip
+    if mode == "quiet":
+        stdout.write(f"{summary.loss!r}\n")
+    elif mode == "json":
+        import json
+
+        stdout.write(json.dumps(summary.to_json(), allow_nan=False) + "\n")
+    else:
+        console = _console(stdout)
+        for renderable in summary_tables(summary):
+            console.print(renderable)
+    stdout.flush()
+
+
+@contextlib.contextmanager
+def progress(
+    stderr: TextIO, expected_rows: int, size_bytes: int, enabled: bool
+) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr, only on a terminal: yields the callback that advances it."""
+    from rich.console import Console
+
+    console = Console(file=stderr)
+    if not enabled or not console.is_terminal:
+        yield lambda rows: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RowSpeed(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.speed or 0:,.0f} rows/s", style="progress.data.speed")
+
+    columns = (
+        TextColumn(f"scoring {size_bytes / 1e6:,.1f} MB"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RowSpeed(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("scoring", total=max(expected_rows, 1))
+        yield lambda rows: bar.advance(task, rows)

@@ -73,7 +73,7 @@ def test_input_errors_through_main(
 
 
 USAGE_ERRORS = [
-    (["ce", "0"], "Missing argument 'PREDS'."),
+    (["ce", "0"], "missing PREDS (or score a file with --csv FILE)"),
     (["nope"], "No such command 'nope'."),
     (["ce", "0", "0.5,0.5", "--eps", "x"], "Invalid value for '--eps'"),
     (["ce", "0", "0.5,0.5", "--gama", "3"], "unexpected extra argument"),

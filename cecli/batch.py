@@ -1,0 +1,310 @@
+"""Streaming scoring: record batches → the same losses as the one-liners → one accumulator.
+
+The accumulator follows the update/merge/compute split: ``update`` folds in one batch's
+result, ``merge`` folds in another accumulator (partial results computed elsewhere), and
+``compute`` reduces.  Sums are exact (``math.fsum`` over per-batch partial sums); memory does
+not grow with the file, except for the per-row values kept for exact percentiles up to
+``EXACT_PERCENTILE_ROWS`` rows, after which percentiles come from a log-spaced histogram.
+Nothing here prints: progress and per-row output go through callbacks.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from cecli.files import Batch, Columns, Table
+from cecli.inputs import InputError
+from cecli.numerics import UNITS, Base, FloatArray
+from cecli.results import BatchSummary, LossResult, Reduction, WorstRow
+
+ComputeFn = Callable[[FloatArray, FloatArray], LossResult]
+RowSink = Callable[[Batch, npt.NDArray[np.bool_], LossResult], None]
+ProgressFn = Callable[[int], None]
+
+WORST_ROWS = 5
+REASONS_KEPT = 5
+EXACT_PERCENTILE_ROWS = 1_000_000
+PERCENTILES = (50, 90, 99)
+# Per-row losses from 1e-12 to 1e6 in bins 0.46 % wide: percentiles within ±0.23 %.
+_BIN_EDGES = np.geomspace(1e-12, 1e6, 9001)
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """One invalid value: where it is and what is wrong with it."""
+
+    row: int
+    column: str
+    reason: str
+
+
+@dataclass(eq=False)
+class Accumulator:
+    """Running totals over batches; ``compute`` turns them into a :class:`BatchSummary`."""
+
+    total_parts: list[float] = field(default_factory=list)
+    divisor_parts: list[float] = field(default_factory=list)
+    extra_parts: dict[str, list[float]] = field(default_factory=dict)
+    rows: int = 0
+    row_sum_parts: list[float] = field(default_factory=list)
+    minimum: float = math.inf
+    maximum: float = -math.inf
+    worst: list[tuple[float, int, str]] = field(default_factory=list)
+    values: list[FloatArray] | None = field(default_factory=list)
+    histogram: npt.NDArray[np.int64] = field(
+        default_factory=lambda: np.zeros(_BIN_EDGES.size + 1, dtype=np.int64)
+    )
+    clipped: int = 0
+    unnormalized: int = 0
+    unnormalized_lines: list[int] = field(default_factory=list)
+    skipped: int = 0
+    reasons: list[str] = field(default_factory=list)
+    classes: int = 0
+    name: str = "loss"
+    base: Base = "e"
+
+    def update(
+        self,
+        result: LossResult,
+        lines: npt.NDArray[np.int64],
+        ids: list[str] | None = None,
+        sample_weights: FloatArray | None = None,
+    ) -> None:
+        """Fold in one batch's result (rows in file order, with their line numbers)."""
+        weights = np.ones(result.rows) if sample_weights is None else sample_weights
+        self.total_parts.append(float(np.dot(weights, result.row_totals)))
+        self.divisor_parts.append(float(np.dot(weights, result.row_divisors)))
+        for name, shares in result.row_extras.items():
+            self.extra_parts.setdefault(name, []).append(float(np.dot(weights, shares)))
+        per_row = result.per_row
+        self.rows += result.rows
+        self.classes = result.classes
+        self.name, self.base = result.name, result.base
+        self.row_sum_parts.append(float(per_row.sum()))
+        self.minimum = min(self.minimum, float(per_row.min()))
+        self.maximum = max(self.maximum, float(per_row.max()))
+        self._keep_worst(per_row, lines, ids)
+        self._keep_values(per_row)
+        self.clipped += result.clipped_count
+        self.unnormalized += len(result.unnormalized_rows)
+        room = REASONS_KEPT - len(self.unnormalized_lines)
+        self.unnormalized_lines += [int(lines[r]) for r in result.unnormalized_rows[:room]]
+
+    def skip(self, problems: Iterable[str], count: int) -> None:
+        self.skipped += count
+        self.reasons += list(problems)[: REASONS_KEPT - len(self.reasons)]
+
+    def _keep_worst(
+        self, per_row: FloatArray, lines: npt.NDArray[np.int64], ids: list[str] | None
+    ) -> None:
+        top = min(WORST_ROWS, per_row.size)
+        candidates = np.argpartition(per_row, -top)[-top:]
+        for index in candidates:
+            value = float(per_row[index])
+            if math.isnan(value):
+                continue
+            entry = (value, -int(lines[index]), ids[index] if ids is not None else "")
+            if len(self.worst) < WORST_ROWS:
+                heapq.heappush(self.worst, entry)
+            else:
+                heapq.heappushpop(self.worst, entry)
+
+    def _keep_values(self, per_row: FloatArray) -> None:
+        finite = per_row[np.isfinite(per_row)]
+        self.histogram += np.bincount(
+            np.searchsorted(_BIN_EDGES, finite), minlength=self.histogram.size
+        )
+        if self.values is not None:
+            self.values.append(per_row.copy())
+            if self.rows > EXACT_PERCENTILE_ROWS:
+                self.values = None
+
+    def merge(self, other: Accumulator) -> None:
+        """Fold in an accumulator of other rows (scored elsewhere, in any order)."""
+        self.total_parts += other.total_parts
+        self.divisor_parts += other.divisor_parts
+        for name, parts in other.extra_parts.items():
+            self.extra_parts.setdefault(name, []).extend(parts)
+        self.rows += other.rows
+        self.classes = self.classes or other.classes
+        if other.rows:
+            self.name, self.base = other.name, other.base
+        self.row_sum_parts += other.row_sum_parts
+        self.minimum = min(self.minimum, other.minimum)
+        self.maximum = max(self.maximum, other.maximum)
+        for entry in other.worst:
+            if len(self.worst) < WORST_ROWS:
+                heapq.heappush(self.worst, entry)
+            else:
+                heapq.heappushpop(self.worst, entry)
+        if (
+            self.values is not None
+            and other.values is not None
+            and (self.rows <= EXACT_PERCENTILE_ROWS)
+        ):
+            self.values += other.values
+        else:
+            self.values = None
+        self.histogram += other.histogram
+        self.clipped += other.clipped
+        self.unnormalized += other.unnormalized
+        self.unnormalized_lines = (self.unnormalized_lines + other.unnormalized_lines)[
+            :REASONS_KEPT
+        ]
+        self.skip(other.reasons, other.skipped)
+
+    def compute(self, *, reduction: Reduction, source: str) -> BatchSummary:
+        """Reduce: the sum, or the sum over the summed denominators (the mean)."""
+        if self.rows == 0:
+            raise InputError(f"{source}: no rows to score")
+        total = math.fsum(self.total_parts)
+        divisor = math.fsum(self.divisor_parts)
+        extras = {key: math.fsum(parts) for key, parts in self.extra_parts.items()}
+        if reduction != "sum":
+            if divisor == 0.0:
+                raise InputError(f"{source}: the weights sum to 0; the mean is undefined")
+            total /= divisor
+            extras = {key: value / divisor for key, value in extras.items()}
+        return BatchSummary(
+            name=self.name,
+            source=source,
+            loss=total,
+            base=self.base,
+            unit=UNITS[self.base],
+            reduction=reduction,
+            rows=self.rows,
+            classes=self.classes,
+            extras=extras,
+            row_mean=math.fsum(self.row_sum_parts) / self.rows,
+            row_min=self.minimum,
+            row_max=self.maximum,
+            percentiles=self._percentiles(),
+            percentiles_exact=self.values is not None,
+            worst=tuple(
+                WorstRow(line=-line, identifier=identifier, loss=value)
+                for value, line, identifier in sorted(self.worst, reverse=True)
+            ),
+            clipped=self.clipped,
+            unnormalized=self.unnormalized,
+            unnormalized_lines=tuple(self.unnormalized_lines),
+            skipped=self.skipped,
+            skipped_reasons=tuple(self.reasons),
+        )
+
+    def _percentiles(self) -> dict[int, float]:
+        if self.values is not None:
+            values = np.concatenate(self.values)
+            return {q: float(np.percentile(values, q)) for q in PERCENTILES}
+        counts = np.cumsum(self.histogram)
+        result = {}
+        for q in PERCENTILES:
+            rank = q / 100 * (counts[-1] - 1)
+            position = int(np.searchsorted(counts, rank, side="right"))
+            if position == 0:
+                result[q] = float(min(self.minimum, _BIN_EDGES[0]))
+            elif position >= _BIN_EDGES.size:
+                result[q] = self.maximum
+            else:
+                result[q] = float(math.sqrt(_BIN_EDGES[position - 1] * _BIN_EDGES[position]))
+        return result
+
+
+def find_problems(
+    batch: Batch, columns: Columns, *, probabilities: bool, classes: int
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], list[Problem]]:
+    """Blank rows, invalid rows and what is wrong with the first few invalid ones."""
+    labels, preds = batch.labels, batch.preds
+    blank = np.asarray(np.isnan(labels).all(axis=1) & np.isnan(preds).all(axis=1))
+    checks: list[tuple[npt.NDArray[np.bool_], tuple[str, ...], str]] = [
+        (np.isnan(preds), columns.preds, "is not a number"),
+        (np.isinf(preds), columns.preds, "is not a finite number"),
+        (
+            np.isnan(labels),
+            columns.labels,
+            "is not a number nor a class name" if columns.label_index else "is not a number",
+        ),
+        (np.isinf(labels), columns.labels, "is not a finite number"),
+    ]
+    with np.errstate(invalid="ignore"):
+        if probabilities:
+            checks.append(
+                ((preds < 0) | (preds > 1), columns.preds,
+                 "is not a probability in [0, 1]; for raw scores use --logits")
+            )  # fmt: skip
+        if columns.label_index:
+            checks.append(
+                ((labels != np.floor(labels)) | (labels < 0) | (labels >= classes), columns.labels,
+                 f"is not a class index 0 to {classes - 1} (nor a class name)")
+            )  # fmt: skip
+        else:
+            checks.append(((labels < 0) | (labels > 1), columns.labels, "is not a label in [0, 1]"))
+        if batch.weights is not None and columns.weight is not None:
+            weight = batch.weights[:, np.newaxis]
+            checks.append(
+                (~np.isfinite(weight) | (weight < 0), (columns.weight,), "is not a weight ≥ 0")
+            )
+    bad = np.zeros(len(blank), dtype=np.bool_)
+    problems: list[Problem] = []
+    for mask, names, reason in checks:
+        mask = mask & ~blank[:, np.newaxis]
+        rows_hit = mask.any(axis=1)
+        for row in np.flatnonzero(rows_hit & ~bad)[:REASONS_KEPT]:
+            problems.append(Problem(int(row), names[int(np.argmax(mask[row]))], reason))
+        bad |= rows_hit
+    problems.sort(key=lambda problem: problem.row)
+    return blank, bad, problems[:REASONS_KEPT]
+
+
+def describe(table: Table, batch: Batch, problem: Problem) -> str:
+    """``file:line:column: 'value' <reason>``, with the value as written in the file."""
+    line = int(batch.lines[problem.row])
+    raw = table.raw_value(line, problem.column)
+    value = "an empty value" if raw is not None and not raw.strip() else repr(raw)
+    if raw is None:
+        value = "the value"
+    return f"{table.location(line, problem.column)}: {value} {problem.reason}"
+
+
+def score_table(
+    table: Table,
+    columns: Columns,
+    compute: ComputeFn,
+    *,
+    probabilities: bool,
+    class_names: list[str] | None,
+    skip_invalid: bool,
+    on_rows: RowSink | None = None,
+    on_progress: ProgressFn | None = None,
+) -> Accumulator:
+    """Score every batch of ``table``; per-row results go to ``on_rows`` in file order."""
+    accumulator = Accumulator()
+    classes = len(columns.preds)
+    for batch in table.batches(columns, class_names):
+        blank, bad, problems = find_problems(
+            batch, columns, probabilities=probabilities, classes=classes
+        )
+        if problems and not skip_invalid:
+            raise InputError(describe(table, batch, problems[0]))
+        if bad.any():
+            accumulator.skip((describe(table, batch, p) for p in problems), int(bad.sum()))
+        keep = ~(blank | bad)
+        if keep.any():
+            result = compute(batch.labels[keep], batch.preds[keep])
+            ids = (
+                None
+                if batch.ids is None
+                else [i for i, k in zip(batch.ids, keep, strict=True) if k]
+            )
+            weights = None if batch.weights is None else batch.weights[keep]
+            accumulator.update(result, batch.lines[keep], ids, weights)
+            if on_rows is not None:
+                on_rows(batch, keep, result)
+        if on_progress is not None:
+            on_progress(len(batch.lines))
+    return accumulator

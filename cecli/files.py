@@ -1,0 +1,357 @@
+"""CSV and Parquet files in bounded record batches, column selection, and the atomic writer.
+
+Imported only in file mode: the one-liners never load polars.  polars was chosen by
+measurement (see benchmarks/batch.py and the README): its streaming CSV reader scored a
+million rows in a third of a second where pyarrow's streaming reader took twice as long and
+pandas in chunks three times as long, at flat memory.
+
+Locations in messages are ``file:line:column`` for CSV (one record per line, the header
+being line 1) and ``file:row N, column NAME`` for Parquet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fnmatch
+import gzip
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Literal
+
+import numpy as np
+
+from cecli.inputs import InputError
+from cecli.numerics import FloatArray
+
+if TYPE_CHECKING:
+    import polars as pl
+
+Family = Literal["categorical", "binary", "kl"]
+BATCH_ROWS = 131_072
+_INDEXED = re.compile(r"^(?P<prefix>[a-zA-Z_]+?)_?(?P<index>\d+)$")
+
+
+@dataclass(frozen=True, eq=False)
+class Columns:
+    """Which columns hold what."""
+
+    labels: tuple[str, ...]
+    """One column of class indices/names (``label_index``), or one column per class."""
+    preds: tuple[str, ...]
+    label_index: bool
+    weight: str | None = None
+    identifier: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """One record batch as float64 arrays, with where each row came from."""
+
+    labels: FloatArray
+    preds: FloatArray
+    weights: FloatArray | None
+    ids: list[str] | None
+    lines: np.ndarray
+    """Line numbers (CSV, 1-based, header = 1) or row numbers (Parquet, 1-based)."""
+
+
+class Table:
+    """A CSV or Parquet source read lazily in record batches."""
+
+    def __init__(self, path: Path, display: str, kind: Literal["csv", "parquet"], separator: str):
+        self.path = path
+        self.display = display
+        self.kind = kind
+        self.separator = separator
+        self.size = path.stat().st_size
+        self.columns: list[str] = self._scan().collect_schema().names()
+        if not self.columns:
+            raise InputError(f"{display}: no header row with column names")
+
+    def _scan(self, strings: Sequence[str] = (), floats: Sequence[str] = ()) -> pl.LazyFrame:
+        import polars as pl
+
+        if self.kind == "parquet":
+            return pl.scan_parquet(self.path)
+        overrides = dict.fromkeys(strings, pl.String) | dict.fromkeys(floats, pl.Float64)
+        return pl.scan_csv(
+            self.path,
+            separator=self.separator,
+            schema_overrides=overrides or None,
+            ignore_errors=True,
+            infer_schema_length=1000,
+            raise_if_empty=False,
+        )
+
+    def estimated_rows(self) -> int:
+        """Rows in the file: exact for Parquet, from the first 64 KiB's line length for CSV."""
+        import polars as pl
+
+        if self.kind == "parquet":
+            return int(pl.scan_parquet(self.path).select(pl.len()).collect().item())
+        with self.path.open("rb") as handle:
+            head = handle.read(1 << 16)
+        lines = head.count(b"\n")
+        if lines <= 1:
+            return 1
+        return max(1, int(self.size / (len(head) / lines)) - 1)
+
+    def string_columns(self) -> set[str]:
+        import polars as pl
+
+        schema = self._scan().collect_schema()
+        return {name for name, dtype in schema.items() if dtype == pl.String}
+
+    def batches(self, columns: Columns, class_names: Sequence[str] | None) -> Iterator[Batch]:
+        """Record batches of the selected columns; values that are not numbers become NaN."""
+        import polars as pl
+
+        numeric = [*columns.preds, *([columns.weight] if columns.weight else [])]
+        named_labels = columns.label_index and columns.labels[0] in self.string_columns()
+        if not named_labels:
+            numeric += list(columns.labels)
+        strings = [columns.identifier] if columns.identifier else []
+        if named_labels:
+            strings.append(columns.labels[0])
+        frame = self._scan(strings=strings, floats=numeric if self.kind == "csv" else ())
+        selected = [*columns.labels, *columns.preds]
+        extra = [c for c in (columns.weight, columns.identifier) if c and c not in selected]
+        frame = frame.select([*selected, *extra])
+        if self.kind == "parquet":
+            frame = frame.with_columns(pl.col(numeric).cast(pl.Float64, strict=False))
+        names = list(class_names or columns.preds)
+        start = 2 if self.kind == "csv" else 1
+        try:
+            for chunk in frame.collect_batches(chunk_size=BATCH_ROWS):
+                count = chunk.height
+                lines = np.arange(start, start + count)
+                start += count
+                yield self._to_batch(chunk, columns, named_labels, names, lines)
+        except pl.exceptions.PolarsError as error:
+            raise InputError(self._explain(error)) from None
+
+    def _to_batch(
+        self,
+        chunk: pl.DataFrame,
+        columns: Columns,
+        named_labels: bool,
+        names: list[str],
+        lines: np.ndarray,
+    ) -> Batch:
+        import polars as pl
+
+        if named_labels:
+            label_series = chunk.get_column(columns.labels[0])
+            mapping = {name: float(i) for i, name in enumerate(names)}
+            mapped = label_series.replace_strict(mapping, default=None, return_dtype=pl.Float64)
+            # A name that is not a class, but reads as a number, is an index.
+            as_number = label_series.cast(pl.Float64, strict=False)
+            labels = mapped.fill_null(as_number).to_numpy().reshape(-1, 1)
+        else:
+            labels = chunk.select(columns.labels).to_numpy().astype(np.float64)
+        preds = chunk.select(columns.preds).to_numpy().astype(np.float64)
+        weights = None
+        if columns.weight:
+            weights = chunk.get_column(columns.weight).to_numpy().astype(np.float64)
+        ids = None
+        if columns.identifier:
+            ids = chunk.get_column(columns.identifier).cast(pl.String).fill_null("").to_list()
+        return Batch(labels, preds, weights, ids, lines)
+
+    def _explain(self, error: Exception) -> str:
+        text = " ".join(str(error).split("\n")[0].split())
+        if self.kind == "csv" and "more fields" in text:
+            ragged = self._first_ragged_line()
+            if ragged is not None:
+                line, count = ragged
+                return (
+                    f"{self.display}:{line}: {count} fields, but the header has {len(self.columns)}"
+                )
+        return f"{self.display}: cannot read the file ({text})"
+
+    def _first_ragged_line(self) -> tuple[int, int] | None:
+        with self.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+            reader = csv.reader(handle, delimiter=self.separator)
+            for number, record in enumerate(reader, 1):
+                if record and len(record) > len(self.columns):
+                    return number, len(record)
+        return None
+
+    def raw_value(self, line: int, column: str) -> str | None:
+        """The text of one CSV field (for error messages; reads up to that line)."""
+        if self.kind != "csv":
+            return None
+        position = self.columns.index(column)
+        with self.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+            for number, record in enumerate(csv.reader(handle, delimiter=self.separator), 1):
+                if number == line:
+                    return record[position] if position < len(record) else None
+        return None
+
+    def location(self, line: int, column: str) -> str:
+        if self.kind == "parquet":
+            return f"{self.display}:row {line}, column {column}"
+        return f"{self.display}:{line}:{self.columns.index(column) + 1}"
+
+
+def _sniff_separator(path: Path) -> str:
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
+    counts = {sep: header.count(sep) for sep in (",", "\t", ";")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+@contextlib.contextmanager
+def open_table(
+    source: str,
+    *,
+    kind: Literal["csv", "parquet"],
+    delimiter: str | None,
+    stdin: IO[bytes] | None,
+) -> Iterator[Table]:
+    """Open a CSV (``.gz`` too, ``-`` for standard input) or Parquet file for batch reading.
+
+    Standard input and gzip files are first copied, in bounded chunks, to a temporary file, so
+    that memory stays flat whatever their size.
+    """
+    with contextlib.ExitStack() as stack:
+        path = Path(source)
+        display = "<stdin>" if source == "-" else source
+        if source == "-":
+            if stdin is None:
+                raise InputError("'-' reads from standard input, but there is none")
+            path = _spool(stack, stdin, ".parquet" if kind == "parquet" else ".csv")
+        elif not path.is_file():
+            raise InputError(f"{source}: no such file")
+        elif path.suffix == ".gz":
+            with gzip.open(path, "rb") as compressed:
+                path = _spool(stack, compressed, "".join(path.suffixes[:-1]) or ".csv")
+        separator = delimiter or (_sniff_separator(path) if kind == "csv" else ",")
+        if len(separator) != 1:
+            raise InputError(f"--delimiter must be one character, got {separator!r}")
+        yield Table(path, display, kind, separator)
+
+
+def _spool(stack: contextlib.ExitStack, stream: IO[bytes] | gzip.GzipFile, suffix: str) -> Path:
+    handle = stack.enter_context(tempfile.NamedTemporaryFile(suffix=suffix))  # noqa: SIM115
+    try:
+        shutil.copyfileobj(stream, handle, length=1 << 20)
+    except (OSError, EOFError) as error:
+        raise InputError(f"cannot read the input: {error}") from None
+    handle.flush()
+    return Path(handle.name)
+
+
+def _indexed(columns: Sequence[str], prefix: str) -> list[str]:
+    """Columns named like ``y0, y1, …`` (or ``y_0``), in the order of the file."""
+    found = []
+    for name in columns:
+        match = _INDEXED.match(name)
+        if match and match.group("prefix").lower() == prefix:
+            found.append(name)
+    return found
+
+
+def _expand(patterns: str, columns: Sequence[str], option: str) -> list[str]:
+    chosen: list[str] = []
+    for pattern in (p.strip() for p in patterns.split(",") if p.strip()):
+        matches = [c for c in columns if fnmatch.fnmatchcase(c, pattern)]
+        if not matches:
+            raise InputError(
+                f"{option}: no column matches {pattern!r} (columns: {', '.join(columns)})"
+            )
+        chosen.extend(m for m in matches if m not in chosen)
+    return chosen
+
+
+def select_columns(
+    columns: Sequence[str],
+    family: Family,
+    *,
+    label_col: str | None = None,
+    label_cols: str | None = None,
+    pred_cols: str | None = None,
+    weight_col: str | None = None,
+    id_col: str | None = None,
+) -> Columns:
+    """Pick label and prediction columns by option, else by the default names.
+
+    Labels: ``--label-col`` (one class index or name per row), ``--label-cols`` (one column per
+    class), else a ``label`` column, else ``y0…yK``.  Predictions: ``--pred-cols`` (names or
+    globs like ``p*``), else ``p0…pK``, else every other column.
+    """
+    for option, name in (
+        ("--label-col", label_col),
+        ("--weight-col", weight_col),
+        ("--id-col", id_col),
+    ):
+        if name is not None and name not in columns:
+            raise InputError(f"{option}: no column {name!r} (columns: {', '.join(columns)})")
+    if label_col is not None and label_cols is not None:
+        raise InputError("use either --label-col or --label-cols, not both")
+    if label_col is not None:
+        labels, index = [label_col], True
+    elif label_cols is not None:
+        labels, index = _expand(label_cols, columns, "--label-cols"), False
+    elif "label" in columns and family != "kl":
+        labels, index = ["label"], True
+    elif _indexed(columns, "y"):
+        labels, index = _indexed(columns, "y"), False
+    else:
+        raise InputError(
+            "no label column: name it 'label' (or y0, y1, … per class), or pass --label-col"
+        )
+    if family == "binary" and index:
+        index = False  # one 0/1 label per row for a single binary output
+    others = {*labels, weight_col, id_col}
+    if pred_cols is not None:
+        preds = _expand(pred_cols, columns, "--pred-cols")
+    elif _indexed(columns, "p"):
+        preds = _indexed(columns, "p")
+    else:
+        preds = [c for c in columns if c not in others]
+    overlap = set(preds) & set(labels)
+    if overlap:
+        raise InputError(f"column {sorted(overlap)[0]!r} is both a label and a prediction")
+    if not preds:
+        raise InputError("no prediction columns: pass --pred-cols")
+    if not index and len(labels) != len(preds):
+        raise InputError(
+            f"{len(labels)} label column(s) ({', '.join(labels)}) but {len(preds)} prediction "
+            f"column(s) ({', '.join(preds)})"
+        )
+    return Columns(tuple(labels), tuple(preds), index, weight_col, id_col)
+
+
+@contextlib.contextmanager
+def atomic_writer(target: str) -> Iterator[IO[str]]:
+    """A text file that appears at ``target`` only when the block succeeds.
+
+    Written to a temporary file in the same folder, flushed to disk, then renamed over the
+    target; on any error the temporary file is removed and the target is left as it was.
+    """
+    path = Path(target)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"--output: no folder {str(folder)!r}")
+    # Not a `with` block: the file must outlive it, to be renamed, or removed on failure.
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
+        "w", dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False, newline=""
+    )
+    try:
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(handle.name)
+        raise
