@@ -153,12 +153,17 @@ class Table:
             # A name that is not a class, but reads as a number, is an index.
             as_number = label_series.cast(pl.Float64, strict=False)
             labels = mapped.fill_null(as_number).to_numpy().reshape(-1, 1)
+        elif chunk.width == len(columns.labels) + len(columns.preds):
+            # The usual case: one conversion of the whole batch, then two views of it.
+            block = np.asarray(chunk.to_numpy(), dtype=np.float64)
+            labels, preds = block[:, : len(columns.labels)], block[:, len(columns.labels) :]
+            return Batch(labels, preds, None, None, lines)
         else:
-            labels = chunk.select(columns.labels).to_numpy().astype(np.float64)
-        preds = chunk.select(columns.preds).to_numpy().astype(np.float64)
+            labels = np.asarray(chunk.select(columns.labels).to_numpy(), dtype=np.float64)
+        preds = np.asarray(chunk.select(columns.preds).to_numpy(), dtype=np.float64)
         weights = None
         if columns.weight:
-            weights = chunk.get_column(columns.weight).to_numpy().astype(np.float64)
+            weights = np.asarray(chunk.get_column(columns.weight).to_numpy(), dtype=np.float64)
         ids = None
         if columns.identifier:
             ids = chunk.get_column(columns.identifier).cast(pl.String).fill_null("").to_list()

@@ -163,8 +163,9 @@ def _as_float_array(values: npt.ArrayLike, name: str) -> FloatArray:
         raise InputError(f"{name} is empty")
     if array.ndim > 2:
         raise InputError(f"{name} has {array.ndim} dimensions; expected rows × classes")
-    bad = np.argwhere(~np.isfinite(np.atleast_2d(array)))
-    if bad.size:
+    # min and max propagate NaN and see ±inf: two passes without temporaries on the good path.
+    if not (np.isfinite(array.min()) and np.isfinite(array.max())):
+        bad = np.argwhere(~np.isfinite(np.atleast_2d(array)))
         row, col = bad[0]
         value = np.atleast_2d(array)[row, col]
         raise InputError(f"{name} row {row + 1}, value {col + 1}: {value} is not a finite number")
@@ -172,9 +173,10 @@ def _as_float_array(values: npt.ArrayLike, name: str) -> FloatArray:
 
 
 def _first_outside(matrix: FloatArray, low: float, high: float) -> tuple[int, int] | None:
-    bad = np.argwhere((matrix < low) | (matrix > high))
-    if bad.size == 0:
+    if matrix.min() >= low and matrix.max() <= high:
         return None
+    outside = (matrix < low) | (matrix > high)
+    bad = np.argwhere(outside)
     return int(bad[0][0]), int(bad[0][1])
 
 
@@ -239,16 +241,33 @@ def as_targets(
     raise InputError(_shape_message(matrix, (rows, classes), allow_indices, name, preds_name))
 
 
+def as_class_indices(
+    labels: npt.ArrayLike, preds: FloatArray, *, name: str = "LABELS"
+) -> IntArray | None:
+    """The class indices if LABELS has one value per row of PREDS (else None, unchecked)."""
+    array = _as_float_array(labels, name)
+    rows, classes = preds.shape
+    matrix = array if array.ndim == 2 else _align_labels(array, (rows, classes))
+    if classes == 1 or matrix.shape != (rows, 1):
+        return None
+    return _class_indices(matrix[:, 0], classes, name)
+
+
 def _class_indices(values: FloatArray, classes: int, name: str) -> IntArray:
-    for row, value in enumerate(values, 1):
-        if value != math.floor(value):
+    """Whole numbers in 0..C-1 as indices; the first other value is an error."""
+    fractional = values != np.floor(values)
+    outside = (values < 0) | (values >= classes)
+    bad = np.flatnonzero(fractional | outside)
+    if bad.size:
+        row = int(bad[0])
+        value = values[row]
+        if fractional[row]:
             raise InputError(
-                f"{name} row {row}: {value:g} is not a class index (0 to {classes - 1})"
+                f"{name} row {row + 1}: {value:g} is not a class index (0 to {classes - 1})"
             )
-        if not 0 <= value < classes:
-            raise InputError(
-                f"{name} row {row}: class index {value:g} is out of range 0 to {classes - 1}"
-            )
+        raise InputError(
+            f"{name} row {row + 1}: class index {value:g} is out of range 0 to {classes - 1}"
+        )
     indices: IntArray = values.astype(np.intp)
     return indices
 

@@ -18,8 +18,9 @@ Conventions shared by all of them:
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import get_args
 
@@ -29,6 +30,7 @@ import numpy.typing as npt
 from cecli import numerics
 from cecli.inputs import (
     InputError,
+    as_class_indices,
     as_distributions,
     as_predictions,
     as_targets,
@@ -45,6 +47,7 @@ from cecli.results import (
     KLResult,
     MultilabelResult,
     Reduction,
+    RowLosses,
     SmoothingResult,
 )
 
@@ -80,53 +83,81 @@ def reduce_rows(row_totals: FloatArray, reduction: Reduction, divisor: float) ->
     return total if reduction == "sum" else total / divisor
 
 
-@dataclass(frozen=True, eq=False)
 class _Model:
-    """Model probabilities p and 1 - p, their logs (in nats), and which p were clipped."""
+    """Model probabilities p and their logs (in nats), with 1 - p and log(1 - p) on demand.
 
-    probs: FloatArray
-    not_probs: FloatArray
-    log_p: FloatArray
-    log_not_p: FloatArray
-    clipped: BoolArray
-    clipped_high: BoolArray
+    From probabilities, p is clipped to [ε, 1-ε] in exact arithmetic: 1 - ε is not a float
+    (fl(1 - 1e-7) is off by 5e-17, which moves log(1 - ε) by 5e-10 relative), so above 1/2
+    everything is computed from the complement 1 - p, which is exact there (Sterbenz):
+    :math:`\\log \\hat p = \\mathrm{log1p}(-\\max(1-p, ε))`.  Only the complements that a
+    loss asks for are computed, which keeps the plain cross-entropy of a large file to one
+    logarithm per value.
+    """
+
+    def __init__(
+        self,
+        probs: FloatArray,
+        log_p: FloatArray,
+        clipped: BoolArray,
+        clipped_high: BoolArray,
+        complement: Callable[[], tuple[FloatArray, FloatArray]],
+    ) -> None:
+        self.probs = probs
+        self.log_p = log_p
+        self.clipped = clipped
+        self.clipped_high = clipped_high
+        self._complement = complement
+
+    @functools.cached_property
+    def _complements(self) -> tuple[FloatArray, FloatArray]:
+        return self._complement()
+
+    @property
+    def not_probs(self) -> FloatArray:
+        return self._complements[0]
+
+    @property
+    def log_not_p(self) -> FloatArray:
+        return self._complements[1]
 
 
 def _from_probabilities(preds: FloatArray, eps: float) -> _Model:
-    r"""Clip p to [ε, 1-ε] in exact arithmetic and take both logs without rounding 1 - ε.
-
-    1 - ε is not a float (fl(1 - 1e-7) is off by 5e-17, which moves log(1 - ε) by 5e-10
-    relative), so above 1/2 everything is computed from the complement 1 - p, which is exact
-    there (Sterbenz): :math:`\log \hat p = \mathrm{log1p}(-\max(1-p, ε))`.
-    """
-    high = preds > 0.5
-    complement = 1.0 - preds  # exact where high
-    low_clipped = np.maximum(preds, eps)
-    high_complement = np.maximum(complement, eps)
+    high = np.nonzero(preds > 0.5)
+    probs = np.maximum(preds, eps)
     with np.errstate(divide="ignore"):
-        log_p = np.where(high, np.log1p(-high_complement), np.log(low_clipped))
-        log_not_p = np.where(high, np.log(high_complement), np.log1p(-low_clipped))
-    clipped_high = high & (complement < eps)
-    return _Model(
-        probs=np.where(high, 1.0 - high_complement, low_clipped),
-        not_probs=np.where(high, high_complement, 1.0 - low_clipped),
-        log_p=log_p,
-        log_not_p=log_not_p,
-        clipped=(preds < eps) | clipped_high,
-        clipped_high=clipped_high,
-    )
+        log_p = np.log(probs)
+    clipped = preds < eps
+    clipped_high = np.zeros(preds.shape, dtype=np.bool_)
+    high_complement = np.maximum(1.0 - preds[high], eps)  # 1 - p is exact here
+    probs[high] = 1.0 - high_complement
+    log_p[high] = np.log1p(-high_complement)
+    clipped_high[high] = (1.0 - preds[high]) < eps
+    clipped |= clipped_high
+
+    def complement() -> tuple[FloatArray, FloatArray]:
+        not_p = 1.0 - probs
+        with np.errstate(divide="ignore"):
+            log_not_p = np.log1p(-probs)
+            not_p[high] = high_complement
+            log_not_p[high] = np.log(high_complement)
+        return not_p, log_not_p
+
+    return _Model(probs, log_p, clipped, clipped_high, complement)
 
 
 def _categorical(preds: FloatArray, *, logits: bool, eps: float) -> _Model:
     if not logits:
         return _from_probabilities(preds, eps)
     log_p = numerics.log_softmax(preds)
-    # 1 - p from log p: expm1 keeps the digits when p is close to 1.
-    not_p = -np.expm1(log_p)
-    with np.errstate(divide="ignore"):
-        log_not_p = np.log(not_p)
+
+    def complement() -> tuple[FloatArray, FloatArray]:
+        # 1 - p from log p: expm1 keeps the digits when p is close to 1.
+        not_p = -np.expm1(log_p)
+        with np.errstate(divide="ignore"):
+            return not_p, np.log(not_p)
+
     no_clip = np.zeros(preds.shape, dtype=np.bool_)
-    return _Model(np.exp(log_p), not_p, log_p, log_not_p, no_clip, no_clip)
+    return _Model(np.exp(log_p), log_p, no_clip, no_clip, complement)
 
 
 def _binary(preds: FloatArray, *, logits: bool, eps: float) -> _Model:
@@ -136,7 +167,7 @@ def _binary(preds: FloatArray, *, logits: bool, eps: float) -> _Model:
     log_p = numerics.log_sigmoid(preds)
     log_not_p = numerics.log_sigmoid(-preds)
     no_clip = np.zeros(preds.shape, dtype=np.bool_)
-    return _Model(np.exp(log_p), np.exp(log_not_p), log_p, log_not_p, no_clip, no_clip)
+    return _Model(np.exp(log_p), log_p, no_clip, no_clip, lambda: (np.exp(log_not_p), log_not_p))
 
 
 def _weighted_neg_log(weight: FloatArray, log_values: FloatArray) -> FloatArray:
@@ -248,6 +279,61 @@ def categorical_cross_entropy(
         smoothing=smoothing,
         row_totals=per_row,
         row_divisors=row_divisors,
+    )
+
+
+def categorical_cross_entropy_rows(
+    labels: npt.ArrayLike,
+    preds: npt.ArrayLike,
+    *,
+    logits: bool = False,
+    eps: float = DEFAULT_EPS,
+    base: str = "e",
+    weights: npt.ArrayLike | None = None,
+    smoothing: float = 0.0,
+    normalize: bool = False,
+    class_names: Sequence[str] | None = None,
+) -> RowLosses:
+    """The per-row values of :func:`categorical_cross_entropy`, for scoring large batches.
+
+    With class-index labels the true class's probability is gathered before any logarithm is
+    taken, one per row instead of one per class; other labels take the full computation.
+    """
+    canonical_base, _ = _check_common(eps, base, "mean")
+    _check_range("--smoothing", smoothing, 0.0, 1.0, closed_high=True)
+    matrix = as_predictions(preds, logits=logits)
+    indices = None if smoothing else as_class_indices(labels, matrix)
+    if indices is None:
+        options = {"logits": logits, "eps": eps, "base": base, "normalize": normalize}
+        return categorical_cross_entropy(
+            labels, matrix, weights=weights, smoothing=smoothing, class_names=class_names,
+            **options,  # type: ignore[arg-type]
+        ).row_losses()  # fmt: skip
+    rows, classes = matrix.shape
+    check_class_names(class_names, classes)
+    weight_vector = _class_weights(weights, classes)
+    picked = np.arange(rows), indices
+    off: tuple[int, ...] = ()
+    clipped_count = 0
+    if logits:
+        log_p = numerics.log_softmax(matrix)[picked]
+    else:
+        matrix, off = as_distributions(matrix, normalize=normalize)
+        if eps > 0.0 and (matrix.min() < eps or 1.0 - matrix.max() < eps):
+            clipped_count = int(np.count_nonzero((matrix < eps) | (1.0 - matrix < eps)))
+        log_p = _from_probabilities(matrix[picked], eps).log_p
+    row_weights = np.ones(rows) if weight_vector is None else weight_vector[indices]
+    per_row = _in_base(_weighted_neg_log(row_weights, log_p), canonical_base)
+    return RowLosses(
+        name="ce",
+        base=canonical_base,
+        classes=classes,
+        per_row=per_row,
+        row_totals=per_row,
+        row_divisors=row_weights,
+        row_extras={},
+        clipped_count=clipped_count,
+        unnormalized_rows=off,
     )
 
 

@@ -28,6 +28,7 @@ from cecli.results import (
     KLResult,
     LossResult,
     MultilabelResult,
+    RowLosses,
     SmoothingResult,
     json_number,
 )
@@ -176,9 +177,7 @@ def _table(title: str, columns: Sequence[str]) -> Table:
     from rich import box
     from rich.table import Table
 
-    table = Table(
-        title=title or None, box=box.SIMPLE_HEAD, title_justify="left", show_footer=False
-    )
+    table = Table(title=title or None, box=box.SIMPLE_HEAD, title_justify="left", show_footer=False)
     for index, name in enumerate(columns):
         if index == 0:
             table.add_column(name, no_wrap=True)
@@ -659,7 +658,9 @@ class RowWriter:
         self.grad_names = grad_names
         self.header_written = False
 
-    def __call__(self, batch: Batch, keep: npt.NDArray[np.bool_], result: LossResult) -> None:
+    def __call__(
+        self, batch: Batch, keep: npt.NDArray[np.bool_], result: LossResult | RowLosses
+    ) -> None:
         import polars as pl
 
         keys: Sequence[object] = (

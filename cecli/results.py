@@ -38,6 +38,25 @@ def json_array(values: npt.ArrayLike) -> JsonValue:
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
+class RowLosses:
+    """Per-row values of a loss without its per-term arrays: what batch scoring needs."""
+
+    name: str
+    base: Base
+    classes: int
+    per_row: FloatArray
+    row_totals: FloatArray
+    row_divisors: FloatArray
+    row_extras: dict[str, FloatArray]
+    clipped_count: int
+    unnormalized_rows: tuple[int, ...]
+
+    @property
+    def rows(self) -> int:
+        return int(self.per_row.shape[0])
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
 class LossResult:
     """What every loss returns: the headline value, one value per row, and the settings."""
 
@@ -77,6 +96,20 @@ class LossResult:
     def clipped_count(self) -> int:
         """How many probabilities clipping changed (0 from logits or with eps = 0)."""
         return 0
+
+    def row_losses(self) -> RowLosses:
+        """The per-row part of this result."""
+        return RowLosses(
+            name=self.name,
+            base=self.base,
+            classes=self.classes,
+            per_row=self.per_row,
+            row_totals=self.row_totals,
+            row_divisors=self.row_divisors,
+            row_extras=self.row_extras,
+            clipped_count=self.clipped_count,
+            unnormalized_rows=self.unnormalized_rows,
+        )
 
     def headline(self) -> list[float]:
         """The reported value(s) as floats: one, or one per row under ``reduction='none'``."""

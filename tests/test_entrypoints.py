@@ -103,7 +103,7 @@ def test_large_table_through_head_ends_quietly() -> None:
     assert process.returncode in (0, 1, -13)
 
 
-@pytest.mark.parametrize("module", ["rich", "pyarrow", "plotille"])
+@pytest.mark.parametrize("module", ["rich", "polars", "pyarrow", "plotille"])
 def test_quiet_path_imports_no_heavy_module(module: str) -> None:
     code = (
         "import sys\n"

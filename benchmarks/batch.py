@@ -1,0 +1,147 @@
+"""Batch scoring speed and memory, side by side with what a user would otherwise run.
+
+    pip install -e '.[bench]'
+    python benchmarks/batch.py [--rows 1000000 10000000] [--runs 3]
+
+Generates (once, into benchmarks/data/) CSV files of N rows × (integer label + 10 softmax
+probabilities) and a Parquet copy, then times whole processes, in turn:
+
+  (a) cecli ce --csv FILE -q
+  (b) pandas.read_csv + sklearn.metrics.log_loss, the script a user would otherwise write
+  (c) pyarrow.csv.read_csv + NumPy, a minimal fast script
+  (d) cecli ce --parquet FILE -q
+
+and prints median wall time, peak RSS (of that process alone, from wait4) and the ratios the
+targets are set in: (a)/(b) ≤ 0.35, (a)/(c) ≤ 0.8 on the large file, peak RSS of (a) ≤ 512 MiB
+and flat in file size.  All four print the mean cross-entropy; the script checks they agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "data"
+CLASSES = 10
+
+PANDAS_SKLEARN = """
+import sys
+import pandas as pd
+from sklearn.metrics import log_loss
+frame = pd.read_csv(sys.argv[1])
+probs = frame[[f"p{i}" for i in range(10)]].to_numpy()
+print(repr(log_loss(frame["label"], probs, labels=list(range(10)))))
+"""
+
+PYARROW_NUMPY = """
+import sys
+import numpy as np
+import pyarrow.csv
+table = pyarrow.csv.read_csv(sys.argv[1])
+labels = table.column("label").to_numpy()
+probs = np.column_stack([table.column(f"p{i}").to_numpy() for i in range(10)])
+p = np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1 - 1e-7)
+print(repr(float(-np.log(p).mean())))
+"""
+
+
+def generate(rows: int) -> tuple[Path, Path]:
+    """Write a CSV and a Parquet file of ``rows`` random softmax outputs (skipped if present)."""
+    import numpy as np
+    import polars as pl
+
+    DATA.mkdir(exist_ok=True)
+    csv_path, parquet_path = DATA / f"ce_{rows}.csv", DATA / f"ce_{rows}.parquet"
+    if csv_path.exists() and parquet_path.exists():
+        return csv_path, parquet_path
+    rng = np.random.default_rng(rows)
+    chunk = 1_000_000
+    with csv_path.open("w") as handle:
+        for start in range(0, rows, chunk):
+            n = min(chunk, rows - start)
+            logits = rng.standard_normal((n, CLASSES)) * 2.0
+            probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+            probs /= probs.sum(axis=1, keepdims=True)
+            frame = pl.DataFrame(
+                {"label": rng.integers(0, CLASSES, n)}
+                | {f"p{i}": np.round(probs[:, i], 8) for i in range(CLASSES)}
+            )
+            frame.write_csv(handle, include_header=start == 0)
+    pl.scan_csv(csv_path).sink_parquet(parquet_path, row_group_size=131_072)
+    return csv_path, parquet_path
+
+
+def measure(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MiB of this process alone, and what it printed."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"failed ({process.returncode}): {' '.join(command)}")
+    return wall, usage.ru_maxrss / 1024, output.strip()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    script = Path(sys.executable).with_name("cecli")
+    cecli = [str(script)] if script.exists() else [shutil.which("cecli") or "cecli"]
+    python = sys.executable
+    print(f"{'rows':>11}  {'tool':<24} {'wall s':>8} {'peak MiB':>9}   value")
+    peaks: dict[int, float] = {}
+    for rows in args.rows:
+        csv_path, parquet_path = generate(rows)
+        commands = {
+            "(a) cecli --csv": [*cecli, "ce", "--csv", str(csv_path), "-q", "--no-progress"],
+            "(b) pandas + sklearn": [python, "-c", PANDAS_SKLEARN, str(csv_path)],
+            "(c) pyarrow + numpy": [python, "-c", PYARROW_NUMPY, str(csv_path)],
+            "(d) cecli --parquet": [*cecli, "ce", "--parquet", str(parquet_path), "-q", "--no-progress"],
+        }
+        walls: dict[str, list[float]] = {name: [] for name in commands}
+        rss: dict[str, list[float]] = {name: [] for name in commands}
+        values: dict[str, str] = {}
+        for _ in range(args.runs):
+            for name, command in commands.items():
+                wall, peak, value = measure(command)
+                walls[name].append(wall)
+                rss[name].append(peak)
+                values[name] = value
+        median = {name: statistics.median(times) for name, times in walls.items()}
+        for name in commands:
+            print(
+                f"{rows:>11,}  {name:<24} {median[name]:8.2f} {max(rss[name]):9.0f}   {values[name]}"
+            )
+        reference = float(values["(a) cecli --csv"])
+        for name, value in values.items():
+            if abs(float(value) - reference) > 1e-9 * abs(reference):
+                print(f"  note: {name} printed {value}, cecli {reference!r}")
+        peaks[rows] = max(rss["(a) cecli --csv"])
+        a = median["(a) cecli --csv"]
+        print(
+            f"{'':>11}  ratios: (a)/(b) {a / median['(b) pandas + sklearn']:.2f} (target ≤ 0.35), "
+            f"(a)/(c) {a / median['(c) pyarrow + numpy']:.2f} (≤ 0.8 on the large file), "
+            f"(d)/(a) {median['(d) cecli --parquet'] / a:.2f}"
+        )
+    if len(peaks) > 1:
+        small, large = min(peaks), max(peaks)
+        print(
+            f"peak RSS of (a): {peaks[large]:.0f} MiB at {large:,} rows (target ≤ 512), "
+            f"{peaks[large] / peaks[small]:.2f}× its peak at {small:,} rows (target ≤ 1.5)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
