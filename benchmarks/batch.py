@@ -80,7 +80,9 @@ def generate(rows: int) -> tuple[Path, Path]:
 def measure(command: list[str]) -> tuple[float, float, str]:
     """Wall seconds, peak RSS in MiB of this process alone, and what it printed."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     assert process.stdout is not None
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
@@ -107,7 +109,14 @@ def main() -> int:
             "(a) cecli --csv": [*cecli, "ce", "--csv", str(csv_path), "-q", "--no-progress"],
             "(b) pandas + sklearn": [python, "-c", PANDAS_SKLEARN, str(csv_path)],
             "(c) pyarrow + numpy": [python, "-c", PYARROW_NUMPY, str(csv_path)],
-            "(d) cecli --parquet": [*cecli, "ce", "--parquet", str(parquet_path), "-q", "--no-progress"],
+            "(d) cecli --parquet": [
+                *cecli,
+                "ce",
+                "--parquet",
+                str(parquet_path),
+                "-q",
+                "--no-progress",
+            ],
         }
         walls: dict[str, list[float]] = {name: [] for name in commands}
         rss: dict[str, list[float]] = {name: [] for name in commands}
@@ -120,9 +129,8 @@ def main() -> int:
                 values[name] = value
         median = {name: statistics.median(times) for name, times in walls.items()}
         for name in commands:
-            print(
-                f"{rows:>11,}  {name:<24} {median[name]:8.2f} {max(rss[name]):9.0f}   {values[name]}"
-            )
+            peak = max(rss[name])
+            print(f"{rows:>11,}  {name:<24} {median[name]:8.2f} {peak:9.0f}   {values[name]}")
         reference = float(values["(a) cecli --csv"])
         for name, value in values.items():
             if abs(float(value) - reference) > 1e-9 * abs(reference):

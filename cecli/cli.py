@@ -621,10 +621,17 @@ def grad(
             class_names=names,
         )  # fmt: skip
 
+    def rows(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
+        # A file's per-row output holds each row's own gradient, not a share of the mean's.
+        return losses.logit_gradient(
+            y, p, probs=probs, sigmoid=sigmoid, eps=eps, base=base,
+            reduction="sum" if reduction == "sum" else "none", class_names=names,
+        )  # fmt: skip
+
     _dispatch(
         mode, labels, preds, classes, files, loss,
         family="binary" if sigmoid else "categorical", probabilities=probs,
-        reduction=reduction, gradient_columns=True,
+        reduction=reduction, gradient_columns=True, rows=rows,
     )  # fmt: skip
 
 

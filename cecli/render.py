@@ -680,7 +680,7 @@ class RowWriter:
         frame = {self.key: list(keys), "loss": result.per_row}
         if self.grad_names is not None and isinstance(result, GradResult):
             frame.update({f"grad_{n}": result.grad[:, c] for c, n in enumerate(self.grad_names)})
-        pl.DataFrame(frame).write_csv(self.stream, include_header=not self.header_written)
+        self.stream.write(pl.DataFrame(frame).write_csv(include_header=not self.header_written))
         self.header_written = True
 
 

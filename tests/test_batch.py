@@ -1,0 +1,157 @@
+"""The accumulator: exact reductions, merging, statistics; and batch validation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from mpmath import mp, mpf
+
+import cecli
+from cecli.batch import EXACT_PERCENTILE_ROWS, Accumulator, find_problems, prefetched
+from cecli.files import Batch, Columns
+from cecli.losses import categorical_cross_entropy_rows
+from tests.helpers import assert_close
+
+RNG = np.random.default_rng(5)
+
+
+def _batches(rows: int, size: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    labels = RNG.integers(0, 4, rows).astype(float)
+    preds = RNG.dirichlet([1.0] * 4, rows)
+    lines = np.arange(2, rows + 2)
+    return [
+        (labels[i : i + size], preds[i : i + size], lines[i : i + size])
+        for i in range(0, rows, size)
+    ]
+
+
+def test_batched_mean_equals_the_whole_and_the_oracle() -> None:
+    parts = _batches(1000, 128)
+    accumulator = Accumulator()
+    for labels, preds, lines in parts:
+        accumulator.update(categorical_cross_entropy_rows(labels, preds), lines)
+    summary = accumulator.compute(reduction="mean", source="test")
+    labels = np.concatenate([p[0] for p in parts])
+    preds = np.concatenate([p[1] for p in parts])
+    whole = cecli.ce(labels, preds)
+    assert summary.loss == pytest.approx(float(whole.loss), rel=1e-15)
+    exact = mp.fsum(-mp.log(mpf(preds[i, int(labels[i])])) for i in range(len(labels))) / 1000
+    assert_close(summary.loss, exact)
+    assert summary.rows == 1000
+    assert summary.worst[0].loss == pytest.approx(float(whole.per_row.max()))
+    assert summary.worst[0].line == int(np.argmax(whole.per_row)) + 2
+    assert summary.percentiles_exact
+    assert summary.percentiles[50] == pytest.approx(float(np.percentile(whole.per_row, 50)))
+
+
+def test_merge_equals_one_pass() -> None:
+    parts = _batches(600, 100)
+    single, left, right = Accumulator(), Accumulator(), Accumulator()
+    for index, (labels, preds, lines) in enumerate(parts):
+        rows = categorical_cross_entropy_rows(labels, preds)
+        single.update(rows, lines)
+        (left if index % 2 else right).update(rows, lines)
+    left.merge(right)
+    one = single.compute(reduction="sum", source="a")
+    two = left.compute(reduction="sum", source="a")
+    assert one.loss == two.loss
+    assert one.row_min == two.row_min
+    assert [w.line for w in one.worst] == [w.line for w in two.worst]
+
+
+def test_sample_weights_make_a_weighted_mean() -> None:
+    labels, preds = np.array([0.0, 1.0]), np.array([[0.5, 0.5], [0.2, 0.8]])
+    accumulator = Accumulator()
+    accumulator.update(
+        categorical_cross_entropy_rows(labels, preds), np.array([2, 3]), None, np.array([3.0, 1.0])
+    )
+    expected = (3 * math.log(2) - math.log(0.8)) / 4
+    assert accumulator.compute(reduction="mean", source="w").loss == pytest.approx(
+        expected, rel=1e-15
+    )
+
+
+def test_extras_are_reduced_like_the_loss() -> None:
+    p = np.array([[0.5, 0.5], [0.1, 0.9]])
+    q = np.array([[0.9, 0.1], [0.2, 0.8]])
+    accumulator = Accumulator()
+    accumulator.update(cecli.kl(p, q), np.array([2, 3]))
+    summary = accumulator.compute(reduction="mean", source="kl")
+    whole = cecli.kl(p, q)
+    assert summary.extras["entropy"] == pytest.approx(float(whole.entropy), rel=1e-15)
+    assert summary.extras["cross_entropy"] == pytest.approx(float(whole.cross_entropy), rel=1e-15)
+
+
+def test_percentiles_switch_to_a_histogram_beyond_the_exact_limit() -> None:
+    accumulator = Accumulator()
+    values = RNG.exponential(1.0, EXACT_PERCENTILE_ROWS + 10)
+    for start in range(0, values.size, 200_000):
+        chunk = values[start : start + 200_000]
+        accumulator.update(
+            cecli.results.RowLosses(
+                name="ce", base="e", classes=2, per_row=chunk, row_totals=chunk,
+                row_divisors=np.ones(chunk.size), row_extras={}, clipped_count=0,
+                unnormalized_rows=(),
+            ),
+            np.arange(start, start + chunk.size),
+        )  # fmt: skip
+    summary = accumulator.compute(reduction="mean", source="h")
+    assert not summary.percentiles_exact
+    for q in (50, 90, 99):
+        assert summary.percentiles[q] == pytest.approx(float(np.percentile(values, q)), rel=5e-3)
+
+
+def test_no_rows_is_an_error() -> None:
+    with pytest.raises(cecli.InputError, match="no rows to score"):
+        Accumulator().compute(reduction="mean", source="empty.csv")
+
+
+def test_find_problems_reports_each_kind() -> None:
+    columns = Columns(("label",), ("p0", "p1"), True)
+    batch = Batch(
+        labels=np.array([[0.0], [5.0], [np.nan], [1.0], [np.nan], [0.5]]),
+        preds=np.array(
+            [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5], [1.5, 0.1], [np.nan, np.nan], [0.5, 0.5]]
+        ),
+        weights=None,
+        ids=None,
+        lines=np.arange(2, 8),
+    )
+    blank, bad, problems = find_problems(batch, columns, probabilities=True, classes=2)
+    assert blank.tolist() == [False, False, False, False, True, False]
+    assert bad.tolist() == [False, True, True, True, False, True]
+    reasons = {(p.row, p.column): p.reason for p in problems}
+    assert "is not a class index 0 to 1" in reasons[(1, "label")]
+    assert reasons[(2, "label")].startswith("is not a number")
+    assert reasons[(3, "p0")].startswith("is not a probability")
+    assert "is not a class index" in reasons[(5, "label")]
+
+
+def test_clean_batches_take_the_fast_path() -> None:
+    columns = Columns(("label",), ("p0", "p1"), True)
+    batch = Batch(
+        np.array([[0.0], [1.0]]), np.array([[0.5, 0.5], [0.2, 0.8]]), None, None, np.arange(2, 4)
+    )
+    blank, bad, problems = find_problems(batch, columns, probabilities=True, classes=2)
+    assert not blank.any()
+    assert not bad.any()
+    assert problems == []
+
+
+def test_prefetched_keeps_order_and_passes_errors_on() -> None:
+    assert [b.lines[0] for b in prefetched(_fake_batches(5))] == [0, 1, 2, 3, 4]
+
+    def broken() -> object:
+        yield from _fake_batches(2)
+        raise cecli.InputError("bad file")
+
+    with pytest.raises(cecli.InputError, match="bad file"):
+        list(prefetched(broken()))  # type: ignore[arg-type]
+
+
+def _fake_batches(count: int) -> list[Batch]:
+    return [
+        Batch(np.zeros((1, 1)), np.zeros((1, 2)), None, None, np.array([i])) for i in range(count)
+    ]

@@ -1,0 +1,262 @@
+"""File mode end to end: every subcommand on small files, every bad-input kind, every output."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import cecli
+from cecli.cli import app
+
+runner = CliRunner()
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
+IRIS = str(SAMPLES / "iris3_index.csv")
+IRIS_PROBS = [[0.57, 0.21, 0.22], [0.20, 0.58, 0.22], [0.25, 0.23, 0.52]]
+
+
+def run(*args: str, input: str | bytes | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), input=input)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def run_json(*args: str) -> dict[str, Any]:
+    code, out, err = run(*args, "--json")
+    assert code == 0, err
+    document: dict[str, Any] = json.loads(out)
+    return document
+
+
+def test_ce_on_the_sample_file_equals_the_api() -> None:
+    document = run_json("ce", "--csv", IRIS)
+    assert document["loss"] == pytest.approx(float(cecli.ce([0, 1, 2], IRIS_PROBS).loss), rel=1e-15)
+    assert document["rows"] == 3
+    assert document["classes"] == 3
+    assert document["worst"][0] == {"line": 4, "loss": pytest.approx(-math.log(0.52), rel=1e-15)}
+
+
+def test_one_hot_file_gives_the_same_loss() -> None:
+    index = run_json("ce", "--csv", IRIS)["loss"]
+    one_hot = run_json("ce", "--csv", str(SAMPLES / "iris3_onehot.csv"))["loss"]
+    assert one_hot == pytest.approx(index, rel=1e-15)
+
+
+def test_quiet_and_table() -> None:
+    code, out, _ = run("ce", "--csv", IRIS, "-q")
+    assert code == 0
+    assert float(out) == pytest.approx(float(cecli.ce([0, 1, 2], IRIS_PROBS).loss), rel=1e-15)
+    table = run("ce", "--csv", IRIS)[1]
+    assert "3 rows scored" in table
+    assert "Worst rows" in table
+    assert "per-row p90" in table
+
+
+@pytest.mark.parametrize(
+    ("args", "api"),
+    [
+        (["bce", "--csv", str(SAMPLES / "multilabel.csv")], "bce"),
+        (["multilabel", "--csv", str(SAMPLES / "multilabel.csv")], "multilabel"),
+        (["focal", "--binary", "--csv", str(SAMPLES / "multilabel.csv")], "focal_binary"),
+        (["kl", "--csv", str(SAMPLES / "iris3_onehot.csv")], "kl"),
+        (["smooth", "--csv", IRIS], "smooth"),
+        (["focal", "--csv", IRIS], "focal"),
+        (["grad", "--probs", "--csv", IRIS], "grad"),
+    ],
+)
+def test_every_subcommand_scores_files(args: list[str], api: str) -> None:
+    frame = pl.read_csv(SAMPLES / "multilabel.csv")
+    y = frame.select("y0", "y1", "y2", "y3").to_numpy().astype(float)
+    p = frame.select("p0", "p1", "p2", "p3").to_numpy()
+    one_hot = np.eye(3)
+    expected_by_api: dict[str, Callable[[], cecli.LossResult]] = {
+        "bce": lambda: cecli.bce(y, p),
+        "multilabel": lambda: cecli.multilabel(y, p),
+        "focal_binary": lambda: cecli.focal(y, p, binary=True),
+        "kl": lambda: cecli.kl(one_hot, IRIS_PROBS),
+        "smooth": lambda: cecli.smooth([0, 1, 2], IRIS_PROBS),
+        "focal": lambda: cecli.focal([0, 1, 2], IRIS_PROBS),
+        "grad": lambda: cecli.grad([0, 1, 2], IRIS_PROBS, probs=True),
+    }
+    expected = expected_by_api[api]()
+    document = run_json(*args)
+    assert document["loss"] == pytest.approx(float(expected.loss), rel=1e-14)
+    extra = {"kl": "entropy", "multilabel": "positive", "smooth": "loss_hard", "focal": "ce"}.get(
+        api
+    )
+    if extra:
+        assert document[extra] == pytest.approx(float(getattr(expected, extra)), rel=1e-14)
+
+
+def test_logits_file_with_a_glob() -> None:
+    document = run_json("ce", "--csv", str(SAMPLES / "logits.csv"), "--logits", "--pred-cols", "z*")
+    z = [[2.0, 1.0, 0.1], [-1.2, 0.3, 2.0], [0.5, 2.5, -0.5], [1000.0, -1000.0, 0.0]]
+    assert document["loss"] == pytest.approx(
+        float(cecli.ce([0, 2, 1, 0], z, logits=True).loss), rel=1e-15
+    )
+
+
+def test_reduction_none_streams_csv_with_ids() -> None:
+    code, out, _ = run(
+        "multilabel",
+        "--csv",
+        str(SAMPLES / "multilabel.csv"),
+        "--id-col",
+        "id",
+        "--reduction",
+        "none",
+    )
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "id,loss"
+    assert lines[1].startswith("img-001,1.19600463467675")
+    assert len(lines) == 5
+
+
+def test_reduction_none_quiet_and_json_lines() -> None:
+    quiet = run("ce", "--csv", IRIS, "--reduction", "none", "-q")[1].split()
+    assert [float(v) for v in quiet] == pytest.approx(
+        [-math.log(0.57), -math.log(0.58), -math.log(0.52)], rel=1e-15
+    )
+    rows = [
+        json.loads(line)
+        for line in run("ce", "--csv", IRIS, "--reduction", "none", "--json")[1].splitlines()
+    ]
+    assert [row["line"] for row in rows] == [2, 3, 4]
+
+
+def test_output_file_and_summary(tmp_path: Path) -> None:
+    target = tmp_path / "per_row.csv"
+    code, out, _ = run("grad", "--csv", IRIS, "--probs", "--output", str(target), "-q")
+    assert code == 0
+    assert float(out) > 0
+    written = pl.read_csv(target)
+    assert written.columns == ["line", "loss", "grad_p0", "grad_p1", "grad_p2"]
+    assert written["grad_p0"][0] == pytest.approx(0.57 - 1, rel=1e-14)
+
+
+def test_a_failed_run_leaves_no_output_file(tmp_path: Path) -> None:
+    target = tmp_path / "per_row.csv"
+    code, out, err = run("ce", "--csv", str(SAMPLES / "bad_row.csv"), "--output", str(target))
+    assert code == 2
+    assert out == ""
+    assert "bad_row.csv:4:3" in err
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("label,p0,p1\n0,0.5,0.5\n1,abc,0.5\n", "bad.csv:3:2: 'abc' is not a number"),
+        ("label,p0,p1\n0,0.5,0.5\n1,,0.5\n", "bad.csv:3:2: an empty value is not a number"),
+        (
+            "label,p0,p1\n0,0.5,0.5\n1,1.5,-0.5\n",
+            "bad.csv:3:2: '1.5' is not a probability in [0, 1]",
+        ),
+        ("label,p0,p1\n2,0.5,0.5\n", "bad.csv:2:1: '2' is not a class index 0 to 1"),
+        ("label,p0,p1\n-1,0.5,0.5\n", "bad.csv:2:1: '-1' is not a class index 0 to 1"),
+        ("label,p0,p1\n0,0.5,0.5\n1,0.1,0.9,7\n", "bad.csv:3: 4 fields, but the header has 3"),
+        ("label,p0,p1\n0,nan,0.5\n", "bad.csv:2:2: 'nan' is not a number"),
+        ("label,p0,p1\n0,inf,0.5\n", "bad.csv:2:2: 'inf' is not a finite number"),
+        ("label,p0,p1\n", "bad.csv: no rows to score"),
+        ("a,b\n1,2\n", "no label column"),
+    ],
+)
+def test_bad_files(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    code, out, err = run("ce", "--csv", str(path))
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert message in err
+
+
+def test_skip_invalid_scores_the_rest() -> None:
+    code, out, err = run("ce", "--csv", str(SAMPLES / "bad_row.csv"), "--skip-invalid", "-q")
+    assert code == 0
+    expected = (-math.log(0.57) - math.log(0.58) - math.log(0.80)) / 3
+    assert float(out) == pytest.approx(expected, rel=1e-15)
+    assert "skipped 1 invalid row(s)" in err
+    assert "bad_row.csv:4:3: 'abc' is not a number" in err
+
+
+def test_stdin_gzip_and_parquet_agree(tmp_path: Path) -> None:
+    direct = run_json("ce", "--csv", IRIS)["loss"]
+    text = Path(IRIS).read_bytes()
+    piped = json.loads(runner.invoke(app, ["ce", "--csv", "-", "--json"], input=text).stdout)[
+        "loss"
+    ]
+    compressed = tmp_path / "iris.csv.gz"
+    compressed.write_bytes(gzip.compress(text))
+    parquet = tmp_path / "iris.parquet"
+    pl.read_csv(IRIS).write_parquet(parquet)
+    assert piped == direct
+    assert run_json("ce", "--csv", str(compressed))["loss"] == direct
+    assert run_json("ce", "--parquet", str(parquet))["loss"] == direct
+
+
+def test_weight_column(tmp_path: Path) -> None:
+    path = tmp_path / "w.csv"
+    path.write_text("label,p0,p1,w\n0,0.5,0.5,3\n1,0.2,0.8,1\n")
+    document = run_json("ce", "--csv", str(path), "--weight-col", "w")
+    assert document["loss"] == pytest.approx((3 * math.log(2) - math.log(0.8)) / 4, rel=1e-15)
+
+
+def test_class_names_in_the_label_column(tmp_path: Path) -> None:
+    path = tmp_path / "named.csv"
+    path.write_text(
+        "label,setosa,virginica,versicolor\nsetosa,0.57,0.21,0.22\nversicolor,0.25,0.23,0.52\n"
+    )
+    document = run_json("ce", "--csv", str(path))
+    assert document["loss"] == pytest.approx((-math.log(0.57) - math.log(0.52)) / 2, rel=1e-15)
+    code, _, err = run("ce", "--csv", str(path), "--classes", "a,b,c")
+    assert code == 2
+    assert "named.csv:2:1: 'setosa' is not a number nor a class name" in err
+
+
+def test_unnormalised_rows_warn(tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text("label,p0,p1\n0,0.6,0.6\n1,0.5,0.5\n")
+    code, _, err = run("ce", "--csv", str(path), "-q")
+    assert code == 0
+    assert "1 row(s) of predictions do not sum to 1" in err
+    assert "line(s) 2" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ce", "0", "0.5,0.5", "--label-col", "x"], "--label-col goes with --csv FILE"),
+        (["ce", "0", "0.5,0.5", "--csv", IRIS], "not both"),
+        (["ce", "--csv", IRIS, "--parquet", "x.parquet"], "either --csv or --parquet"),
+        (["ce", "--csv", "missing.csv"], "missing.csv: no such file"),
+        (["ce"], "missing LABELS and PREDS"),
+    ],
+)
+def test_file_option_errors(args: list[str], message: str) -> None:
+    code, out, err = run(*args)
+    assert code == 2
+    assert out == ""
+    assert message in err
+
+
+def test_installed_command_scores_a_file_and_imports_no_polars_for_vectors() -> None:
+    script = Path(sys.executable).with_name("cecli")
+    result = subprocess.run(
+        [str(script), "ce", "--csv", IRIS, "-q"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert float(result.stdout) == pytest.approx(
+        float(cecli.ce([0, 1, 2], IRIS_PROBS).loss), rel=1e-15
+    )

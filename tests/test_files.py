@@ -1,0 +1,185 @@
+"""Reading CSV and Parquet files: formats, column selection, locations, the atomic writer."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+from typing import IO, Literal
+
+import numpy as np
+import polars as pl
+import pytest
+
+from cecli.files import atomic_writer, open_table, select_columns
+from cecli.inputs import InputError
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def read_all(
+    source: str,
+    *,
+    kind: Literal["csv", "parquet"] = "csv",
+    stdin: IO[bytes] | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    with open_table(source, kind=kind, delimiter=None, stdin=stdin) as table:
+        chosen = select_columns(table.columns, "categorical")
+        batches = list(table.batches(chosen, None))
+    labels = np.concatenate([b.labels for b in batches])
+    preds = np.concatenate([b.preds for b in batches])
+    lines = [int(x) for b in batches for x in b.lines]
+    return labels, preds, lines
+
+
+def test_reads_the_sample_file(sample_data: Path) -> None:
+    labels, preds, lines = read_all(str(sample_data / "iris3_index.csv"))
+    assert labels.ravel().tolist() == [0, 1, 2]
+    assert preds[0].tolist() == [0.57, 0.21, 0.22]
+    assert lines == [2, 3, 4]
+
+
+@pytest.mark.parametrize("separator", [",", "\t", ";"])
+def test_delimiters_are_detected(tmp_path: Path, separator: str) -> None:
+    path = write(
+        tmp_path / "d.csv",
+        separator.join(["label", "p0", "p1"]) + "\n" + separator.join(["1", "0.25", "0.75"]) + "\n",
+    )
+    labels, preds, _ = read_all(str(path))
+    assert labels.tolist() == [[1.0]]
+    assert preds.tolist() == [[0.25, 0.75]]
+
+
+def test_bom_crlf_and_quotes(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "b.csv", '\ufeff"label","p0","p1"\r\n"0","0.5","0.5"\r\n1,0.1,0.9\r\n', "utf-8"
+    )
+    labels, preds, lines = read_all(str(path))
+    assert labels.ravel().tolist() == [0, 1]
+    assert preds.tolist() == [[0.5, 0.5], [0.1, 0.9]]
+    assert lines == [2, 3]
+
+
+def test_gzip(tmp_path: Path) -> None:
+    path = tmp_path / "g.csv.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("label,p0,p1\n1,0.2,0.8\n")
+    assert read_all(str(path))[1].tolist() == [[0.2, 0.8]]
+
+
+def test_stdin(tmp_path: Path) -> None:
+    stdin = io.BytesIO(b"label,p0,p1\n0,0.6,0.4\n")
+    assert read_all("-", stdin=stdin)[1].tolist() == [[0.6, 0.4]]
+
+
+def test_parquet(tmp_path: Path) -> None:
+    path = tmp_path / "f.parquet"
+    pl.DataFrame({"label": [0, 1], "p0": [0.7, 0.4], "p1": [0.3, 0.6]}).write_parquet(path)
+    labels, preds, lines = read_all(str(path), kind="parquet")
+    assert labels.ravel().tolist() == [0, 1]
+    assert preds.tolist() == [[0.7, 0.3], [0.4, 0.6]]
+    assert lines == [1, 2]
+
+
+def test_values_that_are_not_numbers_become_nan(tmp_path: Path) -> None:
+    path = write(tmp_path / "n.csv", "label,p0,p1\n0,abc,0.5\n1,,0.5\n")
+    _, preds, _ = read_all(str(path))
+    assert np.isnan(preds[:, 0]).all()
+
+
+def test_missing_file() -> None:
+    with (
+        pytest.raises(InputError, match=r"nope\.csv: no such file"),
+        open_table("nope.csv", kind="csv", delimiter=None, stdin=None),
+    ):
+        pass
+
+
+def test_ragged_line_is_located(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.csv", "label,p0,p1\n0,0.5,0.5\n1,0.1,0.9,7\n")
+    with pytest.raises(InputError, match=r"r.csv:3: 4 fields, but the header has 3"):
+        read_all(str(path))
+
+
+def test_raw_value_and_location(tmp_path: Path) -> None:
+    path = write(tmp_path / "v.csv", "label,p0,p1\n0,0.5,0.5\n1,x y,0.5\n")
+    with open_table(str(path), kind="csv", delimiter=None, stdin=None) as table:
+        assert table.raw_value(3, "p0") == "x y"
+        assert table.location(3, "p0").endswith("v.csv:3:2")
+
+
+@pytest.mark.parametrize(
+    ("columns", "family", "options", "expected"),
+    [
+        (["label", "p0", "p1"], "categorical", {}, (("label",), ("p0", "p1"), True)),
+        (["y0", "y1", "p0", "p1"], "categorical", {}, (("y0", "y1"), ("p0", "p1"), False)),
+        (["y_0", "y_1", "p_0", "p_1"], "kl", {}, (("y_0", "y_1"), ("p_0", "p_1"), False)),
+        (["label", "score"], "binary", {}, (("label",), ("score",), False)),
+        (
+            ["target", "a", "b"],
+            "categorical",
+            {"label_col": "target"},
+            (("target",), ("a", "b"), True),
+        ),
+        (
+            ["t0", "t1", "z0", "z1", "w"],
+            "categorical",
+            {"label_cols": "t*", "pred_cols": "z*", "weight_col": "w"},
+            (("t0", "t1"), ("z0", "z1"), False),
+        ),
+        (
+            ["id", "label", "p0", "p1"],
+            "categorical",
+            {"id_col": "id"},
+            (("label",), ("p0", "p1"), True),
+        ),
+    ],
+)
+def test_select_columns(
+    columns: list[str], family: str, options: dict[str, str], expected: tuple[object, ...]
+) -> None:
+    chosen = select_columns(columns, family, **options)  # type: ignore[arg-type]
+    assert (chosen.labels, chosen.preds, chosen.label_index) == expected
+
+
+@pytest.mark.parametrize(
+    ("columns", "options", "message"),
+    [
+        (["a", "b"], {}, "no label column"),
+        (["label", "p0"], {"label_col": "nope"}, "--label-col: no column 'nope'"),
+        (["label", "p0"], {"pred_cols": "q*"}, "--pred-cols: no column matches 'q*'"),
+        (["y0", "y1", "p0"], {}, "2 label column(s) (y0, y1) but 1 prediction column(s) (p0)"),
+        (
+            ["label", "p0"],
+            {"label_col": "label", "label_cols": "label"},
+            "either --label-col or --label-cols",
+        ),
+        (["label", "p0"], {"pred_cols": "label"}, "is both a label and a prediction"),
+    ],
+)
+def test_select_columns_errors(columns: list[str], options: dict[str, str], message: str) -> None:
+    with pytest.raises(InputError) as raised:
+        select_columns(columns, "categorical", **options)
+    assert message in str(raised.value)
+
+
+def test_atomic_writer_replaces_only_on_success(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    target.write_text("old\n")
+
+    def fail_midway() -> None:
+        with atomic_writer(str(target)) as handle:
+            handle.write("half")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_midway()
+    assert target.read_text() == "old\n"
+    assert list(tmp_path.iterdir()) == [target]
+    with atomic_writer(str(target)) as handle:
+        handle.write("new\n")
+    assert target.read_text() == "new\n"
+    assert list(tmp_path.iterdir()) == [target]
