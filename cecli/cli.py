@@ -3,10 +3,11 @@
 Each command parses its two vectors (:mod:`cecli.inputs`), calls one loss function and hands
 the result to :class:`cecli.render.Output`.  ``main`` is the error boundary: every bad input
 ends as one ``cecli: error: …`` line on stderr and exit code 2, with nothing on stdout.
+With ``--csv``/``--parquet`` the same loss functions score a file through :mod:`cecli.batch`.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Typer would then evaluate every parameter's
+# annotation string of all seven commands on each run, which measurably slowed start-up.
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -221,7 +222,7 @@ def _dispatch(
     files: FileOptions,
     loss: LossFn,
     *,
-    family: Family,
+    family: "Family",
     probabilities: bool,
     reduction: str,
     gradient_columns: bool = False,
@@ -270,7 +271,7 @@ def _score_file(
     loss: RowsFn,
     names: tuple[str, ...] | None,
     *,
-    family: Family,
+    family: "Family",
     probabilities: bool,
     reduction: str,
     gradient_columns: bool,

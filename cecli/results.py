@@ -37,7 +37,7 @@ def json_array(values: npt.ArrayLike) -> JsonValue:
     return [json_array(item) for item in array]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RowLosses:
     """Per-row values of a loss without its per-term arrays: what batch scoring needs."""
 
@@ -55,8 +55,11 @@ class RowLosses:
     def rows(self) -> int:
         return int(self.per_row.shape[0])
 
+    def __repr__(self) -> str:
+        return f"RowLosses(name={self.name!r}, rows={self.rows}, classes={self.classes})"
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class LossResult:
     """What every loss returns: the headline value, one value per row, and the settings."""
 
@@ -117,6 +120,14 @@ class LossResult:
             return [float(v) for v in self.loss]
         return [float(self.loss)]
 
+    def __repr__(self) -> str:
+        # The per-term arrays would bury the numbers that matter.
+        loss = repr(self.loss) if isinstance(self.loss, float) else f"<{self.rows} values>"
+        return (
+            f"{type(self).__name__}(loss={loss}, base={self.base!r}, "
+            f"reduction={self.reduction!r}, rows={self.rows}, classes={self.classes})"
+        )
+
     def to_json(self) -> dict[str, JsonValue]:
         """The result as a JSON-ready dict (strict: no NaN/Infinity literals)."""
         document: dict[str, JsonValue] = {
@@ -137,7 +148,7 @@ class LossResult:
         return {}
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CrossEntropyResult(LossResult):
     """Categorical cross-entropy ``-Σ_c w_c·y_c·log p_c`` per row."""
 
@@ -168,7 +179,7 @@ class CrossEntropyResult(LossResult):
         return int(self.clipped.sum())
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SmoothingResult(CrossEntropyResult):
     """Cross-entropy against smoothed targets, next to the loss against the hard ones."""
 
@@ -188,7 +199,7 @@ class SmoothingResult(CrossEntropyResult):
         }
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class BinaryResult(LossResult):
     """Element-wise binary cross-entropy ``-(W_+·y·log p + W_-·(1-y)·log(1-p))``."""
 
@@ -225,7 +236,7 @@ class BinaryResult(LossResult):
         return int(self.clipped.sum())
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class MultilabelResult(BinaryResult):
     """Per-class sigmoid BCE summed over classes, split into positive and negative parts."""
 
@@ -238,7 +249,7 @@ class MultilabelResult(BinaryResult):
         return {"positive": json_array(self.positive), "negative": json_array(self.negative)}
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class KLResult(LossResult):
     """``D_KL(P‖Q) = Σ p·log(p/q)`` with ``H(P, Q) = H(P) + D_KL(P‖Q)``."""
 
@@ -277,7 +288,7 @@ class KLResult(LossResult):
         }
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class GradResult(LossResult):
     """The gradient of the reported loss with respect to the logits."""
 
@@ -313,7 +324,7 @@ class GradResult(LossResult):
         return document
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class FocalResult(LossResult):
     """Focal loss ``-α_t·(1-p_t)^γ·log p_t`` next to plain cross-entropy."""
 
@@ -356,7 +367,7 @@ class FocalResult(LossResult):
         }
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class WorstRow:
     """One of the rows with the largest loss."""
 
@@ -366,7 +377,7 @@ class WorstRow:
     loss: float
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class BatchSummary:
     """A whole file scored: the reduced loss and statistics of the per-row values."""
 
