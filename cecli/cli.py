@@ -158,6 +158,16 @@ OutputFile = Annotated[
         "--output", "-o", help="Write one loss per row to this CSV file.", rich_help_panel=_FILES
     ),
 ]
+LabelsFile = Annotated[
+    str | None,
+    typer.Option("--labels", help="A file of labels, beside --preds FILE.", rich_help_panel=_FILES),
+]
+PredsFile = Annotated[
+    str | None,
+    typer.Option(
+        "--preds", help="A file of predictions, beside --labels FILE.", rich_help_panel=_FILES
+    ),
+]
 NoProgress = Annotated[
     bool, typer.Option("--no-progress", help="Hide the progress bar.", rich_help_panel=_FILES)
 ]
@@ -178,10 +188,14 @@ class FileOptions:
     skip_invalid: bool = False
     output: str | None = None
     no_progress: bool = False
+    labels_file: str | None = None
+    preds_file: str | None = None
 
     @property
-    def source(self) -> str | None:
-        return self.csv if self.csv is not None else self.parquet
+    def sources(self) -> list[str]:
+        """The files to read: one, or the labels file and the predictions file."""
+        given = [self.csv, self.parquet, self.labels_file, self.preds_file]
+        return [source for source in given if source is not None]
 
 
 # --- the error boundary --------------------------------------------------------------------
@@ -235,11 +249,11 @@ def _dispatch(
     """
     try:
         names = parse_class_names(classes) if classes is not None else None
-        if files.source is None:
+        if not files.sources:
             given = [f.name for f in fields(files) if getattr(files, f.name) not in (None, False)]
             if given:
                 option = "--" + given[0].replace("_", "-")
-                raise InputError(f"{option} goes with --csv FILE or --parquet FILE")
+                raise InputError(f"{option} goes with --csv FILE, --parquet FILE or --labels FILE")
             if labels is None or preds is None:
                 missing = "LABELS and PREDS" if labels is None else "PREDS"
                 raise InputError(f"missing {missing} (or score a file with --csv FILE)")
@@ -251,6 +265,10 @@ def _dispatch(
             raise InputError("give either LABELS and PREDS or a file (--csv/--parquet), not both")
         if files.csv is not None and files.parquet is not None:
             raise InputError("use either --csv or --parquet, not both")
+        if (files.labels_file is None) != (files.preds_file is None):
+            raise InputError("--labels FILE and --preds FILE go together")
+        if len(files.sources) > 2:
+            raise InputError("use either --csv/--parquet or --labels with --preds, not both")
         batch_loss: RowsFn = rows or loss
         if rows is None and not gradient_columns:
 
@@ -282,11 +300,14 @@ def _score_file(
     from cecli.batch import score_table
     from cecli.files import atomic_writer, open_table, select_columns
 
-    kind: Literal["csv", "parquet"] = "csv" if files.csv is not None else "parquet"
-    source = files.source or "-"
+    kind: Literal["csv", "parquet"] | None = None
+    if files.csv is not None:
+        kind = "csv"
+    elif files.parquet is not None:
+        kind = "parquet"
     with ExitStack() as stack:
         table = stack.enter_context(
-            open_table(source, kind=kind, delimiter=files.delimiter, stdin=sys.stdin.buffer)
+            open_table(*files.sources, kind=kind, delimiter=files.delimiter, stdin=sys.stdin.buffer)
         )
         columns = select_columns(
             table.columns, family, label_col=files.label_col, label_cols=files.label_cols,
@@ -350,6 +371,8 @@ def ce(
     skip_invalid: SkipInvalid = False,
     output: OutputFile = None,
     no_progress: NoProgress = False,
+    labels_file: LabelsFile = None,
+    preds_file: PredsFile = None,
 ) -> None:
     """Categorical cross-entropy: L = -Σ y·log p, term by term.
 
@@ -369,6 +392,8 @@ def ce(
         skip_invalid,
         output,
         no_progress,
+        labels_file,
+        preds_file,
     )
     try:
         class_weights = None if weights is None else parse_vector(weights, "--weights")
@@ -416,6 +441,8 @@ def bce(
     skip_invalid: SkipInvalid = False,
     output: OutputFile = None,
     no_progress: NoProgress = False,
+    labels_file: LabelsFile = None,
+    preds_file: PredsFile = None,
 ) -> None:
     """Binary cross-entropy: -(y·log p + (1-y)·log(1-p)) per element, mean over all.
 
@@ -434,6 +461,8 @@ def bce(
         skip_invalid,
         output,
         no_progress,
+        labels_file,
+        preds_file,
     )
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
@@ -472,6 +501,8 @@ def multilabel(
     skip_invalid: SkipInvalid = False,
     output: OutputFile = None,
     no_progress: NoProgress = False,
+    labels_file: LabelsFile = None,
+    preds_file: PredsFile = None,
 ) -> None:
     """Multi-label loss: one sigmoid BCE per class, summed over classes, mean over rows.
 
@@ -490,6 +521,8 @@ def multilabel(
         skip_invalid,
         output,
         no_progress,
+        labels_file,
+        preds_file,
     )
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
@@ -533,6 +566,8 @@ def kl(
     skip_invalid: SkipInvalid = False,
     output: OutputFile = None,
     no_progress: NoProgress = False,
+    labels_file: LabelsFile = None,
+    preds_file: PredsFile = None,
 ) -> None:
     """KL divergence D_KL(P‖Q) = Σ p·log(p/q), with H(P) and H(P,Q) = H(P) + D_KL.
 
@@ -552,6 +587,8 @@ def kl(
         skip_invalid,
         output,
         no_progress,
+        labels_file,
+        preds_file,
     )
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
@@ -595,6 +632,8 @@ def grad(
     skip_invalid: SkipInvalid = False,
     output: OutputFile = None,
     no_progress: NoProgress = False,
+    labels_file: LabelsFile = None,
+    preds_file: PredsFile = None,
 ) -> None:
     """Gradient of the loss w.r.t. the logits: ∂L/∂z = softmax(z) − y.
 
@@ -613,6 +652,8 @@ def grad(
         skip_invalid,
         output,
         no_progress,
+        labels_file,
+        preds_file,
     )
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
@@ -660,6 +701,8 @@ def smooth(
     skip_invalid: SkipInvalid = False,
     output: OutputFile = None,
     no_progress: NoProgress = False,
+    labels_file: LabelsFile = None,
+    preds_file: PredsFile = None,
 ) -> None:
     """Label smoothing: hard and smoothed targets side by side, with both losses.
 
@@ -678,6 +721,8 @@ def smooth(
         skip_invalid,
         output,
         no_progress,
+        labels_file,
+        preds_file,
     )
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
@@ -724,6 +769,8 @@ def focal(
     skip_invalid: SkipInvalid = False,
     output: OutputFile = None,
     no_progress: NoProgress = False,
+    labels_file: LabelsFile = None,
+    preds_file: PredsFile = None,
 ) -> None:
     """Focal loss: -α·(1-p_t)^γ·log p_t, next to plain cross-entropy.
 
@@ -742,6 +789,8 @@ def focal(
         skip_invalid,
         output,
         no_progress,
+        labels_file,
+        preds_file,
     )
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:

@@ -61,8 +61,8 @@ class Batch:
     """Line numbers (CSV, 1-based, header = 1) or row numbers (Parquet, 1-based)."""
 
 
-class Table:
-    """A CSV or Parquet source read lazily in record batches."""
+class Source:
+    """One CSV or Parquet file: its columns, and where a value of it is."""
 
     def __init__(self, path: Path, display: str, kind: Literal["csv", "parquet"], separator: str):
         self.path = path
@@ -70,11 +70,13 @@ class Table:
         self.kind = kind
         self.separator = separator
         self.size = path.stat().st_size
-        self.columns: list[str] = self._scan().collect_schema().names()
+        self.first = 2 if kind == "csv" else 1
+        """The line (CSV, after the header) or row (Parquet) of the first record."""
+        self.columns: list[str] = self.scan().collect_schema().names()
         if not self.columns:
             raise InputError(f"{display}: no header row with column names")
 
-    def _scan(self, strings: Sequence[str] = (), floats: Sequence[str] = ()) -> pl.LazyFrame:
+    def scan(self, strings: Sequence[str] = (), floats: Sequence[str] = ()) -> pl.LazyFrame:
         import polars as pl
 
         if self.kind == "parquet":
@@ -105,28 +107,90 @@ class Table:
     def string_columns(self) -> set[str]:
         import polars as pl
 
-        schema = self._scan().collect_schema()
-        return {name for name, dtype in schema.items() if dtype == pl.String}
+        return {name for name, dtype in self.scan().collect_schema().items() if dtype == pl.String}
+
+    def first_ragged_line(self) -> tuple[int, int] | None:
+        if self.kind != "csv":
+            return None
+        with self.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+            reader = csv.reader(handle, delimiter=self.separator)
+            for number, record in enumerate(reader, 1):
+                if record and len(record) > len(self.columns):
+                    return number, len(record)
+        return None
+
+    def raw_value(self, record: int, column: str) -> str | None:
+        """The text of one CSV field (for error messages; reads up to that line)."""
+        if self.kind != "csv":
+            return None
+        line, position = record + self.first, self.columns.index(column)
+        with self.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+            for number, fields in enumerate(csv.reader(handle, delimiter=self.separator), 1):
+                if number == line:
+                    return fields[position] if position < len(fields) else None
+        return None
+
+    def location(self, record: int, column: str) -> str:
+        if self.kind == "parquet":
+            return f"{self.display}:row {record + self.first}, column {column}"
+        return f"{self.display}:{record + self.first}:{self.columns.index(column) + 1}"
+
+
+class Table:
+    """One file, or a labels file beside a predictions file, read lazily in record batches.
+
+    ``Batch.lines`` count as the first file does: CSV lines (the header is line 1) or Parquet
+    rows; messages translate them into each file's own lines.
+    """
+
+    def __init__(self, sources: Sequence[Source]) -> None:
+        self.sources = list(sources)
+        self.columns: list[str] = [c for source in self.sources for c in source.columns]
+        repeated = sorted({c for c in self.columns if self.columns.count(c) > 1})
+        if len(self.sources) > 1 and repeated:
+            raise InputError(
+                f"column {repeated[0]!r} is in both files; keep labels and predictions apart"
+            )
+        self.display = " + ".join(source.display for source in self.sources)
+        self.size = sum(source.size for source in self.sources)
+
+    def source_of(self, column: str) -> Source:
+        return next(source for source in self.sources if column in source.columns)
+
+    def estimated_rows(self) -> int:
+        return self.sources[0].estimated_rows()
 
     def batches(self, columns: Columns, class_names: Sequence[str] | None) -> Iterator[Batch]:
         """Record batches of the selected columns; values that are not numbers become NaN."""
         import polars as pl
 
         numeric = [*columns.preds, *([columns.weight] if columns.weight else [])]
-        named_labels = columns.label_index and columns.labels[0] in self.string_columns()
+        label_source = self.source_of(columns.labels[0])
+        named_labels = columns.label_index and columns.labels[0] in label_source.string_columns()
         if not named_labels:
             numeric += list(columns.labels)
         strings = [columns.identifier] if columns.identifier else []
         if named_labels:
             strings.append(columns.labels[0])
-        frame = self._scan(strings=strings, floats=numeric if self.kind == "csv" else ())
         selected = [*columns.labels, *columns.preds]
-        extra = [c for c in (columns.weight, columns.identifier) if c and c not in selected]
-        frame = frame.select([*selected, *extra])
-        if self.kind == "parquet":
-            frame = frame.with_columns(pl.col(numeric).cast(pl.Float64, strict=False))
+        selected += [c for c in (columns.weight, columns.identifier) if c and c not in selected]
+        frames = []
+        for source in self.sources:
+            mine = [c for c in selected if c in source.columns]
+            if not mine:
+                continue
+            frame = source.scan(
+                strings=[c for c in strings if c in mine],
+                floats=[c for c in numeric if c in mine] if source.kind == "csv" else (),
+            ).select(mine)
+            if source.kind == "parquet":
+                cast = [c for c in numeric if c in mine]
+                frame = frame.with_columns(pl.col(cast).cast(pl.Float64, strict=False))
+            frames.append(frame)
+        frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="horizontal")
+        frame = frame.select(selected)
         names = list(class_names or columns.preds)
-        start = 2 if self.kind == "csv" else 1
+        start = self.sources[0].first
         try:
             for chunk in frame.collect_batches(chunk_size=BATCH_ROWS):
                 count = chunk.height
@@ -171,38 +235,26 @@ class Table:
 
     def _explain(self, error: Exception) -> str:
         text = " ".join(str(error).split("\n")[0].split())
-        if self.kind == "csv" and "more fields" in text:
-            ragged = self._first_ragged_line()
-            if ragged is not None:
-                line, count = ragged
-                return (
-                    f"{self.display}:{line}: {count} fields, but the header has {len(self.columns)}"
-                )
+        if "more fields" in text:
+            for source in self.sources:
+                ragged = source.first_ragged_line()
+                if ragged is not None:
+                    line, count = ragged
+                    return (
+                        f"{source.display}:{line}: {count} fields, but the header has "
+                        f"{len(source.columns)}"
+                    )
+        if "non-equal length" in text:
+            return f"{self.display}: the files have different numbers of rows"
         return f"{self.display}: cannot read the file ({text})"
 
-    def _first_ragged_line(self) -> tuple[int, int] | None:
-        with self.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-            reader = csv.reader(handle, delimiter=self.separator)
-            for number, record in enumerate(reader, 1):
-                if record and len(record) > len(self.columns):
-                    return number, len(record)
-        return None
-
     def raw_value(self, line: int, column: str) -> str | None:
-        """The text of one CSV field (for error messages; reads up to that line)."""
-        if self.kind != "csv":
-            return None
-        position = self.columns.index(column)
-        with self.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-            for number, record in enumerate(csv.reader(handle, delimiter=self.separator), 1):
-                if number == line:
-                    return record[position] if position < len(record) else None
-        return None
+        """The text of the field at ``line`` (as counted by ``Batch.lines``) of ``column``."""
+        return self.source_of(column).raw_value(line - self.sources[0].first, column)
 
     def location(self, line: int, column: str) -> str:
-        if self.kind == "parquet":
-            return f"{self.display}:row {line}, column {column}"
-        return f"{self.display}:{line}:{self.columns.index(column) + 1}"
+        """``file:line:column`` (or ``file:row N, column NAME``) of a field."""
+        return self.source_of(column).location(line - self.sources[0].first, column)
 
 
 def _sniff_separator(path: Path) -> str:
@@ -215,33 +267,46 @@ def _sniff_separator(path: Path) -> str:
 
 @contextlib.contextmanager
 def open_table(
-    source: str,
-    *,
-    kind: Literal["csv", "parquet"],
+    *sources: str,
+    kind: Literal["csv", "parquet"] | None,
     delimiter: str | None,
     stdin: IO[bytes] | None,
 ) -> Iterator[Table]:
-    """Open a CSV (``.gz`` too, ``-`` for standard input) or Parquet file for batch reading.
+    """Open one file, or a labels file and a predictions file, for batch reading.
 
-    Standard input and gzip files are first copied, in bounded chunks, to a temporary file, so
-    that memory stays flat whatever their size.
+    CSV (``.gz`` too, ``-`` for standard input) or Parquet; ``kind=None`` tells them apart by
+    the ``.parquet`` suffix.  Standard input and gzip files are first copied, in bounded
+    chunks, to a temporary file, so that memory stays flat whatever their size.
     """
+    if sum(source == "-" for source in sources) > 1:
+        raise InputError("only one file can be '-' (standard input)")
     with contextlib.ExitStack() as stack:
-        path = Path(source)
-        display = "<stdin>" if source == "-" else source
-        if source == "-":
-            if stdin is None:
-                raise InputError("'-' reads from standard input, but there is none")
-            path = _spool(stack, stdin, ".parquet" if kind == "parquet" else ".csv")
-        elif not path.is_file():
-            raise InputError(f"{source}: no such file")
-        elif path.suffix == ".gz":
-            with gzip.open(path, "rb") as compressed:
-                path = _spool(stack, compressed, "".join(path.suffixes[:-1]) or ".csv")
-        separator = delimiter or (_sniff_separator(path) if kind == "csv" else ",")
-        if len(separator) != 1:
-            raise InputError(f"--delimiter must be one character, got {separator!r}")
-        yield Table(path, display, kind, separator)
+        opened = []
+        for source in sources:
+            file_kind = kind or ("parquet" if source.endswith(".parquet") else "csv")
+            path = _local_path(stack, source, file_kind, stdin)
+            separator = delimiter or (_sniff_separator(path) if file_kind == "csv" else ",")
+            if len(separator) != 1:
+                raise InputError(f"--delimiter must be one character, got {separator!r}")
+            display = "<stdin>" if source == "-" else source
+            opened.append(Source(path, display, file_kind, separator))
+        yield Table(opened)
+
+
+def _local_path(
+    stack: contextlib.ExitStack, source: str, kind: str, stdin: IO[bytes] | None
+) -> Path:
+    path = Path(source)
+    if source == "-":
+        if stdin is None:
+            raise InputError("'-' reads from standard input, but there is none")
+        return _spool(stack, stdin, f".{kind}")
+    if not path.is_file():
+        raise InputError(f"{source}: no such file")
+    if path.suffix == ".gz":
+        with gzip.open(path, "rb") as compressed:
+            return _spool(stack, compressed, "".join(path.suffixes[:-1]) or ".csv")
+    return path
 
 
 def _spool(stack: contextlib.ExitStack, stream: IO[bytes] | gzip.GzipFile, suffix: str) -> Path:

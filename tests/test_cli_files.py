@@ -260,3 +260,45 @@ def test_installed_command_scores_a_file_and_imports_no_polars_for_vectors() -> 
     assert float(result.stdout) == pytest.approx(
         float(cecli.ce([0, 1, 2], IRIS_PROBS).loss), rel=1e-15
     )
+
+
+def _two_files(tmp_path: Path, preds: str) -> tuple[str, str]:
+    labels_path, preds_path = tmp_path / "labels.csv", tmp_path / "preds.csv"
+    labels_path.write_text("label\n0\n1\n2\n")
+    preds_path.write_text(preds)
+    return str(labels_path), str(preds_path)
+
+
+def test_labels_and_predictions_in_two_files(tmp_path: Path) -> None:
+    labels, preds = _two_files(
+        tmp_path, "p0,p1,p2\n0.57,0.21,0.22\n0.20,0.58,0.22\n0.25,0.23,0.52\n"
+    )
+    document = run_json("ce", "--labels", labels, "--preds", preds)
+    assert document["loss"] == run_json("ce", "--csv", IRIS)["loss"]
+    parquet = tmp_path / "preds.parquet"
+    pl.read_csv(preds).write_parquet(parquet)
+    assert run_json("ce", "--labels", labels, "--preds", str(parquet))["loss"] == document["loss"]
+
+
+@pytest.mark.parametrize(
+    ("preds", "message"),
+    [
+        ("p0,p1,p2\n0.57,0.21,0.22\n0.20,0.58,0.22\n", "the files have different numbers of rows"),
+        (
+            "p0,p1,p2\n0.57,0.21,0.22\n0.20,xx,0.22\n0.25,0.23,0.52\n",
+            "preds.csv:3:2: 'xx' is not a number",
+        ),
+        ("label,p1,p2\n0,0.5,0.5\n", "column 'label' is in both files"),
+    ],
+)
+def test_two_file_errors_name_the_right_file(tmp_path: Path, preds: str, message: str) -> None:
+    labels, preds_path = _two_files(tmp_path, preds)
+    code, out, err = run("ce", "--labels", labels, "--preds", preds_path)
+    assert code == 2
+    assert out == ""
+    assert message in err
+
+
+def test_labels_file_needs_a_preds_file(tmp_path: Path) -> None:
+    labels, _ = _two_files(tmp_path, "p0\n0.5\n")
+    assert "--labels FILE and --preds FILE go together" in run("ce", "--labels", labels)[2]
