@@ -8,6 +8,8 @@ With ``--csv``/``--parquet`` the same loss functions score a file through :mod:`
 
 # No `from __future__ import annotations` here: Typer would then evaluate every parameter's
 # annotation string of all seven commands on each run, which measurably slowed start-up.
+import functools
+import inspect
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -198,6 +200,46 @@ class FileOptions:
         return [source for source in given if source is not None]
 
 
+_FILE_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "csv": (CsvFile, None),
+    "parquet": (ParquetFile, None),
+    "label_col": (LabelCol, None),
+    "label_cols": (LabelCols, None),
+    "pred_cols": (PredCols, None),
+    "weight_col": (WeightCol, None),
+    "id_col": (IdCol, None),
+    "delimiter": (Delimiter, None),
+    "skip_invalid": (SkipInvalid, False),
+    "output": (OutputFile, None),
+    "no_progress": (NoProgress, False),
+    "labels_file": (LabelsFile, None),
+    "preds_file": (PredsFile, None),
+}
+
+
+def _with_file_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the file options, gathered into its ``files: FileOptions`` parameter.
+
+    Typer reads a command's options from its signature; this writes the thirteen shared ones
+    into each signature once, instead of into seven parameter lists by hand.
+    """
+    signature = inspect.signature(command)
+    own = [p for name, p in signature.parameters.items() if name != "files"]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
+        for name, (hint, default) in _FILE_OPTIONS.items()
+    ]
+
+    @functools.wraps(command)
+    def with_files(**values: Any) -> None:
+        files = FileOptions(**{name: values.pop(name) for name in _FILE_OPTIONS})
+        command(files=files, **values)
+
+    with_files.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
+    with_files.__annotations__ = {p.name: p.annotation for p in [*own, *shared]}
+    return with_files
+
+
 # --- the error boundary --------------------------------------------------------------------
 
 
@@ -345,6 +387,7 @@ def _score_file(
 
 
 @app.command(context_settings=_COMMAND_SETTINGS)
+@_with_file_options
 def ce(
     labels: Labels = None,
     preds: Preds = None,
@@ -360,19 +403,7 @@ def ce(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
-    csv: CsvFile = None,
-    parquet: ParquetFile = None,
-    label_col: LabelCol = None,
-    label_cols: LabelCols = None,
-    pred_cols: PredCols = None,
-    weight_col: WeightCol = None,
-    id_col: IdCol = None,
-    delimiter: Delimiter = None,
-    skip_invalid: SkipInvalid = False,
-    output: OutputFile = None,
-    no_progress: NoProgress = False,
-    labels_file: LabelsFile = None,
-    preds_file: PredsFile = None,
+    files: FileOptions = FileOptions(),
 ) -> None:
     """Categorical cross-entropy: L = -Σ y·log p, term by term.
 
@@ -380,21 +411,6 @@ def ce(
     a file: `cecli ce --csv sample_data/iris3_index.csv`.
     """
     mode = _output_mode(json_output, quiet)
-    files = FileOptions(
-        csv,
-        parquet,
-        label_col,
-        label_cols,
-        pred_cols,
-        weight_col,
-        id_col,
-        delimiter,
-        skip_invalid,
-        output,
-        no_progress,
-        labels_file,
-        preds_file,
-    )
     try:
         class_weights = None if weights is None else parse_vector(weights, "--weights")
     except InputError as error:
@@ -419,6 +435,7 @@ def ce(
 
 
 @app.command(context_settings=_COMMAND_SETTINGS)
+@_with_file_options
 def bce(
     labels: Labels = None,
     preds: Preds = None,
@@ -430,40 +447,13 @@ def bce(
     smoothing: Annotated[float, typer.Option(help="Binary label smoothing: y(1-ε) + ε/2.")] = 0.0,
     json_output: Json = False,
     quiet: Quiet = False,
-    csv: CsvFile = None,
-    parquet: ParquetFile = None,
-    label_col: LabelCol = None,
-    label_cols: LabelCols = None,
-    pred_cols: PredCols = None,
-    weight_col: WeightCol = None,
-    id_col: IdCol = None,
-    delimiter: Delimiter = None,
-    skip_invalid: SkipInvalid = False,
-    output: OutputFile = None,
-    no_progress: NoProgress = False,
-    labels_file: LabelsFile = None,
-    preds_file: PredsFile = None,
+    files: FileOptions = FileOptions(),
 ) -> None:
     """Binary cross-entropy: -(y·log p + (1-y)·log(1-p)) per element, mean over all.
 
     Example: `cecli bce 1,0,1 0.9,0.2,0.7`.
     """
     mode = _output_mode(json_output, quiet)
-    files = FileOptions(
-        csv,
-        parquet,
-        label_col,
-        label_cols,
-        pred_cols,
-        weight_col,
-        id_col,
-        delimiter,
-        skip_invalid,
-        output,
-        no_progress,
-        labels_file,
-        preds_file,
-    )
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.binary_cross_entropy(
@@ -478,6 +468,7 @@ def bce(
 
 
 @app.command(context_settings=_COMMAND_SETTINGS)
+@_with_file_options
 def multilabel(
     labels: Labels = None,
     preds: Preds = None,
@@ -490,40 +481,13 @@ def multilabel(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
-    csv: CsvFile = None,
-    parquet: ParquetFile = None,
-    label_col: LabelCol = None,
-    label_cols: LabelCols = None,
-    pred_cols: PredCols = None,
-    weight_col: WeightCol = None,
-    id_col: IdCol = None,
-    delimiter: Delimiter = None,
-    skip_invalid: SkipInvalid = False,
-    output: OutputFile = None,
-    no_progress: NoProgress = False,
-    labels_file: LabelsFile = None,
-    preds_file: PredsFile = None,
+    files: FileOptions = FileOptions(),
 ) -> None:
     """Multi-label loss: one sigmoid BCE per class, summed over classes, mean over rows.
 
     Example: `cecli multilabel 1,0,0,1 0.8,0.1,0.3,0.6`.
     """
     mode = _output_mode(json_output, quiet)
-    files = FileOptions(
-        csv,
-        parquet,
-        label_col,
-        label_cols,
-        pred_cols,
-        weight_col,
-        id_col,
-        delimiter,
-        skip_invalid,
-        output,
-        no_progress,
-        labels_file,
-        preds_file,
-    )
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.multilabel_cross_entropy(
@@ -538,6 +502,7 @@ def multilabel(
 
 
 @app.command(context_settings=_COMMAND_SETTINGS)
+@_with_file_options
 def kl(
     labels: Annotated[
         str | None, typer.Argument(metavar="P", help="The true distribution(s) P.")
@@ -555,19 +520,7 @@ def kl(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
-    csv: CsvFile = None,
-    parquet: ParquetFile = None,
-    label_col: LabelCol = None,
-    label_cols: LabelCols = None,
-    pred_cols: PredCols = None,
-    weight_col: WeightCol = None,
-    id_col: IdCol = None,
-    delimiter: Delimiter = None,
-    skip_invalid: SkipInvalid = False,
-    output: OutputFile = None,
-    no_progress: NoProgress = False,
-    labels_file: LabelsFile = None,
-    preds_file: PredsFile = None,
+    files: FileOptions = FileOptions(),
 ) -> None:
     """KL divergence D_KL(P‖Q) = Σ p·log(p/q), with H(P) and H(P,Q) = H(P) + D_KL.
 
@@ -575,21 +528,6 @@ def kl(
     columns (y0…yK) and Q from the prediction columns (p0…pK).
     """
     mode = _output_mode(json_output, quiet)
-    files = FileOptions(
-        csv,
-        parquet,
-        label_col,
-        label_cols,
-        pred_cols,
-        weight_col,
-        id_col,
-        delimiter,
-        skip_invalid,
-        output,
-        no_progress,
-        labels_file,
-        preds_file,
-    )
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.kl_divergence(
@@ -604,6 +542,7 @@ def kl(
 
 
 @app.command(context_settings=_COMMAND_SETTINGS)
+@_with_file_options
 def grad(
     labels: Labels = None,
     preds: Annotated[
@@ -621,40 +560,13 @@ def grad(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
-    csv: CsvFile = None,
-    parquet: ParquetFile = None,
-    label_col: LabelCol = None,
-    label_cols: LabelCols = None,
-    pred_cols: PredCols = None,
-    weight_col: WeightCol = None,
-    id_col: IdCol = None,
-    delimiter: Delimiter = None,
-    skip_invalid: SkipInvalid = False,
-    output: OutputFile = None,
-    no_progress: NoProgress = False,
-    labels_file: LabelsFile = None,
-    preds_file: PredsFile = None,
+    files: FileOptions = FileOptions(),
 ) -> None:
     """Gradient of the loss w.r.t. the logits: ∂L/∂z = softmax(z) − y.
 
     Example: `cecli grad 0 2,1,0.1`. From a file, `--output` writes each row's own gradient.
     """
     mode = _output_mode(json_output, quiet)
-    files = FileOptions(
-        csv,
-        parquet,
-        label_col,
-        label_cols,
-        pred_cols,
-        weight_col,
-        id_col,
-        delimiter,
-        skip_invalid,
-        output,
-        no_progress,
-        labels_file,
-        preds_file,
-    )
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.logit_gradient(
@@ -678,6 +590,7 @@ def grad(
 
 
 @app.command(context_settings=_COMMAND_SETTINGS)
+@_with_file_options
 def smooth(
     labels: Labels = None,
     preds: Preds = None,
@@ -690,40 +603,13 @@ def smooth(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
-    csv: CsvFile = None,
-    parquet: ParquetFile = None,
-    label_col: LabelCol = None,
-    label_cols: LabelCols = None,
-    pred_cols: PredCols = None,
-    weight_col: WeightCol = None,
-    id_col: IdCol = None,
-    delimiter: Delimiter = None,
-    skip_invalid: SkipInvalid = False,
-    output: OutputFile = None,
-    no_progress: NoProgress = False,
-    labels_file: LabelsFile = None,
-    preds_file: PredsFile = None,
+    files: FileOptions = FileOptions(),
 ) -> None:
     """Label smoothing: hard and smoothed targets side by side, with both losses.
 
     Example: `cecli smooth 0 0.7,0.2,0.1 --smoothing 0.1`.
     """
     mode = _output_mode(json_output, quiet)
-    files = FileOptions(
-        csv,
-        parquet,
-        label_col,
-        label_cols,
-        pred_cols,
-        weight_col,
-        id_col,
-        delimiter,
-        skip_invalid,
-        output,
-        no_progress,
-        labels_file,
-        preds_file,
-    )
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.label_smoothing(
@@ -739,6 +625,7 @@ def smooth(
 
 
 @app.command(context_settings=_COMMAND_SETTINGS)
+@_with_file_options
 def focal(
     labels: Labels = None,
     preds: Preds = None,
@@ -758,40 +645,13 @@ def focal(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
-    csv: CsvFile = None,
-    parquet: ParquetFile = None,
-    label_col: LabelCol = None,
-    label_cols: LabelCols = None,
-    pred_cols: PredCols = None,
-    weight_col: WeightCol = None,
-    id_col: IdCol = None,
-    delimiter: Delimiter = None,
-    skip_invalid: SkipInvalid = False,
-    output: OutputFile = None,
-    no_progress: NoProgress = False,
-    labels_file: LabelsFile = None,
-    preds_file: PredsFile = None,
+    files: FileOptions = FileOptions(),
 ) -> None:
     """Focal loss: -α·(1-p_t)^γ·log p_t, next to plain cross-entropy.
 
     Example: `cecli focal 0 0.7,0.2,0.1 --gamma 2`.
     """
     mode = _output_mode(json_output, quiet)
-    files = FileOptions(
-        csv,
-        parquet,
-        label_col,
-        label_cols,
-        pred_cols,
-        weight_col,
-        id_col,
-        delimiter,
-        skip_invalid,
-        output,
-        no_progress,
-        labels_file,
-        preds_file,
-    )
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.focal_loss(
