@@ -260,6 +260,9 @@ class _Arguments:
     def __init__(self, labels: str, preds: str) -> None:
         if labels.strip() == "-" and preds.strip() == "-":
             raise InputError("only one of LABELS and PREDS can be '-' (standard input)")
+        if "-" in (labels.strip(), preds.strip()) and sys.stdin is not None and sys.stdin.isatty():
+            name = "LABELS" if labels.strip() == "-" else "PREDS"
+            Output().hint(f"reading {name} from standard input (end with Ctrl-D)")
         self.labels = read_argument(labels, sys.stdin)
         self.preds = read_argument(preds, sys.stdin)
 

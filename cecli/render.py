@@ -62,6 +62,9 @@ class Output:
     def warn(self, message: str) -> None:
         print(f"cecli: warning: {message}", file=self.stderr)
 
+    def hint(self, message: str) -> None:
+        print(f"cecli: {message}", file=self.stderr)
+
     def error(self, message: str) -> None:
         print(f"cecli: error: {message}", file=self.stderr)
 
