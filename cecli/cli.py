@@ -8,9 +8,12 @@ With ``--csv``/``--parquet`` the same loss functions score a file through :mod:`
 
 # No `from __future__ import annotations` here: Typer would then evaluate every parameter's
 # annotation string of all seven commands on each run, which measurably slowed start-up.
+import contextvars
+import difflib
 import functools
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -48,7 +51,11 @@ app = typer.Typer(
 )
 
 # Negative numbers (`-1.2,0.3`) must reach the arguments instead of being read as options.
-_COMMAND_SETTINGS: dict[str, Any] = {"ignore_unknown_options": True}
+# Options typed after `--` (`cecli ce -- 0 -1.2,0.3 --logits`) arrive as extra arguments, which
+# `_with_file_options` hands back to the parser once.
+_COMMAND_SETTINGS: dict[str, Any] = {"ignore_unknown_options": True, "allow_extra_args": True}
+_NUMBER_LIKE = re.compile(r"^-[\d.]")
+_reparsing: contextvars.ContextVar[bool] = contextvars.ContextVar("reparsing", default=False)
 
 # --- options shared by the commands --------------------------------------------------------
 
@@ -221,23 +228,55 @@ def _with_file_options(command: Callable[..., None]) -> Callable[..., None]:
     """Give a command the file options, gathered into its ``files: FileOptions`` parameter.
 
     Typer reads a command's options from its signature; this writes the thirteen shared ones
-    into each signature once, instead of into seven parameter lists by hand.
+    into each signature once, instead of into seven parameter lists by hand.  It also takes
+    the command's context, to re-read options that came after ``--``.
     """
     signature = inspect.signature(command)
     own = [p for name, p in signature.parameters.items() if name != "files"]
+    context = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
     shared = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
         for name, (hint, default) in _FILE_OPTIONS.items()
     ]
 
     @functools.wraps(command)
-    def with_files(**values: Any) -> None:
+    def with_files(ctx: typer.Context, **values: Any) -> None:
+        if ctx.args:
+            positionals = [values[name] for name in ("labels", "preds") if values[name] is not None]
+            _reparse_trailing_options(ctx, positionals)
+            return
         files = FileOptions(**{name: values.pop(name) for name in _FILE_OPTIONS})
         command(files=files, **values)
 
-    with_files.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
-    with_files.__annotations__ = {p.name: p.annotation for p in [*own, *shared]}
+    parameters = [context, *own, *shared]
+    with_files.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_files.__annotations__ = {p.name: p.annotation for p in parameters}
     return with_files
+
+
+def _reparse_trailing_options(ctx: typer.Context, positionals: list[str]) -> None:
+    """Run the command again with the extra arguments first, if they are its options."""
+    extras = list(ctx.args)
+    known = sorted({o for p in ctx.command.params for o in [*p.opts, *p.secondary_opts]})
+    if _reparsing.get() or not extras[0].startswith("-"):
+        _fail(f"unexpected extra argument(s): {' '.join(extras)}")
+    for token in extras:
+        name = token.split("=", 1)[0]
+        if token.startswith("-") and not _NUMBER_LIKE.match(token) and name not in known:
+            close = difflib.get_close_matches(name, [k for k in known if k.startswith("-")], n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            _fail(f"no such option: {name}{hint}")
+    reparsing = _reparsing.set(True)
+    try:
+        code = ctx.command.main(
+            args=[*extras, "--", *positionals], prog_name=ctx.command_path, standalone_mode=False
+        )
+    finally:
+        _reparsing.reset(reparsing)
+    if isinstance(code, int) and code:
+        raise typer.Exit(code)
 
 
 # --- the error boundary --------------------------------------------------------------------

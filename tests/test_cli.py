@@ -92,6 +92,13 @@ def test_negative_numbers_as_arguments() -> None:
     assert float(out) == pytest.approx(3.4016712449527914, rel=1e-15)
     code_dashdash, out_dashdash, _ = run("ce", "--logits", "-q", "--", "0", "-1.2,0.3,2")
     assert (code_dashdash, out_dashdash) == (0, out)
+    # Options after `--` still count as options.
+    assert run("ce", "--", "0", "-1.2,0.3,2", "--logits", "-q")[:2] == (0, out)
+    code_json, out_json, _ = run(
+        "focal", "--", "0", "-1.2,0.3,2", "--logits", "--gamma", "0", "--json"
+    )
+    assert code_json == 0
+    assert json.loads(out_json)["loss"] == float(out)
 
 
 def test_stdin_dash() -> None:
