@@ -1,11 +1,32 @@
-"""Comparison with the oracle at float64 precision."""
+"""Shared test helpers: comparison with the oracle, and running the CLI in-process."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 from mpmath import mpf
+from typer.testing import CliRunner
+
+from cecli.cli import app
+
+_runner = CliRunner()
+
+
+def run(*args: str, input: str | bytes | None = None) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``cecli ARGS`` run through Typer's CliRunner."""
+    result = _runner.invoke(app, list(args), input=input)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def run_json(*args: str) -> dict[str, Any]:
+    """The JSON document ``cecli ARGS --json`` prints (the run must succeed)."""
+    code, out, err = run(*args, "--json")
+    assert code == 0, err
+    document: dict[str, Any] = json.loads(out)
+    return document
+
 
 REL = 1e-12
 # Values below this are compared absolutely: subnormal floats hold fewer digits.

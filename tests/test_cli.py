@@ -3,27 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from cecli.cli import app
-
-runner = CliRunner()
-
-
-def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), input=input)
-    return result.exit_code, result.stdout, result.stderr
-
-
-def run_json(*args: str) -> dict[str, Any]:
-    code, out, err = run(*args, "--json")
-    assert code == 0, err
-    document: dict[str, Any] = json.loads(out)
-    return document
-
+from tests.helpers import run, run_json
 
 COMMON_KEYS = {"loss", "base", "reduction", "rows", "classes", "per_row"}
 

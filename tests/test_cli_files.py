@@ -9,32 +9,17 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
 import cecli
-from cecli.cli import app
+from tests.helpers import run, run_json
 
-runner = CliRunner()
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 IRIS = str(SAMPLES / "iris3_index.csv")
 IRIS_PROBS = [[0.57, 0.21, 0.22], [0.20, 0.58, 0.22], [0.25, 0.23, 0.52]]
-
-
-def run(*args: str, input: str | bytes | None = None) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), input=input)
-    return result.exit_code, result.stdout, result.stderr
-
-
-def run_json(*args: str) -> dict[str, Any]:
-    code, out, err = run(*args, "--json")
-    assert code == 0, err
-    document: dict[str, Any] = json.loads(out)
-    return document
 
 
 def test_ce_on_the_sample_file_equals_the_api() -> None:
@@ -194,9 +179,7 @@ def test_skip_invalid_scores_the_rest() -> None:
 def test_stdin_gzip_and_parquet_agree(tmp_path: Path) -> None:
     direct = run_json("ce", "--csv", IRIS)["loss"]
     text = Path(IRIS).read_bytes()
-    piped = json.loads(runner.invoke(app, ["ce", "--csv", "-", "--json"], input=text).stdout)[
-        "loss"
-    ]
+    piped = json.loads(run("ce", "--csv", "-", "--json", input=text)[1])["loss"]
     compressed = tmp_path / "iris.csv.gz"
     compressed.write_bytes(gzip.compress(text))
     parquet = tmp_path / "iris.parquet"
