@@ -709,6 +709,65 @@ def focal(
     )  # fmt: skip
 
 
+PlotKind = Literal["ce", "bce", "focal", "smooth", "softmax"]
+
+
+@app.command(context_settings=_COMMAND_SETTINGS)
+def plot(
+    kind: Annotated[
+        PlotKind, typer.Argument(help="What to draw: ce, bce, focal, smooth or softmax.")
+    ],
+    at: Annotated[
+        str | None, typer.Option(help="Probabilities to mark on the ce/bce curve, e.g. 0.1,0.9.")
+    ] = None,
+    gamma: Annotated[
+        str, typer.Option(help="Focal: the γ values, one curve each.")
+    ] = "0,0.5,1,2,5",
+    smoothing: Annotated[float, typer.Option(help="Smooth: ε.")] = 0.1,
+    num_classes: Annotated[int, typer.Option(help="Smooth: the number of classes C.")] = 5,
+    logits: Annotated[str, typer.Option(help="Softmax: the logits z.")] = "2,1,0.1",
+    temperature: Annotated[str, typer.Option(help="Softmax: temperatures T.")] = "0.5,1,2",
+    width: Annotated[
+        int | None, typer.Option(help="Width in characters (default: terminal).")
+    ] = None,
+    height: Annotated[int, typer.Option(help="Height of the plot in lines.")] = 18,
+) -> None:
+    """Draw a loss curve or a distribution in the terminal.
+
+    Examples: `cecli plot ce --at 0.1,0.57,0.9`, `cecli plot bce`,
+    `cecli plot focal --gamma 0,0.5,1,2,5`, `cecli plot smooth --smoothing 0.1`,
+    `cecli plot softmax --logits 2,1,0.1 --temperature 0.5,1,2`.
+    """
+    import shutil
+
+    from cecli import plot as plots
+
+    columns = width or shutil.get_terminal_size((100, 24)).columns
+    out = Output()
+    try:
+        if kind in ("smooth", "softmax"):
+            bars = (
+                plots.smooth_bars(num_classes, smoothing)
+                if kind == "smooth"
+                else plots.softmax_bars(
+                    list(parse_vector(logits, "--logits")),
+                    list(parse_vector(temperature, "--temperature")),
+                )
+            )
+            out.text(plots.draw_bars(bars, columns))
+            return
+        points = [] if at is None else list(parse_vector(at, "--at"))
+        figure = {
+            "ce": lambda: plots.ce_plot(points),
+            "bce": lambda: plots.bce_plot(points),
+            "focal": lambda: plots.focal_plot(list(parse_vector(gamma, "--gamma"))),
+        }[kind]()
+        canvas = max(20, columns - 24)  # the axes and their labels take the rest
+        out.text(plots.draw(figure, canvas, max(5, height), color=out.colour()))
+    except InputError as error:
+        _fail(str(error))
+
+
 # --- entry point ---------------------------------------------------------------------------
 
 

@@ -62,6 +62,15 @@ class Output:
     def warn(self, message: str) -> None:
         print(f"cecli: warning: {message}", file=self.stderr)
 
+    def text(self, text: str) -> None:
+        """Already laid-out text (plots) to stdout."""
+        self.stdout.write(text if text.endswith("\n") else text + "\n")
+        self.stdout.flush()
+
+    def colour(self) -> bool:
+        """Whether stdout takes colours: a terminal, and no NO_COLOR."""
+        return self.stdout.isatty() and "NO_COLOR" not in os.environ
+
     def hint(self, message: str) -> None:
         print(f"cecli: {message}", file=self.stderr)
 

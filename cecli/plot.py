@@ -1,0 +1,217 @@
+"""Plots in the terminal: loss curves and distributions, drawn with plotille.
+
+Every curve is computed by the same functions as the subcommands (:mod:`cecli.losses`,
+:mod:`cecli.numerics`); this module only lays the numbers out.  plotille (pure Python, no
+dependencies, 30 ms to import) is imported only here, and this module only by ``cecli plot``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from cecli import losses, numerics
+from cecli.inputs import InputError
+from cecli.numerics import FloatArray
+
+GRID = np.linspace(0.005, 1.0, 400)
+"""Probabilities at which curves are evaluated (−log p is 5.3 at the left edge)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Curve:
+    label: str
+    x: FloatArray
+    y: FloatArray
+
+
+@dataclass(frozen=True, eq=False)
+class Marked:
+    """A point the user asked to see, with its value."""
+
+    label: str
+    x: float
+    y: float
+
+
+@dataclass(frozen=True, eq=False)
+class Plot:
+    """Curves, marked points and the axis names: everything but the drawing."""
+
+    title: str
+    x_label: str
+    y_label: str
+    curves: tuple[Curve, ...]
+    marked: tuple[Marked, ...] = ()
+    y_max: float | None = None
+
+
+def _probabilities(values: Sequence[float], name: str) -> list[float]:
+    for value in values:
+        if not 0.0 < value <= 1.0:
+            raise InputError(f"{name}: {value:g} is not a probability in (0, 1]")
+    return list(values)
+
+
+def ce_plot(at: Sequence[float] = ()) -> Plot:
+    """−log p for the true class's probability p, with the user's points marked."""
+    at = _probabilities(at, "--at")
+    grid_loss = losses.binary_cross_entropy(
+        np.ones((GRID.size, 1)), GRID[:, None], eps=0.0, reduction="none"
+    )
+    points: tuple[Marked, ...] = ()
+    if at:
+        point_loss = losses.binary_cross_entropy(
+            np.ones((len(at), 1)), np.array(at)[:, None], eps=0.0, reduction="none"
+        )
+        points = tuple(
+            Marked(f"p = {p:g}", p, float(v)) for p, v in zip(at, point_loss.per_row, strict=True)
+        )
+    return Plot(
+        title="Cross-entropy of the true class: L = −log p",
+        x_label="p",
+        y_label="loss",
+        curves=(Curve("−log p", GRID, grid_loss.per_row),),
+        marked=points,
+        y_max=5.5,
+    )
+
+
+def bce_plot(at: Sequence[float] = ()) -> Plot:
+    """Both branches of binary cross-entropy: −log p (y = 1) and −log(1 − p) (y = 0)."""
+    at = _probabilities(at, "--at")
+    inside = GRID[GRID < 1.0]
+    probs = inside[:, None]
+    positive = losses.binary_cross_entropy(np.ones_like(probs), probs, eps=0.0, reduction="none")
+    negative = losses.binary_cross_entropy(np.zeros_like(probs), probs, eps=0.0, reduction="none")
+    points = []
+    for p in at:
+        for y, name in ((1.0, "y=1"), (0.0, "y=0")):
+            value = losses.binary_cross_entropy([[y]], [[p]], eps=0.0).headline()[0]
+            if np.isfinite(value):
+                points.append(Marked(f"{name}, p = {p:g}", p, value))
+    return Plot(
+        title="Binary cross-entropy: −log p if y = 1, −log(1 − p) if y = 0",
+        x_label="p",
+        y_label="loss",
+        curves=(
+            Curve("y = 1: −log p", inside, positive.per_row),
+            Curve("y = 0: −log(1 − p)", inside, negative.per_row),
+        ),
+        marked=tuple(points),
+        y_max=5.5,
+    )
+
+
+def focal_plot(gammas: Sequence[float]) -> Plot:
+    """The focal-loss family −(1 − p_t)^γ·log p_t against p_t (Lin et al. 2017, figure 1)."""
+    if not gammas:
+        raise InputError("--gamma needs at least one value")
+    curves = []
+    for gamma in gammas:
+        result = losses.focal_loss(
+            np.ones((GRID.size, 1)), GRID[:, None], gamma=gamma, binary=True, eps=0.0,
+            reduction="none",
+        )  # fmt: skip
+        curves.append(Curve(f"γ = {gamma:g}", GRID, result.per_row))
+    return Plot(
+        title="Focal loss −(1 − p_t)^γ·log p_t: easy examples (p_t → 1) fade as γ grows",
+        x_label="p_t",
+        y_label="loss",
+        curves=tuple(curves),
+        y_max=5.5,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Bars:
+    """Named groups of bars: one value per class per group."""
+
+    title: str
+    classes: tuple[str, ...]
+    groups: tuple[tuple[str, FloatArray], ...]
+    note: str = ""
+
+
+def smooth_bars(classes: int, smoothing: float, true_class: int = 0) -> Bars:
+    """Hard and smoothed one-hot targets, y′ = (1 − ε)·y + ε/C."""
+    if classes < 2:
+        raise InputError(f"--classes must be at least 2, got {classes}")
+    if not 0.0 <= smoothing <= 1.0:
+        raise InputError(f"--smoothing must be in [0, 1], got {smoothing:g}")
+    probs = np.full((1, classes), 1.0 / classes)
+    result = losses.label_smoothing([true_class], probs, smoothing=smoothing)
+    return Bars(
+        title=f"Label smoothing with ε = {smoothing:g}, C = {classes}",
+        classes=tuple(str(c) for c in range(classes)),
+        groups=(("hard y", result.hard_targets[0]), ("smoothed y′", result.targets[0])),
+        note=(
+            f"y′ = (1 − ε)·y + ε/C: the true class keeps {1 - smoothing + smoothing / classes:g}, "
+            f"every other class gets {smoothing / classes:g}"
+        ),
+    )
+
+
+def softmax_bars(logits: Sequence[float], temperatures: Sequence[float]) -> Bars:
+    """softmax(z / T) for each temperature T: low T sharpens, high T flattens."""
+    if len(logits) < 2:
+        raise InputError("--logits needs at least two values")
+    groups = []
+    for temperature in temperatures:
+        if not temperature > 0:
+            raise InputError(f"--temperature must be > 0, got {temperature:g}")
+        scaled = np.asarray(logits, dtype=np.float64) / temperature
+        groups.append((f"T = {temperature:g}", numerics.softmax(scaled)))
+    return Bars(
+        title="softmax(z / T) of z = " + ", ".join(f"{z:g}" for z in logits),
+        classes=tuple(str(c) for c in range(len(logits))),
+        groups=tuple(groups),
+        note="Lower temperatures sharpen the distribution, higher ones flatten it.",
+    )
+
+
+def draw(plot: Plot, width: int, height: int, color: bool) -> str:
+    """The plot as text, ``width`` × ``height`` characters of canvas."""
+    import plotille
+
+    figure = plotille.Figure()
+    figure.width, figure.height = width, height
+    figure.color_mode = "names"
+    figure.with_colors = color
+    figure.x_label, figure.y_label = plot.x_label, plot.y_label
+    figure.set_x_limits(min_=0.0, max_=1.0)
+    top = plot.y_max or max(float(np.max(c.y)) for c in plot.curves)
+    figure.set_y_limits(min_=0.0, max_=top)
+    figure.x_ticks_fkt = lambda low, high: f"{low:.2f}"
+    figure.y_ticks_fkt = lambda low, high: f"{low:.2f}"
+    for curve in plot.curves:
+        keep = curve.y <= top
+        figure.plot(curve.x[keep].tolist(), curve.y[keep].tolist(), label=curve.label)
+    if plot.marked:
+        figure.scatter(
+            [m.x for m in plot.marked], [min(m.y, top) for m in plot.marked],
+            label="your points", marker="●",
+        )  # fmt: skip
+    lines = [plot.title, figure.show(legend=True)]
+    for point in plot.marked:
+        lines.append(f"  {point.label}: loss = {point.y:.7g}")
+    return "\n".join(lines)
+
+
+def draw_bars(bars: Bars, width: int) -> str:
+    """Horizontal bars, one line per class and group, scaled to ``width``."""
+    label_width = max(len(name) for name, _ in bars.groups)
+    bar_width = max(10, width - label_width - 20)
+    lines = [bars.title]
+    for c, name in enumerate(bars.classes):
+        for group, values in bars.groups:
+            value = float(values[c])
+            filled = round(value * bar_width)
+            lines.append(
+                f"  {name:>3} {group:<{label_width}} {'█' * filled:<{bar_width}} {value:.4f}"
+            )
+    if bars.note:
+        lines.append(bars.note)
+    return "\n".join(lines)
