@@ -217,6 +217,22 @@ def _shown_classes(targets: FloatArray) -> tuple[list[int], int]:
     return shown, classes - len(shown)
 
 
+_EIGHTHS = " ▏▎▍▌▋▊▉█"
+SHARE_WIDTH = 10
+
+
+def _share(value: float, terms: FloatArray) -> str:
+    """``value``'s share of the terms' total as a bar and a percentage, so the dominant term is
+    seen before it is read (magnitudes, for terms of both signs)."""
+    total = float(np.sum(np.abs(terms)))
+    if not (math.isfinite(total) and total > 0 and math.isfinite(value)):
+        return ""
+    fraction = abs(value) / total
+    eighths = round(fraction * SHARE_WIDTH * 8)
+    bar = "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
+    return f"[cyan]{bar:<{SHARE_WIDTH}}[/] {fraction:4.0%}"
+
+
 def _text(markup: str) -> RenderableType:
     from rich.text import Text
 
@@ -308,7 +324,7 @@ def _ce_tables(result: CrossEntropyResult) -> list[RenderableType]:
         if weighted:
             columns.append("w")
         columns += ["z (logit)", "p = softmax(z)"] if result.logits else ["p", "p clipped"]
-        columns += [f"{log} p", "−w·y·log p" if weighted else "−y·log p"]
+        columns += [f"{log} p", "−w·y·log p" if weighted else "−y·log p", "share"]
         table = _table(_row_title("Categorical cross-entropy", result, row), columns)
         shown, hidden = _shown_classes(result.targets[row])
         for c in shown:
@@ -320,12 +336,13 @@ def _ce_tables(result: CrossEntropyResult) -> list[RenderableType]:
                 _flagged(result.probs[row, c], bool(result.clipped[row, c])),
                 fmt(result.log_probs[row, c]),
                 fmt(result.terms[row, c]),
+                _share(result.terms[row, c], result.terms[row]),
             ]
             table.add_row(*cells)
         if hidden:
             table.add_row("…", f"{hidden} more classes", *[""] * (len(columns) - 2))
         table.add_row(
-            "[bold]Σ[/]", *[""] * (len(columns) - 2), f"[bold]{fmt(result.per_row[row])}[/]"
+            "[bold]Σ[/]", *[""] * (len(columns) - 3), f"[bold]{fmt(result.per_row[row])}[/]", ""
         )
         out.append(table)
         coefficient = (
@@ -356,6 +373,7 @@ def _smooth_tables(result: SmoothingResult) -> list[RenderableType]:
     out: list[RenderableType] = []
     for row in _blocks(result):
         columns = ["class", "y (hard)", "y′ (smoothed)", "p", f"{log} p", "−y·log p", "−y′·log p"]
+        columns.append("share")
         table = _table(_row_title("Label smoothing", result, row), columns)
         shown, hidden = _shown_classes(result.hard_targets[row])
         for c in shown:
@@ -367,9 +385,10 @@ def _smooth_tables(result: SmoothingResult) -> list[RenderableType]:
                 fmt(result.log_probs[row, c]),
                 fmt(result.hard_terms[row, c]),
                 fmt(result.terms[row, c]),
+                _share(result.terms[row, c], result.terms[row]),
             )
         if hidden:
-            table.add_row("…", f"{hidden} more classes", *[""] * 5)
+            table.add_row("…", f"{hidden} more classes", *[""] * 6)
         table.add_row(
             "[bold]Σ[/]",
             "",
@@ -378,6 +397,7 @@ def _smooth_tables(result: SmoothingResult) -> list[RenderableType]:
             "",
             fmt(result.per_row_hard[row]),
             f"[bold]{fmt(result.per_row[row])}[/]",
+            "",
         )
         out.append(table)
     eps, classes = result.smoothing, result.classes
@@ -412,6 +432,7 @@ def _bce_rows(
             positive_header,
             negative_header,
             "term",
+            "share",
         ]
         table = _table(_row_title(title, result, row), columns)
         shown, hidden = _shown_classes(result.targets[row])
@@ -424,9 +445,10 @@ def _bce_rows(
                 fmt(result.positive_terms[row, c]),
                 fmt(result.negative_terms[row, c]),
                 fmt(result.terms[row, c]),
+                _share(result.terms[row, c], result.terms[row]),
             )
         if hidden:
-            table.add_row("…", f"{hidden} more classes", *[""] * 5)
+            table.add_row("…", f"{hidden} more classes", *[""] * 6)
         table.add_row(
             "[bold]Σ[/]",
             "",
@@ -435,6 +457,7 @@ def _bce_rows(
             fmt(result.positive_terms[row].sum()),
             fmt(result.negative_terms[row].sum()),
             f"[bold]{fmt(result.terms[row].sum())}[/]",
+            "",
         )
         out.append(table)
         shown_terms = _sum_terms(
@@ -508,6 +531,7 @@ def _kl_tables(result: KLResult) -> list[RenderableType]:
             "p·log(p/q)",
             "−p·log p",
             "−p·log q",
+            "share of D_KL",
         ]
         table = _table(_row_title("KL divergence", result, row), columns)
         shown, hidden = _shown_classes(result.p[row])
@@ -520,9 +544,10 @@ def _kl_tables(result: KLResult) -> list[RenderableType]:
                 fmt(result.terms[row, c]),
                 fmt(result.entropy_terms[row, c]),
                 fmt(result.cross_entropy_terms[row, c]),
+                _share(result.terms[row, c], result.terms[row]),
             )
         if hidden:
-            table.add_row("…", f"{hidden} more classes", *[""] * 5)
+            table.add_row("…", f"{hidden} more classes", *[""] * 6)
         table.add_row(
             "[bold]Σ[/]",
             "",
@@ -531,6 +556,7 @@ def _kl_tables(result: KLResult) -> list[RenderableType]:
             f"[bold]{fmt(result.per_row[row])}[/]",
             fmt(result.per_row_entropy[row]),
             fmt(result.per_row_cross_entropy[row]),
+            "",
         )
         out.append(table)
         out.append(
@@ -606,7 +632,7 @@ def _focal_tables(result: FocalResult) -> list[RenderableType]:
         columns = ["class", "y", "p", "p_t", f"(1−p_t)^{gamma}"]
         if result.alpha_t is not None:
             columns.append("α_t" if result.binary else "α")
-        columns += ["CE term", "focal term", "down-weighted"]
+        columns += ["CE term", "focal term", "down-weighted", "share"]
         title = "Binary focal loss" if result.binary else "Focal loss"
         table = _table(_row_title(title, result, row), columns)
         shown, hidden = _shown_classes(result.targets[row])
@@ -626,16 +652,17 @@ def _focal_tables(result: FocalResult) -> list[RenderableType]:
                 if ce_term == 0
                 else ("all" if focal_term == 0 else f"×{fmt(ce_term / focal_term)}")
             )
-            cells += [fmt(ce_term), fmt(focal_term), ratio]
+            cells += [fmt(ce_term), fmt(focal_term), ratio, _share(focal_term, result.terms[row])]
             table.add_row(*cells)
         if hidden:
             table.add_row("…", f"{hidden} more classes", *[""] * (len(columns) - 2))
-        pad = [""] * (len(columns) - 4)
+        pad = [""] * (len(columns) - 5)
         table.add_row(
             "[bold]Σ[/]",
             *pad,
             fmt(result.ce_terms[row].sum()),
             f"[bold]{fmt(result.terms[row].sum())}[/]",
+            "",
             "",
         )
         out.append(table)

@@ -116,3 +116,11 @@ def test_element_wise_losses_say_so() -> None:
     assert "mean over 4 elements" in render(cecli.bce([[1, 0], [0, 1]], [[0.9, 0.1], [0.5, 0.5]]))
     binary = cecli.focal([[1, 0, 1]], [[0.9, 0.1, 0.5]], binary=True)
     assert "mean over 3 elements" in render(binary)
+
+
+def test_share_bars_show_each_terms_part() -> None:
+    text = render(cecli.ce([[0.2, 0.5, 0.3]], [[0.3, 0.5, 0.2]]))
+    assert "share" in text
+    assert "45%" in text  # 0.3·(−log 0.2) is 45 % of the sum
+    kl = render(cecli.kl([0.5, 0.5], [0.9, 0.1]))
+    assert "73%" in kl  # magnitudes, since p·log(p/q) can be negative
