@@ -8,6 +8,7 @@ With ``--csv``/``--parquet`` the same loss functions score a file through :mod:`
 
 # No `from __future__ import annotations` here: Typer would then evaluate every parameter's
 # annotation string of all seven commands on each run, which measurably slowed start-up.
+import contextlib
 import contextvars
 import difflib
 import functools
@@ -785,6 +786,34 @@ def plot(
         out.text(plots.draw(figure, canvas, max(5, height), color=out.colour()))
     except InputError as error:
         _fail(str(error))
+
+
+@_command
+def tour(
+    stop: Annotated[int | None, typer.Argument(help="Show only this stop (1-based).")] = None,
+    list_stops: Annotated[bool, typer.Option("--list", help="List the stops.")] = False,
+    pause: Annotated[
+        bool, typer.Option("--pause", help="Wait for Enter between stops (at a terminal).")
+    ] = False,
+) -> None:
+    """A guided tour of worked examples, each computed live: `cecli tour`, `cecli tour 5`."""
+    from cecli import render
+    from cecli.tour import STOPS
+
+    total = len(STOPS)
+    if stop is not None and not 1 <= stop <= total:
+        _fail(f"there are {total} stops; choose 1 to {total} (cecli tour --list)")
+    chosen = [(n, STOPS[n - 1]()) for n in ([stop] if stop else range(1, total + 1))]
+    if list_stops:
+        Output().text("\n".join(f"{n:>2}. {s.title}" for n, s in chosen))
+        return
+    interactive = pause and sys.stdin is not None and sys.stdin.isatty()
+    render.emit_stops(chosen, total, sys.stdout, _wait_for_enter if interactive else None)
+
+
+def _wait_for_enter() -> None:
+    with contextlib.suppress(EOFError):
+        input("— press Enter for the next stop —")
 
 
 # --- entry point ---------------------------------------------------------------------------

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from cecli.files import Batch
+    from cecli.tour import Stop
 
 Mode = Literal["table", "json", "quiet"]
 
@@ -821,3 +822,26 @@ def progress(
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("scoring", total=max(expected_rows, 1))
         yield lambda rows: bar.advance(task, rows)
+
+
+# --- the tour ------------------------------------------------------------------------------
+
+
+def emit_stops(stops: Sequence[tuple[int, Stop]], total: int, stdout: TextIO,
+               pause: Callable[[], None] | None = None) -> None:  # fmt: skip
+    """Print tour stops: heading, explanation, the results' own tables, conclusions."""
+    from rich.rule import Rule
+
+    console = _console(stdout)
+    for index, (number, stop) in enumerate(stops):
+        if index and pause is not None:
+            pause()
+        console.print(Rule(f"[bold]{number}/{total} · {stop.title}[/]", align="left"))
+        console.print(_text(stop.intro))
+        for result in stop.results:
+            for renderable in tables_for(result):
+                console.print(renderable)
+        for line in stop.conclusions:
+            console.print(_text(f"[bold]→[/] {line}"))
+        console.print()
+    stdout.flush()
