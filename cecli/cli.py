@@ -299,6 +299,14 @@ def _reparse_trailing_options(ctx: typer.Context, positionals: list[str]) -> Non
         raise typer.Exit(code)
 
 
+Explain = Annotated[
+    bool,
+    typer.Option(
+        "--explain", help="After the table, say what the numbers mean.", rich_help_panel="Output"
+    ),
+]
+
+
 # --- the error boundary --------------------------------------------------------------------
 
 
@@ -307,10 +315,14 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
-def _output_mode(json_output: bool, quiet: bool) -> Mode:
+def _output_mode(json_output: bool, quiet: bool, explain: bool = False) -> Mode:
     if json_output and quiet:
         _fail("use either --json or --quiet, not both")
-    return "json" if json_output else ("quiet" if quiet else "table")
+    if json_output:
+        return "json"
+    if quiet:
+        return "quiet"
+    return "explain" if explain else "table"
 
 
 class _Arguments:
@@ -465,6 +477,7 @@ def ce(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
+    explain: Explain = False,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Categorical cross-entropy: L = -Σ y·log p, term by term.
@@ -472,7 +485,7 @@ def ce(
     Example: `cecli ce 1,0,0,0,0 0.1,0.5,0.1,0.1,0.2` (add `-q` for the number alone);
     a file: `cecli ce --csv sample_data/iris3_index.csv`.
     """
-    mode = _output_mode(json_output, quiet)
+    mode = _output_mode(json_output, quiet, explain)
     try:
         class_weights = None if weights is None else parse_vector(weights, "--weights")
     except InputError as error:
@@ -509,13 +522,14 @@ def bce(
     smoothing: Annotated[float, typer.Option(help="Binary label smoothing: y(1-ε) + ε/2.")] = 0.0,
     json_output: Json = False,
     quiet: Quiet = False,
+    explain: Explain = False,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Binary cross-entropy: -(y·log p + (1-y)·log(1-p)) per element, mean over all.
 
     Example: `cecli bce 1,0,1 0.9,0.2,0.7`.
     """
-    mode = _output_mode(json_output, quiet)
+    mode = _output_mode(json_output, quiet, explain)
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.binary_cross_entropy(
@@ -543,13 +557,14 @@ def multilabel(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
+    explain: Explain = False,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Multi-label loss: one sigmoid BCE per class, summed over classes, mean over rows.
 
     Example: `cecli multilabel 1,0,0,1 0.8,0.1,0.3,0.6`.
     """
-    mode = _output_mode(json_output, quiet)
+    mode = _output_mode(json_output, quiet, explain)
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.multilabel_cross_entropy(
@@ -582,6 +597,7 @@ def kl(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
+    explain: Explain = False,
     files: FileOptions = FileOptions(),
 ) -> None:
     """KL divergence D_KL(P‖Q) = Σ p·log(p/q), with H(P) and H(P,Q) = H(P) + D_KL.
@@ -589,7 +605,7 @@ def kl(
     Example: `cecli kl 0.5,0.5 0.9,0.1 --base 2`. From a file, P is read from the label
     columns (y0…yK) and Q from the prediction columns (p0…pK).
     """
-    mode = _output_mode(json_output, quiet)
+    mode = _output_mode(json_output, quiet, explain)
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.kl_divergence(
@@ -622,13 +638,14 @@ def grad(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
+    explain: Explain = False,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Gradient of the loss w.r.t. the logits: ∂L/∂z = softmax(z) − y.
 
     Example: `cecli grad 0 2,1,0.1`. From a file, `--output` writes each row's own gradient.
     """
-    mode = _output_mode(json_output, quiet)
+    mode = _output_mode(json_output, quiet, explain)
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.logit_gradient(
@@ -665,13 +682,14 @@ def smooth(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
+    explain: Explain = False,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Label smoothing: hard and smoothed targets side by side, with both losses.
 
     Example: `cecli smooth 0 0.7,0.2,0.1 --smoothing 0.1`.
     """
-    mode = _output_mode(json_output, quiet)
+    mode = _output_mode(json_output, quiet, explain)
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.label_smoothing(
@@ -707,13 +725,14 @@ def focal(
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
+    explain: Explain = False,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Focal loss: -α·(1-p_t)^γ·log p_t, next to plain cross-entropy.
 
     Example: `cecli focal 0 0.7,0.2,0.1 --gamma 2`.
     """
-    mode = _output_mode(json_output, quiet)
+    mode = _output_mode(json_output, quiet, explain)
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
         return losses.focal_loss(

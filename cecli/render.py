@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from cecli.files import Batch
     from cecli.tour import Stop
 
-Mode = Literal["table", "json", "quiet"]
+Mode = Literal["table", "explain", "json", "quiet"]
+"""``explain`` is the table followed by a few plain-language sentences."""
 
 ROW_BLOCKS = 5
 """Rows of a batch shown term by term; the rest appear in the per-row table only."""
@@ -90,6 +91,11 @@ class Output:
             console = _console(self.stdout)
             for renderable in tables_for(result):
                 console.print(renderable)
+            if self.mode == "explain":
+                from cecli.explain import explain
+
+                for sentence in explain(result):
+                    console.print(_text(f"[bold]→[/] {sentence}"))
         self.stdout.flush()
 
 

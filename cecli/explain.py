@@ -1,0 +1,170 @@
+"""Plain-language notes on what a result's numbers mean (``--explain``).
+
+Pure functions from results to sentences: which term dominates, whether clipping changed the
+value, what the gradient pushes.  Every number quoted is read from the result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cecli.results import (
+    BinaryResult,
+    CrossEntropyResult,
+    FocalResult,
+    GradResult,
+    KLResult,
+    LossResult,
+    MultilabelResult,
+    SmoothingResult,
+)
+
+
+def _g(value: float) -> str:
+    return f"{float(value):.4g}"
+
+
+def _name(result: LossResult, index: int) -> str:
+    return result.class_names[index] if result.class_names else f"class {index}"
+
+
+def _worst_row(result: LossResult) -> list[str]:
+    if result.rows < 2:
+        return []
+    row = int(np.nanargmax(result.per_row))
+    return [f"Row {row + 1} costs the most ({_g(result.per_row[row])} {result.unit})."]
+
+
+def explain(result: LossResult) -> list[str]:
+    """A few sentences about ``result``, first row first."""
+    if isinstance(result, SmoothingResult):
+        sentences = _smoothing(result)
+    elif isinstance(result, CrossEntropyResult):
+        sentences = _cross_entropy(result)
+    elif isinstance(result, MultilabelResult):
+        sentences = _multilabel(result)
+    elif isinstance(result, BinaryResult):
+        sentences = _binary(result)
+    elif isinstance(result, KLResult):
+        sentences = _kl(result)
+    elif isinstance(result, GradResult):
+        sentences = _grad(result)
+    elif isinstance(result, FocalResult):
+        sentences = _focal(result)
+    else:
+        sentences = []
+    return sentences + _worst_row(result)
+
+
+def _cross_entropy(result: CrossEntropyResult) -> list[str]:
+    terms = result.terms[0]
+    top = int(np.argmax(terms))
+    total = float(terms.sum())
+    sentences = []
+    if result.label_indices is not None or np.count_nonzero(result.targets[0]) == 1:
+        p = float(result.probs[0, top])
+        sentences.append(
+            f"Only the true class counts: the model gives {_name(result, top)} p = {_g(p)}, so the "
+            f"loss is −log {_g(p)} = {_g(total)} {result.unit}; how "
+            + (
+                "the other class takes"
+                if result.classes == 2
+                else f"the other {result.classes - 1} classes share"
+            )
+            + " the rest does not change it."
+        )
+    elif total > 0:
+        sentences.append(
+            f"{_name(result, top).capitalize()} contributes most: {_g(terms[top])} of "
+            f"{_g(total)} {result.unit} ({terms[top] / total:.0%})."
+        )
+    clipped_targets = result.clipped[0] & (result.targets[0] > 0)
+    if clipped_targets.any():
+        sentences.append(
+            f"Clipping changed the result: a target class had p outside [{_g(result.eps)}, 1 − "
+            f"{_g(result.eps)}], so its log was taken of the clipped value (without clipping, "
+            f"p = 0 would give an infinite loss)."
+        )
+    elif result.clipped_count:
+        sentences.append(
+            "Some predictions were clipped, but only on classes with target 0, whose terms are 0 "
+            "either way."
+        )
+    return sentences
+
+
+def _smoothing(result: SmoothingResult) -> list[str]:
+    hard, smooth = float(result.per_row_hard[0]), float(result.per_row[0])
+    return [
+        f"Smoothing moves {_g(result.smoothing)} of the target's mass onto all "
+        f"{result.classes} classes, so the wrong classes' terms now count: the loss goes from "
+        f"{_g(hard)} to {_g(smooth)} {result.unit}. A model can no longer reach 0 by putting "
+        f"probability 1 on the true class."
+    ]
+
+
+def _binary(result: BinaryResult) -> list[str]:
+    terms = result.terms[0]
+    top = int(np.argmax(terms))
+    y, p = float(result.targets[0, top]), float(result.probs[0, top])
+    side = "yes" if y >= 0.5 else "no"
+    return [
+        f"Output {top} dominates: its answer is {side} (y = {_g(y)}) but the model says "
+        f"p = {_g(p)}, costing {_g(terms[top])} of the row's {_g(terms.sum())} {result.unit}."
+    ]
+
+
+def _multilabel(result: MultilabelResult) -> list[str]:
+    positive = float(result.positive_terms[0].sum())
+    negative = float(result.negative_terms[0].sum())
+    total = positive + negative
+    count_pos = int(np.count_nonzero(result.targets[0] > 0.5))
+    count_neg = result.classes - count_pos
+    if total <= 0:
+        return []
+    return [
+        f"The {count_pos} positive class(es) contribute {_g(positive)} and the {count_neg} "
+        f"negative class(es) {_g(negative)} {result.unit}: {negative / total:.0%} of the loss "
+        f"comes from the negatives."
+        + (" Many easy negatives can drown a few positives; --pos-weight or focal loss "
+           "rebalance them." if count_neg > 4 * max(count_pos, 1) else "")
+    ]  # fmt: skip
+
+
+def _kl(result: KLResult) -> list[str]:
+    terms = result.terms[0]
+    top = int(np.argmax(np.abs(terms)))
+    return [
+        f"D_KL = {_g(result.per_row[0])} {result.unit} is the extra cost of coding P with Q: "
+        f"H(P,Q) = {_g(result.per_row_cross_entropy[0])} against H(P) = "
+        f"{_g(result.per_row_entropy[0])}. {_name(result, top).capitalize()} differs most "
+        f"(p = {_g(result.p[0, top])}, q = {_g(result.q[0, top])})."
+    ]
+
+
+def _grad(result: GradResult) -> list[str]:
+    g = result.grad[0]
+    up, down = int(np.argmin(g)), int(np.argmax(g))
+    return [
+        f"Gradient descent moves each logit against its gradient: {_name(result, up)}'s logit goes "
+        f"up most (gradient {_g(g[up])}), {_name(result, down)}'s goes down most "
+        f"(gradient {_g(g[down])})."
+    ]
+
+
+def _focal(result: FocalResult) -> list[str]:
+    ce, focal = float(result.per_row_ce[0]), float(result.per_row[0])
+    sentences = [
+        f"With γ = {_g(result.gamma)} the row's loss is {_g(focal)} against {_g(ce)} for plain "
+        f"cross-entropy" + (f", {ce / focal:.3g}× smaller." if focal > 0 and ce > focal else ".")
+    ]
+    active = result.targets[0] > 0 if not result.binary else np.ones(result.classes, dtype=bool)
+    if np.any(active):
+        p_t = result.p_t[0][active]
+        easy = int(np.argmax(p_t))
+        sentences.append(
+            f"The easiest term (p_t = {_g(p_t[easy])}) keeps only "
+            f"{float(result.modulating[0][active][easy]):.2%} of its cross-entropy: easy "
+            f"examples fade, hard ones stay."
+        )
+    return sentences
