@@ -26,7 +26,7 @@ from cecli import losses
 from cecli.inputs import InputError, parse_class_names, parse_matrix, parse_vector, read_argument
 from cecli.numerics import FloatArray
 from cecli.render import Mode, Output
-from cecli.results import LossResult, RowLosses
+from cecli.results import Comparison, LossResult, RowLosses
 
 if TYPE_CHECKING:
     from cecli.files import Family
@@ -299,6 +299,15 @@ def _reparse_trailing_options(ctx: typer.Context, positionals: list[str]) -> Non
         raise typer.Exit(code)
 
 
+Versus = Annotated[
+    str | None,
+    typer.Option(
+        "--vs",
+        help="A second PREDS to compare with, side by side.",
+        rich_help_panel="Output",
+        show_default=False,
+    ),
+]
 Explain = Annotated[
     bool,
     typer.Option(
@@ -357,6 +366,8 @@ def _dispatch(
     reduction: str,
     gradient_columns: bool = False,
     rows: RowsFn | None = None,
+    vs: str | None = None,
+    gradient: Callable[[FloatArray, FloatArray], FloatArray | None] | None = None,
 ) -> None:
     """Score typed vectors or a file, turning bad input into one error line and exit code 2.
 
@@ -375,10 +386,26 @@ def _dispatch(
                 raise InputError(f"missing {missing} (or score a file with --csv FILE)")
             label_matrix, pred_matrix = _Arguments(labels, preds).parse(names)
             result = loss(label_matrix, pred_matrix, names)
-            Output(mode=mode).emit(result)
+            if vs is None:
+                Output(mode=mode).emit(result)
+                return
+            other = parse_matrix(read_argument(vs, sys.stdin), "--vs")
+            if other.shape != pred_matrix.shape:
+                raise InputError(
+                    f"--vs has {other.shape[0]} row(s) of {other.shape[1]} values but PREDS has "
+                    f"{pred_matrix.shape[0]} row(s) of {pred_matrix.shape[1]}"
+                )
+            other_result = loss(label_matrix, other, names)
+            grad_a = gradient(label_matrix, pred_matrix) if gradient else None
+            grad_b = gradient(label_matrix, other) if gradient else None
+            Output(mode=mode).emit_comparison(
+                Comparison(a=result, b=other_result, grad_a=grad_a, grad_b=grad_b)
+            )
             return
         if labels is not None or preds is not None:
             raise InputError("give either LABELS and PREDS or a file (--csv/--parquet), not both")
+        if vs is not None:
+            raise InputError("--vs compares typed PREDS; it does not go with a file")
         if files.csv is not None and files.parquet is not None:
             raise InputError("use either --csv or --parquet, not both")
         if (files.labels_file is None) != (files.preds_file is None):
@@ -478,6 +505,7 @@ def ce(
     json_output: Json = False,
     quiet: Quiet = False,
     explain: Explain = False,
+    vs: Versus = None,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Categorical cross-entropy: L = -Σ y·log p, term by term.
@@ -503,9 +531,15 @@ def ce(
             smoothing=smoothing, normalize=normalize, class_names=names,
         )  # fmt: skip
 
+    def gradient(y: FloatArray, p: FloatArray) -> FloatArray:
+        return losses.logit_gradient(
+            y, p, probs=not logits, eps=eps, base=base, reduction=reduction,  # type: ignore[arg-type]
+        ).grad  # fmt: skip
+
     _dispatch(
         mode, labels, preds, classes, files, loss,
         family="categorical", probabilities=not logits, reduction=reduction, rows=rows,
+        vs=vs, gradient=gradient,
     )  # fmt: skip
 
 
@@ -523,6 +557,7 @@ def bce(
     json_output: Json = False,
     quiet: Quiet = False,
     explain: Explain = False,
+    vs: Versus = None,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Binary cross-entropy: -(y·log p + (1-y)·log(1-p)) per element, mean over all.
@@ -537,9 +572,15 @@ def bce(
             pos_weight=pos_weight, smoothing=smoothing,
         )  # fmt: skip
 
+    def gradient(y: FloatArray, p: FloatArray) -> FloatArray:
+        return losses.logit_gradient(
+            y, p, probs=not logits, sigmoid=True, eps=eps, base=base, reduction=reduction,  # type: ignore[arg-type]
+        ).grad  # fmt: skip
+
     _dispatch(
         mode, labels, preds, None, files, loss,
         family="binary", probabilities=not logits, reduction=reduction,
+        vs=vs, gradient=gradient,
     )  # fmt: skip
 
 
@@ -598,6 +639,7 @@ def kl(
     json_output: Json = False,
     quiet: Quiet = False,
     explain: Explain = False,
+    vs: Versus = None,
     files: FileOptions = FileOptions(),
 ) -> None:
     """KL divergence D_KL(P‖Q) = Σ p·log(p/q), with H(P) and H(P,Q) = H(P) + D_KL.
@@ -613,9 +655,15 @@ def kl(
             normalize=normalize, class_names=names,
         )  # fmt: skip
 
+    def gradient(y: FloatArray, p: FloatArray) -> FloatArray:
+        return losses.logit_gradient(
+            y, p, probs=not logits, eps=eps, base=base, reduction=reduction,  # type: ignore[arg-type]
+        ).grad  # fmt: skip
+
     _dispatch(
         mode, labels, preds, classes, files, loss,
         family="kl", probabilities=not logits, reduction=reduction,
+        vs=vs, gradient=gradient,
     )  # fmt: skip
 
 
@@ -639,6 +687,7 @@ def grad(
     json_output: Json = False,
     quiet: Quiet = False,
     explain: Explain = False,
+    vs: Versus = None,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Gradient of the loss w.r.t. the logits: ∂L/∂z = softmax(z) − y.
@@ -661,10 +710,16 @@ def grad(
             reduction="sum" if reduction == "sum" else "none", class_names=names,
         )  # fmt: skip
 
+    def gradient(y: FloatArray, p: FloatArray) -> FloatArray:
+        return losses.logit_gradient(
+            y, p, probs=probs, sigmoid=sigmoid, eps=eps, base=base, reduction=reduction,  # type: ignore[arg-type]
+        ).grad  # fmt: skip
+
     _dispatch(
         mode, labels, preds, classes, files, loss,
         family="binary" if sigmoid else "categorical", probabilities=probs,
         reduction=reduction, gradient_columns=True, rows=rows,
+        vs=vs, gradient=gradient,
     )  # fmt: skip
 
 
@@ -726,6 +781,7 @@ def focal(
     json_output: Json = False,
     quiet: Quiet = False,
     explain: Explain = False,
+    vs: Versus = None,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Focal loss: -α·(1-p_t)^γ·log p_t, next to plain cross-entropy.
@@ -745,6 +801,7 @@ def focal(
         mode, labels, preds, classes, files, loss,
         family="binary" if binary else "categorical", probabilities=not logits,
         reduction=reduction,
+        vs=vs,
     )  # fmt: skip
 
 

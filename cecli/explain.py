@@ -10,6 +10,7 @@ import numpy as np
 
 from cecli.results import (
     BinaryResult,
+    Comparison,
     CrossEntropyResult,
     FocalResult,
     GradResult,
@@ -167,4 +168,29 @@ def _focal(result: FocalResult) -> list[str]:
             f"{float(result.modulating[0][active][easy]):.2%} of its cross-entropy: easy "
             f"examples fade, hard ones stay."
         )
+    return sentences
+
+
+def compare(comparison: Comparison) -> list[str]:
+    """What differs between two predictions for the same labels, and what does not."""
+    a, b = comparison.a, comparison.b
+    loss_a, loss_b = (float(np.sum(x.headline())) for x in (a, b))
+    unit = a.unit
+    if np.isclose(loss_a, loss_b, rtol=1e-12, atol=0.0):
+        sentences = [f"The losses are equal ({_g(loss_a)} {unit})"]
+    else:
+        lower = "B" if loss_b < loss_a else "A"
+        sentences = [
+            f"{lower} has the lower loss: {_g(loss_a)} (A) against {_g(loss_b)} (B) {unit}"
+        ]
+    if comparison.grad_a is not None and comparison.grad_b is not None:
+        differ = int(np.count_nonzero(~np.isclose(comparison.grad_a, comparison.grad_b)))
+        total = comparison.grad_a.size
+        sentences[0] += (
+            f"; the gradients w.r.t. the logits differ in {differ} of {total} entries."
+            if differ
+            else "; the gradients w.r.t. the logits are equal too."
+        )
+    else:
+        sentences[0] += "."
     return sentences

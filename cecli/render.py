@@ -22,6 +22,7 @@ from cecli.numerics import FloatArray
 from cecli.results import (
     BatchSummary,
     BinaryResult,
+    Comparison,
     CrossEntropyResult,
     FocalResult,
     GradResult,
@@ -63,6 +64,27 @@ class Output:
 
     def warn(self, message: str) -> None:
         print(f"cecli: warning: {message}", file=self.stderr)
+
+    def emit_comparison(self, comparison: Comparison) -> None:
+        """Two predictions for the same labels, side by side (``--vs``)."""
+        from cecli.explain import compare
+
+        for result in (comparison.a, comparison.b):
+            for message in warnings_for(result):
+                self.warn(message)
+        if self.mode == "json":
+            import json
+
+            self.stdout.write(json.dumps(comparison.to_json(), allow_nan=False) + "\n")
+        elif self.mode == "quiet":
+            self.stdout.write(quiet_text(comparison.a) + quiet_text(comparison.b))
+        else:
+            console = _console(self.stdout)
+            for renderable in comparison_tables(comparison):
+                console.print(renderable)
+            for sentence in compare(comparison):
+                console.print(_text(f"[bold]→[/] {sentence}"))
+        self.stdout.flush()
 
     def text(self, text: str) -> None:
         """Already laid-out text (plots) to stdout."""
@@ -851,3 +873,55 @@ def emit_stops(stops: Sequence[tuple[int, Stop]], total: int, stdout: TextIO,
             console.print(_text(f"[bold]→[/] {line}"))
         console.print()
     stdout.flush()
+
+
+# --- side by side (--vs) -------------------------------------------------------------------
+
+
+def _per_class(result: LossResult) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Targets, the model's probabilities and each class's term, whatever the loss."""
+    if isinstance(result, KLResult):
+        return result.p, result.q, result.terms
+    if isinstance(result, GradResult):
+        return result.targets, result.probs, result.grad
+    assert isinstance(result, CrossEntropyResult | BinaryResult | FocalResult)
+    return result.targets, result.probs, result.terms
+
+
+def _pair(x: float, y: float) -> list[str]:
+    """Two cells, highlighted where A and B differ."""
+    if bool(np.isclose(x, y)):
+        return [fmt(x), fmt(y)]
+    return [f"[bold yellow]{fmt(x)}[/]", f"[bold yellow]{fmt(y)}[/]"]
+
+
+def comparison_tables(comparison: Comparison) -> list[RenderableType]:
+    """One table per row: A's and B's probabilities, terms and gradients next to each other."""
+    a, b = comparison.a, comparison.b
+    targets, probs_a, terms_a = _per_class(a)
+    _, probs_b, terms_b = _per_class(b)
+    with_grad = comparison.grad_a is not None and comparison.grad_b is not None
+    out: list[RenderableType] = []
+    for row in _blocks(a):
+        columns = ["class", "y", "p (A)", "p (B)", "term (A)", "term (B)"]
+        if with_grad:
+            columns += ["∂L/∂z (A)", "∂L/∂z (B)"]
+        table = _table(_row_title("A and B side by side", a, row), columns)
+        for c in range(a.classes):
+            cells = [_class_label(a, c), fmt(targets[row, c])]
+            cells += _pair(probs_a[row, c], probs_b[row, c])
+            cells += _pair(terms_a[row, c], terms_b[row, c])
+            if with_grad and comparison.grad_a is not None and comparison.grad_b is not None:
+                cells += _pair(comparison.grad_a[row, c], comparison.grad_b[row, c])
+            table.add_row(*cells)
+        table.add_row(
+            "[bold]Σ[/]", "", "", "", fmt(float(np.sum(terms_a[row]))),
+            fmt(float(np.sum(terms_b[row]))), *([""] * (2 if with_grad else 0)),
+        )  # fmt: skip
+        out.append(table)
+    out.append(_text(
+        f"loss A = {fmt(float(np.sum(a.headline())))}, loss B = "
+        f"{fmt(float(np.sum(b.headline())))} {a.unit} ({_reduction_words(a)}); "
+        "values that differ are highlighted"
+    ))  # fmt: skip
+    return out

@@ -430,3 +430,21 @@ class BatchSummary:
         document["skipped"] = self.skipped
         document["source"] = self.source
         return document
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class Comparison:
+    """The same labels scored against two predictions (``--vs``), with their gradients."""
+
+    a: LossResult
+    b: LossResult
+    grad_a: FloatArray | None
+    """∂L/∂z of A's loss w.r.t. the logits (None where cecli has no closed form)."""
+    grad_b: FloatArray | None
+
+    def to_json(self) -> dict[str, JsonValue]:
+        document: dict[str, JsonValue] = {"a": self.a.to_json(), "b": self.b.to_json()}
+        if self.grad_a is not None and self.grad_b is not None:
+            document["grad_a"] = json_array(self.grad_a)
+            document["grad_b"] = json_array(self.grad_b)
+        return document
