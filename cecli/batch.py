@@ -23,7 +23,7 @@ import numpy.typing as npt
 from cecli.files import Batch, Columns, Table
 from cecli.inputs import InputError
 from cecli.numerics import UNITS, Base, FloatArray
-from cecli.results import BatchSummary, LossResult, Reduction, RowLosses, WorstRow
+from cecli.results import JsonValue, LossResult, Reduction, RowLosses, json_number
 
 Scored = RowLosses | LossResult
 """A batch's result: per-row values only, or the full result when per-term arrays are needed."""
@@ -40,6 +40,71 @@ PERCENTILES = (50, 90, 99)
 _BINS_PER_DECADE = 500
 _LOWEST_DECADE, _HIGHEST_DECADE = -12, 6
 _BIN_COUNT = (_HIGHEST_DECADE - _LOWEST_DECADE) * _BINS_PER_DECADE + 2
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class WorstRow:
+    """One of the rows with the largest loss."""
+
+    line: int
+    """Line in the CSV file (the header is line 1), or row in a Parquet file."""
+    identifier: str
+    loss: float
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class BatchSummary:
+    """A whole file scored: the reduced loss and statistics of the per-row values."""
+
+    name: str
+    source: str
+    loss: float
+    base: Base
+    unit: str
+    reduction: Reduction
+    rows: int
+    classes: int
+    extras: dict[str, float]
+    """The other reduced values of the subcommand (``entropy``, ``positive``, ``ce``…)."""
+    row_mean: float
+    row_min: float
+    row_max: float
+    percentiles: dict[int, float]
+    percentiles_exact: bool
+    worst: tuple[WorstRow, ...]
+    clipped: int
+    unnormalized: int
+    unnormalized_lines: tuple[int, ...]
+    skipped: int
+    skipped_reasons: tuple[str, ...]
+
+    def to_json(self) -> dict[str, JsonValue]:
+        document: dict[str, JsonValue] = {
+            "loss": json_number(self.loss),
+            "base": self.base,
+            "unit": self.unit,
+            "reduction": self.reduction,
+            "rows": self.rows,
+            "classes": self.classes,
+        }
+        document.update({key: json_number(value) for key, value in self.extras.items()})
+        document["per_row_stats"] = {
+            "mean": json_number(self.row_mean),
+            "min": json_number(self.row_min),
+            "max": json_number(self.row_max),
+            **{f"p{q}": json_number(v) for q, v in self.percentiles.items()},
+            "percentiles_exact": self.percentiles_exact,
+        }
+        document["worst"] = [
+            {"line": row.line, **({"id": row.identifier} if row.identifier else {}),
+             "loss": json_number(row.loss)}
+            for row in self.worst
+        ]  # fmt: skip
+        document["clipped"] = self.clipped
+        document["unnormalized_rows"] = self.unnormalized
+        document["skipped"] = self.skipped
+        document["source"] = self.source
+        return document
 
 
 def _bin_of(values: FloatArray) -> npt.NDArray[np.intp]:

@@ -26,7 +26,7 @@ from cecli import losses
 from cecli.inputs import InputError, parse_class_names, parse_matrix, parse_vector, read_argument
 from cecli.numerics import FloatArray
 from cecli.render import Mode, Output
-from cecli.results import Comparison, LossResult, RowLosses
+from cecli.results import LossResult, RowLosses
 
 if TYPE_CHECKING:
     from cecli.files import Family
@@ -395,6 +395,8 @@ def _dispatch(
                     f"--vs has {other.shape[0]} row(s) of {other.shape[1]} values but PREDS has "
                     f"{pred_matrix.shape[0]} row(s) of {pred_matrix.shape[1]}"
                 )
+            from cecli.explain import Comparison
+
             other_result = loss(label_matrix, other, names)
             grad_a = gradient(label_matrix, pred_matrix) if gradient else None
             grad_b = gradient(label_matrix, other) if gradient else None

@@ -6,11 +6,13 @@ value, what the gradient pushes.  Every number quoted is read from the result.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from cecli.numerics import FloatArray
 from cecli.results import (
     BinaryResult,
-    Comparison,
     CrossEntropyResult,
     FocalResult,
     GradResult,
@@ -18,7 +20,26 @@ from cecli.results import (
     LossResult,
     MultilabelResult,
     SmoothingResult,
+    json_array,
 )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class Comparison:
+    """The same labels scored against two predictions (``--vs``), with their gradients."""
+
+    a: LossResult
+    b: LossResult
+    grad_a: FloatArray | None
+    """∂L/∂z of A's loss w.r.t. the logits (None where cecli has no closed form)."""
+    grad_b: FloatArray | None
+
+    def to_json(self) -> dict[str, object]:
+        document: dict[str, object] = {"a": self.a.to_json(), "b": self.b.to_json()}
+        if self.grad_a is not None and self.grad_b is not None:
+            document["grad_a"] = json_array(self.grad_a)
+            document["grad_b"] = json_array(self.grad_b)
+        return document
 
 
 def _g(value: float) -> str:

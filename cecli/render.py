@@ -20,9 +20,7 @@ import numpy.typing as npt
 
 from cecli.numerics import FloatArray
 from cecli.results import (
-    BatchSummary,
     BinaryResult,
-    Comparison,
     CrossEntropyResult,
     FocalResult,
     GradResult,
@@ -40,6 +38,8 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.table import Table
 
+    from cecli.batch import BatchSummary
+    from cecli.explain import Comparison
     from cecli.files import Batch
     from cecli.tour import Stop
 
