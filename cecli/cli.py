@@ -799,11 +799,17 @@ def focal(
             normalize=normalize, class_names=names,
         )  # fmt: skip
 
+    def gradient(y: FloatArray, p: FloatArray) -> FloatArray:
+        return losses.focal_gradient(
+            y, p, gamma=gamma, alpha=alpha, binary=binary, logits=logits, eps=eps, base=base,
+            reduction=reduction,  # type: ignore[arg-type]
+        )  # fmt: skip
+
     _dispatch(
         mode, labels, preds, classes, files, loss,
         family="binary" if binary else "categorical", probabilities=not logits,
         reduction=reduction,
-        vs=vs,
+        vs=vs, gradient=gradient,
     )  # fmt: skip
 
 

@@ -921,6 +921,67 @@ def _binary_focal(
     )
 
 
+def focal_gradient(
+    labels: npt.ArrayLike,
+    preds: npt.ArrayLike,
+    *,
+    gamma: float = 2.0,
+    alpha: float | None = None,
+    binary: bool = False,
+    logits: bool = False,
+    eps: float = DEFAULT_EPS,
+    base: str = "e",
+    reduction: Reduction = "mean",
+) -> FloatArray:
+    r"""The gradient of :func:`focal_loss` with respect to the logits.
+
+    With :math:`q = 1 - p` and :math:`A(p) = q^γ\,(γ\,p \log p / q - 1)` (which is -1 at γ = 0
+    and tends to 0 as p → 1):
+
+    * multiclass (softmax): :math:`\partial L/\partial z_j = α\,(y_j A_j - p_j \sum_c y_c A_c)`;
+    * binary (sigmoid, labels 0 or 1): :math:`\partial \ell/\partial z = \pm α_t\, q_t A(p_t)`,
+      + for y = 1 and − for y = 0, with :math:`p_t` and :math:`α_t` as in :func:`focal_loss`.
+
+    At γ = 0 they are softmax − y and σ(z) − y.  Probabilities stand for the softmax (sigmoid)
+    of their log (logit), as in :func:`logit_gradient`; ``mean`` divides by N (binary: N·C)
+    and base b by ln b.
+    """
+    canonical_base, reduction = _check_common(eps, base, reduction)
+    _check_range("--gamma", gamma, 0.0, math.inf, closed_high=False)
+    matrix = as_predictions(preds, logits=logits)
+    if binary:
+        y, _ = as_targets(labels, matrix, allow_indices=False)
+        if np.any((y != 0.0) & (y != 1.0)):
+            raise InputError("the binary focal gradient needs labels of 0 or 1")
+        model = _binary(matrix, logits=logits, eps=eps)
+        positive = y == 1.0
+        p = np.where(positive, model.probs, model.not_probs)
+        q = np.where(positive, model.not_probs, model.probs)
+        log_p = np.where(positive, model.log_p, model.log_not_p)
+        weight = 1.0 if alpha is None else np.where(positive, alpha, 1.0 - alpha)
+        grad = np.where(positive, 1.0, -1.0) * weight * q * _focal_slope(p, q, log_p, gamma)
+        count = float(y.size)
+    else:
+        y, _ = as_targets(labels, matrix, allow_indices=True)
+        model = _categorical(matrix, logits=logits, eps=eps)
+        p = model.probs
+        a = _focal_slope(p, model.not_probs, model.log_p, gamma)
+        factor = 1.0 if alpha is None else alpha
+        grad = factor * (y * a - p * np.sum(y * a, axis=1, keepdims=True))
+        count = float(y.shape[0])
+    if reduction == "mean":
+        grad = grad / count
+    return _in_base(grad, canonical_base)
+
+
+def _focal_slope(p: FloatArray, q: FloatArray, log_p: FloatArray, gamma: float) -> FloatArray:
+    """A = q^γ (γ p log p / q − 1), with p log p / q → −1 as q → 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(q > 0.0, p * log_p / q, -1.0)
+    slope: FloatArray = q**gamma * (gamma * ratio - 1.0)
+    return slope
+
+
 # Short names, as the CLI's subcommands.
 ce = categorical_cross_entropy
 bce = binary_cross_entropy
