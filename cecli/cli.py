@@ -679,6 +679,9 @@ def grad(
     probs: Annotated[
         bool, typer.Option("--probs", help="PREDS are probabilities; the logits are log p.")
     ] = False,
+    logits: Annotated[
+        bool, typer.Option("--logits", help="PREDS are logits (the default; for symmetry).")
+    ] = False,
     sigmoid: Annotated[
         bool, typer.Option("--sigmoid", help="Per-class sigmoid + BCE instead of softmax + CE.")
     ] = False,
@@ -696,6 +699,8 @@ def grad(
 
     Example: `cecli grad 0 2,1,0.1`. From a file, `--output` writes each row's own gradient.
     """
+    if logits and probs:
+        _fail("use either --logits or --probs, not both")
     mode = _output_mode(json_output, quiet, explain)
 
     def loss(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:

@@ -207,3 +207,10 @@ def test_help_teaches() -> None:
     assert code == 0
     assert "--logits" in out
     assert "Example" in out
+
+
+def test_grad_accepts_logits_for_symmetry() -> None:
+    assert run("grad", "0", "2,1,0.1", "--logits", "-q")[1] == run("grad", "0", "2,1,0.1", "-q")[1]
+    code, _, err = run("grad", "0", "0.5,0.5", "--logits", "--probs")
+    assert code == 2
+    assert "either --logits or --probs" in err
