@@ -73,6 +73,8 @@ def three_flowers() -> Stop:
 
 def binary_series() -> Stop:
     result = losses.bce([1, 0, 1, 1], [0.9, 0.2, 0.6, 0.99])
+    nats = losses.bce([1], [0.9]).headline()[0]
+    bits = losses.bce([1], [0.9], base="2").headline()[0]
     return Stop(
         "Binary cross-entropy: a series of yes/no predictions",
         "Each output is its own two-class problem: −log p when the answer is yes, −log(1 − p) "
@@ -82,6 +84,8 @@ def binary_series() -> Stop:
             f"Mean over 4 outputs: {_f(result.loss)} nats. The confident right answer "
             f"(p = 0.99) costs {_f(result.terms[0, 3])}, the hesitant one (p = 0.6) "
             f"{_f(result.terms[0, 2])}.",
+            f"Units matter: −log 0.9 is {_f(nats, 3)} nats but {_f(bits, 3)} bits; a value often "
+            f'quoted as "0.105 bits" is in nats (cecli --base 2 gives bits).',
         ),
     )
 

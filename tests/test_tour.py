@@ -60,3 +60,8 @@ def test_drowned_positives_stop_counts_the_negatives() -> None:
     assert isinstance(result, MultilabelResult)
     assert float(result.negative) == pytest.approx(-998 * math.log(0.99), rel=1e-12)
     assert float(result.positive) == pytest.approx(-2 * math.log(0.3), rel=1e-12)
+
+
+def test_binary_stop_separates_nats_from_bits() -> None:
+    text = " ".join(STOPS[2]().conclusions)
+    assert "0.105 nats but 0.152 bits" in text
