@@ -183,3 +183,30 @@ def test_atomic_writer_replaces_only_on_success(tmp_path: Path) -> None:
         handle.write("new\n")
     assert target.read_text() == "new\n"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_small_chunks_read_every_record_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Byte ranges end only at line breaks outside quotes, so a quoted field holding a line break
+    # and records longer than a chunk still arrive whole and in order.
+    import cecli.files
+
+    monkeypatch.setattr(cecli.files, "CHUNK_BYTES", 16)
+    rows = [f'{i % 2},"{i}\nnote",0.{i % 9 + 1},0.5' for i in range(40)]
+    path = write(tmp_path / "q.csv", "label,id,p0,p1\n" + "\n".join(rows) + "\n")
+    with open_table(str(path), kind="csv", delimiter=None, stdin=None) as table:
+        chosen = select_columns(table.columns, "categorical", id_col="id", pred_cols="p0,p1")
+        batches = list(table.batches(chosen, None))
+    ids = [i for b in batches for i in (b.ids or [])]
+    assert ids == [f"{i}\nnote" for i in range(40)]
+    labels = np.concatenate([b.labels for b in batches]).ravel().tolist()
+    assert labels == [float(i % 2) for i in range(40)]
+
+
+def test_record_end() -> None:
+    from cecli.files import _record_end
+
+    assert _record_end(b"a,b\nc,d\ne,") == 8
+    assert _record_end(b'a,"x\ny"\nc,"open\n') == 8
+    assert _record_end(b"no line break") == 0
