@@ -819,10 +819,13 @@ def progress(
     stderr: TextIO, expected_rows: int, size_bytes: int, enabled: bool
 ) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr, only on a terminal: yields the callback that advances it."""
+    if not enabled or not stderr.isatty():
+        yield lambda rows: None  # and rich stays unimported
+        return
     from rich.console import Console
 
     console = Console(file=stderr)
-    if not enabled or not console.is_terminal:
+    if not console.is_terminal:
         yield lambda rows: None
         return
     from rich.progress import (
