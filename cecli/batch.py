@@ -60,7 +60,6 @@ class BatchSummary:
     source: str
     loss: float
     base: Base
-    unit: str
     reduction: Reduction
     rows: int
     classes: int
@@ -77,6 +76,10 @@ class BatchSummary:
     unnormalized_lines: tuple[int, ...]
     skipped: int
     skipped_reasons: tuple[str, ...]
+
+    @property
+    def unit(self) -> str:
+        return UNITS[self.base]
 
     def to_json(self) -> dict[str, JsonValue]:
         document: dict[str, JsonValue] = {
@@ -271,7 +274,6 @@ class Accumulator:
             source=source,
             loss=total,
             base=self.base,
-            unit=UNITS[self.base],
             reduction=reduction,
             rows=self.rows,
             classes=self.classes,

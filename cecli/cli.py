@@ -486,6 +486,20 @@ def _score_file(
     render.emit_summary(summary, mode, sys.stdout, sys.stderr)
 
 
+def _logit_gradient(
+    *, probs: bool, sigmoid: bool, eps: float, base: str, reduction: str
+) -> Callable[[FloatArray, FloatArray], FloatArray]:
+    """Cross-entropy's ∂L/∂z (softmax, or sigmoid per class), for ``--vs``."""
+
+    def gradient(y: FloatArray, p: FloatArray) -> FloatArray:
+        return losses.logit_gradient(
+            y, p, probs=probs, sigmoid=sigmoid, eps=eps, base=base,
+            reduction=reduction,  # type: ignore[arg-type]
+        ).grad  # fmt: skip
+
+    return gradient
+
+
 # --- the seven commands --------------------------------------------------------------------
 
 
@@ -533,10 +547,9 @@ def ce(
             smoothing=smoothing, normalize=normalize, class_names=names,
         )  # fmt: skip
 
-    def gradient(y: FloatArray, p: FloatArray) -> FloatArray:
-        return losses.logit_gradient(
-            y, p, probs=not logits, eps=eps, base=base, reduction=reduction,  # type: ignore[arg-type]
-        ).grad  # fmt: skip
+    gradient = _logit_gradient(
+        probs=not logits, sigmoid=False, eps=eps, base=base, reduction=reduction
+    )
 
     _dispatch(
         mode, labels, preds, classes, files, loss,
@@ -574,10 +587,9 @@ def bce(
             pos_weight=pos_weight, smoothing=smoothing,
         )  # fmt: skip
 
-    def gradient(y: FloatArray, p: FloatArray) -> FloatArray:
-        return losses.logit_gradient(
-            y, p, probs=not logits, sigmoid=True, eps=eps, base=base, reduction=reduction,  # type: ignore[arg-type]
-        ).grad  # fmt: skip
+    gradient = _logit_gradient(
+        probs=not logits, sigmoid=True, eps=eps, base=base, reduction=reduction
+    )
 
     _dispatch(
         mode, labels, preds, None, files, loss,
@@ -657,10 +669,9 @@ def kl(
             normalize=normalize, class_names=names,
         )  # fmt: skip
 
-    def gradient(y: FloatArray, p: FloatArray) -> FloatArray:
-        return losses.logit_gradient(
-            y, p, probs=not logits, eps=eps, base=base, reduction=reduction,  # type: ignore[arg-type]
-        ).grad  # fmt: skip
+    gradient = _logit_gradient(
+        probs=not logits, sigmoid=False, eps=eps, base=base, reduction=reduction
+    )
 
     _dispatch(
         mode, labels, preds, classes, files, loss,
@@ -717,10 +728,9 @@ def grad(
             reduction="sum" if reduction == "sum" else "none", class_names=names,
         )  # fmt: skip
 
-    def gradient(y: FloatArray, p: FloatArray) -> FloatArray:
-        return losses.logit_gradient(
-            y, p, probs=probs, sigmoid=sigmoid, eps=eps, base=base, reduction=reduction,  # type: ignore[arg-type]
-        ).grad  # fmt: skip
+    gradient = _logit_gradient(
+        probs=probs, sigmoid=sigmoid, eps=eps, base=base, reduction=reduction
+    )
 
     _dispatch(
         mode, labels, preds, classes, files, loss,

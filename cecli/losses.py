@@ -75,6 +75,12 @@ def _check_range(name: str, value: float, low: float, high: float, closed_high: 
         raise InputError(f"{name} must be in [{low:g}, {top}{bracket}, got {value:g}")
 
 
+def _element_rows(row_totals: FloatArray, classes: int, reduction: Reduction) -> FloatArray:
+    """Per-row values of an element-wise loss: the row's elements summed under ``sum``, else
+    averaged (``mean`` and ``none``)."""
+    return row_totals if reduction == "sum" else row_totals / classes
+
+
 def reduce_rows(row_totals: FloatArray, reduction: Reduction, divisor: float) -> float | FloatArray:
     """Reduce per-row totals: their sum, their sum over ``divisor`` (mean), or themselves."""
     if reduction == "none":
@@ -172,10 +178,7 @@ def _binary(preds: FloatArray, *, logits: bool, eps: float) -> _Model:
 
 def _weighted_neg_log(weight: FloatArray, log_values: FloatArray) -> FloatArray:
     """``-weight · log_values`` with ``0 · log 0 = 0``."""
-    with np.errstate(invalid="ignore"):
-        product = -weight * log_values
-    result: FloatArray = np.where(weight == 0.0, 0.0, product)
-    return result
+    return numerics.x_log(-np.asarray(weight), log_values)
 
 
 def _in_base(values: FloatArray, base: Base) -> FloatArray:
@@ -490,7 +493,7 @@ def binary_cross_entropy(
     )
     rows, classes = parts.matrix.shape
     row_totals: FloatArray = (parts.positive + parts.negative).sum(axis=1)
-    per_row = row_totals if reduction == "sum" else row_totals / classes
+    per_row = _element_rows(row_totals, classes, reduction)
     loss = reduce_rows(row_totals, reduction, rows * classes)
     return BinaryResult(
         loss=per_row if reduction == "none" else loss,
@@ -717,7 +720,7 @@ def logit_gradient(
                 raw += np.where(targets == 1.0, 0.0, (1.0 - targets) / model.not_probs)
         grad_probs = _in_base(raw * scale, canonical_base)
     per_row_totals = _in_base(per_row_totals, canonical_base)
-    per_row = per_row_totals / classes if sigmoid and reduction != "sum" else per_row_totals
+    per_row = _element_rows(per_row_totals, classes, reduction) if sigmoid else per_row_totals
     loss = reduce_rows(per_row_totals, reduction, divisor)
     return GradResult(
         loss=per_row if reduction == "none" else loss,
@@ -886,8 +889,8 @@ def _binary_focal(
     terms = modulating * ce_terms if alpha_t is None else alpha_t * modulating * ce_terms
     row_totals: FloatArray = terms.sum(axis=1)
     ce_row_totals: FloatArray = ce_terms.sum(axis=1)
-    per_row = row_totals if reduction == "sum" else row_totals / classes
-    per_row_ce = ce_row_totals if reduction == "sum" else ce_row_totals / classes
+    per_row = _element_rows(row_totals, classes, reduction)
+    per_row_ce = _element_rows(ce_row_totals, classes, reduction)
     divisor = rows * classes
     loss = reduce_rows(row_totals, reduction, divisor)
     ce = reduce_rows(ce_row_totals, reduction, divisor)

@@ -94,14 +94,20 @@ def sigmoid(x: npt.ArrayLike) -> FloatArray:
     return result
 
 
-def xlogy(x: npt.ArrayLike, y: npt.ArrayLike) -> FloatArray:
-    """``x · log(y)`` with the convention ``0 · log(anything) = 0`` (so ``0 · log 0 = 0``)."""
+def x_log(x: npt.ArrayLike, log_y: npt.ArrayLike) -> FloatArray:
+    """``x · log_y`` for an already computed ``log_y``, with ``0 · log(anything) = 0``."""
     xs = np.asarray(x, dtype=np.float64)
-    ys = np.asarray(y, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        product = xs * np.log(ys)
+    with np.errstate(invalid="ignore"):
+        product = xs * np.asarray(log_y, dtype=np.float64)
     result: FloatArray = np.where(xs == 0.0, 0.0, product)
     return result
+
+
+def xlogy(x: npt.ArrayLike, y: npt.ArrayLike) -> FloatArray:
+    """``x · log(y)`` with the convention ``0 · log(anything) = 0`` (so ``0 · log 0 = 0``)."""
+    with np.errstate(divide="ignore"):
+        log_y = np.log(np.asarray(y, dtype=np.float64))
+    return x_log(x, log_y)
 
 
 def _one_plus_r_log1p_r_minus_r(r: FloatArray) -> FloatArray:
