@@ -30,6 +30,7 @@ from cecli.results import LossResult, RowLosses
 
 if TYPE_CHECKING:
     from cecli.files import Family
+    from cecli.frameworks import Command, Library
 
 LossFn = Callable[[FloatArray, FloatArray, tuple[str, ...] | None], LossResult]
 RowsFn = Callable[[FloatArray, FloatArray, tuple[str, ...] | None], RowLosses | LossResult]
@@ -308,6 +309,65 @@ Versus = Annotated[
         show_default=False,
     ),
 ]
+_FRAMEWORKS = "Frameworks"
+Like = Annotated[
+    str | None,
+    typer.Option(
+        "--like",
+        help="Print what torch, keras, sklearn or optax returns for this input instead.",
+        rich_help_panel=_FRAMEWORKS,
+        show_default=False,
+    ),
+]
+Frameworks = Annotated[
+    bool,
+    typer.Option(
+        "--frameworks",
+        help="Compare with PyTorch, Keras, scikit-learn and optax, and say why they differ.",
+        rich_help_panel=_FRAMEWORKS,
+    ),
+]
+_LIBRARY_NAMES: dict[str, "Library"] = {
+    "torch": "torch", "pytorch": "torch", "keras": "keras", "sklearn": "sklearn",
+    "scikit-learn": "sklearn", "optax": "optax",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FrameworkRequest:
+    """``--like LIB`` or ``--frameworks``, with the options the libraries get mapped onto."""
+
+    command: "Command"
+    logits: bool
+    options: dict[str, Any]
+    like: "Library | None"
+
+
+def _frameworks_request(
+    command: "Command", like: str | None, frameworks: bool, *, logits: bool, eps: float,
+    base: str, **given: tuple[Any, Any],
+) -> FrameworkRequest | None:  # fmt: skip
+    """None unless asked for; ``given`` maps each option to (value, cecli's default)."""
+    if like is None and not frameworks:
+        return None
+    if like is not None and frameworks:
+        _fail("use either --like LIB or --frameworks, not both")
+    library = None
+    if like is not None:
+        library = _LIBRARY_NAMES.get(like.strip().lower())
+        if library is None:
+            _fail(f"--like takes torch, keras, sklearn or optax, not {like!r}")
+    from cecli.numerics import parse_base
+
+    options: dict[str, Any] = {}
+    given = {"eps": (eps, losses.DEFAULT_EPS), "base": (parse_base(base) or base, "e"), **given}
+    for name, (value, default) in given.items():
+        changed = value is not None if default is None else bool(value != default)
+        if changed:
+            options[name] = value
+    return FrameworkRequest(command, logits, options, library)
+
+
 Explain = Annotated[
     bool,
     typer.Option(
@@ -368,6 +428,7 @@ def _dispatch(
     rows: RowsFn | None = None,
     vs: str | None = None,
     gradient: Callable[[FloatArray, FloatArray], FloatArray | None] | None = None,
+    compare: FrameworkRequest | None = None,
 ) -> None:
     """Score typed vectors or a file, turning bad input into one error line and exit code 2.
 
@@ -386,6 +447,11 @@ def _dispatch(
                 raise InputError(f"missing {missing} (or score a file with --csv FILE)")
             label_matrix, pred_matrix = _Arguments(labels, preds).parse(names)
             result = loss(label_matrix, pred_matrix, names)
+            if compare is not None:
+                if vs is not None:
+                    raise InputError("--vs does not go with --like or --frameworks")
+                _emit_frameworks(mode, compare, label_matrix, pred_matrix, result)
+                return
             if vs is None:
                 Output(mode=mode).emit(result)
                 return
@@ -408,6 +474,11 @@ def _dispatch(
             raise InputError("give either LABELS and PREDS or a file (--csv/--parquet), not both")
         if vs is not None:
             raise InputError("--vs compares typed PREDS; it does not go with a file")
+        if compare is not None:
+            option = "--like" if compare.like else "--frameworks"
+            raise InputError(
+                f"{option} compares typed LABELS and PREDS; it does not go with a file"
+            )
         if files.csv is not None and files.parquet is not None:
             raise InputError("use either --csv or --parquet, not both")
         if (files.labels_file is None) != (files.preds_file is None):
@@ -426,6 +497,43 @@ def _dispatch(
         )  # fmt: skip
     except InputError as error:
         _fail(str(error))
+
+
+def _emit_frameworks(
+    mode: Mode, request: FrameworkRequest, labels: FloatArray, preds: FloatArray,
+    result: LossResult,
+) -> None:  # fmt: skip
+    import numpy as np
+
+    from cecli import frameworks, render
+    from cecli.results import GradResult
+
+    if mode == "explain":
+        mode = "table"
+    options = {"reduction": result.reduction, **request.options}
+    problem = frameworks.make_problem(
+        request.command,
+        labels,
+        preds,
+        logits=request.logits,
+        options=options,
+    )
+    exact = np.asarray(result.grad if isinstance(result, GradResult) else result.loss)
+    if request.like is not None:
+        found: list[frameworks.Reproduction | frameworks.Missing] = [
+            frameworks.reproduce(request.like, problem)
+        ]
+        title = f"cecli {request.command} --like {request.like}"
+    else:
+        found = frameworks.reproduce_all(problem)
+        title = f"cecli {request.command} and the frameworks (nats)"
+    clipped = result.clipped_count
+    note = (
+        f"clips {clipped} value{'s' if clipped != 1 else ''} at {result.eps:g}" if clipped else ""
+    )
+    render.emit_frameworks(
+        Output(mode=mode), title, exact, found, like=request.like is not None, note=note
+    )
 
 
 def _score_file(
@@ -522,6 +630,8 @@ def ce(
     quiet: Quiet = False,
     explain: Explain = False,
     vs: Versus = None,
+    like: Like = None,
+    frameworks: Frameworks = False,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Categorical cross-entropy: L = -Σ y·log p, term by term.
@@ -547,6 +657,10 @@ def ce(
             smoothing=smoothing, normalize=normalize, class_names=names,
         )  # fmt: skip
 
+    compare = _frameworks_request(
+        "ce", like, frameworks, logits=logits, eps=eps, base=base,
+        weights=(class_weights, None), smoothing=(smoothing, 0.0), normalize=(normalize, False),
+    )  # fmt: skip
     gradient = _logit_gradient(
         probs=not logits, sigmoid=False, eps=eps, base=base, reduction=reduction
     )
@@ -554,7 +668,7 @@ def ce(
     _dispatch(
         mode, labels, preds, classes, files, loss,
         family="categorical", probabilities=not logits, reduction=reduction, rows=rows,
-        vs=vs, gradient=gradient,
+        vs=vs, gradient=gradient, compare=compare,
     )  # fmt: skip
 
 
@@ -573,6 +687,8 @@ def bce(
     quiet: Quiet = False,
     explain: Explain = False,
     vs: Versus = None,
+    like: Like = None,
+    frameworks: Frameworks = False,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Binary cross-entropy: -(y·log p + (1-y)·log(1-p)) per element, mean over all.
@@ -587,6 +703,10 @@ def bce(
             pos_weight=pos_weight, smoothing=smoothing,
         )  # fmt: skip
 
+    compare = _frameworks_request(
+        "bce", like, frameworks, logits=logits, eps=eps, base=base,
+        pos_weight=(pos_weight, 1.0), smoothing=(smoothing, 0.0),
+    )  # fmt: skip
     gradient = _logit_gradient(
         probs=not logits, sigmoid=True, eps=eps, base=base, reduction=reduction
     )
@@ -594,7 +714,7 @@ def bce(
     _dispatch(
         mode, labels, preds, None, files, loss,
         family="binary", probabilities=not logits, reduction=reduction,
-        vs=vs, gradient=gradient,
+        vs=vs, gradient=gradient, compare=compare,
     )  # fmt: skip
 
 
@@ -613,6 +733,8 @@ def multilabel(
     json_output: Json = False,
     quiet: Quiet = False,
     explain: Explain = False,
+    like: Like = None,
+    frameworks: Frameworks = False,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Multi-label loss: one sigmoid BCE per class, summed over classes, mean over rows.
@@ -627,9 +749,13 @@ def multilabel(
             pos_weight=pos_weight, neg_weight=neg_weight, class_names=names,
         )  # fmt: skip
 
+    compare = _frameworks_request(
+        "multilabel", like, frameworks, logits=logits, eps=eps, base=base,
+        pos_weight=(pos_weight, 1.0), neg_weight=(neg_weight, 1.0),
+    )  # fmt: skip
     _dispatch(
         mode, labels, preds, classes, files, loss,
-        family="binary", probabilities=not logits, reduction=reduction,
+        family="binary", probabilities=not logits, reduction=reduction, compare=compare,
     )  # fmt: skip
 
 
@@ -654,6 +780,8 @@ def kl(
     quiet: Quiet = False,
     explain: Explain = False,
     vs: Versus = None,
+    like: Like = None,
+    frameworks: Frameworks = False,
     files: FileOptions = FileOptions(),
 ) -> None:
     """KL divergence D_KL(P‖Q) = Σ p·log(p/q), with H(P) and H(P,Q) = H(P) + D_KL.
@@ -669,6 +797,10 @@ def kl(
             normalize=normalize, class_names=names,
         )  # fmt: skip
 
+    compare = _frameworks_request(
+        "kl", like, frameworks, logits=logits, eps=eps, base=base,
+        normalize=(normalize, False),
+    )  # fmt: skip
     gradient = _logit_gradient(
         probs=not logits, sigmoid=False, eps=eps, base=base, reduction=reduction
     )
@@ -676,7 +808,7 @@ def kl(
     _dispatch(
         mode, labels, preds, classes, files, loss,
         family="kl", probabilities=not logits, reduction=reduction,
-        vs=vs, gradient=gradient,
+        vs=vs, gradient=gradient, compare=compare,
     )  # fmt: skip
 
 
@@ -704,6 +836,8 @@ def grad(
     quiet: Quiet = False,
     explain: Explain = False,
     vs: Versus = None,
+    like: Like = None,
+    frameworks: Frameworks = False,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Gradient of the loss w.r.t. the logits: ∂L/∂z = softmax(z) − y.
@@ -728,6 +862,10 @@ def grad(
             reduction="sum" if reduction == "sum" else "none", class_names=names,
         )  # fmt: skip
 
+    compare = _frameworks_request(
+        "grad", like, frameworks, logits=not probs, eps=eps, base=base,
+        sigmoid=(sigmoid, False),
+    )  # fmt: skip
     gradient = _logit_gradient(
         probs=probs, sigmoid=sigmoid, eps=eps, base=base, reduction=reduction
     )
@@ -736,7 +874,7 @@ def grad(
         mode, labels, preds, classes, files, loss,
         family="binary" if sigmoid else "categorical", probabilities=probs,
         reduction=reduction, gradient_columns=True, rows=rows,
-        vs=vs, gradient=gradient,
+        vs=vs, gradient=gradient, compare=compare,
     )  # fmt: skip
 
 
@@ -755,6 +893,8 @@ def smooth(
     json_output: Json = False,
     quiet: Quiet = False,
     explain: Explain = False,
+    like: Like = None,
+    frameworks: Frameworks = False,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Label smoothing: hard and smoothed targets side by side, with both losses.
@@ -770,9 +910,13 @@ def smooth(
             normalize=normalize, class_names=names,
         )  # fmt: skip
 
+    compare = _frameworks_request(
+        "smooth", like, frameworks, logits=logits, eps=eps, base=base,
+        smoothing=(smoothing, None), normalize=(normalize, False),
+    )  # fmt: skip
     _dispatch(
         mode, labels, preds, classes, files, loss,
-        family="categorical", probabilities=not logits, reduction=reduction,
+        family="categorical", probabilities=not logits, reduction=reduction, compare=compare,
     )  # fmt: skip
 
 
@@ -799,6 +943,8 @@ def focal(
     quiet: Quiet = False,
     explain: Explain = False,
     vs: Versus = None,
+    like: Like = None,
+    frameworks: Frameworks = False,
     files: FileOptions = FileOptions(),
 ) -> None:
     """Focal loss: -α·(1-p_t)^γ·log p_t, next to plain cross-entropy.
@@ -820,11 +966,16 @@ def focal(
             reduction=reduction,  # type: ignore[arg-type]
         )  # fmt: skip
 
+    compare = _frameworks_request(
+        "focal", like, frameworks, logits=logits, eps=eps, base=base,
+        gamma=(gamma, None), alpha=(alpha, None), binary=(binary, False),
+        normalize=(normalize, False),
+    )  # fmt: skip
     _dispatch(
         mode, labels, preds, classes, files, loss,
         family="binary" if binary else "categorical", probabilities=not logits,
         reduction=reduction,
-        vs=vs, gradient=gradient,
+        vs=vs, gradient=gradient, compare=compare,
     )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Literal, TextIO
+from typing import IO, TYPE_CHECKING, Any, Literal, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,7 @@ from cecli.results import (
     MultilabelResult,
     RowLosses,
     SmoothingResult,
+    json_array,
     json_number,
 )
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from cecli.batch import BatchSummary
     from cecli.explain import Comparison
     from cecli.files import Batch
+    from cecli.frameworks import Missing, Reproduction
     from cecli.tour import Stop
 
 Mode = Literal["table", "explain", "json", "quiet"]
@@ -928,3 +930,107 @@ def comparison_tables(comparison: Comparison) -> list[RenderableType]:
         "values that differ are highlighted"
     ))  # fmt: skip
     return out
+
+
+# --- frameworks (--like, --frameworks) ---------------------------------------------------
+
+
+def _values_text(value: FloatArray, limit: int = 6) -> str:
+    """A value for a table cell: a scalar in full, an array's first values."""
+    if value.ndim == 0:
+        return _full(float(value))
+    flat = [fmt(v) for v in value.ravel()[:limit]]
+    more = ", …" if value.size > limit else ""
+    return "[" + ", ".join(flat) + more + "]"
+
+
+def _full(number: float) -> str:
+    return repr(number) if math.isfinite(number) else fmt(number)
+
+
+def _difference(value: FloatArray, exact: FloatArray) -> str:
+    """How far a library's value lies from cecli's: relative, or its shape if it differs."""
+    if value.shape != exact.shape:
+        return "shape " + "×".join(str(n) for n in value.shape)
+    with np.errstate(all="ignore"):
+        if bool(np.all((value == exact) | (np.isnan(value) & np.isnan(exact)))):
+            return "="
+        if not bool(np.all(np.isfinite(value))) or not bool(np.all(np.isfinite(exact))):
+            return "≠"
+        scale = np.maximum(np.abs(exact), np.finfo(np.float64).tiny)
+        relative = (value - exact) / scale
+    worst = float(relative.ravel()[int(np.argmax(np.abs(relative)))])
+    return f"{worst:+.1e}"
+
+
+def quiet_values(value: FloatArray) -> str:
+    """A value for scripts: one number per line; an array's rows comma-separated."""
+    if value.ndim == 0:
+        return f"{float(value)!r}\n"
+    rows = value.reshape(1, -1) if value.ndim == 1 else value
+    lines = [",".join(repr(float(v)) for v in row) for row in rows]
+    return "".join(line + "\n" for line in lines)
+
+
+def emit_frameworks(
+    output: Output,
+    title: str,
+    exact: FloatArray,
+    found: Sequence[Reproduction | Missing],
+    *,
+    like: bool,
+    note: str = "",
+) -> None:
+    """cecli's value beside the libraries': a table, JSON or the bare numbers."""
+    import json
+
+    from cecli.frameworks import IMPORTS, Missing
+
+    out = output.stdout
+    if output.mode == "json":
+        if like:
+            (single,) = found
+            document: dict[str, Any] = {"cecli": json_array(exact), **single.to_json()}
+        else:
+            document = {
+                "cecli": json_array(exact),
+                "frameworks": [item.to_json() for item in found],
+            }
+        out.write(json.dumps(document, allow_nan=False) + "\n")
+    elif output.mode == "quiet":
+        if like:
+            (single,) = found
+            assert not isinstance(single, Missing)
+            out.write(quiet_values(single.value))
+        else:
+            out.write(f"cecli {quiet_values(exact).rstrip()}\n")
+            for item in found:
+                value = "-" if isinstance(item, Missing) else quiet_values(item.value).rstrip("\n")
+                out.write(f"{item.library} {value}\n")
+    else:
+        from rich import box
+        from rich.table import Table
+
+        console = _console(out)
+        table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+        table.add_column("library", no_wrap=True)
+        table.add_column("value", no_wrap=True, justify="right")
+        table.add_column("vs cecli", no_wrap=True)
+        table.add_column("why it differs", overflow="fold")
+        table.add_row("cecli", _values_text(exact), "", note)
+        for item in found:
+            if isinstance(item, Missing):
+                table.add_row(item.library, "[dim]—[/]", "", f"[dim]{item.message}[/]")
+                continue
+            difference = _difference(item.value, exact)
+            reasons = "; ".join(item.conventions) if difference != "=" else ""
+            table.add_row(item.library, _values_text(item.value), difference, reasons)
+        console.print(table)
+        calls = [item for item in found if not isinstance(item, Missing)]
+        if calls:
+            console.print("To reproduce:")
+        for item in calls:
+            console.print(f"  [bold]{item.library}[/] ({item.function})")
+            console.print(f"    [dim]{IMPORTS[item.library]}[/]", soft_wrap=True)
+            console.print(f"    {item.call}", soft_wrap=True, markup=False)
+    out.flush()

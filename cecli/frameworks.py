@@ -1,0 +1,1086 @@
+"""What PyTorch, Keras, scikit-learn and optax return for the same input, and why it differs.
+
+Each library's loss is one :class:`Entry`: the function, the dtype it computes in, where it
+clips, whether it renormalises rows, what its mean divides by, its default α, which cecli
+options map onto which of its arguments, the call a user can paste, and a NumPy kernel that
+follows the library's own operations in the library's own dtype.  No library is imported:
+``tests/frameworks`` checks every kernel against the real libraries.
+
+Adding a library (JAX, MLX, TensorFlow) is adding entries to :data:`ENTRIES`; the kernels
+are built from a handful of primitives written the way those libraries write them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from cecli.inputs import InputError
+from cecli.numerics import FloatArray
+
+Library = Literal["torch", "keras", "sklearn", "optax"]
+LIBRARIES: tuple[Library, ...] = ("torch", "keras", "sklearn", "optax")
+Command = Literal["ce", "bce", "multilabel", "kl", "grad", "smooth", "focal"]
+Inputs = Literal["probs", "logits"]
+DType = Literal["float32", "float64"]
+
+KERAS_EPSILON = 1e-7
+"""``keras.config.epsilon()``: Keras clips probabilities to [ε, 1-ε] with it."""
+TORCH_LOG_CLAMP = -100.0
+"""``torch.nn.functional.binary_cross_entropy`` clamps each log term at −100."""
+SKLEARN_EPS = float(np.finfo(np.float64).eps)
+"""scikit-learn's ``log_loss`` clips to [eps, 1-eps] with the dtype's machine epsilon."""
+
+IMPORTS: dict[Library, str] = {
+    "torch": "import torch",
+    "keras": "import os; os.environ['KERAS_BACKEND'] = 'torch'; import keras, numpy as np",
+    "sklearn": "import sklearn.metrics",
+    "optax": "import jax, jax.numpy as jnp, optax",
+}
+"""What a pasted call needs first."""
+
+
+class Unsupported(InputError):
+    """The library has no such loss, input kind or option; the message names the nearest."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One input as cecli understood it, in the terms the libraries need.
+
+    ``targets`` is the (N, C) target matrix; ``indices`` the class indices when LABELS were
+    typed as one index per row (PyTorch treats those differently from one-hot rows).
+    ``options`` holds the options that change the computation: ``reduction`` always, the
+    others only when the user gave them (``gamma`` and ``smoothing`` always for focal/smooth).
+    """
+
+    command: Command
+    targets: FloatArray
+    indices: npt.NDArray[np.intp] | None
+    preds: FloatArray
+    logits: bool
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return int(self.preds.shape[0])
+
+    @property
+    def classes(self) -> int:
+        return int(self.preds.shape[1])
+
+    @property
+    def reduction(self) -> str:
+        return str(self.options.get("reduction", "mean"))
+
+    def hard_indices(self) -> npt.NDArray[np.intp] | None:
+        """Class indices if every target row is one-hot (or typed as an index), else None."""
+        if self.indices is not None:
+            return self.indices
+        ones = self.targets == 1.0
+        zeros = self.targets == 0.0
+        one_hot = bool(np.all(ones | zeros)) and bool(np.all(ones.sum(axis=1) == 1))
+        if self.classes > 1 and one_hot:
+            indices: npt.NDArray[np.intp] = np.argmax(self.targets, axis=1).astype(np.intp)
+            return indices
+        return None
+
+    def given(self) -> list[str]:
+        """The options the user gave beyond the reduction, in a stable order."""
+        return [name for name in self.options if name not in ("reduction", "gamma")]
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """A library's value for a :class:`Problem`, with the call that gives it."""
+
+    library: Library
+    function: str
+    value: FloatArray
+    """A 0-d array for a reduced loss; per row, per element or a gradient otherwise."""
+    dtype: DType
+    call: str
+    conventions: tuple[str, ...]
+    """The conventions that move this value away from the exact one, for this input."""
+
+    def to_json(self) -> dict[str, Any]:
+        from cecli.results import json_array, json_number
+
+        value = json_number(float(self.value)) if self.value.ndim == 0 else json_array(self.value)
+        return {
+            "library": self.library,
+            "function": self.function,
+            "value": value,
+            "dtype": self.dtype,
+            "conventions": list(self.conventions),
+            "call": self.call,
+            "imports": IMPORTS[self.library],
+        }
+
+
+Kernel = Callable[[Problem, "Entry"], FloatArray]
+CallText = Callable[[Problem, "Entry"], str]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One library's loss for one cecli subcommand and one kind of PREDS."""
+
+    library: Library
+    command: Command
+    inputs: Inputs
+    function: str
+    dtype: DType
+    kernel: Kernel
+    call: CallText
+    options: Mapping[str, str] = field(default_factory=dict)
+    """cecli option → the library's argument for it (or a phrase saying it is built in)."""
+    clip: float | None = None
+    """Predictions clipped to [clip, 1-clip] (None: no clipping)."""
+    log_clamp: float | None = None
+    renormalises: bool = False
+    mean_over: Literal["rows", "elements"] = "rows"
+    weighted_mean_by_rows: bool = False
+    """A class-weighted mean divides by N instead of Σ w[y_n] (PyTorch, probability targets)."""
+    default_alpha: float | None = None
+    notes: tuple[str, ...] = ()
+    """Further conventions, always named."""
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A combination the library lacks, and what it has instead."""
+
+    library: Library
+    command: Command
+    inputs: Inputs | None
+    message: str
+
+
+# --- primitives, written as the libraries write them ----------------------------------------
+
+
+def _dt(entry: Entry) -> type[np.floating[Any]]:
+    return np.float32 if entry.dtype == "float32" else np.float64
+
+
+def _cast(values: npt.ArrayLike, entry: Entry) -> FloatArray:
+    array = np.asarray(values, dtype=_dt(entry))
+    if entry.library == "optax":
+        # XLA on the CPU flushes subnormal floats to zero: log of one is then -inf.
+        array = np.where(np.abs(array) < np.finfo(array.dtype).tiny, 0, array).astype(array.dtype)
+    return array
+
+
+def _log_softmax(z: FloatArray) -> FloatArray:
+    """PyTorch's and JAX's: (z - max) - log Σ exp(z - max)."""
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))  # type: ignore[no-any-return]
+
+
+def _softmax(z: FloatArray) -> FloatArray:
+    shifted = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return shifted / np.sum(shifted, axis=-1, keepdims=True)  # type: ignore[no-any-return]
+
+
+def _logsumexp_jax(z: FloatArray) -> FloatArray:
+    top = np.max(z, axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, np.zeros_like(top))
+    return (np.log(np.sum(np.exp(z - top), axis=-1, keepdims=True)) + top)[..., 0]  # type: ignore[no-any-return]
+
+
+def _log_sigmoid_torch(x: FloatArray) -> FloatArray:
+    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+
+def _log_sigmoid_jax(x: FloatArray) -> FloatArray:
+    """-softplus(-x), softplus = logaddexp(x, 0)."""
+    return -_logaddexp0_jax(-x)
+
+
+def _logaddexp0_jax(x: FloatArray) -> FloatArray:
+    zero = np.zeros_like(x)
+    return np.maximum(x, zero) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _sigmoid(x: FloatArray) -> FloatArray:
+    one = x.dtype.type(1)
+    return one / (one + np.exp(-x))
+
+
+def _torch_bce(p: FloatArray, y: FloatArray) -> FloatArray:
+    """``binary_cross_entropy`` per element: log1p(-p) and log p, each clamped at −100."""
+    clamp = p.dtype.type(TORCH_LOG_CLAMP)
+    return (y - 1) * np.maximum(np.log1p(-p), clamp) - y * np.maximum(np.log(p), clamp)
+
+
+def _torch_bce_logits(z: FloatArray, y: FloatArray, pos_weight: FloatArray | None) -> FloatArray:
+    if pos_weight is None:
+        return (1 - y) * z - _log_sigmoid_torch(z)
+    log_weight = (pos_weight - 1) * y + 1
+    return (1 - y) * z - log_weight * _log_sigmoid_torch(z)
+
+
+def _mean(values: FloatArray) -> FloatArray:
+    return np.asarray(np.sum(values) / values.dtype.type(values.size))
+
+
+def _reduce(values: FloatArray, reduction: str) -> FloatArray:
+    """``reduction`` over every element: the libraries' mean, sum or none."""
+    if reduction == "none":
+        return values
+    if reduction == "sum":
+        return np.asarray(np.sum(values))
+    return _mean(values)
+
+
+def _option(problem: Problem, name: str, default: Any = None) -> Any:
+    return problem.options.get(name, default)
+
+
+def _clip_value(problem: Problem, entry: Entry) -> float:
+    """The clip bound: Keras' epsilon (``--eps`` maps onto it), or the entry's own."""
+    if entry.library == "keras":
+        return float(_option(problem, "eps", KERAS_EPSILON))
+    return entry.clip or 0.0
+
+
+def _clip(p: FloatArray, low: float, high: float) -> FloatArray:
+    kind = p.dtype.type
+    return np.clip(p, kind(low), kind(high))
+
+
+# --- kernels: PyTorch ------------------------------------------------------------------------
+
+
+def _torch_targets(problem: Problem, entry: Entry) -> tuple[FloatArray, FloatArray | None]:
+    """The log-probabilities cross_entropy/nll_loss see, and the class weights."""
+    z = _cast(problem.preds, entry)
+    weights = _option(problem, "weights")
+    w = None if weights is None else _cast(weights, entry)
+    if problem.logits:
+        return _log_softmax(z), w
+    log_p = np.log(z)
+    return (log_p if _uses_nll(problem) else _log_softmax(log_p)), w
+
+
+def _torch_index_loss(
+    log_p: FloatArray, indices: npt.NDArray[np.intp], w: FloatArray | None, smoothing: float,
+    reduction: str,
+) -> FloatArray:  # fmt: skip
+    rows = np.arange(log_p.shape[0])
+    picked = log_p[rows, indices]
+    weight_of_row = np.ones_like(picked) if w is None else w[indices]
+    nll = -weight_of_row * picked
+    kind = log_p.dtype.type
+    divisor = np.sum(weight_of_row) if w is not None else kind(log_p.shape[0])
+    if reduction == "mean":
+        nll_value = np.asarray(np.sum(nll) / divisor)
+    else:
+        nll_value = _reduce(nll, reduction)
+    if not smoothing:
+        return nll_value
+    smooth = -np.sum(log_p * (w if w is not None else 1), axis=1)
+    if reduction == "mean":
+        smooth_value = np.asarray(np.sum(smooth) / divisor) if w is not None else _mean(smooth)
+    else:
+        smooth_value = _reduce(smooth, reduction)
+    classes = log_p.shape[1]
+    return (1 - smoothing) * nll_value + smooth_value * (smoothing / classes)  # type: ignore[no-any-return]
+
+
+def _torch_prob_loss(
+    log_p: FloatArray, targets: FloatArray, w: FloatArray | None, smoothing: float, reduction: str
+) -> FloatArray:
+    if smoothing:
+        targets = targets * (1 - smoothing) + (smoothing / targets.shape[1])
+    product = log_p * targets if w is None else log_p * targets * w
+    if reduction == "none":
+        return -np.sum(product, axis=1)  # type: ignore[no-any-return]
+    total = -np.sum(product)
+    if reduction == "sum":
+        return np.asarray(total)
+    return np.asarray(total / log_p.dtype.type(log_p.shape[0]))
+
+
+def _torch_ce(problem: Problem, entry: Entry) -> FloatArray:
+    log_p, w = _torch_targets(problem, entry)
+    smoothing = float(_option(problem, "smoothing", 0.0))
+    indices = _torch_indices(problem, entry)
+    if indices is not None:
+        return _torch_index_loss(log_p, indices, w, smoothing, problem.reduction)
+    targets = _cast(problem.targets, entry)
+    return _torch_prob_loss(log_p, targets, w, smoothing, problem.reduction)
+
+
+def _torch_indices(problem: Problem, entry: Entry) -> npt.NDArray[np.intp] | None:
+    """Index targets as PyTorch gets them: typed indices; one-hot rows too for nll_loss."""
+    if _uses_nll(problem):
+        return problem.hard_indices()
+    return problem.indices
+
+
+def _uses_nll(problem: Problem) -> bool:
+    """Probabilities go to nll_loss(log p) when the targets are hard and nothing is smoothed."""
+    return (
+        not problem.logits
+        and problem.hard_indices() is not None
+        and not _option(problem, "smoothing", 0.0)
+    )
+
+
+def _torch_bce_kernel(problem: Problem, entry: Entry) -> FloatArray:
+    y = _cast(problem.targets, entry)
+    p = _cast(problem.preds, entry)
+    if problem.logits:
+        pos = _option(problem, "pos_weight")
+        pos_weight = None if pos is None else np.full(problem.classes, pos, dtype=_dt(entry))
+        return _reduce(_torch_bce_logits(p, y, pos_weight), problem.reduction)
+    return _reduce(_torch_bce(p, y), problem.reduction)
+
+
+def _torch_kl(problem: Problem, entry: Entry) -> FloatArray:
+    target = _cast(problem.targets, entry)
+    q = _cast(problem.preds, entry)
+    log_q = _log_softmax(q) if problem.logits else np.log(q)
+    safe = np.where(target > 0, target, 1)
+    pointwise = np.where(target > 0, target * np.log(safe), 0) - target * log_q
+    return _reduce(pointwise, problem.reduction)
+
+
+def _grad_inputs(problem: Problem, entry: Entry) -> tuple[FloatArray, FloatArray]:
+    """The logits (log p with --probs) and the targets, in the library's dtype."""
+    z = _cast(problem.preds, entry)
+    return (z if problem.logits else np.log(z)), _cast(problem.targets, entry)
+
+
+def _torch_grad(problem: Problem, entry: Entry) -> FloatArray:
+    z, y = _grad_inputs(problem, entry)
+    kind = z.dtype.type
+    scale = kind(1) if problem.reduction == "sum" else None
+    if _option(problem, "sigmoid"):
+        grad = _sigmoid(z) - y
+        return grad * kind(1) if scale is not None else grad * kind(1) / kind(z.size)
+    log_p = _log_softmax(z)
+    upstream = -y if scale is not None else -y / kind(problem.rows)
+    return upstream - np.exp(log_p) * np.sum(upstream, axis=1, keepdims=True)  # type: ignore[no-any-return]
+
+
+# --- kernels: Keras (torch backend) -------------------------------------------------------
+
+
+def _keras_reduce(per_row: FloatArray, reduction: str) -> FloatArray:
+    """A Keras Loss object's reduction: sum over the batch divided by its size."""
+    return _reduce(per_row, reduction)
+
+
+def _keras_smooth_categorical(y: FloatArray, smoothing: float) -> FloatArray:
+    kind = y.dtype.type
+    return y * kind(1.0 - smoothing) + kind(smoothing) / kind(y.shape[-1])
+
+
+def _keras_log_probs(problem: Problem, entry: Entry, preds: FloatArray) -> FloatArray:
+    if problem.logits:
+        return _log_softmax(preds)
+    eps = _clip_value(problem, entry)
+    output = preds / np.sum(preds, axis=-1, keepdims=True)
+    return np.log(_clip(output, eps, 1.0 - eps))
+
+
+def _keras_ce(problem: Problem, entry: Entry) -> FloatArray:
+    p = _cast(problem.preds, entry)
+    smoothing = float(_option(problem, "smoothing", 0.0))
+    log_p = _keras_log_probs(problem, entry, p)
+    if problem.indices is not None and not smoothing:
+        rows = np.arange(problem.rows)
+        return _keras_reduce(-log_p[rows, problem.indices], problem.reduction)
+    y = _cast(problem.targets, entry)
+    if smoothing:
+        y = _keras_smooth_categorical(y, smoothing)
+    return _keras_reduce(-np.sum(y * log_p, axis=-1), problem.reduction)
+
+
+def _keras_bce(problem: Problem, entry: Entry) -> FloatArray:
+    y = _cast(problem.targets, entry)
+    p = _cast(problem.preds, entry)
+    smoothing = float(_option(problem, "smoothing", 0.0))
+    kind = y.dtype.type
+    if smoothing:
+        y = y * kind(1.0 - smoothing) + kind(0.5 * smoothing)
+    if problem.logits:
+        elements = _torch_bce_logits(p, y, None)
+    else:
+        eps = _clip_value(problem, entry)
+        elements = _torch_bce(_clip(p, eps, 1.0 - eps), y)
+    per_row = np.sum(elements, axis=-1) / kind(problem.classes)
+    return _keras_reduce(per_row, problem.reduction)
+
+
+def _keras_kl(problem: Problem, entry: Entry) -> FloatArray:
+    eps = _clip_value(problem, entry)
+    y = _clip(_cast(problem.targets, entry), eps, 1.0)
+    q = _clip(_cast(problem.preds, entry), eps, 1.0)
+    return _keras_reduce(np.sum(y * np.log(y / q), axis=-1), problem.reduction)
+
+
+def _keras_focal(problem: Problem, entry: Entry) -> FloatArray:
+    y = _cast(problem.targets, entry)
+    p = _cast(problem.preds, entry)
+    kind = y.dtype.type
+    gamma = kind(_option(problem, "gamma", 2.0))
+    alpha = _option(problem, "alpha")
+    eps = _clip_value(problem, entry)
+    if _option(problem, "binary"):
+        if problem.logits:
+            p = _sigmoid(p)
+        bce = _torch_bce(_clip(p, eps, 1.0 - eps), y)
+        p_t = y * p + (1 - y) * (1 - p)
+        focal = np.power(1 - p_t, gamma) * bce
+        if alpha is not None:
+            a = kind(alpha)
+            focal = (y * a + (1 - y) * (1 - a)) * focal
+        per_row = np.sum(focal, axis=-1) / kind(problem.classes)
+        return _keras_reduce(per_row, problem.reduction)
+    if problem.logits:
+        p = _softmax(p)
+    output = _clip(p / np.sum(p, axis=-1, keepdims=True), eps, 1.0 - eps)
+    cce = -y * np.log(output)
+    weighting = np.power(1 - output, gamma) * kind(0.25 if alpha is None else alpha)
+    return _keras_reduce(np.sum(weighting * cce, axis=-1), problem.reduction)
+
+
+# --- kernels: scikit-learn ---------------------------------------------------------------
+
+
+def _sklearn_log_loss(problem: Problem, entry: Entry) -> FloatArray:
+    p = _cast(problem.preds, entry)
+    if problem.command == "ce":
+        indices = problem.hard_indices()
+        assert indices is not None  # checked by _sklearn_check
+        picked = p[np.arange(problem.rows), indices]
+    else:
+        y = problem.targets.ravel()
+        flat = p.ravel()
+        picked = np.where(y == 1.0, flat, 1 - flat)
+    per_sample = -np.log(_clip(picked, SKLEARN_EPS, 1 - SKLEARN_EPS))
+    if problem.reduction == "sum":
+        return np.asarray(np.sum(per_sample))
+    return np.asarray(np.average(per_sample))
+
+
+# --- kernels: optax (float32, as JAX computes by default) ---------------------------------
+
+
+def _optax_ce(problem: Problem, entry: Entry) -> FloatArray:
+    z = _cast(problem.preds, entry)
+    smoothing = _option(problem, "smoothing", 0.0)
+    if problem.indices is not None and not smoothing:
+        picked = z[np.arange(problem.rows), problem.indices]
+        return _reduce(_logsumexp_jax(z) - picked, problem.reduction)
+    y = _cast(problem.targets, entry)
+    if smoothing:
+        y = (1.0 - smoothing) * y + y.dtype.type(smoothing / problem.classes)
+    return _reduce(-np.sum(y * _log_softmax(z), axis=-1), problem.reduction)
+
+
+def _optax_bce(problem: Problem, entry: Entry) -> FloatArray:
+    z = _cast(problem.preds, entry)
+    y = _cast(problem.targets, entry)
+    elements = -y * _log_sigmoid_jax(z) - (1 - y) * _log_sigmoid_jax(-z)
+    return _reduce(elements, problem.reduction)
+
+
+def _optax_kl(problem: Problem, entry: Entry) -> FloatArray:
+    q = _cast(problem.preds, entry)
+    y = _cast(problem.targets, entry)
+    log_q = _log_softmax(q) if problem.logits else np.log(q)
+    log_y = np.where(y == 0, 0, np.log(np.where(y == 0, 1, y)))
+    return _reduce(np.sum(y * (log_y - log_q), axis=-1), problem.reduction)
+
+
+def _optax_focal(problem: Problem, entry: Entry) -> FloatArray:
+    z = _cast(problem.preds, entry)
+    y = _cast(problem.targets, entry)
+    kind = z.dtype.type
+    gamma = kind(_option(problem, "gamma", 2.0))
+    ce = -y * _log_sigmoid_jax(z) - (1 - y) * _log_sigmoid_jax(-z)
+    log_p = _log_sigmoid_jax(z)
+    log_q = _log_sigmoid_jax(-z)
+    # logsumexp([log_p, log_q], b=[1-y, y]) as JAX computes it: terms with b = 0 drop out.
+    weight_p, weight_q = 1 - y, y
+    masked_p = np.where(weight_p != 0, log_p, -np.inf)
+    masked_q = np.where(weight_q != 0, log_q, -np.inf)
+    top = np.maximum(masked_p, masked_q)
+    top = np.where(np.isfinite(top), top, 0)
+    total = np.exp(masked_p - top) * weight_p + np.exp(masked_q - top) * weight_q
+    log_one_minus_pt = np.log(np.abs(total)) + top
+    loss = ce * np.exp(gamma * log_one_minus_pt)
+    alpha = _option(problem, "alpha")
+    if alpha is not None:
+        a = kind(alpha)
+        loss = (a * y + (1 - a) * (1 - y)) * loss
+    return _reduce(loss, problem.reduction)
+
+
+def _optax_grad(problem: Problem, entry: Entry) -> FloatArray:
+    z, y = _grad_inputs(problem, entry)
+    kind = z.dtype.type
+    count = z.size if _option(problem, "sigmoid") else problem.rows
+    g = kind(1) if problem.reduction == "sum" else kind(1) / kind(count)
+    if _option(problem, "sigmoid"):
+        # d/dz of -y·log σ(z) - (1-y)·log σ(-z), through logaddexp's derivative.
+        def finite(x: FloatArray) -> FloatArray:  # JAX's _replace_inf: +inf → 0
+            return np.where(np.isposinf(x), 0, x)
+
+        up = finite(_logaddexp0_jax(-z))
+        down = finite(_logaddexp0_jax(z))
+        return g * (-y * np.exp(finite(-z) - up) + (1 - y) * np.exp(finite(z) - down))
+    top = np.max(z, axis=-1, keepdims=True)
+    exp_shifted = np.exp(z - top)
+    total = np.sum(exp_shifted, axis=-1, keepdims=True)
+    if problem.indices is not None:
+        onehot = np.zeros_like(z)
+        onehot[np.arange(problem.rows), problem.indices] = 1
+        return exp_shifted * (g / total) - onehot * g  # type: ignore[no-any-return]
+    upstream = -y * g
+    return upstream + exp_shifted * (-np.sum(upstream, axis=-1, keepdims=True) / total)  # type: ignore[no-any-return]
+
+
+# --- the calls a user can paste ------------------------------------------------------------
+
+
+def _numbers(values: FloatArray, *, integers: bool = False) -> str:
+    """A nested list literal that round-trips every float64 exactly."""
+
+    def one(x: float) -> str:
+        if integers:
+            return str(int(x))
+        if math.isnan(x) or math.isinf(x):
+            return f"float('{x}')"
+        return repr(float(x))
+
+    if values.ndim == 1:
+        return "[" + ", ".join(one(float(x)) for x in values) + "]"
+    return "[" + ", ".join(_numbers(row, integers=integers) for row in values) + "]"
+
+
+def _kw(arguments: Sequence[tuple[str, str | None]]) -> str:
+    return "".join(f", {name}={value}" for name, value in arguments if value is not None)
+
+
+def _reduction_kw(problem: Problem, default: str = "mean") -> str | None:
+    reduction = problem.reduction
+    return None if reduction == default else repr(reduction)
+
+
+def _torch_tensor(values: FloatArray, *, integers: bool = False) -> str:
+    if integers:
+        return f"torch.tensor({_numbers(values, integers=True)})"
+    return f"torch.tensor({_numbers(values)}, dtype=torch.float64)"
+
+
+def _torch_input(problem: Problem) -> str:
+    if problem.logits:
+        return _torch_tensor(problem.preds)
+    return f"torch.log({_torch_tensor(problem.preds)})"
+
+
+def _torch_target_text(problem: Problem, indices: npt.NDArray[np.intp] | None) -> str:
+    if indices is not None:
+        return _torch_tensor(indices.astype(np.float64), integers=True)
+    return _torch_tensor(problem.targets)
+
+
+def _torch_ce_call(problem: Problem, entry: Entry) -> str:
+    weights = _option(problem, "weights")
+    smoothing = _option(problem, "smoothing")
+    arguments = [
+        ("weight", None if weights is None else _torch_tensor(np.asarray(weights, dtype=float))),
+        ("label_smoothing", None if not smoothing else repr(float(smoothing))),
+        ("reduction", _reduction_kw(problem)),
+    ]
+    name = _torch_function(problem, entry)
+    target = _torch_target_text(problem, _torch_indices(problem, entry))
+    return f"{name}({_torch_input(problem)}, {target}{_kw(arguments)})"
+
+
+def _torch_function(problem: Problem, entry: Entry) -> str:
+    if entry.command in ("ce", "smooth") and _uses_nll(problem):
+        return "torch.nn.functional.nll_loss"
+    return entry.function
+
+
+def _function_name(problem: Problem, entry: Entry) -> str:
+    """The function a call uses, where the input picks among the library's variants."""
+    if entry.library == "torch":
+        return _torch_function(problem, entry)
+    integer_labels = problem.indices is not None and not _option(problem, "smoothing")
+    if entry.command in ("ce", "smooth") and integer_labels:
+        if entry.library == "keras":
+            return "keras.losses.SparseCategoricalCrossentropy"
+        if entry.library == "optax":
+            return "optax.softmax_cross_entropy_with_integer_labels"
+    if entry.library == "keras" and entry.command == "focal" and _option(problem, "binary"):
+        return "keras.losses.BinaryFocalCrossentropy"
+    return entry.function
+
+
+def _torch_bce_call(problem: Problem, entry: Entry) -> str:
+    pos = _option(problem, "pos_weight")
+    arguments = [
+        (
+            "pos_weight",
+            None
+            if pos is None
+            else f"torch.full(({problem.classes},), {pos!r}, dtype=torch.float64)",
+        ),
+        ("reduction", _reduction_kw(problem)),
+    ]
+    return (
+        f"{entry.function}({_torch_tensor(problem.preds)}, {_torch_tensor(problem.targets)}"
+        f"{_kw(arguments)})"
+    )
+
+
+def _torch_kl_call(problem: Problem, entry: Entry) -> str:
+    source = (
+        f"torch.log_softmax({_torch_tensor(problem.preds)}, dim=1)"
+        if problem.logits
+        else f"torch.log({_torch_tensor(problem.preds)})"
+    )
+    arguments = [("reduction", _reduction_kw(problem))]
+    return f"{entry.function}({source}, {_torch_tensor(problem.targets)}{_kw(arguments)})"
+
+
+def _torch_grad_call(problem: Problem, entry: Entry) -> str:
+    preds = _torch_tensor(problem.preds)
+    z = preds if problem.logits else f"torch.log({preds})"
+    reduction = _kw([("reduction", _reduction_kw(problem))])
+    if _option(problem, "sigmoid"):
+        targets = _torch_tensor(problem.targets)
+        loss = f"{_TORCH_BCE_LOGITS}(z, {targets}{reduction})"
+    else:
+        target = _torch_target_text(problem, problem.indices)
+        loss = f"torch.nn.functional.cross_entropy(z, {target}{reduction})"
+    return f"z = {z}.requires_grad_(); {loss}.backward(); z.grad"
+
+
+def _np(values: FloatArray, *, integers: bool = False) -> str:
+    return f"np.array({_numbers(values, integers=integers)})"
+
+
+def _keras_prefix(problem: Problem) -> str:
+    eps = _option(problem, "eps")
+    return "" if eps is None else f"keras.config.set_epsilon({eps!r}); "
+
+
+def _keras_call(problem: Problem, entry: Entry) -> str:
+    arguments: list[tuple[str, str | None]] = []
+    name = _function_name(problem, entry)
+    targets = problem.targets
+    smoothing = _option(problem, "smoothing")
+    if name.startswith("keras.losses.Sparse") and problem.indices is not None:
+        targets = problem.indices.astype(np.float64)
+    if entry.command == "focal":
+        binary = bool(_option(problem, "binary"))
+        alpha = _option(problem, "alpha")
+        if binary and alpha is not None:
+            arguments.append(("apply_class_balancing", "True"))
+        arguments.append(("alpha", None if alpha is None else repr(float(alpha))))
+        arguments.append(("gamma", repr(float(_option(problem, "gamma", 2.0)))))
+    if problem.logits:
+        arguments.append(("from_logits", "True"))
+    if smoothing:
+        arguments.append(("label_smoothing", repr(float(smoothing))))
+    reduction = problem.reduction
+    if reduction != "mean":
+        arguments.append(("reduction", "None" if reduction == "none" else repr(reduction)))
+    inside = _kw(arguments)[2:]
+    y = _np(targets, integers=targets.ndim == 1)
+    return f"{_keras_prefix(problem)}{name}({inside})({y}, {_np(problem.preds)})"
+
+
+def _sklearn_call(problem: Problem, entry: Entry) -> str:
+    normalize = None if problem.reduction == "mean" else "False"
+    if problem.command == "ce":
+        indices = problem.hard_indices()
+        assert indices is not None
+        y = _numbers(indices.astype(np.float64), integers=True)
+        labels = list(range(problem.classes))
+        arguments = [("labels", repr(labels)), ("normalize", normalize)]
+        return f"{entry.function}({y}, y_proba={_numbers(problem.preds)}{_kw(arguments)})"
+    y = _numbers(problem.targets.ravel(), integers=True)
+    arguments = [("labels", "[0, 1]"), ("normalize", normalize)]
+    return f"{entry.function}({y}, y_proba={_numbers(problem.preds.ravel())}{_kw(arguments)})"
+
+
+def _jnp(values: FloatArray, *, integers: bool = False) -> str:
+    return f"jnp.array({_numbers(values, integers=integers)})"
+
+
+def _optax_reduce(problem: Problem) -> str:
+    return {"mean": ".mean()", "sum": ".sum()"}.get(problem.reduction, "")
+
+
+def _optax_ce_call(problem: Problem, entry: Entry) -> str:
+    z = _jnp(problem.preds)
+    smoothing = _option(problem, "smoothing")
+    if problem.indices is not None and not smoothing:
+        labels = _jnp(problem.indices.astype(np.float64), integers=True)
+        call = f"optax.softmax_cross_entropy_with_integer_labels({z}, {labels})"
+    else:
+        labels = _jnp(problem.targets)
+        if smoothing:
+            labels = f"optax.smooth_labels({labels}, {float(smoothing)!r})"
+        call = f"optax.softmax_cross_entropy({z}, {labels})"
+    return call + _optax_reduce(problem)
+
+
+def _optax_call(problem: Problem, entry: Entry) -> str:
+    z = _jnp(problem.preds)
+    y = _jnp(problem.targets)
+    if entry.command == "kl":
+        log_q = f"jax.nn.log_softmax({z})" if problem.logits else f"jnp.log({z})"
+        return f"{entry.function}({log_q}, {y}){_optax_reduce(problem)}"
+    if entry.command == "focal":
+        alpha = _option(problem, "alpha")
+        arguments = [
+            ("alpha", None if alpha is None else repr(float(alpha))),
+            ("gamma", repr(float(_option(problem, "gamma", 2.0)))),
+        ]
+        return f"{entry.function}({z}, {y}{_kw(arguments)}){_optax_reduce(problem)}"
+    return f"{entry.function}({z}, {y}){_optax_reduce(problem)}"
+
+
+def _optax_grad_call(problem: Problem, entry: Entry) -> str:
+    z = _jnp(problem.preds) if problem.logits else f"jnp.log({_jnp(problem.preds)})"
+    reduce = _optax_reduce(problem)
+    if _option(problem, "sigmoid"):
+        loss = f"optax.sigmoid_binary_cross_entropy(z, {_jnp(problem.targets)}){reduce}"
+    elif problem.indices is not None:
+        labels = _jnp(problem.indices.astype(np.float64), integers=True)
+        loss = f"optax.softmax_cross_entropy_with_integer_labels(z, {labels}){reduce}"
+    else:
+        loss = f"optax.softmax_cross_entropy(z, {_jnp(problem.targets)}){reduce}"
+    return f"jax.grad(lambda z: {loss})({z})"
+
+
+# --- the entries ---------------------------------------------------------------------------
+
+_TORCH_CE = "torch.nn.functional.cross_entropy"
+_TORCH_BCE = "torch.nn.functional.binary_cross_entropy"
+_TORCH_BCE_LOGITS = "torch.nn.functional.binary_cross_entropy_with_logits"
+_CE_OPTIONS = {"weights": "weight", "smoothing": "label_smoothing"}
+_KERAS_CE = "keras.losses.CategoricalCrossentropy"
+_KERAS_BCE = "keras.losses.BinaryCrossentropy"
+_KERAS_OPTIONS = {"eps": "keras.config.set_epsilon"}
+_LOG_LOSS = "sklearn.metrics.log_loss"
+_OPTAX_BCE = "optax.sigmoid_binary_cross_entropy"
+_OPTAX_LOGITS = "optax's losses take logits: add --logits"
+
+
+def _entries() -> tuple[Entry | Gap, ...]:
+    torch_ce = {
+        "function": _TORCH_CE,
+        "dtype": "float64",
+        "kernel": _torch_ce,
+        "call": _torch_ce_call,
+    }
+    keras = {"dtype": "float32", "clip": KERAS_EPSILON}
+    return (
+        # PyTorch: float64 tensors as the calls build them; no clipping but BCE's log clamp.
+        Entry("torch", "ce", "logits", options=_CE_OPTIONS, weighted_mean_by_rows=True, **torch_ce),  # type: ignore[arg-type]
+        Entry("torch", "ce", "probs", options=_CE_OPTIONS, weighted_mean_by_rows=True, **torch_ce),  # type: ignore[arg-type]
+        Entry("torch", "smooth", "logits", options={"smoothing": "label_smoothing"}, **torch_ce),  # type: ignore[arg-type]
+        Entry("torch", "smooth", "probs", options={"smoothing": "label_smoothing"}, **torch_ce),  # type: ignore[arg-type]
+        Entry("torch", "bce", "probs", _TORCH_BCE, "float64", _torch_bce_kernel, _torch_bce_call,
+              log_clamp=TORCH_LOG_CLAMP, mean_over="elements"),
+        Entry("torch", "bce", "logits", _TORCH_BCE_LOGITS, "float64", _torch_bce_kernel,
+              _torch_bce_call, options={"pos_weight": "pos_weight"}, mean_over="elements"),
+        Entry("torch", "multilabel", "probs", _TORCH_BCE, "float64", _torch_bce_kernel,
+              _torch_bce_call, log_clamp=TORCH_LOG_CLAMP, mean_over="elements"),
+        Entry("torch", "multilabel", "logits", _TORCH_BCE_LOGITS, "float64", _torch_bce_kernel,
+              _torch_bce_call, options={"pos_weight": "pos_weight"}, mean_over="elements"),
+        Entry("torch", "kl", "probs", "torch.nn.functional.kl_div", "float64", _torch_kl,
+              _torch_kl_call, mean_over="elements"),
+        Entry("torch", "kl", "logits", "torch.nn.functional.kl_div", "float64", _torch_kl,
+              _torch_kl_call, mean_over="elements"),
+        Entry("torch", "grad", "logits", "torch.autograd", "float64", _torch_grad,
+              _torch_grad_call, options={"sigmoid": "binary_cross_entropy_with_logits"}),
+        Entry("torch", "grad", "probs", "torch.autograd", "float64", _torch_grad,
+              _torch_grad_call, options={"sigmoid": "binary_cross_entropy_with_logits"}),
+        Gap("torch", "focal", None, "PyTorch has no focal loss; nearest: "
+            "torchvision.ops.sigmoid_focal_loss(z, y, alpha=0.25, gamma=2, reduction='none'), "
+            "binary and from logits, with α = 0.25 applied unless alpha=-1"),
+        # Keras 3 Loss objects with the torch backend: float32, clip at epsilon = 1e-7.
+        Entry("keras", "ce", "probs", _KERAS_CE, kernel=_keras_ce, call=_keras_call,
+              options={**_KERAS_OPTIONS, "smoothing": "label_smoothing", "normalize": "built in"},
+              renormalises=True, **keras),  # type: ignore[arg-type]
+        Entry("keras", "ce", "logits", _KERAS_CE, "float32", _keras_ce, _keras_call,
+              options={"smoothing": "label_smoothing"}),
+        Entry("keras", "smooth", "probs", _KERAS_CE, kernel=_keras_ce, call=_keras_call,
+              options={**_KERAS_OPTIONS, "smoothing": "label_smoothing", "normalize": "built in"},
+              renormalises=True, **keras),  # type: ignore[arg-type]
+        Entry("keras", "smooth", "logits", _KERAS_CE, "float32", _keras_ce, _keras_call,
+              options={"smoothing": "label_smoothing"}),
+        Entry("keras", "bce", "probs", _KERAS_BCE, kernel=_keras_bce, call=_keras_call,
+              options={**_KERAS_OPTIONS, "smoothing": "label_smoothing"}, mean_over="elements",
+              **keras),  # type: ignore[arg-type]
+        Entry("keras", "bce", "logits", _KERAS_BCE, "float32", _keras_bce, _keras_call,
+              options={"smoothing": "label_smoothing"}, mean_over="elements"),
+        Entry("keras", "multilabel", "probs", _KERAS_BCE, kernel=_keras_bce, call=_keras_call,
+              options=_KERAS_OPTIONS, mean_over="elements", **keras),  # type: ignore[arg-type]
+        Entry("keras", "multilabel", "logits", _KERAS_BCE, "float32", _keras_bce, _keras_call,
+              mean_over="elements"),
+        Entry("keras", "kl", "probs", "keras.losses.KLDivergence", kernel=_keras_kl,
+              call=_keras_call, options=_KERAS_OPTIONS,
+              notes=("P clipped too",), **keras),  # type: ignore[arg-type]
+        Gap("keras", "kl", "logits", "keras.losses.KLDivergence takes probabilities, not "
+            "logits; nearest: pass keras.ops.softmax(z)"),
+        Gap("keras", "grad", None, "Keras has no gradient function; nearest: the backend's "
+            "autograd (torch backend: torch.autograd, as --like torch)"),
+        Entry("keras", "focal", "probs", "keras.losses.CategoricalFocalCrossentropy",
+              kernel=_keras_focal, call=_keras_call,
+              options={**_KERAS_OPTIONS, "alpha": "alpha", "binary": "BinaryFocalCrossentropy",
+                       "normalize": "built in"},
+              renormalises=True, default_alpha=0.25, **keras),  # type: ignore[arg-type]
+        Entry("keras", "focal", "logits", "keras.losses.CategoricalFocalCrossentropy",
+              kernel=_keras_focal, call=_keras_call,
+              options={**_KERAS_OPTIONS, "alpha": "alpha", "binary": "BinaryFocalCrossentropy"},
+              default_alpha=0.25, **keras),  # type: ignore[arg-type]
+        # scikit-learn: float64, clip at machine epsilon, no renormalising (a warning instead).
+        Entry("sklearn", "ce", "probs", _LOG_LOSS, "float64", _sklearn_log_loss, _sklearn_call,
+              clip=SKLEARN_EPS),
+        Entry("sklearn", "bce", "probs", _LOG_LOSS, "float64", _sklearn_log_loss,
+              _sklearn_call, clip=SKLEARN_EPS, mean_over="elements"),
+        Entry("sklearn", "multilabel", "probs", _LOG_LOSS, "float64", _sklearn_log_loss,
+              _sklearn_call, clip=SKLEARN_EPS, mean_over="elements",
+              notes=("every element scored as one binary sample",)),
+        Gap("sklearn", "ce", "logits", "scikit-learn's log_loss takes probabilities, not "
+            "logits; nearest: log_loss(y, y_proba=scipy.special.softmax(z, axis=1))"),
+        Gap("sklearn", "bce", "logits", "scikit-learn's log_loss takes probabilities, not "
+            "logits; nearest: log_loss(y, y_proba=scipy.special.expit(z))"),
+        Gap("sklearn", "multilabel", "logits", "scikit-learn's log_loss takes probabilities, "
+            "not logits; nearest: log_loss(y.ravel(), y_proba=scipy.special.expit(z).ravel())"),
+        Gap("sklearn", "kl", None, "scikit-learn has no KL divergence; nearest: "
+            "scipy.stats.entropy(p, q) (which renormalises both rows)"),
+        Gap("sklearn", "grad", None, "scikit-learn has no gradient of a loss; nearest: "
+            "--like torch or --like optax"),
+        Gap("sklearn", "smooth", None, "scikit-learn's log_loss has no label smoothing; "
+            "nearest: log_loss with the smoothed targets' arg-max (no smoothing at all)"),
+        Gap("sklearn", "focal", None, "scikit-learn has no focal loss; nearest: "
+            "sklearn.metrics.log_loss (the γ = 0 case)"),
+        # optax: JAX arrays, float32 by default; losses per example, reduced by the caller.
+        Entry("optax", "ce", "logits", "optax.softmax_cross_entropy", "float32", _optax_ce,
+              _optax_ce_call, options={"smoothing": "optax.smooth_labels"}),
+        Entry("optax", "smooth", "logits", "optax.softmax_cross_entropy", "float32",
+              _optax_ce, _optax_ce_call, options={"smoothing": "optax.smooth_labels"}),
+        Entry("optax", "bce", "logits", _OPTAX_BCE, "float32", _optax_bce, _optax_call,
+              mean_over="elements"),
+        Entry("optax", "multilabel", "logits", _OPTAX_BCE, "float32", _optax_bce, _optax_call,
+              mean_over="elements"),
+        Entry("optax", "kl", "probs", "optax.kl_divergence", "float32", _optax_kl, _optax_call),
+        Entry("optax", "kl", "logits", "optax.kl_divergence", "float32", _optax_kl,
+              _optax_call),
+        Entry("optax", "grad", "logits", "jax.grad", "float32", _optax_grad, _optax_grad_call,
+              options={"sigmoid": "sigmoid_binary_cross_entropy"}),
+        Entry("optax", "grad", "probs", "jax.grad", "float32", _optax_grad, _optax_grad_call,
+              options={"sigmoid": "sigmoid_binary_cross_entropy"}),
+        Entry("optax", "focal", "logits", "optax.sigmoid_focal_loss", "float32", _optax_focal,
+              _optax_call, options={"alpha": "alpha", "binary": "sigmoid"}),
+        Gap("optax", "ce", "probs", _OPTAX_LOGITS),
+        Gap("optax", "smooth", "probs", _OPTAX_LOGITS),
+        Gap("optax", "bce", "probs", _OPTAX_LOGITS),
+        Gap("optax", "multilabel", "probs", _OPTAX_LOGITS),
+        Gap("optax", "focal", "probs", _OPTAX_LOGITS),
+    )  # fmt: skip
+
+
+ENTRIES: tuple[Entry | Gap, ...] = _entries()
+
+
+def find(library: Library, command: Command, inputs: Inputs) -> Entry | Gap:
+    """The entry for this library, subcommand and kind of PREDS (or the gap where it has none)."""
+    for entry in ENTRIES:
+        if (entry.library, entry.command) == (library, command) and entry.inputs in (None, inputs):
+            return entry
+    raise LookupError(f"no entry for {library} {command} {inputs}")
+
+
+# --- using them ----------------------------------------------------------------------------
+
+
+def categorical(command: Command, options: Mapping[str, Any]) -> bool:
+    """Whether ``command`` with ``options`` scores softmax rows (labels may be indices)."""
+    if command in ("ce", "smooth"):
+        return True
+    if command == "focal":
+        return not options.get("binary")
+    if command == "grad":
+        return not options.get("sigmoid")
+    return False
+
+
+def make_problem(
+    command: Command, labels: FloatArray, preds: FloatArray, *, logits: bool,
+    options: Mapping[str, Any],
+) -> Problem:  # fmt: skip
+    """A :class:`Problem` from LABELS and PREDS already checked by cecli's own loss."""
+    from cecli.inputs import as_targets
+
+    matrix = np.atleast_2d(np.asarray(preds, dtype=np.float64))
+    if categorical(command, options):
+        targets, indices = as_targets(labels, matrix, allow_indices=True)
+        return Problem(command, targets, indices, matrix, logits, dict(options))
+    targets = np.atleast_2d(np.asarray(labels, dtype=np.float64))
+    return Problem(command, targets, None, matrix, logits, dict(options))
+
+
+def _check(problem: Problem, entry: Entry) -> None:
+    """Raise :class:`Unsupported` for options and inputs the library cannot take."""
+    for name in problem.given():
+        if name in entry.options or (name == "binary" and entry.command == "focal"):
+            continue
+        option = "--" + name.replace("_", "-")
+        if name == "base":
+            raise Unsupported(f"{entry.function} reports nats; drop {option} to compare")
+        raise Unsupported(f"{option} has no counterpart in {entry.function}{_nearest(name, entry)}")
+    if entry.library == "optax" and problem.command == "focal" and not _option(problem, "binary"):
+        raise Unsupported(
+            "optax's focal loss is the sigmoid (binary) one: add --binary "
+            "(optax.sigmoid_focal_loss); for softmax focal loss use --like keras"
+        )
+    if entry.library == "keras" and problem.command == "focal" and _option(problem, "binary"):
+        return
+    if problem.reduction == "none" and entry.command == "grad":
+        raise Unsupported(f"{entry.function} needs a scalar loss: use --reduction mean or sum")
+    if entry.library == "sklearn":
+        if problem.reduction == "none":
+            raise Unsupported(
+                f"{entry.function} returns a mean or a sum (normalize=False); nearest: "
+                "--reduction sum"
+            )
+        if problem.command == "ce" and problem.hard_indices() is None:
+            raise Unsupported(
+                f"{entry.function} takes class labels, not soft targets; nearest: "
+                "--like torch (cross_entropy takes probability targets)"
+            )
+        if problem.command != "ce" and not bool(np.all(np.isin(problem.targets, (0.0, 1.0)))):
+            raise Unsupported(f"{entry.function} takes labels 0 and 1, not soft targets")
+
+
+def _nearest(option: str, entry: Entry) -> str:
+    hints = {
+        ("torch", "pos_weight"): f" (add --logits: {_TORCH_BCE_LOGITS} has pos_weight)",
+        ("torch", "neg_weight"): " (its weight= multiplies both terms of an element)",
+        ("keras", "weights"): " (nearest: class_weight in Model.fit)",
+        ("keras", "pos_weight"): " (nearest: class_weight in Model.fit)",
+        ("sklearn", "weights"): " (nearest: sample_weight, one weight per row)",
+        ("optax", "weights"): " (nearest: multiply the per-example losses yourself)",
+        ("torch", "eps"): " (PyTorch does not clip)",
+        ("optax", "eps"): " (optax does not clip)",
+        ("sklearn", "eps"): " (its eps argument is gone since 1.5; it clips at machine epsilon)",
+    }
+    return hints.get((entry.library, option), "")
+
+
+def reproduce(library: Library, problem: Problem) -> Reproduction:
+    """``library``'s value for ``problem``, computed as the library computes it."""
+    entry = find(library, problem.command, "logits" if problem.logits else "probs")
+    if isinstance(entry, Gap):
+        raise Unsupported(entry.message)
+    _check(problem, entry)
+    with np.errstate(all="ignore"):
+        value = np.asarray(entry.kernel(problem, entry)).astype(np.float64)
+    function = _function_name(problem, entry)
+    return Reproduction(
+        library=library,
+        function=function,
+        value=value,
+        dtype=entry.dtype,
+        call=entry.call(problem, entry),
+        conventions=tuple(conventions(problem, entry, value)),
+    )
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A library without this loss, input kind or option, and what it has instead."""
+
+    library: Library
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"library": self.library, "missing": self.message}
+
+
+def reproduce_all(problem: Problem) -> list[Reproduction | Missing]:
+    """Every library's value for ``problem``, or why it has none."""
+    found: list[Reproduction | Missing] = []
+    for library in LIBRARIES:
+        try:
+            found.append(reproduce(library, problem))
+        except Unsupported as gap:
+            found.append(Missing(library, str(gap)))
+    return found
+
+
+def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
+    """The conventions of ``entry`` that act on this input, in words."""
+    found: list[str] = []
+    p = problem.preds
+    probabilities = not problem.logits and problem.command != "grad"
+    binary_focal = problem.command == "focal" and bool(_option(problem, "binary"))
+    if probabilities and entry.renormalises and not binary_focal and _unnormalised(p):
+        found.append("renormalised rows")
+    log_p_as_logits = entry.library == "torch" and problem.command in ("ce", "smooth")
+    if probabilities and log_p_as_logits and not _uses_nll(problem) and _unnormalised(p):
+        found.append("log p read as logits: log_softmax renormalised rows")
+    clip = _clip_value(problem, entry) if entry.clip is not None else None
+    if probabilities and clip is not None:
+        kind = np.dtype(entry.dtype).type
+        low, high = kind(clip), kind(1.0 - clip)
+        cast = p.astype(kind)
+        upper = problem.command != "kl"
+        if bool(np.any(cast < low)) or (upper and bool(np.any(cast > high))):
+            found.append(f"clip at {_short(clip)}")
+    if probabilities and entry.log_clamp is not None:
+        floor = math.exp(entry.log_clamp)
+        if bool(np.any((p < floor) | (1 - p < floor))):
+            found.append(f"log clamp at {entry.log_clamp:g}")
+    unclipped = probabilities and entry.clip is None and entry.log_clamp is None
+    infinite = not bool(np.all(np.isfinite(value)))
+    if unclipped and infinite and bool(np.any((p == 0) | (p == 1))):
+        found.append("no clipping: log 0 = -inf")
+    if bool(np.any(np.isnan(value))):
+        found.append("0·log 0 gives nan")
+    by_elements = entry.mean_over == "elements" and problem.command in ("multilabel", "kl")
+    if problem.reduction == "mean" and by_elements and problem.classes > 1:
+        elements = problem.classes * problem.rows
+        found.append(f"mean over all {elements} elements, not over rows")
+    weighted = _option(problem, "weights") is not None and entry.weighted_mean_by_rows
+    row_targets = problem.indices is None and not _uses_nll(problem)
+    if weighted and row_targets and problem.reduction == "mean":
+        found.append("weighted mean divided by N, not Σ w[y]")
+    default_alpha = entry.default_alpha is not None and _option(problem, "alpha") is None
+    if default_alpha and not _option(problem, "binary"):
+        found.append(f"α = {entry.default_alpha:g} applied by default")
+    if entry.dtype == "float32":
+        found.append("computed in float32")
+    found.extend(entry.notes)
+    return found
+
+
+def _short(number: float) -> str:
+    """1e-07 → 1e-7, 2.220446049250313e-16 → 2.2e-16."""
+    mantissa, _, exponent = f"{number:.2g}".partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+
+
+def _unnormalised(p: FloatArray) -> bool:
+    return bool(np.any(np.abs(np.sum(p, axis=-1) - 1.0) > 1e-12))

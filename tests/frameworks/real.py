@@ -1,0 +1,43 @@
+"""Run a reproduction's pasted call in the real library and return what it gives."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+NAMESPACES: dict[str, dict[str, Any]] = {}
+
+
+def namespace(library: str) -> dict[str, Any]:
+    """The names a call of ``library`` uses, imported once."""
+    if library not in NAMESPACES:
+        scope: dict[str, Any] = {}
+        from cecli.frameworks import IMPORTS, LIBRARIES
+
+        (known,) = [name for name in LIBRARIES if name == library]
+        exec(IMPORTS[known], scope)
+        NAMESPACES[library] = scope
+    return NAMESPACES[library]
+
+
+def run(library: str, call: str) -> np.ndarray:
+    """Execute ``call`` as a user would paste it; the last statement's value as float64."""
+    scope = dict(namespace(library))
+    *statements, last = call.split("; ")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            for statement in statements:
+                exec(statement, scope)
+            value = eval(last, scope)
+        finally:
+            if library == "keras":
+                scope["keras"].config.set_epsilon(1e-7)
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float64)

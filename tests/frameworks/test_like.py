@@ -1,0 +1,162 @@
+"""Every ``--like`` value equals what the real library returns for the same input.
+
+Each generated input goes through :func:`cecli.frameworks.reproduce`; the call it prints is
+then pasted into the real library (PyTorch, Keras on the torch backend, scikit-learn, optax),
+and the two values must agree within the library's own precision.  A library that is not
+installed skips its tests: ``pip install -e '.[frameworks]'`` installs them all.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cecli import frameworks
+from cecli.frameworks import Command, Entry, Library, Problem, make_problem, reproduce
+from tests.frameworks.real import run
+
+MODULES = {"torch": "torch", "keras": "keras", "sklearn": "sklearn", "optax": "optax"}
+EXAMPLES = int(os.environ.get("CECLI_FRAMEWORK_EXAMPLES", "60"))
+
+COMBINATIONS = [
+    (entry.library, entry.command, entry.inputs)
+    for entry in frameworks.ENTRIES
+    if isinstance(entry, Entry)
+]
+
+
+def installed(library: str) -> bool:
+    return importlib.util.find_spec(MODULES[library]) is not None
+
+
+def agree(library_value: np.ndarray, ours: np.ndarray, dtype: str, scale: float) -> bool:
+    """Equal within the library's precision: relative 1e-12 in float64, 1e-6 in float32,
+    plus a few units in the last place of the largest number the computation went through
+    (a library's own rounding of, say, z = 1000 is that large)."""
+    if library_value.shape != ours.shape:
+        return False
+    same_special = np.array_equal(np.isnan(library_value), np.isnan(ours)) and np.array_equal(
+        np.where(np.isinf(ours), ours, 0), np.where(np.isinf(library_value), library_value, 0)
+    )
+    if not same_special:
+        return False
+    finite = np.isfinite(ours)
+    rtol, unit = (1e-6, 2.0**-23) if dtype == "float32" else (1e-12, 2.0**-52)
+    return bool(np.allclose(library_value[finite], ours[finite], rtol=rtol, atol=8 * unit * scale))
+
+
+# --- generated inputs ---------------------------------------------------------------------
+
+probability = st.one_of(
+    st.sampled_from([0.0, 1.0, 1e-12, 1 - 1e-9, 0.5]),
+    st.floats(0.0, 1.0, allow_subnormal=False),
+)
+logit = st.one_of(
+    st.sampled_from([-1000.0, 1000.0, 0.0, -30.0, 30.0]),
+    st.floats(-40.0, 40.0, allow_subnormal=False),
+)
+
+
+def matrices(elements: st.SearchStrategy[float], rows: int, classes: int) -> Any:
+    row = st.lists(elements, min_size=classes, max_size=classes)
+    return st.lists(row, min_size=rows, max_size=rows).map(np.array)
+
+
+@st.composite
+def problems(draw: Any, library: Library, command: Command, inputs: str) -> Problem:
+    logits = inputs == "logits"
+    options: dict[str, Any] = {"reduction": draw(st.sampled_from(["mean", "sum", "none"]))}
+    if command == "grad":
+        options["reduction"] = draw(st.sampled_from(["mean", "sum"]))
+        if draw(st.booleans()):
+            options["sigmoid"] = True
+    if command == "focal":
+        options["gamma"] = draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, 5.0]))
+        if library in ("optax",) or draw(st.booleans()):
+            options["binary"] = True
+        if draw(st.booleans()):
+            options["alpha"] = draw(st.floats(0.0, 1.0))
+    if command == "smooth":
+        options["smoothing"] = draw(st.floats(0.0, 1.0))
+    if command == "ce" and library in ("torch", "keras", "optax") and draw(st.booleans()):
+        options["smoothing"] = draw(st.floats(0.0, 1.0))
+    if command == "ce" and library == "torch" and draw(st.booleans()):
+        options["weights"] = np.array(draw(st.lists(st.floats(0.1, 5.0), min_size=8, max_size=8)))
+    if command in ("bce", "multilabel") and library == "torch" and logits and draw(st.booleans()):
+        options["pos_weight"] = draw(st.floats(0.1, 5.0))
+    if command == "bce" and library == "keras" and draw(st.booleans()):
+        options["smoothing"] = draw(st.floats(0.0, 1.0))
+    if library == "keras" and not logits and draw(st.integers(0, 4)) == 0:
+        options["eps"] = draw(st.sampled_from([1e-3, 1e-5, 1e-12]))
+
+    rows = draw(st.integers(1, 4))
+    classes = draw(st.integers(2, 6))
+    if "weights" in options:
+        options["weights"] = options["weights"][:classes]
+    value = logit if logits else probability
+    preds = draw(matrices(value, rows, classes))
+    if not logits and frameworks.categorical(command, options) and draw(st.booleans()):
+        sums = preds.sum(axis=1, keepdims=True)
+        preds = np.where(sums > 0, preds / np.where(sums > 0, sums, 1), 1.0 / classes)
+    if command == "kl" and not logits and draw(st.booleans()):
+        preds = np.clip(preds, 1e-3, None)
+        preds = preds / preds.sum(axis=1, keepdims=True)
+
+    hard = library == "sklearn" or draw(st.booleans())
+    if frameworks.categorical(command, options):
+        index = draw(st.lists(st.integers(0, classes - 1), min_size=rows, max_size=rows))
+        if hard and draw(st.booleans()):
+            labels = np.array(index, dtype=float).reshape(-1, 1)
+        else:
+            labels = np.zeros((rows, classes))
+            labels[np.arange(rows), index] = 1.0
+            if not hard:
+                weights = draw(matrices(st.floats(0.0, 1.0), rows, classes)) + 1e-3
+                labels = weights / weights.sum(axis=1, keepdims=True)
+    elif command == "kl":
+        weights = draw(matrices(st.sampled_from([0.0, 0.2, 0.5, 1.0, 3.0]), rows, classes))
+        weights[:, 0] += 0.5
+        labels = weights / weights.sum(axis=1, keepdims=True)
+    else:
+        bits = st.sampled_from([0.0, 1.0]) if hard else st.floats(0.0, 1.0)
+        labels = draw(matrices(bits, rows, classes))
+    return make_problem(command, labels, preds, logits=logits, options=options)
+
+
+def scale_of(problem: Problem, value: np.ndarray) -> float:
+    finite = np.abs(problem.preds[np.isfinite(problem.preds)])
+    numbers = [1.0, float(finite.max(initial=0.0))]
+    numbers.append(float(np.abs(value[np.isfinite(value)]).max(initial=0.0)))
+    return max(numbers) * (problem.classes if problem.reduction != "none" else 1)
+
+
+@pytest.mark.parametrize(("library", "command", "inputs"), COMBINATIONS)
+def test_like_equals_the_library(library: Library, command: Command, inputs: str) -> None:
+    if not installed(library):
+        pytest.skip(f"{library} is not installed (pip install -e '.[frameworks]')")
+
+    compared: list[int] = []
+
+    @settings(max_examples=EXAMPLES, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+    @given(problems(library, command, inputs))
+    def check(problem: Problem) -> None:
+        try:
+            reproduction = reproduce(library, problem)
+        except frameworks.Unsupported:
+            return
+        real = run(library, reproduction.call)
+        compared.append(1)
+        scale = scale_of(problem, real) * max(1, problem.rows)
+        assert agree(real, reproduction.value, reproduction.dtype, scale), (
+            f"{reproduction.call}\n library: {real!r}\n cecli:   {reproduction.value!r}"
+        )
+
+    check()
+    assert len(compared) >= EXAMPLES // 4, "too few generated inputs were comparable"

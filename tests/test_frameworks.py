@@ -1,0 +1,202 @@
+"""``--like`` and ``--frameworks`` without any framework installed.
+
+The values are checked against the real libraries in ``tests/frameworks``; here the
+conventions are checked against values worked out by hand from each library's definition
+(with mpmath where the digits matter), and the CLI's modes and errors are exercised.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+from cecli import frameworks
+from cecli.frameworks import LIBRARIES, Entry, Gap, find
+from tests.helpers import run
+
+COMMANDS = ("ce", "bce", "multilabel", "kl", "grad", "smooth", "focal")
+
+
+def quiet(*args: str) -> float:
+    code, out, err = run(*args, "-q")
+    assert code == 0, err
+    return float(out)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("inputs", ["probs", "logits"])
+def test_every_combination_has_an_entry_or_says_what_is_missing(
+    library: str, command: str, inputs: str
+) -> None:
+    entry = find(library, command, inputs)  # type: ignore[arg-type]
+    if isinstance(entry, Gap):
+        assert "nearest" in entry.message or "add --" in entry.message
+    else:
+        assert entry.dtype == ("float32" if library in ("keras", "optax") else "float64")
+
+
+def test_adding_a_library_is_adding_entries() -> None:
+    kinds = {type(entry) for entry in frameworks.ENTRIES}
+    assert kinds == {Entry, Gap}
+    pairs = [(e.library, e.command, e.inputs) for e in frameworks.ENTRIES]
+    assert len(pairs) == len(set(pairs))
+
+
+def test_p_zero_on_the_true_class_the_three_clipping_conventions() -> None:
+    # Keras clips at float32(1e-7), scikit-learn at float64 machine epsilon, PyTorch's
+    # binary_cross_entropy clamps log 0 at -100.
+    assert quiet("bce", "1", "0", "--like", "torch") == 100.0
+    keras = quiet("bce", "1", "0", "--like", "keras")
+    assert keras == pytest.approx(-math.log(float(np.float32(1e-7))), rel=1e-6)
+    assert f"{keras:.3f}" == "16.118"
+    sklearn = quiet("bce", "1", "0", "--like", "sklearn")
+    assert sklearn == pytest.approx(float(52 * mpmath.log(2)), rel=1e-14)
+    assert f"{sklearn:.3f}" == "36.044"
+
+
+def test_torch_divides_a_weighted_mean_by_the_weights_for_indices_and_by_n_for_rows() -> None:
+    z = [[2.0, 1.0, 0.1], [0.3, 0.2, 4.0]]
+    labels, w = [0, 2], [1.0, 2.0, 3.0]
+    nll = []
+    with mpmath.workdps(40):
+        for row, label in zip(z, labels, strict=True):
+            norm = mpmath.log(sum(mpmath.exp(mpmath.mpf(v)) for v in row))
+            nll.append(w[label] * (norm - row[label]))
+        by_weights = float(sum(nll) / sum(w[label] for label in labels))
+        by_rows = float(sum(nll) / 2)
+    preds = "2,1,0.1;0.3,0.2,4"
+    as_indices = quiet("ce", "0;2", preds, "--logits", "--weights", "1,2,3", "--like", "torch")
+    as_rows = quiet("ce", "1,0,0;0,0,1", preds, "--logits", "--weights", "1,2,3", "--like", "torch")
+    assert as_indices == pytest.approx(by_weights, rel=1e-12)
+    assert as_rows == pytest.approx(by_rows, rel=1e-12)
+    code, out, _ = run("ce", "1,0,0;0,0,1", preds, "--logits", "--weights", "1,2,3", "--frameworks")
+    assert code == 0
+    assert "weighted mean divided by N" in out
+
+
+def test_torch_kl_div_default_mean_averages_over_elements() -> None:
+    exact = float(0.5 * mpmath.log(0.5 / 0.9) + 0.5 * mpmath.log(0.5 / 0.1))
+    assert quiet("kl", "0.5,0.5", "0.9,0.1", "--like", "torch") == pytest.approx(
+        exact / 2, rel=1e-12
+    )
+    assert quiet("kl", "0.5,0.5", "0.9,0.1", "--like", "optax") == pytest.approx(exact, rel=1e-6)
+
+
+def test_keras_renormalises_and_torch_does_not() -> None:
+    # Rows summing to 2: Keras divides by the sum first, nll_loss(log p) takes p as it is.
+    keras = quiet("ce", "0", "0.8,0.6,0.6", "--like", "keras")
+    torch = quiet("ce", "0", "0.8,0.6,0.6", "--like", "torch")
+    assert keras == pytest.approx(-math.log(0.4), rel=1e-6)
+    assert torch == pytest.approx(-math.log(0.8), rel=1e-12)
+
+
+def test_keras_categorical_focal_applies_alpha_by_default() -> None:
+    p = 0.7
+    expected = 0.25 * (1 - p) ** 2 * -math.log(p)
+    assert quiet("focal", "0", "0.7,0.2,0.1", "--like", "keras") == pytest.approx(
+        expected, rel=1e-6
+    )
+    code, out, _ = run("focal", "0", "0.7,0.2,0.1", "--frameworks")
+    assert code == 0
+    assert "α = 0.25 applied by default" in out
+
+
+def test_like_json_carries_value_conventions_and_call() -> None:
+    code, out, err = run("bce", "1,0,1", "0,0.2,0.7", "--like", "torch", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["library"] == "torch"
+    assert document["function"] == "torch.nn.functional.binary_cross_entropy"
+    assert document["conventions"] == ["log clamp at -100"]
+    assert document["call"].startswith("torch.nn.functional.binary_cross_entropy(torch.tensor(")
+    assert document["imports"] == "import torch"
+    assert document["cecli"] < document["value"]
+
+
+def test_frameworks_json_lists_every_library() -> None:
+    code, out, err = run("ce", "1,0,0,0,0", "0.1,0.5,0.1,0.1,0.2", "--frameworks", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["cecli"] == 2.3025850929940455
+    libraries = [item["library"] for item in document["frameworks"]]
+    assert libraries == list(LIBRARIES)
+    by_name = {item["library"]: item for item in document["frameworks"]}
+    assert by_name["torch"]["value"] == pytest.approx(2.3025850929940455, rel=1e-15)
+    assert by_name["keras"]["conventions"] == ["computed in float32"]
+    assert "add --logits" in by_name["optax"]["missing"]
+
+
+def test_frameworks_table_names_each_library_and_how_to_reproduce() -> None:
+    code, out, err = run("bce", "1", "0", "--frameworks")
+    assert code == 0, err
+    for library in LIBRARIES:
+        assert library in out
+    assert "log clamp at -100" in out
+    assert "clip at 1e-7" in out
+    assert "To reproduce" in out
+    assert "sklearn.metrics.log_loss([1], y_proba=[0.0], labels=[0, 1])" in out
+
+
+def test_frameworks_quiet_prints_one_line_per_library() -> None:
+    code, out, _ = run("bce", "1", "0", "--frameworks", "-q")
+    assert code == 0
+    lines = dict(line.split(" ", 1) for line in out.splitlines())
+    assert list(lines) == ["cecli", *LIBRARIES]
+    assert lines["torch"] == "100.0"
+    assert lines["optax"] == "-"
+
+
+def test_grad_like_gives_the_gradient_matrix() -> None:
+    code, out, _ = run("grad", "0", "2,1,0.1", "--like", "torch", "-q")
+    assert code == 0
+    values = [float(v) for v in out.strip().split(",")]
+    z = [mpmath.mpf(2), mpmath.mpf(1), mpmath.mpf("0.1")]
+    total = sum(mpmath.exp(v) for v in z)
+    expected = [float(mpmath.exp(v) / total - (1 if i == 0 else 0)) for i, v in enumerate(z)]
+    assert values == pytest.approx(expected, rel=1e-12)
+
+
+def test_calls_carry_every_input_digit() -> None:
+    code, out, _ = run(
+        "ce", "0", "0.1234567890123456,0.8765432109876544", "--like", "torch", "--json"
+    )
+    assert code == 0
+    assert "0.1234567890123456" in json.loads(out)["call"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["ce", "0", "0.5,0.5", "--like", "tensorflow"],
+            "--like takes torch, keras, sklearn or optax",
+        ),
+        (["grad", "0", "2,1", "--like", "sklearn"], "scikit-learn has no gradient"),
+        (
+            ["ce", "0", "0.5,0.5", "--like", "keras", "--weights", "1,2"],
+            "--weights has no counterpart",
+        ),
+        (["ce", "0", "0.5,0.5", "--like", "optax"], "add --logits"),
+        (["focal", "0", "0.7,0.3", "--like", "torch"], "PyTorch has no focal loss"),
+        (["ce", "0", "0.5,0.5", "--like", "torch", "--base", "2"], "reports nats"),
+        (["ce", "0", "0.5,0.5", "--like", "torch", "--frameworks"], "not both"),
+        (["ce", "0", "0.5,0.5", "--like", "torch", "--vs", "0.4,0.6"], "--vs does not go"),
+        (
+            ["ce", "--csv", "sample_data/iris3_index.csv", "--like", "torch"],
+            "does not go with a file",
+        ),
+        (["kl", "0.5,0.5", "0.9,0.1", "--logits", "--like", "keras"], "takes probabilities"),
+        (["ce", "0.2,0.8", "0.5,0.5", "--like", "sklearn"], "not soft targets"),
+    ],
+)
+def test_what_a_library_lacks_is_one_error_line(args: list[str], message: str) -> None:
+    code, out, err = run(*args)
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert err.count("\n") == 1
