@@ -148,8 +148,6 @@ class Entry:
     weighted_mean_by_rows: bool = False
     """A class-weighted mean divides by N instead of Σ w[y_n] (PyTorch, probability targets)."""
     default_alpha: float | None = None
-    notes: tuple[str, ...] = ()
-    """Further conventions, always named."""
 
 
 @dataclass(frozen=True)
@@ -838,8 +836,7 @@ def _entries() -> tuple[Entry | Gap, ...]:
         Entry("keras", "multilabel", "logits", _KERAS_BCE, "float32", _keras_bce, _keras_call,
               mean_over="elements"),
         Entry("keras", "kl", "probs", "keras.losses.KLDivergence", kernel=_keras_kl,
-              call=_keras_call, options=_KERAS_OPTIONS,
-              notes=("P clipped too",), **keras),  # type: ignore[arg-type]
+              call=_keras_call, options=_KERAS_OPTIONS, **keras),  # type: ignore[arg-type]
         Gap("keras", "kl", "logits", "keras.losses.KLDivergence takes probabilities, not "
             "logits; nearest: pass keras.ops.softmax(z)"),
         Gap("keras", "grad", None, "Keras has no gradient function; nearest: the backend's "
@@ -859,8 +856,7 @@ def _entries() -> tuple[Entry | Gap, ...]:
         Entry("sklearn", "bce", "probs", _LOG_LOSS, "float64", _sklearn_log_loss,
               _sklearn_call, clip=SKLEARN_EPS, mean_over="elements"),
         Entry("sklearn", "multilabel", "probs", _LOG_LOSS, "float64", _sklearn_log_loss,
-              _sklearn_call, clip=SKLEARN_EPS, mean_over="elements",
-              notes=("every element scored as one binary sample",)),
+              _sklearn_call, clip=SKLEARN_EPS, mean_over="elements"),
         Gap("sklearn", "ce", "logits", "scikit-learn's log_loss takes probabilities, not "
             "logits; nearest: log_loss(y, y_proba=scipy.special.softmax(z, axis=1))"),
         Gap("sklearn", "bce", "logits", "scikit-learn's log_loss takes probabilities, not "
@@ -1046,8 +1042,12 @@ def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
         kind = np.dtype(entry.dtype).type
         low, high = kind(clip), kind(1.0 - clip)
         cast = p.astype(kind)
-        upper = problem.command != "kl"
-        if bool(np.any(cast < low)) or (upper and bool(np.any(cast > high))):
+        if problem.command == "kl":
+            # Keras clips P and Q to [eps, 1].
+            both = np.concatenate([cast, problem.targets.astype(kind)])
+            if bool(np.any(both < low)):
+                found.append(f"P and Q clipped at {_short(clip)}")
+        elif bool(np.any(cast < low)) or bool(np.any(cast > high)):
             found.append(f"clip at {_short(clip)}")
     if probabilities and entry.log_clamp is not None:
         floor = math.exp(entry.log_clamp)
@@ -1062,7 +1062,7 @@ def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
     by_elements = entry.mean_over == "elements" and problem.command in ("multilabel", "kl")
     if problem.reduction == "mean" and by_elements and problem.classes > 1:
         elements = problem.classes * problem.rows
-        found.append(f"mean over all {elements} elements, not over rows")
+        found.append(f"mean over classes too (÷ {elements}, not ÷ {problem.rows})")
     weighted = _option(problem, "weights") is not None and entry.weighted_mean_by_rows
     row_targets = problem.indices is None and not _uses_nll(problem)
     if weighted and row_targets and problem.reduction == "mean":
@@ -1072,7 +1072,6 @@ def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
         found.append(f"α = {entry.default_alpha:g} applied by default")
     if entry.dtype == "float32":
         found.append("computed in float32")
-    found.extend(entry.notes)
     return found
 
 
