@@ -110,6 +110,12 @@ class BatchSummary:
         return document
 
 
+def _weighted_sum(values: FloatArray, weights: FloatArray | None) -> float:
+    """Σ w·v by NumPy's pairwise sum.  Not np.dot: OpenBLAS's threads busy-wait between
+    calls, which cost a 10-million-row file 3 s of CPU and a tenth of its wall time."""
+    return float(np.sum(values if weights is None else weights * values))
+
+
 def _bin_of(values: FloatArray) -> npt.NDArray[np.intp]:
     """Histogram bin of each finite value: 0 below 1e-12 (zeros too), the last above 1e6."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -164,11 +170,10 @@ class Accumulator:
         sample_weights: FloatArray | None = None,
     ) -> None:
         """Fold in one batch's result (rows in file order, with their line numbers)."""
-        weights = np.ones(result.rows) if sample_weights is None else sample_weights
-        self.total_parts.append(float(np.dot(weights, result.row_totals)))
-        self.divisor_parts.append(float(np.dot(weights, result.row_divisors)))
+        self.total_parts.append(_weighted_sum(result.row_totals, sample_weights))
+        self.divisor_parts.append(_weighted_sum(result.row_divisors, sample_weights))
         for name, shares in result.row_extras.items():
-            self.extra_parts.setdefault(name, []).append(float(np.dot(weights, shares)))
+            self.extra_parts.setdefault(name, []).append(_weighted_sum(shares, sample_weights))
         per_row = result.per_row
         self.rows += result.rows
         self.classes = result.classes

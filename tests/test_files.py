@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+import cecli.files
 from cecli.files import atomic_writer, open_table, select_columns
 from cecli.inputs import InputError
 
@@ -207,6 +208,28 @@ def test_small_chunks_read_every_record_once(
 def test_record_end() -> None:
     from cecli.files import _record_end
 
-    assert _record_end(b"a,b\nc,d\ne,") == 8
-    assert _record_end(b'a,"x\ny"\nc,"open\n') == 8
-    assert _record_end(b"no line break") == 0
+    def end(data: bytes) -> int:
+        return _record_end(data, len(data))
+
+    assert end(b"a,b\nc,d\ne,") == 8
+    assert end(b'a,"x\ny"\nc,"open\n') == 8
+    assert end(b"no line break") == 0
+    assert _record_end(bytearray(b"a,b\nc,d\n\0\0\0"), 8) == 8
+
+
+@pytest.mark.parametrize("chunk", [4, 7, 16, 1 << 20])
+@pytest.mark.parametrize("ending", ["\n", ""])
+def test_record_blocks_cut_at_records_and_keep_every_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, ending: str
+) -> None:
+    from cecli.files import _record_blocks
+
+    monkeypatch.setattr(cecli.files, "CHUNK_BYTES", chunk)
+    records = ['1,"a\nb",0.5', "0,a very long record that spans several blocks,0.25", "", "2,x,1"]
+    body = "\n".join(records) + ending
+    path = write(tmp_path / "r.csv", "label,id,p\n" + body)
+    blocks = list(_record_blocks(path))
+    assert b"".join(blocks).decode() == body
+    for block in blocks[:-1]:
+        assert block.endswith(b"\n")
+        assert block.count(b'"') % 2 == 0
