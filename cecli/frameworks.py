@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cecli.inputs import InputError
+from cecli.losses import DEFAULT_EPS
 from cecli.numerics import FloatArray
 
 Library = Literal["torch", "keras", "sklearn", "optax"]
@@ -939,13 +940,14 @@ def make_problem(
 
 def _check(problem: Problem, entry: Entry) -> None:
     """Raise :class:`Unsupported` for options and inputs the library cannot take."""
+    function = _function_name(problem, entry)
     for name in problem.given():
         if name in entry.options or (name == "binary" and entry.command == "focal"):
             continue
         option = "--" + name.replace("_", "-")
         if name == "base":
-            raise Unsupported(f"{entry.function} reports nats; drop {option} to compare")
-        raise Unsupported(f"{option} has no counterpart in {entry.function}{_nearest(name, entry)}")
+            raise Unsupported(f"{function} reports nats; drop {option} to compare")
+        raise Unsupported(f"{option} has no counterpart in {function}{_nearest(name, entry)}")
     if entry.library == "optax" and problem.command == "focal" and not _option(problem, "binary"):
         raise Unsupported(
             "optax's focal loss is the sigmoid (binary) one: add --binary "
@@ -954,20 +956,19 @@ def _check(problem: Problem, entry: Entry) -> None:
     if entry.library == "keras" and problem.command == "focal" and _option(problem, "binary"):
         return
     if problem.reduction == "none" and entry.command == "grad":
-        raise Unsupported(f"{entry.function} needs a scalar loss: use --reduction mean or sum")
+        raise Unsupported(f"{function} needs a scalar loss: use --reduction mean or sum")
     if entry.library == "sklearn":
         if problem.reduction == "none":
             raise Unsupported(
-                f"{entry.function} returns a mean or a sum (normalize=False); nearest: "
-                "--reduction sum"
+                f"{function} returns a mean or a sum (normalize=False); nearest: --reduction sum"
             )
         if problem.command == "ce" and problem.hard_indices() is None:
             raise Unsupported(
-                f"{entry.function} takes class labels, not soft targets; nearest: "
+                f"{function} takes class labels, not soft targets; nearest: "
                 "--like torch (cross_entropy takes probability targets)"
             )
         if problem.command != "ce" and not bool(np.all(np.isin(problem.targets, (0.0, 1.0)))):
-            raise Unsupported(f"{entry.function} takes labels 0 and 1, not soft targets")
+            raise Unsupported(f"{function} takes labels 0 and 1, not soft targets")
 
 
 def _nearest(option: str, entry: Entry) -> str:
@@ -982,7 +983,18 @@ def _nearest(option: str, entry: Entry) -> str:
         ("optax", "eps"): " (optax does not clip)",
         ("sklearn", "eps"): " (its eps argument is gone since 1.5; it clips at machine epsilon)",
     }
-    return hints.get((entry.library, option), "")
+    if (entry.library, option) in hints:
+        return hints[entry.library, option]
+    others = [
+        other.library
+        for other in ENTRIES
+        if isinstance(other, Entry)
+        and (other.command, other.inputs) == (entry.command, entry.inputs)
+        and option in other.options
+    ]
+    if others:
+        return " (" + ", ".join(f"--like {name}" for name in others) + " has it)"
+    return " (none of the four libraries has it)"
 
 
 def reproduce(library: Library, problem: Problem) -> Reproduction:
@@ -991,16 +1003,17 @@ def reproduce(library: Library, problem: Problem) -> Reproduction:
     if isinstance(entry, Gap):
         raise Unsupported(entry.message)
     _check(problem, entry)
+    # The libraries' own overflows (exp(1000)) and 0·inf are part of what they return.
     with np.errstate(all="ignore"):
         value = np.asarray(entry.kernel(problem, entry)).astype(np.float64)
-    function = _function_name(problem, entry)
+        named = tuple(conventions(problem, entry, value))
     return Reproduction(
         library=library,
-        function=function,
+        function=_function_name(problem, entry),
         value=value,
         dtype=entry.dtype,
         call=entry.call(problem, entry),
-        conventions=tuple(conventions(problem, entry, value)),
+        conventions=named,
     )
 
 
@@ -1030,33 +1043,14 @@ def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
     """The conventions of ``entry`` that act on this input, in words."""
     found: list[str] = []
     p = problem.preds
-    probabilities = not problem.logits and problem.command != "grad"
+    probabilities = not problem.logits
     binary_focal = problem.command == "focal" and bool(_option(problem, "binary"))
     if probabilities and entry.renormalises and not binary_focal and _unnormalised(p):
         found.append("renormalised rows")
     log_p_as_logits = entry.library == "torch" and problem.command in ("ce", "smooth")
     if probabilities and log_p_as_logits and not _uses_nll(problem) and _unnormalised(p):
         found.append("log p read as logits: log_softmax renormalised rows")
-    clip = _clip_value(problem, entry) if entry.clip is not None else None
-    if probabilities and clip is not None:
-        kind = np.dtype(entry.dtype).type
-        low, high = kind(clip), kind(1.0 - clip)
-        cast = p.astype(kind)
-        if problem.command == "kl":
-            # Keras clips P and Q to [eps, 1].
-            both = np.concatenate([cast, problem.targets.astype(kind)])
-            if bool(np.any(both < low)):
-                found.append(f"P and Q clipped at {_short(clip)}")
-        elif bool(np.any(cast < low)) or bool(np.any(cast > high)):
-            found.append(f"clip at {_short(clip)}")
-    if probabilities and entry.log_clamp is not None:
-        floor = math.exp(entry.log_clamp)
-        if bool(np.any((p < floor) | (1 - p < floor))):
-            found.append(f"log clamp at {entry.log_clamp:g}")
-    unclipped = probabilities and entry.clip is None and entry.log_clamp is None
-    infinite = not bool(np.all(np.isfinite(value)))
-    if unclipped and infinite and bool(np.any((p == 0) | (p == 1))):
-        found.append("no clipping: log 0 = -inf")
+    found.extend(_clipping(problem, entry, value))
     if bool(np.any(np.isnan(value))):
         found.append("0·log 0 gives nan")
     by_elements = entry.mean_over == "elements" and problem.command in ("multilabel", "kl")
@@ -1067,12 +1061,55 @@ def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
     row_targets = problem.indices is None and not _uses_nll(problem)
     if weighted and row_targets and problem.reduction == "mean":
         found.append("weighted mean divided by N, not Σ w[y]")
+    elif weighted and _option(problem, "smoothing") and problem.reduction == "mean":
+        found.append("smoothed, weighted mean divided by the hard labels' Σ w[y]")
     default_alpha = entry.default_alpha is not None and _option(problem, "alpha") is None
     if default_alpha and not _option(problem, "binary"):
         found.append(f"α = {entry.default_alpha:g} applied by default")
     if entry.dtype == "float32":
         found.append("computed in float32")
     return found
+
+
+def _clipping(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
+    """How the library's clipping (or its absence) differs from cecli's clip at ``eps``."""
+    p = _clipped_probabilities(problem, entry)
+    if p is None:
+        return []
+    eps = float(_option(problem, "eps", DEFAULT_EPS)) if not problem.logits else 0.0
+    cecli_clips = eps > 0 and bool(np.any((p < eps) | (p > 1 - eps)))
+    found: list[str] = []
+    if entry.clip is not None:
+        clip = _clip_value(problem, entry)
+        kind = np.dtype(entry.dtype).type
+        seen = p.astype(kind)
+        if problem.command == "kl":  # Keras clips P and Q to [eps, 1]
+            both = np.concatenate([seen, problem.targets.astype(kind)])
+            if bool(np.any(both < kind(clip))) or cecli_clips:
+                found.append(f"P and Q clipped at {_short(clip)}")
+        elif cecli_clips or bool(np.any((seen < kind(clip)) | (seen > kind(1.0 - clip)))):
+            cecli_bound = f", not {_short(eps)}" if eps and eps != clip else ""
+            found.append(f"clip at {_short(clip)}{cecli_bound}")
+        return found
+    if entry.log_clamp is not None:
+        floor = math.exp(entry.log_clamp)
+        if bool(np.any((p < floor) | (1 - p < floor))):
+            found.append(f"log clamp at {entry.log_clamp:g}")
+    if cecli_clips:
+        found.append(f"no clipping (cecli clips at {_short(eps)})")
+    elif not bool(np.all(np.isfinite(value))) and bool(np.any((p == 0) | (p == 1))):
+        found.append("no clipping: log 0 = -inf")
+    return found
+
+
+def _clipped_probabilities(problem: Problem, entry: Entry) -> FloatArray | None:
+    """The probabilities a clip could act on: PREDS, or what Keras' focal loss makes of
+    logits before it clips (cecli never clips what comes from logits)."""
+    if not problem.logits:
+        return problem.preds
+    if entry.library == "keras" and entry.command == "focal":
+        return _sigmoid(problem.preds) if _option(problem, "binary") else _softmax(problem.preds)
+    return None
 
 
 def _short(number: float) -> str:
