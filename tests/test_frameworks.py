@@ -297,3 +297,27 @@ def _within_rounding(value: np.ndarray, exact: np.ndarray, dtype: str, scale: fl
     rtol, unit = (1e-5, 2.0**-23) if dtype == "float32" else (1e-12, 2.0**-52)
     with np.errstate(all="ignore"):
         return bool(np.allclose(value, exact, rtol=rtol, atol=16 * unit * scale, equal_nan=True))
+
+
+def test_readme_table_of_combinations_matches_the_entries() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    header = "| | ce | bce | multilabel | kl | grad | smooth | focal |"
+    lines = readme[readme.index(header) :].splitlines()[2:6]
+    for line in lines:
+        library, *cells = [cell.strip() for cell in line.strip("|").split("|")]
+        for command, cell in zip(COMMANDS, cells, strict=True):
+            kinds = {
+                inputs
+                for inputs in ("probs", "logits")
+                if isinstance(find(library, command, inputs), Entry)  # type: ignore[arg-type]
+            }
+            if cell.startswith("—"):
+                assert not kinds, (library, command)
+            elif cell.startswith("probabilities"):
+                assert kinds == {"probs"}, (library, command)
+            elif cell.startswith("logits") or cell.startswith("`--binary`, logits"):
+                assert kinds == {"logits"}, (library, command)
+            else:
+                assert kinds == {"probs", "logits"}, (library, command)
