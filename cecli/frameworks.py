@@ -1025,7 +1025,8 @@ class Missing:
     message: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"library": self.library, "missing": self.message}
+        return {"library": self.library, "value": None, "conventions": [], "call": None,
+                "missing": self.message}  # fmt: skip
 
 
 def reproduce_all(problem: Problem) -> list[Reproduction | Missing]:
@@ -1056,7 +1057,10 @@ def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
     by_elements = entry.mean_over == "elements" and problem.command in ("multilabel", "kl")
     if problem.reduction == "mean" and by_elements and problem.classes > 1:
         elements = problem.classes * problem.rows
-        found.append(f"mean over classes too (÷ {elements}, not ÷ {problem.rows})")
+        if entry.library == "torch" and problem.command == "kl":
+            found.append(f"reduction='mean' divides by all {elements} elements ('batchmean' is KL)")
+        else:
+            found.append(f"mean over classes too (÷ {elements}, not ÷ {problem.rows})")
     weighted = _option(problem, "weights") is not None and entry.weighted_mean_by_rows
     row_targets = problem.indices is None and not _uses_nll(problem)
     if weighted and row_targets and problem.reduction == "mean":

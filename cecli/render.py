@@ -994,7 +994,7 @@ def emit_frameworks(
         else:
             document = {
                 "cecli": json_array(exact),
-                "frameworks": [item.to_json() for item in found],
+                "frameworks": {item.library: item.to_json() for item in found},
             }
         out.write(json.dumps(document, allow_nan=False) + "\n")
     elif output.mode == "quiet":
