@@ -110,13 +110,12 @@ class Reproduction:
     """The conventions that move this value away from the exact one, for this input."""
 
     def to_json(self) -> dict[str, Any]:
-        from cecli.results import json_array, json_number
+        from cecli.results import json_array
 
-        value = json_number(float(self.value)) if self.value.ndim == 0 else json_array(self.value)
         return {
             "library": self.library,
             "function": self.function,
-            "value": value,
+            "value": json_array(self.value),
             "dtype": self.dtype,
             "conventions": list(self.conventions),
             "call": self.call,
@@ -257,7 +256,7 @@ def _clip(p: FloatArray, low: float, high: float) -> FloatArray:
 # --- kernels: PyTorch ------------------------------------------------------------------------
 
 
-def _torch_targets(problem: Problem, entry: Entry) -> tuple[FloatArray, FloatArray | None]:
+def _torch_log_probs(problem: Problem, entry: Entry) -> tuple[FloatArray, FloatArray | None]:
     """The log-probabilities cross_entropy/nll_loss see, and the class weights."""
     z = _cast(problem.preds, entry)
     weights = _option(problem, "weights")
@@ -308,16 +307,16 @@ def _torch_prob_loss(
 
 
 def _torch_ce(problem: Problem, entry: Entry) -> FloatArray:
-    log_p, w = _torch_targets(problem, entry)
+    log_p, w = _torch_log_probs(problem, entry)
     smoothing = float(_option(problem, "smoothing", 0.0))
-    indices = _torch_indices(problem, entry)
+    indices = _torch_indices(problem)
     if indices is not None:
         return _torch_index_loss(log_p, indices, w, smoothing, problem.reduction)
     targets = _cast(problem.targets, entry)
     return _torch_prob_loss(log_p, targets, w, smoothing, problem.reduction)
 
 
-def _torch_indices(problem: Problem, entry: Entry) -> npt.NDArray[np.intp] | None:
+def _torch_indices(problem: Problem) -> npt.NDArray[np.intp] | None:
     """Index targets as PyTorch gets them: typed indices; one-hot rows too for nll_loss."""
     if _uses_nll(problem):
         return problem.hard_indices()
@@ -371,11 +370,7 @@ def _torch_grad(problem: Problem, entry: Entry) -> FloatArray:
 
 
 # --- kernels: Keras (torch backend) -------------------------------------------------------
-
-
-def _keras_reduce(per_row: FloatArray, reduction: str) -> FloatArray:
-    """A Keras Loss object's reduction: sum over the batch divided by its size."""
-    return _reduce(per_row, reduction)
+# A Keras Loss object reduces the per-row values by their sum over the batch size: a mean.
 
 
 def _keras_smooth_categorical(y: FloatArray, smoothing: float) -> FloatArray:
@@ -397,11 +392,11 @@ def _keras_ce(problem: Problem, entry: Entry) -> FloatArray:
     log_p = _keras_log_probs(problem, entry, p)
     if problem.indices is not None and not smoothing:
         rows = np.arange(problem.rows)
-        return _keras_reduce(-log_p[rows, problem.indices], problem.reduction)
+        return _reduce(-log_p[rows, problem.indices], problem.reduction)
     y = _cast(problem.targets, entry)
     if smoothing:
         y = _keras_smooth_categorical(y, smoothing)
-    return _keras_reduce(-np.sum(y * log_p, axis=-1), problem.reduction)
+    return _reduce(-np.sum(y * log_p, axis=-1), problem.reduction)
 
 
 def _keras_bce(problem: Problem, entry: Entry) -> FloatArray:
@@ -417,14 +412,14 @@ def _keras_bce(problem: Problem, entry: Entry) -> FloatArray:
         eps = _clip_value(problem, entry)
         elements = _torch_bce(_clip(p, eps, 1.0 - eps), y)
     per_row = np.sum(elements, axis=-1) / kind(problem.classes)
-    return _keras_reduce(per_row, problem.reduction)
+    return _reduce(per_row, problem.reduction)
 
 
 def _keras_kl(problem: Problem, entry: Entry) -> FloatArray:
     eps = _clip_value(problem, entry)
     y = _clip(_cast(problem.targets, entry), eps, 1.0)
     q = _clip(_cast(problem.preds, entry), eps, 1.0)
-    return _keras_reduce(np.sum(y * np.log(y / q), axis=-1), problem.reduction)
+    return _reduce(np.sum(y * np.log(y / q), axis=-1), problem.reduction)
 
 
 def _keras_focal(problem: Problem, entry: Entry) -> FloatArray:
@@ -444,13 +439,13 @@ def _keras_focal(problem: Problem, entry: Entry) -> FloatArray:
             a = kind(alpha)
             focal = (y * a + (1 - y) * (1 - a)) * focal
         per_row = np.sum(focal, axis=-1) / kind(problem.classes)
-        return _keras_reduce(per_row, problem.reduction)
+        return _reduce(per_row, problem.reduction)
     if problem.logits:
         p = _softmax(p)
     output = _clip(p / np.sum(p, axis=-1, keepdims=True), eps, 1.0 - eps)
     cce = -y * np.log(output)
     weighting = np.power(1 - output, gamma) * kind(0.25 if alpha is None else alpha)
-    return _keras_reduce(np.sum(weighting * cce, axis=-1), problem.reduction)
+    return _reduce(np.sum(weighting * cce, axis=-1), problem.reduction)
 
 
 # --- kernels: scikit-learn ---------------------------------------------------------------
@@ -604,7 +599,7 @@ def _torch_ce_call(problem: Problem, entry: Entry) -> str:
         ("reduction", _reduction_kw(problem)),
     ]
     name = _torch_function(problem, entry)
-    target = _torch_target_text(problem, _torch_indices(problem, entry))
+    target = _torch_target_text(problem, _torch_indices(problem))
     return f"{name}({_torch_input(problem)}, {target}{_kw(arguments)})"
 
 
@@ -942,7 +937,7 @@ def _check(problem: Problem, entry: Entry) -> None:
     """Raise :class:`Unsupported` for options and inputs the library cannot take."""
     function = _function_name(problem, entry)
     for name in problem.given():
-        if name in entry.options or (name == "binary" and entry.command == "focal"):
+        if name in entry.options:
             continue
         option = "--" + name.replace("_", "-")
         if name == "base":
@@ -953,8 +948,6 @@ def _check(problem: Problem, entry: Entry) -> None:
             "optax's focal loss is the sigmoid (binary) one: add --binary "
             "(optax.sigmoid_focal_loss); for softmax focal loss use --like keras"
         )
-    if entry.library == "keras" and problem.command == "focal" and _option(problem, "binary"):
-        return
     if problem.reduction == "none" and entry.command == "grad":
         raise Unsupported(f"{function} needs a scalar loss: use --reduction mean or sum")
     if entry.library == "sklearn":
