@@ -964,12 +964,14 @@ def _difference(value: FloatArray, exact: FloatArray) -> str:
 
 
 def quiet_values(value: FloatArray) -> str:
-    """A value for scripts: one number per line; an array's rows comma-separated."""
-    if value.ndim == 0:
-        return f"{float(value)!r}\n"
-    rows = value.reshape(1, -1) if value.ndim == 1 else value
-    lines = [",".join(repr(float(v)) for v in row) for row in rows]
-    return "".join(line + "\n" for line in lines)
+    """A value for scripts, as ``-q`` prints cecli's own: one number per line (per-row values
+    too), a matrix's rows comma-separated."""
+    rows = value.reshape(-1, 1) if value.ndim < 2 else value
+    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in rows)
+
+
+def _flat(value: FloatArray) -> str:
+    return ",".join(repr(float(v)) for v in value.ravel())
 
 
 def emit_frameworks(
@@ -1003,9 +1005,9 @@ def emit_frameworks(
             assert not isinstance(single, Missing)
             out.write(quiet_values(single.value))
         else:
-            out.write(f"cecli {quiet_values(exact).rstrip()}\n")
+            out.write(f"cecli {_flat(exact)}\n")
             for item in found:
-                value = "-" if isinstance(item, Missing) else quiet_values(item.value).rstrip("\n")
+                value = "-" if isinstance(item, Missing) else _flat(item.value)
                 out.write(f"{item.library} {value}\n")
     else:
         from rich import box

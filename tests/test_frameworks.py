@@ -162,6 +162,17 @@ def test_grad_like_gives_the_gradient_matrix() -> None:
     assert values == pytest.approx(expected, rel=1e-12)
 
 
+def test_like_quiet_prints_per_row_values_one_per_line_as_cecli_does() -> None:
+    args = ["ce", "0;1", "0.7,0.3;0.4,0.6", "--reduction", "none", "-q"]
+    code, out, _ = run(*args, "--like", "torch")
+    assert code == 0
+    assert out == run(*args)[1]
+    assert [float(v) for v in out.split()] == pytest.approx([-math.log(0.7), -math.log(0.6)])
+    code, out, _ = run(*args, "--frameworks")
+    assert code == 0
+    assert out.splitlines()[1] == f"torch {-math.log(0.7)!r},{-math.log(0.6)!r}"
+
+
 def test_calls_carry_every_input_digit() -> None:
     code, out, _ = run(
         "ce", "0", "0.1234567890123456,0.8765432109876544", "--like", "torch", "--json"
