@@ -40,7 +40,7 @@ SKLEARN_EPS = float(np.finfo(np.float64).eps)
 IMPORTS: dict[Library, str] = {
     "torch": "import torch",
     "keras": "import os; os.environ['KERAS_BACKEND'] = 'torch'; import keras, numpy as np",
-    "sklearn": "import sklearn.metrics",
+    "sklearn": "import sklearn.metrics, scipy.special",
     "optax": "import jax, jax.numpy as jnp, optax",
 }
 """What a pasted call needs first."""
@@ -437,7 +437,7 @@ def _keras_focal(problem: Problem, entry: Entry) -> FloatArray:
         focal = np.power(1 - p_t, gamma) * bce
         if alpha is not None:
             a = kind(alpha)
-            focal = (y * a + (1 - y) * (1 - a)) * focal
+            focal = (y * a + (1 - y) * kind(1.0 - alpha)) * focal
         per_row = np.sum(focal, axis=-1) / kind(problem.classes)
         return _reduce(per_row, problem.reduction)
     if problem.logits:
@@ -451,8 +451,16 @@ def _keras_focal(problem: Problem, entry: Entry) -> FloatArray:
 # --- kernels: scikit-learn ---------------------------------------------------------------
 
 
-def _sklearn_log_loss(problem: Problem, entry: Entry) -> FloatArray:
+def _sklearn_probabilities(problem: Problem, entry: Entry) -> FloatArray:
+    """PREDS, or what scipy.special.softmax / expit make of logits, as the call passes them."""
     p = _cast(problem.preds, entry)
+    if not problem.logits:
+        return p
+    return _softmax(p) if problem.command == "ce" else _sigmoid(p)
+
+
+def _sklearn_log_loss(problem: Problem, entry: Entry) -> FloatArray:
+    p = _sklearn_probabilities(problem, entry)
     if problem.command == "ce":
         indices = problem.hard_indices()
         assert indices is not None  # checked by _sklearn_check
@@ -470,8 +478,25 @@ def _sklearn_log_loss(problem: Problem, entry: Entry) -> FloatArray:
 # --- kernels: optax (float32, as JAX computes by default) ---------------------------------
 
 
-def _optax_ce(problem: Problem, entry: Entry) -> FloatArray:
+def _optax_logits(problem: Problem, entry: Entry) -> FloatArray:
+    """The logits optax gets: PREDS, or probabilities turned into logits as the call does
+    (``jnp.log(p)`` for softmax losses, ``jax.scipy.special.logit(p)`` for sigmoid ones)."""
     z = _cast(problem.preds, entry)
+    if problem.logits:
+        return z
+    if _sigmoid_loss(problem):
+        return np.log(z / (1 - z))
+    return np.log(z)
+
+
+def _sigmoid_loss(problem: Problem) -> bool:
+    return problem.command in ("bce", "multilabel") or (
+        problem.command == "focal" and bool(_option(problem, "binary"))
+    )
+
+
+def _optax_ce(problem: Problem, entry: Entry) -> FloatArray:
+    z = _optax_logits(problem, entry)
     smoothing = _option(problem, "smoothing", 0.0)
     if problem.indices is not None and not smoothing:
         picked = z[np.arange(problem.rows), problem.indices]
@@ -483,7 +508,7 @@ def _optax_ce(problem: Problem, entry: Entry) -> FloatArray:
 
 
 def _optax_bce(problem: Problem, entry: Entry) -> FloatArray:
-    z = _cast(problem.preds, entry)
+    z = _optax_logits(problem, entry)
     y = _cast(problem.targets, entry)
     elements = -y * _log_sigmoid_jax(z) - (1 - y) * _log_sigmoid_jax(-z)
     return _reduce(elements, problem.reduction)
@@ -498,7 +523,7 @@ def _optax_kl(problem: Problem, entry: Entry) -> FloatArray:
 
 
 def _optax_focal(problem: Problem, entry: Entry) -> FloatArray:
-    z = _cast(problem.preds, entry)
+    z = _optax_logits(problem, entry)
     y = _cast(problem.targets, entry)
     kind = z.dtype.type
     gamma = kind(_option(problem, "gamma", 2.0))
@@ -517,7 +542,8 @@ def _optax_focal(problem: Problem, entry: Entry) -> FloatArray:
     alpha = _option(problem, "alpha")
     if alpha is not None:
         a = kind(alpha)
-        loss = (a * y + (1 - a) * (1 - y)) * loss
+        # 1 - α is taken in Python's float64 before it meets the float32 array.
+        loss = (a * y + kind(1.0 - alpha) * (1 - y)) * loss
     return _reduce(loss, problem.reduction)
 
 
@@ -705,12 +731,17 @@ def _sklearn_call(problem: Problem, entry: Entry) -> str:
         indices = problem.hard_indices()
         assert indices is not None
         y = _numbers(indices.astype(np.float64), integers=True)
-        labels = list(range(problem.classes))
-        arguments = [("labels", repr(labels)), ("normalize", normalize)]
-        return f"{entry.function}({y}, y_proba={_numbers(problem.preds)}{_kw(arguments)})"
+        proba = _numbers(problem.preds)
+        if problem.logits:
+            proba = f"scipy.special.softmax({proba}, axis=1)"
+        arguments = [("labels", repr(list(range(problem.classes)))), ("normalize", normalize)]
+        return f"{entry.function}({y}, y_proba={proba}{_kw(arguments)})"
     y = _numbers(problem.targets.ravel(), integers=True)
+    proba = _numbers(problem.preds.ravel())
+    if problem.logits:
+        proba = f"scipy.special.expit({proba})"
     arguments = [("labels", "[0, 1]"), ("normalize", normalize)]
-    return f"{entry.function}({y}, y_proba={_numbers(problem.preds.ravel())}{_kw(arguments)})"
+    return f"{entry.function}({y}, y_proba={proba}{_kw(arguments)})"
 
 
 def _jnp(values: FloatArray, *, integers: bool = False) -> str:
@@ -721,8 +752,17 @@ def _optax_reduce(problem: Problem) -> str:
     return {"mean": ".mean()", "sum": ".sum()"}.get(problem.reduction, "")
 
 
+def _optax_input(problem: Problem) -> str:
+    """The logits argument of an optax call (probabilities converted, as the kernels do)."""
+    if problem.logits:
+        return _jnp(problem.preds)
+    if _sigmoid_loss(problem):
+        return f"jax.scipy.special.logit({_jnp(problem.preds)})"
+    return f"jnp.log({_jnp(problem.preds)})"
+
+
 def _optax_ce_call(problem: Problem, entry: Entry) -> str:
-    z = _jnp(problem.preds)
+    z = _optax_input(problem)
     smoothing = _option(problem, "smoothing")
     if problem.indices is not None and not smoothing:
         labels = _jnp(problem.indices.astype(np.float64), integers=True)
@@ -741,6 +781,7 @@ def _optax_call(problem: Problem, entry: Entry) -> str:
     if entry.command == "kl":
         log_q = f"jax.nn.log_softmax({z})" if problem.logits else f"jnp.log({z})"
         return f"{entry.function}({log_q}, {y}){_optax_reduce(problem)}"
+    z = _optax_input(problem)
     if entry.command == "focal":
         alpha = _option(problem, "alpha")
         arguments = [
@@ -775,7 +816,6 @@ _KERAS_BCE = "keras.losses.BinaryCrossentropy"
 _KERAS_OPTIONS = {"eps": "keras.config.set_epsilon"}
 _LOG_LOSS = "sklearn.metrics.log_loss"
 _OPTAX_BCE = "optax.sigmoid_binary_cross_entropy"
-_OPTAX_LOGITS = "optax's losses take logits: add --logits"
 
 
 def _entries() -> tuple[Entry | Gap, ...]:
@@ -847,18 +887,13 @@ def _entries() -> tuple[Entry | Gap, ...]:
               options={**_KERAS_OPTIONS, "alpha": "alpha", "binary": "BinaryFocalCrossentropy"},
               default_alpha=0.25, **keras),  # type: ignore[arg-type]
         # scikit-learn: float64, clip at machine epsilon, no renormalising (a warning instead).
-        Entry("sklearn", "ce", "probs", _LOG_LOSS, "float64", _sklearn_log_loss, _sklearn_call,
-              clip=SKLEARN_EPS),
-        Entry("sklearn", "bce", "probs", _LOG_LOSS, "float64", _sklearn_log_loss,
-              _sklearn_call, clip=SKLEARN_EPS, mean_over="elements"),
-        Entry("sklearn", "multilabel", "probs", _LOG_LOSS, "float64", _sklearn_log_loss,
-              _sklearn_call, clip=SKLEARN_EPS, mean_over="elements"),
-        Gap("sklearn", "ce", "logits", "scikit-learn's log_loss takes probabilities, not "
-            "logits; nearest: log_loss(y, y_proba=scipy.special.softmax(z, axis=1))"),
-        Gap("sklearn", "bce", "logits", "scikit-learn's log_loss takes probabilities, not "
-            "logits; nearest: log_loss(y, y_proba=scipy.special.expit(z))"),
-        Gap("sklearn", "multilabel", "logits", "scikit-learn's log_loss takes probabilities, "
-            "not logits; nearest: log_loss(y.ravel(), y_proba=scipy.special.expit(z).ravel())"),
+        # It takes probabilities: logits go in through scipy.special.softmax or expit.
+        *[Entry("sklearn", "ce", kind, _LOG_LOSS, "float64", _sklearn_log_loss, _sklearn_call,
+                clip=SKLEARN_EPS)
+          for kind in ("probs", "logits")],
+        *[Entry("sklearn", command, kind, _LOG_LOSS, "float64", _sklearn_log_loss,
+                _sklearn_call, clip=SKLEARN_EPS, mean_over="elements")
+          for command in ("bce", "multilabel") for kind in ("probs", "logits")],
         Gap("sklearn", "kl", None, "scikit-learn has no KL divergence; nearest: "
             "scipy.stats.entropy(p, q) (which renormalises both rows)"),
         Gap("sklearn", "grad", None, "scikit-learn has no gradient of a loss; nearest: "
@@ -868,28 +903,25 @@ def _entries() -> tuple[Entry | Gap, ...]:
         Gap("sklearn", "focal", None, "scikit-learn has no focal loss; nearest: "
             "sklearn.metrics.log_loss (the γ = 0 case)"),
         # optax: JAX arrays, float32 by default; losses per example, reduced by the caller.
-        Entry("optax", "ce", "logits", "optax.softmax_cross_entropy", "float32", _optax_ce,
-              _optax_ce_call, options={"smoothing": "optax.smooth_labels"}),
-        Entry("optax", "smooth", "logits", "optax.softmax_cross_entropy", "float32",
-              _optax_ce, _optax_ce_call, options={"smoothing": "optax.smooth_labels"}),
-        Entry("optax", "bce", "logits", _OPTAX_BCE, "float32", _optax_bce, _optax_call,
-              mean_over="elements"),
-        Entry("optax", "multilabel", "logits", _OPTAX_BCE, "float32", _optax_bce, _optax_call,
-              mean_over="elements"),
-        Entry("optax", "kl", "probs", "optax.kl_divergence", "float32", _optax_kl, _optax_call),
-        Entry("optax", "kl", "logits", "optax.kl_divergence", "float32", _optax_kl,
-              _optax_call),
-        Entry("optax", "grad", "logits", "jax.grad", "float32", _optax_grad, _optax_grad_call,
-              options={"sigmoid": "sigmoid_binary_cross_entropy"}),
-        Entry("optax", "grad", "probs", "jax.grad", "float32", _optax_grad, _optax_grad_call,
-              options={"sigmoid": "sigmoid_binary_cross_entropy"}),
-        Entry("optax", "focal", "logits", "optax.sigmoid_focal_loss", "float32", _optax_focal,
-              _optax_call, options={"alpha": "alpha", "binary": "sigmoid"}),
-        Gap("optax", "ce", "probs", _OPTAX_LOGITS),
-        Gap("optax", "smooth", "probs", _OPTAX_LOGITS),
-        Gap("optax", "bce", "probs", _OPTAX_LOGITS),
-        Gap("optax", "multilabel", "probs", _OPTAX_LOGITS),
-        Gap("optax", "focal", "probs", _OPTAX_LOGITS),
+        # Its losses take logits: probabilities go in as jnp.log(p) (softmax losses) or
+        # jax.scipy.special.logit(p) (sigmoid losses).
+        *[Entry("optax", "ce", kind, "optax.softmax_cross_entropy", "float32", _optax_ce,
+                _optax_ce_call, options={"smoothing": "optax.smooth_labels"})
+          for kind in ("logits", "probs")],
+        *[Entry("optax", "smooth", kind, "optax.softmax_cross_entropy", "float32", _optax_ce,
+                _optax_ce_call, options={"smoothing": "optax.smooth_labels"})
+          for kind in ("logits", "probs")],
+        *[Entry("optax", command, kind, _OPTAX_BCE, "float32", _optax_bce, _optax_call,
+                mean_over="elements")
+          for command in ("bce", "multilabel") for kind in ("logits", "probs")],
+        *[Entry("optax", "kl", kind, "optax.kl_divergence", "float32", _optax_kl, _optax_call)
+          for kind in ("logits", "probs")],
+        *[Entry("optax", "grad", kind, "jax.grad", "float32", _optax_grad, _optax_grad_call,
+                options={"sigmoid": "sigmoid_binary_cross_entropy"})
+          for kind in ("logits", "probs")],
+        *[Entry("optax", "focal", kind, "optax.sigmoid_focal_loss", "float32", _optax_focal,
+                _optax_call, options={"alpha": "alpha", "binary": "sigmoid"})
+          for kind in ("logits", "probs")],
     )  # fmt: skip
 
 
@@ -1041,10 +1073,15 @@ def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
     binary_focal = problem.command == "focal" and bool(_option(problem, "binary"))
     if probabilities and entry.renormalises and not binary_focal and _unnormalised(p):
         found.append("renormalised rows")
-    log_p_as_logits = entry.library == "torch" and problem.command in ("ce", "smooth")
-    if probabilities and log_p_as_logits and not _uses_nll(problem) and _unnormalised(p):
+    softmax_of_log_p = problem.command in ("ce", "smooth") and (
+        (entry.library == "torch" and not _uses_nll(problem)) or entry.library == "optax"
+    )
+    if probabilities and softmax_of_log_p and _unnormalised(p):
         found.append("log p read as logits: log_softmax renormalised rows")
     found.extend(_clipping(problem, entry, value))
+    if entry.library == "sklearn" and problem.logits:
+        squash = "softmax" if problem.command == "ce" else "expit"
+        found.append(f"log of {squash}(z): digits lost where p is near 1")
     if bool(np.any(np.isnan(value))):
         found.append("0·log 0 gives nan")
     by_elements = entry.mean_over == "elements" and problem.command in ("multilabel", "kl")
@@ -1106,6 +1143,8 @@ def _clipped_probabilities(problem: Problem, entry: Entry) -> FloatArray | None:
         return problem.preds
     if entry.library == "keras" and entry.command == "focal":
         return _sigmoid(problem.preds) if _option(problem, "binary") else _softmax(problem.preds)
+    if entry.library == "sklearn":
+        return _sklearn_probabilities(problem, entry)
     return None
 
 

@@ -957,6 +957,9 @@ def _difference(value: FloatArray, exact: FloatArray) -> str:
             return "="
         if not bool(np.all(np.isfinite(value))) or not bool(np.all(np.isfinite(exact))):
             return "≠"
+        if bool(np.all(exact == 0)):
+            worst = float(value.ravel()[int(np.argmax(np.abs(value)))])
+            return f"{worst:+.1e} (abs)"
         scale = np.maximum(np.abs(exact), np.finfo(np.float64).tiny)
         relative = (value - exact) / scale
     worst = float(relative.ravel()[int(np.argmax(np.abs(relative)))])

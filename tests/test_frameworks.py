@@ -128,8 +128,11 @@ def test_frameworks_json_lists_every_library() -> None:
     by_name = document["frameworks"]
     assert by_name["torch"]["value"] == pytest.approx(2.3025850929940455, rel=1e-15)
     assert by_name["keras"]["conventions"] == ["computed in float32"]
-    assert "add --logits" in by_name["optax"]["missing"]
-    assert by_name["optax"]["value"] is None
+    assert by_name["optax"]["call"].startswith("optax.softmax_cross_entropy(jnp.log(")
+    code, out, _ = run("kl", "0.5,0.5", "0.9,0.1", "--frameworks", "--json")
+    missing = json.loads(out)["frameworks"]["sklearn"]
+    assert missing["value"] is None
+    assert "no KL divergence" in missing["missing"]
 
 
 def test_frameworks_table_names_each_library_and_how_to_reproduce() -> None:
@@ -149,7 +152,7 @@ def test_frameworks_quiet_prints_one_line_per_library() -> None:
     lines = dict(line.split(" ", 1) for line in out.splitlines())
     assert list(lines) == ["cecli", *LIBRARIES]
     assert lines["torch"] == "100.0"
-    assert lines["optax"] == "-"
+    assert lines["optax"] == "inf"
 
 
 def test_grad_like_gives_the_gradient_matrix() -> None:
@@ -193,7 +196,7 @@ def test_calls_carry_every_input_digit() -> None:
             ["ce", "0", "0.5,0.5", "--like", "keras", "--weights", "1,2"],
             "--weights has no counterpart",
         ),
-        (["ce", "0", "0.5,0.5", "--like", "optax"], "add --logits"),
+        (["focal", "0", "0.5,0.5", "--like", "optax"], "add --binary"),
         (["focal", "0", "0.7,0.3", "--like", "torch"], "PyTorch has no focal loss"),
         (["ce", "0", "0.5,0.5", "--like", "torch", "--base", "2"], "reports nats"),
         (["ce", "0", "0.5,0.5", "--like", "torch", "--frameworks"], "not both"),
@@ -328,7 +331,7 @@ def test_readme_table_of_combinations_matches_the_entries() -> None:
                 assert not kinds, (library, command)
             elif cell.startswith("probabilities"):
                 assert kinds == {"probs"}, (library, command)
-            elif cell.startswith("logits") or cell.startswith("`--binary`, logits"):
+            elif cell.startswith("logits"):
                 assert kinds == {"logits"}, (library, command)
             else:
                 assert kinds == {"probs", "logits"}, (library, command)
