@@ -169,10 +169,13 @@ def _dt(entry: Entry) -> type[np.floating[Any]]:
 
 def _cast(values: npt.ArrayLike, entry: Entry) -> FloatArray:
     array = np.asarray(values, dtype=_dt(entry))
-    if entry.library == "optax":
-        # XLA on the CPU flushes subnormal floats to zero: log of one is then -inf.
-        array = np.where(np.abs(array) < np.finfo(array.dtype).tiny, 0, array).astype(array.dtype)
-    return array
+    return _flush_subnormals(array) if entry.library == "optax" else array
+
+
+def _flush_subnormals(array: FloatArray) -> FloatArray:
+    """XLA on the CPU flushes subnormal floats to zero, inputs and results: log of one is
+    then -inf, and a label smoothed to one is 0 (so 0·log 0 gives nan)."""
+    return np.where(np.abs(array) < np.finfo(array.dtype).tiny, 0, array).astype(array.dtype)
 
 
 def _log_softmax(z: FloatArray) -> FloatArray:
@@ -503,7 +506,7 @@ def _optax_ce(problem: Problem, entry: Entry) -> FloatArray:
         return _reduce(_logsumexp_jax(z) - picked, problem.reduction)
     y = _cast(problem.targets, entry)
     if smoothing:
-        y = (1.0 - smoothing) * y + y.dtype.type(smoothing / problem.classes)
+        y = _flush_subnormals((1.0 - smoothing) * y + y.dtype.type(smoothing / problem.classes))
     return _reduce(-np.sum(y * _log_softmax(z), axis=-1), problem.reduction)
 
 
@@ -536,9 +539,9 @@ def _optax_focal(problem: Problem, entry: Entry) -> FloatArray:
     masked_q = np.where(weight_q != 0, log_q, -np.inf)
     top = np.maximum(masked_p, masked_q)
     top = np.where(np.isfinite(top), top, 0)
-    total = np.exp(masked_p - top) * weight_p + np.exp(masked_q - top) * weight_q
+    total = _flush_subnormals(np.exp(masked_p - top) * weight_p + np.exp(masked_q - top) * weight_q)
     log_one_minus_pt = np.log(np.abs(total)) + top
-    loss = ce * np.exp(gamma * log_one_minus_pt)
+    loss = ce * _flush_subnormals(np.exp(gamma * log_one_minus_pt))
     alpha = _option(problem, "alpha")
     if alpha is not None:
         a = kind(alpha)
