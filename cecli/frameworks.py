@@ -627,21 +627,15 @@ def _torch_ce_call(problem: Problem, entry: Entry) -> str:
         ("label_smoothing", None if not smoothing else repr(float(smoothing))),
         ("reduction", _reduction_kw(problem)),
     ]
-    name = _torch_function(problem, entry)
+    name = _function_name(problem, entry)
     target = _torch_target_text(problem, _torch_indices(problem))
     return f"{name}({_torch_input(problem)}, {target}{_kw(arguments)})"
 
 
-def _torch_function(problem: Problem, entry: Entry) -> str:
-    if entry.command in ("ce", "smooth") and _uses_nll(problem):
-        return "torch.nn.functional.nll_loss"
-    return entry.function
-
-
 def _function_name(problem: Problem, entry: Entry) -> str:
     """The function a call uses, where the input picks among the library's variants."""
-    if entry.library == "torch":
-        return _torch_function(problem, entry)
+    if entry.library == "torch" and entry.command in ("ce", "smooth") and _uses_nll(problem):
+        return "torch.nn.functional.nll_loss"
     integer_labels = problem.indices is not None and not _option(problem, "smoothing")
     if entry.command in ("ce", "smooth") and integer_labels:
         if entry.library == "keras":

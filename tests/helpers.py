@@ -54,3 +54,23 @@ def _flatten(values: Any) -> list[Any]:
     if isinstance(values, list | tuple):
         return [item for value in values for item in _flatten(value)]
     return [mpf(values)]
+
+
+def within_rounding(
+    actual: Any, expected: Any, dtype: str, scale: float, *, float32_rtol: float = 1e-6
+) -> bool:
+    """Equal but for a library's dtype: same shape, the same infinities and NaNs, and the
+    finite values within ``float32_rtol`` (float32) or 1e-12 (float64) relative, or 16 units
+    in the last place of ``scale``, the largest number the computation holds (a loss near 0
+    computed as logsumexp(z) - z_y with z = 1000 carries the rounding of 1000)."""
+    ours, theirs = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if ours.shape != theirs.shape:
+        return False
+    same_special = np.array_equal(np.isnan(ours), np.isnan(theirs)) and np.array_equal(
+        np.where(np.isinf(ours), ours, 0), np.where(np.isinf(theirs), theirs, 0)
+    )
+    if not same_special:
+        return False
+    finite = np.isfinite(ours)
+    rtol, unit = (float32_rtol, 2.0**-23) if dtype == "float32" else (1e-12, 2.0**-52)
+    return bool(np.allclose(ours[finite], theirs[finite], rtol=rtol, atol=16 * unit * scale))

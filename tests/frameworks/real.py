@@ -8,24 +8,23 @@ from typing import Any
 
 import numpy as np
 
+from cecli.frameworks import IMPORTS, Library
+
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 NAMESPACES: dict[str, dict[str, Any]] = {}
 
 
-def namespace(library: str) -> dict[str, Any]:
+def namespace(library: Library) -> dict[str, Any]:
     """The names a call of ``library`` uses, imported once."""
     if library not in NAMESPACES:
         scope: dict[str, Any] = {}
-        from cecli.frameworks import IMPORTS, LIBRARIES
-
-        (known,) = [name for name in LIBRARIES if name == library]
-        exec(IMPORTS[known], scope)
+        exec(IMPORTS[library], scope)
         NAMESPACES[library] = scope
     return NAMESPACES[library]
 
 
-def run(library: str, call: str) -> np.ndarray:
+def run(library: Library, call: str) -> np.ndarray:
     """Execute ``call`` as a user would paste it; the last statement's value as float64."""
     scope = dict(namespace(library))
     *statements, last = call.split("; ")

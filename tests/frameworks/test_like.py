@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from cecli import frameworks
 from cecli.frameworks import Command, Entry, Library, Problem, make_problem, reproduce
 from tests.frameworks.real import run
+from tests.helpers import within_rounding
 
 MODULES = {"torch": "torch", "keras": "keras", "sklearn": "sklearn", "optax": "optax"}
 EXAMPLES = int(os.environ.get("CECLI_FRAMEWORK_EXAMPLES", "60"))
@@ -33,22 +34,6 @@ COMBINATIONS = [
 
 def installed(library: str) -> bool:
     return importlib.util.find_spec(MODULES[library]) is not None
-
-
-def agree(library_value: np.ndarray, ours: np.ndarray, dtype: str, scale: float) -> bool:
-    """Equal within the library's precision: relative 1e-12 in float64, 1e-6 in float32,
-    or 16 units in the last place of the largest number the computation holds (a loss near
-    0 computed as logsumexp(z) - z_y with z = 1000 carries the rounding of 1000)."""
-    if library_value.shape != ours.shape:
-        return False
-    same_special = np.array_equal(np.isnan(library_value), np.isnan(ours)) and np.array_equal(
-        np.where(np.isinf(ours), ours, 0), np.where(np.isinf(library_value), library_value, 0)
-    )
-    if not same_special:
-        return False
-    finite = np.isfinite(ours)
-    rtol, unit = (1e-6, 2.0**-23) if dtype == "float32" else (1e-12, 2.0**-52)
-    return bool(np.allclose(library_value[finite], ours[finite], rtol=rtol, atol=16 * unit * scale))
 
 
 # --- generated inputs ---------------------------------------------------------------------
@@ -154,7 +139,7 @@ def test_like_equals_the_library(library: Library, command: Command, inputs: str
         real = run(library, reproduction.call)
         compared.append(1)
         scale = scale_of(problem, real)
-        assert agree(real, reproduction.value, reproduction.dtype, scale), (
+        assert within_rounding(real, reproduction.value, reproduction.dtype, scale), (
             f"{reproduction.call}\n library: {real!r}\n cecli:   {reproduction.value!r}"
         )
 
@@ -194,4 +179,6 @@ def test_like_equals_the_library_on_a_thousand_classes(
         pytest.skip("the library lacks this combination")
     real = run(library, reproduction.call)
     scale = scale_of(problem, real)
-    assert agree(real, reproduction.value, reproduction.dtype, scale), reproduction.function
+    assert within_rounding(real, reproduction.value, reproduction.dtype, scale), (
+        reproduction.function
+    )
