@@ -372,9 +372,8 @@ def _all_valid(batch: Batch, columns: Columns, *, probabilities: bool, classes: 
     """The common case, decided from minima and maxima (NaN fails every comparison)."""
     preds, labels = batch.preds, batch.labels
     low, high = (0.0, 1.0) if probabilities else (-math.inf, math.inf)
-    if not (
-        low <= preds.min() and preds.max() <= high and math.isfinite(preds.max() - preds.min())
-    ):
+    smallest, largest = preds.min(), preds.max()
+    if not (low <= smallest and largest <= high and math.isfinite(largest - smallest)):
         return False
     top = classes - 1 if columns.label_index else 1.0
     if not (labels.min() >= 0.0 and labels.max() <= top):

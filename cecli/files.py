@@ -351,7 +351,8 @@ def _record_blocks(path: Path) -> Iterator[bytes]:
                 carried = end  # one record longer than a block: read on
                 continue
             if cut:
-                yield bytes(buffer[:cut])
+                with memoryview(buffer) as view:
+                    yield bytes(view[:cut])  # one copy; bytes(buffer[:cut]) made two
             buffer[: end - cut] = buffer[cut:end]
             carried = end - cut
             if not got:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -154,7 +154,9 @@ def parse_vector(text: str, name: str) -> FloatArray:
 # --- checks shared by the Python API and the CLI -------------------------------------------
 
 
-def _as_float_array(values: npt.ArrayLike, name: str) -> FloatArray:
+def _as_float_array(values: npt.ArrayLike, name: str, *, finite: bool = True) -> FloatArray:
+    """``values`` as float64, at most 2-D, not empty, and unless ``finite=False`` (the caller
+    checks it), finite."""
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
@@ -164,12 +166,16 @@ def _as_float_array(values: npt.ArrayLike, name: str) -> FloatArray:
     if array.ndim > 2:
         raise InputError(f"{name} has {array.ndim} dimensions; expected rows × classes")
     # min and max propagate NaN and see ±inf: two passes without temporaries on the good path.
-    if not (np.isfinite(array.min()) and np.isfinite(array.max())):
-        bad = np.argwhere(~np.isfinite(np.atleast_2d(array)))
-        row, col = bad[0]
-        value = np.atleast_2d(array)[row, col]
-        raise InputError(f"{name} row {row + 1}, value {col + 1}: {value} is not a finite number")
+    if finite and not (np.isfinite(array.min()) and np.isfinite(array.max())):
+        _raise_not_finite(array, name)
     return array
+
+
+def _raise_not_finite(array: FloatArray, name: str) -> NoReturn:
+    bad = np.argwhere(~np.isfinite(np.atleast_2d(array)))
+    row, col = bad[0]
+    value = np.atleast_2d(array)[row, col]
+    raise InputError(f"{name} row {row + 1}, value {col + 1}: {value} is not a finite number")
 
 
 def _first_outside(matrix: FloatArray, low: float, high: float) -> tuple[int, int] | None:
@@ -193,9 +199,13 @@ def check_probabilities(matrix: FloatArray, name: str, hint: str = "") -> None:
 
 def as_predictions(preds: npt.ArrayLike, *, logits: bool, name: str = "PREDS") -> FloatArray:
     """PREDS as an (N, C) matrix; probabilities must lie in [0, 1] unless ``logits``."""
-    array = _as_float_array(preds, name)
-    matrix = np.atleast_2d(array)
-    if not logits:
+    matrix = np.atleast_2d(_as_float_array(preds, name, finite=False))
+    # One minimum and one maximum decide both checks on the good path: each pass over a
+    # large batch costs about as much as the logarithms.
+    low, high = matrix.min(), matrix.max()
+    if not (np.isfinite(low) and np.isfinite(high)):
+        _raise_not_finite(matrix, name)
+    if not logits and not (low >= 0.0 and high <= 1.0):
         check_probabilities(matrix, name, "; for raw scores use --logits")
     return matrix
 
