@@ -179,10 +179,10 @@ class Accumulator:
         self.classes = result.classes
         self.name, self.base = result.name, result.base
         self.row_sum_parts.append(float(per_row.sum()))
-        self.minimum = min(self.minimum, float(per_row.min()))
-        self.maximum = max(self.maximum, float(per_row.max()))
+        low, high = float(per_row.min()), float(per_row.max())
+        self.minimum, self.maximum = min(self.minimum, low), max(self.maximum, high)
         self._keep_worst(per_row, lines, ids)
-        self._keep_values(per_row)
+        self._keep_values(per_row, finite=math.isfinite(low) and math.isfinite(high))
         self.clipped += result.clipped_count
         self.unnormalized += len(result.unnormalized_rows)
         room = REASONS_KEPT - len(self.unnormalized_lines)
@@ -195,25 +195,29 @@ class Accumulator:
     def _keep_worst(
         self, per_row: FloatArray, lines: npt.NDArray[np.int64], ids: list[str] | None
     ) -> None:
-        top = min(WORST_ROWS, per_row.size)
-        candidates = np.argpartition(per_row, -top)[-top:]
+        # Once the heap is full only a larger loss can enter (a later line with an equal loss
+        # would lose the tie): one comparison per row instead of partitioning every batch.
+        floor = self.worst[0][0] if len(self.worst) == WORST_ROWS else -math.inf
+        candidates = np.flatnonzero(per_row > floor)  # NaN is never a candidate
+        if candidates.size > WORST_ROWS:
+            largest = np.argpartition(per_row[candidates], -WORST_ROWS)[-WORST_ROWS:]
+            candidates = candidates[largest]
         for index in candidates:
             value = float(per_row[index])
-            if math.isnan(value):
-                continue
             entry = (value, -int(lines[index]), ids[index] if ids is not None else "")
             if len(self.worst) < WORST_ROWS:
                 heapq.heappush(self.worst, entry)
             else:
                 heapq.heappushpop(self.worst, entry)
 
-    def _keep_values(self, per_row: FloatArray) -> None:
+    def _keep_values(self, per_row: FloatArray, *, finite: bool) -> None:
         if self.values is not None:
             self.values.append(per_row.copy())
             if self.rows <= EXACT_PERCENTILE_ROWS:
                 return
             per_row, self.values = np.concatenate(self.values), None
-        self._count(per_row)
+            finite = False
+        self._count(per_row if finite else per_row[np.isfinite(per_row)])
 
     def _all_counts(self) -> npt.NDArray[np.int64]:
         """Bin counts of every row seen, kept values included."""
@@ -223,8 +227,7 @@ class Accumulator:
             counts = counts + np.bincount(_bin_of(finite), minlength=_BIN_COUNT)
         return counts
 
-    def _count(self, per_row: FloatArray) -> None:
-        finite = per_row[np.isfinite(per_row)]
+    def _count(self, finite: FloatArray) -> None:
         counts = np.bincount(_bin_of(finite), minlength=_BIN_COUNT).astype(np.int64)
         self.histogram = counts if self.histogram is None else self.histogram + counts
 

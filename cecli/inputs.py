@@ -199,15 +199,21 @@ def check_probabilities(matrix: FloatArray, name: str, hint: str = "") -> None:
 
 def as_predictions(preds: npt.ArrayLike, *, logits: bool, name: str = "PREDS") -> FloatArray:
     """PREDS as an (N, C) matrix; probabilities must lie in [0, 1] unless ``logits``."""
+    return predictions_with_range(preds, logits=logits, name=name)[0]
+
+
+def predictions_with_range(
+    preds: npt.ArrayLike, *, logits: bool, name: str = "PREDS"
+) -> tuple[FloatArray, float, float]:
+    """:func:`as_predictions` with the smallest and the largest value, which decide its checks
+    on the good path (each pass over a large batch costs about as much as the logarithms)."""
     matrix = np.atleast_2d(_as_float_array(preds, name, finite=False))
-    # One minimum and one maximum decide both checks on the good path: each pass over a
-    # large batch costs about as much as the logarithms.
-    low, high = matrix.min(), matrix.max()
-    if not (np.isfinite(low) and np.isfinite(high)):
+    low, high = float(matrix.min()), float(matrix.max())
+    if not (math.isfinite(low) and math.isfinite(high)):
         _raise_not_finite(matrix, name)
     if not logits and not (low >= 0.0 and high <= 1.0):
         check_probabilities(matrix, name, "; for raw scores use --logits")
-    return matrix
+    return matrix, low, high
 
 
 def _align_labels(labels: FloatArray, preds_shape: tuple[int, int]) -> FloatArray:

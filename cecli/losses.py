@@ -35,6 +35,7 @@ from cecli.inputs import (
     as_predictions,
     as_targets,
     check_class_names,
+    predictions_with_range,
 )
 from cecli.numerics import Base, FloatArray
 from cecli.results import (
@@ -176,6 +177,17 @@ def _binary(preds: FloatArray, *, logits: bool, eps: float) -> _Model:
     return _Model(np.exp(log_p), log_p, no_clip, no_clip, lambda: (np.exp(log_not_p), log_not_p))
 
 
+def _pick(matrix: FloatArray, indices: IntArray) -> FloatArray:
+    """``matrix[i, indices[i]]`` for every row: one flat gather where the matrix is stored by
+    columns (as a CSV batch is), half the time of fancy indexing on a large batch."""
+    rows = matrix.shape[0]
+    if matrix.flags.f_contiguous:
+        flat: FloatArray = matrix.ravel(order="F").take(indices * rows + np.arange(rows))
+        return flat
+    picked: FloatArray = matrix[np.arange(rows), indices]
+    return picked
+
+
 def _weighted_neg_log(weight: FloatArray, log_values: FloatArray) -> FloatArray:
     """``-weight · log_values`` with ``0 · log 0 = 0``."""
     return numerics.x_log(-np.asarray(weight), log_values)
@@ -304,7 +316,7 @@ def categorical_cross_entropy_rows(
     """
     canonical_base, _ = _check_common(eps, base, "mean")
     _check_range("--smoothing", smoothing, 0.0, 1.0, closed_high=True)
-    matrix = as_predictions(preds, logits=logits)
+    matrix, low, high = predictions_with_range(preds, logits=logits)
     indices = None if smoothing else as_class_indices(labels, matrix)
     if indices is None:
         options = {"logits": logits, "eps": eps, "base": base, "normalize": normalize}
@@ -315,18 +327,23 @@ def categorical_cross_entropy_rows(
     rows, classes = matrix.shape
     check_class_names(class_names, classes)
     weight_vector = _class_weights(weights, classes)
-    picked = np.arange(rows), indices
     off: tuple[int, ...] = ()
     clipped_count = 0
     if logits:
-        log_p = numerics.log_softmax(matrix)[picked]
+        log_p = _pick(numerics.log_softmax(matrix), indices)
     else:
         matrix, off = as_distributions(matrix, normalize=normalize)
-        if eps > 0.0 and (matrix.min() < eps or 1.0 - matrix.max() < eps):
+        if normalize:
+            low, high = float(matrix.min()), float(matrix.max())
+        if eps > 0.0 and (low < eps or 1.0 - high < eps):
             clipped_count = int(np.count_nonzero((matrix < eps) | (1.0 - matrix < eps)))
-        log_p = _from_probabilities(matrix[picked], eps).log_p
-    row_weights = np.ones(rows) if weight_vector is None else weight_vector[indices]
-    per_row = _in_base(_weighted_neg_log(row_weights, log_p), canonical_base)
+        log_p = _from_probabilities(_pick(matrix, indices), eps).log_p
+    if weight_vector is None:
+        row_weights, neg_log_p = np.ones(rows), -log_p
+    else:
+        row_weights = weight_vector[indices]
+        neg_log_p = _weighted_neg_log(row_weights, log_p)
+    per_row = _in_base(neg_log_p, canonical_base)
     return RowLosses(
         name="ce",
         base=canonical_base,

@@ -12,6 +12,7 @@ import cecli
 from cecli.batch import EXACT_PERCENTILE_ROWS, Accumulator, find_problems, prefetched
 from cecli.files import Batch, Columns
 from cecli.losses import categorical_cross_entropy_rows
+from cecli.results import RowLosses
 from tests.helpers import assert_close
 
 RNG = np.random.default_rng(5)
@@ -59,6 +60,37 @@ def test_merge_equals_one_pass() -> None:
     assert one.loss == two.loss
     assert one.row_min == two.row_min
     assert [w.line for w in one.worst] == [w.line for w in two.worst]
+
+
+def test_worst_rows_are_the_five_largest_with_ties_to_the_earlier_line() -> None:
+    per_row = RNG.exponential(size=5000)
+    per_row[[10, 4000]] = 50.0  # a tie: line 12 is kept first
+    per_row[[7, 2500, 4999]] = [60.0, 55.0, 70.0]
+    per_row[3000] = 50.0  # the sixth largest, with the same loss as two kept rows
+    accumulator = Accumulator()
+    for start in range(0, per_row.size, 300):
+        chunk = per_row[start : start + 300]
+        rows = RowLosses(
+            name="ce", base="e", classes=2, per_row=chunk, row_totals=chunk,
+            row_divisors=np.ones(chunk.size), row_extras={}, clipped_count=0,
+            unnormalized_rows=(),
+        )  # fmt: skip
+        accumulator.update(rows, np.arange(start, start + chunk.size) + 2)
+    worst = accumulator.compute(reduction="mean", source="t").worst
+    assert [(w.line, w.loss) for w in worst] == [
+        (5001, 70.0), (9, 60.0), (2502, 55.0), (12, 50.0), (3002, 50.0)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("logits", [False, True])
+def test_rows_of_a_matrix_stored_by_columns_equal_rows_stored_by_rows(logits: bool) -> None:
+    labels = RNG.integers(0, 7, 500).astype(float)
+    preds = RNG.normal(size=(500, 7)) * 30 if logits else RNG.dirichlet([0.3] * 7, 500)
+    by_rows = categorical_cross_entropy_rows(labels, np.ascontiguousarray(preds), logits=logits)
+    by_columns = categorical_cross_entropy_rows(labels, np.asfortranarray(preds), logits=logits)
+    whole = cecli.ce(labels, preds, logits=logits, reduction="none")
+    np.testing.assert_array_equal(by_rows.per_row, by_columns.per_row)
+    np.testing.assert_array_equal(by_rows.per_row, whole.per_row)
 
 
 def test_sample_weights_make_a_weighted_mean() -> None:
