@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
+import tempfile
 from pathlib import Path
 from typing import IO, Literal
 
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cecli.files
 from cecli.files import atomic_writer, open_table, select_columns
@@ -219,12 +223,14 @@ def test_record_end() -> None:
 
 @pytest.mark.parametrize("chunk", [4, 7, 16, 1 << 20])
 @pytest.mark.parametrize("ending", ["\n", ""])
+@pytest.mark.parametrize("search", [3, 1 << 16])
 def test_record_blocks_cut_at_records_and_keep_every_byte(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, ending: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, ending: str, search: int
 ) -> None:
     from cecli.files import _record_blocks
 
     monkeypatch.setattr(cecli.files, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(cecli.files, "_SEARCH_BYTES", search)
     records = ['1,"a\nb",0.5', "0,a very long record that spans several blocks,0.25", "", "2,x,1"]
     body = "\n".join(records) + ending
     path = write(tmp_path / "r.csv", "label,id,p\n" + body)
@@ -233,3 +239,36 @@ def test_record_blocks_cut_at_records_and_keep_every_byte(
     for block in blocks[:-1]:
         assert block.endswith(b"\n")
         assert block.count(b'"') % 2 == 0
+
+
+_FIELDS = st.one_of(
+    st.text("ab,\n", max_size=6).map(lambda text: '"' + text + '"'),
+    st.text("xy0.5", max_size=9),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    records=st.lists(st.lists(_FIELDS, min_size=1, max_size=4), max_size=12),
+    chunk=st.integers(1, 40),
+    search=st.integers(1, 20),
+    ending=st.sampled_from(["\n", "\r\n", ""]),
+)
+def test_record_blocks_hold_whole_records_whatever_the_sizes(
+    records: list[list[str]], chunk: int, search: int, ending: str
+) -> None:
+    from cecli.files import _record_blocks
+
+    body = "\n".join(",".join(fields) for fields in records) + (ending if records else "")
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "r.csv"
+        path.write_bytes(b"h\n" + body.encode())
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(cecli.files, "CHUNK_BYTES", chunk)
+            patch.setattr(cecli.files, "_SEARCH_BYTES", search)
+            blocks = list(_record_blocks(path))
+    assert b"".join(blocks).decode() == body
+    whole = list(csv.reader(io.StringIO(body, newline="")))
+    assert [
+        row for block in blocks for row in csv.reader(io.StringIO(block.decode(), newline=""))
+    ] == whole
