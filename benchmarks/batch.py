@@ -1,7 +1,7 @@
 """Batch scoring speed and memory, side by side with what a user would otherwise run.
 
     pip install -e '.[bench]'
-    python benchmarks/batch.py [--rows 1000000 10000000] [--runs 4]
+    python benchmarks/batch.py [--rows 1000000 10000000] [--runs 8]
 
 Generates (once, into benchmarks/data/) CSV files of N rows × (integer label + 10 softmax
 probabilities) and a Parquet copy, then times whole processes, in turn:
@@ -104,7 +104,7 @@ def measure(command: list[str]) -> tuple[float, float, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
-    parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=8)
     args = parser.parse_args()
     script = Path(sys.executable).with_name("cecli")
     cecli = [str(script)] if script.exists() else [shutil.which("cecli") or "cecli"]
