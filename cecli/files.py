@@ -78,9 +78,22 @@ class Source:
         self.size = path.stat().st_size
         self.first = 2 if kind == "csv" else 1
         """The line (CSV, after the header) or row (Parquet) of the first record."""
-        self.columns: list[str] = self.scan().collect_schema().names()
+        with self.reading():
+            self.columns: list[str] = self.scan().collect_schema().names()
         if not self.columns:
             raise InputError(f"{display}: no header row with column names")
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """polars' errors, and its panics on a damaged file, as one line naming the file."""
+        import polars as pl
+
+        try:
+            yield
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as error:
+            what = "a Parquet file" if self.kind == "parquet" else "a CSV file"
+            reason = " ".join(str(error).split("\n")[0].split())
+            raise InputError(f"{self.display}: cannot be read as {what} ({reason})") from None
 
     def scan(self, strings: Sequence[str] = (), floats: Sequence[str] = ()) -> pl.LazyFrame:
         import polars as pl
@@ -102,7 +115,8 @@ class Source:
         import polars as pl
 
         if self.kind == "parquet":
-            return int(pl.scan_parquet(self.path).select(pl.len()).collect().item())
+            with self.reading():
+                return int(pl.scan_parquet(self.path).select(pl.len()).collect().item())
         with self.path.open("rb") as handle:
             head = handle.read(1 << 16)
         lines = head.count(b"\n")
@@ -213,7 +227,7 @@ class Table:
                 lines = np.arange(start, start + count)
                 start += count
                 yield self._to_batch(chunk, columns, named_labels, names, lines)
-        except pl.exceptions.PolarsError as error:
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as error:
             raise InputError(self._explain(error)) from None
 
     def _frames(
@@ -441,21 +455,40 @@ def _local_path(
         if stdin is None:
             raise InputError("'-' reads from standard input, but there is none")
         return _spool(stack, stdin, f".{kind}")
-    if not path.is_file():
+    if path.is_dir():
+        raise InputError(f"{source}: is a directory, not a file")
+    if not path.exists():
         raise InputError(f"{source}: no such file")
     if path.suffix == ".gz":
         with gzip.open(path, "rb") as compressed:
             return _spool(stack, compressed, "".join(path.suffixes[:-1]) or ".csv")
+    if not path.is_file():
+        # A pipe, such as the shell's <(command): read once, like standard input.
+        try:
+            with path.open("rb") as stream:
+                return _spool(stack, stream, f".{kind}")
+        except OSError as error:
+            raise InputError(f"{source}: cannot read ({error.strerror})") from None
     return path
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 def _spool(stack: contextlib.ExitStack, stream: IO[bytes] | gzip.GzipFile, suffix: str) -> Path:
+    """Copy a stream to a temporary file, in bounded chunks; a gzip stream (as from
+    ``cat file.csv.gz |``) is decompressed."""
     handle = stack.enter_context(tempfile.NamedTemporaryFile(suffix=suffix))  # noqa: SIM115
     try:
         shutil.copyfileobj(stream, handle, length=1 << 20)
+        handle.flush()
+        handle.seek(0)
+        if not isinstance(stream, gzip.GzipFile) and handle.read(2) == _GZIP_MAGIC:
+            handle.seek(0)
+            with gzip.GzipFile(fileobj=handle, mode="rb") as compressed:
+                return _spool(stack, compressed, suffix)
     except (OSError, EOFError) as error:
         raise InputError(f"cannot read the input: {error}") from None
-    handle.flush()
     return Path(handle.name)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -187,6 +189,47 @@ def test_stdin_gzip_and_parquet_agree(tmp_path: Path) -> None:
     assert piped == direct
     assert run_json("ce", "--csv", str(compressed))["loss"] == direct
     assert run_json("ce", "--parquet", str(parquet))["loss"] == direct
+
+
+def test_gzip_on_standard_input_and_a_pipe_as_the_file(tmp_path: Path) -> None:
+    direct = run_json("ce", "--csv", IRIS)["loss"]
+    text = Path(IRIS).read_bytes()
+    piped = run("ce", "--csv", "-", "--json", input=gzip.compress(text))
+    assert piped[0] == 0, piped[2]
+    assert json.loads(piped[1])["loss"] == direct
+    # bash's <(command) hands over a pipe's path; it is read once, like standard input.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(text))
+    writer.start()
+    code, out, err = run("ce", "--csv", str(fifo), "--json")
+    writer.join()
+    assert code == 0, err
+    assert json.loads(out)["loss"] == direct
+
+
+def _cut_short(path: Path) -> None:
+    pl.read_csv(IRIS).write_parquet(path)
+    path.write_bytes(path.read_bytes()[:-20])
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (Path.mkdir, "is a directory, not a file"),
+        (lambda path: path.write_bytes(b"PAR1 not really"), "cannot be read as a Parquet file"),
+        (_cut_short, "cannot be read as a Parquet file"),
+    ],
+)
+def test_a_directory_or_a_damaged_parquet_file_is_one_error_line(
+    tmp_path: Path, make: Callable[[Path], object], message: str
+) -> None:
+    path = tmp_path / "in.parquet"
+    make(path)
+    code, out, err = run("ce", "--parquet", str(path))
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1
+    assert message in err
 
 
 def test_weight_column(tmp_path: Path) -> None:
