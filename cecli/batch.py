@@ -375,7 +375,7 @@ def _all_valid(batch: Batch, columns: Columns, *, probabilities: bool, classes: 
     """The common case, decided from minima and maxima (NaN fails every comparison)."""
     preds, labels = batch.preds, batch.labels
     low, high = (0.0, 1.0) if probabilities else (-math.inf, math.inf)
-    smallest, largest = preds.min(), preds.max()
+    smallest, largest = float(preds.min()), float(preds.max())
     if not (low <= smallest and largest <= high and math.isfinite(largest - smallest)):
         return False
     top = classes - 1 if columns.label_index else 1.0

@@ -101,7 +101,9 @@ class Output:
         print(f"cecli: {message}", file=self.stderr)
 
     def error(self, message: str) -> None:
-        print(f"cecli: error: {message}", file=self.stderr)
+        # One line, whatever the message quotes (a column name or value with a line break).
+        line = message.replace("\r", "\\r").replace("\n", "\\n")
+        print(f"cecli: error: {line}", file=self.stderr)
 
     def emit(self, result: LossResult) -> None:
         """Print warnings about ``result`` to stderr, then the result in this mode to stdout."""

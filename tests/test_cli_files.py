@@ -328,3 +328,38 @@ def test_two_file_errors_name_the_right_file(tmp_path: Path, preds: str, message
 def test_labels_file_needs_a_preds_file(tmp_path: Path) -> None:
     labels, _ = _two_files(tmp_path, "p0\n0.5\n")
     assert "--labels FILE and --preds FILE go together" in run("ce", "--labels", labels)[2]
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        # A column name holding a line break is shown escaped, on the one line.
+        ('"a\nb",label,p0\n1,0,0.5\n', ["--id-col", "id"], "columns: a\\nb, label, p0"),
+        # A block whose first record is longer than the header.
+        ("label,p0,p1\n0,0.5,0.5,9\n", [], "f.csv:2: 4 fields, but the header has 3"),
+        # Infinite logits: an error, without NumPy's warning about inf − inf.
+        ("label,p0,p1\n0,1e400,1e400\n", ["--logits"], "f.csv:2:2: '1e400' is not a finite"),
+    ],
+)
+def test_malformed_files_give_exactly_one_error_line(
+    tmp_path: Path, text: str, args: list[str], message: str
+) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text(text)
+    code, out, err = run("ce", "--csv", str(path), *args)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1, err
+    assert message in err
+
+
+def test_a_stray_quote_prints_the_place_and_not_polars_warning(tmp_path: Path) -> None:
+    # In a process of its own: pytest would catch the warning before it reached stderr.
+    path = tmp_path / "f.csv"
+    path.write_text('label,p0,p1\n0,0.5,"\n1,0.2,0.8\n')
+    script = Path(sys.executable).with_name("cecli")
+    result = subprocess.run(
+        [str(script), "ce", "--csv", str(path)], capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"cecli: error: {path}:2:3: ")
+    assert result.stderr.count("\n") == 1
