@@ -11,9 +11,11 @@ probabilities) and a Parquet copy, then times whole processes, in turn:
   (c) pyarrow.csv.read_csv + NumPy, a minimal fast script
   (d) cecli ce --parquet FILE -q
 
-and prints median wall time, peak RSS (of that process alone, from wait4) and the ratios the
-targets are set in: (a)/(b) ≤ 0.35, (a)/(c) ≤ 0.8 on the large file, peak RSS of (a) ≤ 512 MiB
-and flat in file size.  All four print the mean cross-entropy; the script checks they agree.
+in orders where each follows each other equally often, and prints median wall time, peak RSS
+(of that process alone, from wait4) and the ratios the targets are set in: (a)/(b) ≤ 0.35,
+(a)/(c) ≤ 0.8 on the large file, peak RSS of (a) ≤ 512 MiB and flat in file size.  All four
+print the mean cross-entropy; the script checks they agree.  --log prints every run with the
+tool that ran just before it.
 """
 
 from __future__ import annotations
@@ -85,6 +87,26 @@ def warm_cache(*paths: Path) -> None:
                 pass
 
 
+def balanced_orders(tools: int, rounds: int) -> list[list[int]]:
+    """Orders of the tools, one per round, in which each tool follows each other tool equally
+    often (a Williams design; with an even number of tools, every ``tools`` rounds).
+
+    A process runs faster or slower by what ran just before it: one that follows pandas' 5 GB
+    finds the memory it frees ready as huge pages.  Rotating one fixed order would keep the
+    same neighbours (pyarrow after pandas in most rounds); this design gives each the same
+    mix of predecessors.
+    """
+    first = [0]
+    low, high = 1, tools - 1
+    while len(first) < tools:
+        first.append(low)
+        low += 1
+        if len(first) < tools:
+            first.append(high)
+            high -= 1
+    return [[(tool + shift) % tools for tool in first] for shift in range(rounds)]
+
+
 def measure(command: list[str]) -> tuple[float, float, str]:
     """Wall seconds, peak RSS in MiB of this process alone, and what it printed."""
     start = time.perf_counter()
@@ -105,6 +127,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--log", action="store_true", help="print every run")
     args = parser.parse_args()
     script = Path(sys.executable).with_name("cecli")
     cecli = [str(script)] if script.exists() else [shutil.which("cecli") or "cecli"]
@@ -131,12 +154,14 @@ def main() -> int:
         rss: dict[str, list[float]] = {name: [] for name in commands}
         values: dict[str, str] = {}
         names = list(commands)
-        for run in range(args.runs):
-            # Each round starts one tool later: a process that follows pandas' 5 GB finds the
-            # memory it frees ready as huge pages, which made whichever tool came next faster.
-            for name in names[run % len(names) :] + names[: run % len(names)]:
+        previous = "-"
+        for order in balanced_orders(len(names), args.runs):
+            for name in (names[i] for i in order):
                 command = commands[name]
                 wall, peak, value = measure(command)
+                if args.log:
+                    print(f"{rows:>11,}  {name:<24} {wall:8.2f}   after {previous}")
+                previous = name
                 walls[name].append(wall)
                 rss[name].append(peak)
                 values[name] = value
