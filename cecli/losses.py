@@ -338,12 +338,8 @@ def categorical_cross_entropy_rows(
         if eps > 0.0 and (low < eps or 1.0 - high < eps):
             clipped_count = int(np.count_nonzero((matrix < eps) | (1.0 - matrix < eps)))
         log_p = _from_probabilities(_pick(matrix, indices), eps).log_p
-    if weight_vector is None:
-        row_weights, neg_log_p = np.ones(rows), -log_p
-    else:
-        row_weights = weight_vector[indices]
-        neg_log_p = _weighted_neg_log(row_weights, log_p)
-    per_row = _in_base(neg_log_p, canonical_base)
+    row_weights = np.ones(rows) if weight_vector is None else weight_vector[indices]
+    per_row = _in_base(_weighted_neg_log(row_weights, log_p), canonical_base)
     return RowLosses(
         name="ce",
         base=canonical_base,
