@@ -11,6 +11,7 @@ import contextlib
 import math
 import os
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Literal, TextIO
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console, RenderableType
     from rich.table import Table
+    from rich.text import Text
 
     from cecli.batch import BatchSummary
     from cecli.explain import Comparison
@@ -65,7 +67,7 @@ class Output:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
     def warn(self, message: str) -> None:
-        print(f"cecli: warning: {message}", file=self.stderr)
+        print(f"cecli: warning: {safe_text(message)}", file=self.stderr)
 
     def emit_comparison(self, comparison: Comparison) -> None:
         """Two predictions for the same labels, side by side (``--vs``)."""
@@ -85,7 +87,7 @@ class Output:
             for renderable in comparison_tables(comparison):
                 console.print(renderable)
             for sentence in compare(comparison):
-                console.print(_text(f"[bold]→[/] {sentence}"))
+                console.print(_conclusion(sentence))
         self.stdout.flush()
 
     def text(self, text: str) -> None:
@@ -98,12 +100,12 @@ class Output:
         return self.stdout.isatty() and "NO_COLOR" not in os.environ
 
     def hint(self, message: str) -> None:
-        print(f"cecli: {message}", file=self.stderr)
+        print(f"cecli: {safe_text(message)}", file=self.stderr)
 
     def error(self, message: str) -> None:
-        # One line, whatever the message quotes (a column name or value with a line break).
-        line = message.replace("\r", "\\r").replace("\n", "\\n")
-        print(f"cecli: error: {line}", file=self.stderr)
+        # One line, whatever the message quotes: a file name, column name or value with a line
+        # break or an escape sequence is shown, not obeyed.
+        print(f"cecli: error: {safe_text(message)}", file=self.stderr)
 
     def emit(self, result: LossResult) -> None:
         """Print warnings about ``result`` to stderr, then the result in this mode to stdout."""
@@ -121,7 +123,7 @@ class Output:
                 from cecli.explain import explain
 
                 for sentence in explain(result):
-                    console.print(_text(f"[bold]→[/] {sentence}"))
+                    console.print(_conclusion(sentence))
         self.stdout.flush()
 
 
@@ -163,6 +165,56 @@ def _unnormalized_message(name: str, rows: Sequence[int]) -> str:
         f"{name} {noun} {shown} {verb} not sum to 1 (within 1e-4); {pronoun} used as given "
         f"(--normalize renormalises)"
     )
+
+
+# --- text from data ------------------------------------------------------------------------
+
+_NAMED_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_UNSHOWABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+"""Unicode categories a terminal acts on or cannot show: control characters (C0, DEL, C1),
+format characters (bidi overrides, zero-width characters), lone surrogates (undecodable bytes
+in a file name) and line and paragraph separators."""
+_JOINERS = frozenset({"\u200c", "\u200d"})
+"""Format characters that some scripts and emoji need to be written correctly: kept."""
+
+
+def safe_text(text: str) -> str:
+    """``text`` as it can be shown on a terminal: every control, format or separator character
+    written as its escape (``\\x1b``, ``\\u202e``, ``\\n``), so an identifier, class name, column
+    or file name can neither move the cursor, retitle the window, reorder what follows nor
+    break a line.  Printable text (and a backslash) is left as it is."""
+    if text.isprintable():
+        return text
+    return "".join(_escape_character(character) for character in text)
+
+
+def _escape_character(character: str) -> str:
+    if character in _JOINERS or unicodedata.category(character) not in _UNSHOWABLE:
+        return character
+    if character in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[character]
+    code = ord(character)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def _data(text: str) -> Text:
+    """Text from data or arguments as a table cell or line: escaped, and never read as rich
+    markup (an id ``[/x]`` is shown as typed, ``[link=…]`` makes no hyperlink)."""
+    from rich.text import Text
+
+    return Text(safe_text(text))
+
+
+def _conclusion(sentence: str) -> Text:
+    """A sentence of ``--explain``, ``--vs`` or the tour after its arrow; the sentence quotes
+    class names, so it is shown as written rather than read as markup."""
+    from rich.text import Text
+
+    return Text.assemble(("→", "bold"), " ", safe_text(sentence))
 
 
 # --- numbers -------------------------------------------------------------------------------
@@ -235,9 +287,9 @@ def _flagged(value: float, flag: bool) -> str:
     return f"[yellow]{fmt(value)}*[/]" if flag else fmt(value)
 
 
-def _class_label(result: LossResult, index: int) -> str:
+def _class_label(result: LossResult, index: int) -> RenderableType:
     if result.class_names is not None:
-        return result.class_names[index]
+        return _data(result.class_names[index])
     return str(index)
 
 
@@ -361,7 +413,7 @@ def _ce_tables(result: CrossEntropyResult) -> list[RenderableType]:
         table = _table(_row_title("Categorical cross-entropy", result, row), columns)
         shown, hidden = _shown_classes(result.targets[row])
         for c in shown:
-            cells = [_class_label(result, c), fmt(result.targets[row, c])]
+            cells: list[RenderableType] = [_class_label(result, c), fmt(result.targets[row, c])]
             if weighted and result.weights is not None:
                 cells.append(fmt(result.weights[c]))
             cells += [
@@ -630,7 +682,7 @@ def _grad_tables(result: GradResult) -> list[RenderableType]:
         table = _table(_row_title("Gradient w.r.t. the logits", result, row), columns)
         shown, hidden = _shown_classes(result.targets[row])
         for c in shown:
-            cells = [_class_label(result, c), fmt(result.targets[row, c])]
+            cells: list[RenderableType] = [_class_label(result, c), fmt(result.targets[row, c])]
             if not result.logits:
                 cells.append(_flagged(result.preds[row, c], bool(result.clipped[row, c])))
             cells += [
@@ -671,7 +723,7 @@ def _focal_tables(result: FocalResult) -> list[RenderableType]:
         shown, hidden = _shown_classes(result.targets[row])
         for c in shown:
             ce_term, focal_term = result.ce_terms[row, c], result.terms[row, c]
-            cells = [
+            cells: list[RenderableType] = [
                 _class_label(result, c),
                 fmt(result.targets[row, c]),
                 _flagged(result.probs[row, c], bool(result.clipped[row, c])),
@@ -789,13 +841,18 @@ def summary_tables(summary: BatchSummary) -> list[RenderableType]:
     table.add_row("rows not summing to 1", f"{summary.unnormalized:,}")
     if summary.skipped:
         table.add_row("invalid rows skipped", f"{summary.skipped:,}")
-    heading = f"[bold]{summary.source}[/]: {summary.rows:,} rows scored ({summary.name})"
-    out: list[RenderableType] = [_text(heading), table]
+    from rich.text import Text
+
+    heading = Text.assemble(
+        (safe_text(summary.source), "bold"), f": {summary.rows:,} rows scored ({summary.name})"
+    )
+    out: list[RenderableType] = [heading, table]
     if summary.worst:
         with_ids = any(row.identifier for row in summary.worst)
         worst = _table("Worst rows", ["line", *(["id"] if with_ids else []), f"loss ({unit})"])
         for row in summary.worst:
-            worst.add_row(str(row.line), *([row.identifier] if with_ids else []), fmt(row.loss))
+            identifier = [_data(row.identifier)] if with_ids else []
+            worst.add_row(str(row.line), *identifier, fmt(row.loss))
         out.append(worst)
     return out
 
@@ -803,8 +860,8 @@ def summary_tables(summary: BatchSummary) -> list[RenderableType]:
 def emit_summary(summary: BatchSummary, mode: Mode, stdout: TextIO, stderr: TextIO) -> None:
     """Warnings to stderr, then the summary in ``mode`` to stdout."""
     for message in summary_warnings(summary):
-        print(f"cecli: warning: {message}" if not message.startswith("  ") else message,
-              file=stderr)  # fmt: skip
+        line = safe_text(message)
+        print(f"cecli: warning: {line}" if not line.startswith("  ") else line, file=stderr)
     if mode == "quiet":
         stdout.write(f"{summary.loss!r}\n")
     elif mode == "json":
@@ -866,18 +923,22 @@ def emit_stops(stops: Sequence[tuple[int, Stop]], total: int, stdout: TextIO,
                pause: Callable[[], None] | None = None) -> None:  # fmt: skip
     """Print tour stops: heading, explanation, the results' own tables, conclusions."""
     from rich.rule import Rule
+    from rich.text import Text
 
     console = _console(stdout)
     for index, (number, stop) in enumerate(stops):
         if index and pause is not None:
             pause()
-        console.print(Rule(f"[bold]{number}/{total} · {stop.title}[/]", align="left"))
-        console.print(_text(stop.intro))
+        title = Text.assemble(
+            (safe_text(f"{number}/{total} · {stop.title}"), "bold"), style="rule.text"
+        )
+        console.print(Rule(title, align="left"))
+        console.print(_data(stop.intro))
         for result in stop.results:
             for renderable in tables_for(result):
                 console.print(renderable)
         for line in stop.conclusions:
-            console.print(_text(f"[bold]→[/] {line}"))
+            console.print(_conclusion(line))
         console.print()
     stdout.flush()
 
@@ -915,7 +976,7 @@ def comparison_tables(comparison: Comparison) -> list[RenderableType]:
             columns += ["∂L/∂z (A)", "∂L/∂z (B)"]
         table = _table(_row_title("A and B side by side", a, row), columns)
         for c in range(a.classes):
-            cells = [_class_label(a, c), fmt(targets[row, c])]
+            cells: list[RenderableType] = [_class_label(a, c), fmt(targets[row, c])]
             cells += _pair(probs_a[row, c], probs_b[row, c])
             cells += _pair(terms_a[row, c], terms_b[row, c])
             if with_grad and comparison.grad_a is not None and comparison.grad_b is not None:
