@@ -50,6 +50,12 @@ def _name(result: LossResult, index: int) -> str:
     return result.class_names[index] if result.class_names else f"class {index}"
 
 
+def _subject(result: LossResult, index: int) -> str:
+    """A class at the start of a sentence: "Class 2", or its name exactly as given (upper-casing
+    a name's first letter and lower-casing the rest would turn mRNA into Mrna)."""
+    return result.class_names[index] if result.class_names else f"Class {index}"
+
+
 def _worst_row(result: LossResult) -> list[str]:
     if result.rows < 2:
         return []
@@ -97,7 +103,7 @@ def _cross_entropy(result: CrossEntropyResult) -> list[str]:
         )
     elif total > 0:
         sentences.append(
-            f"{_name(result, top).capitalize()} contributes most: {_g(terms[top])} of "
+            f"{_subject(result, top)} contributes most: {_g(terms[top])} of "
             f"{_g(total)} {result.unit} ({terms[top] / total:.0%})."
         )
     clipped_targets = result.clipped[0] & (result.targets[0] > 0)
@@ -159,7 +165,7 @@ def _kl(result: KLResult) -> list[str]:
     return [
         f"D_KL = {_g(result.per_row[0])} {result.unit} is the extra cost of coding P with Q: "
         f"H(P,Q) = {_g(result.per_row_cross_entropy[0])} against H(P) = "
-        f"{_g(result.per_row_entropy[0])}. {_name(result, top).capitalize()} differs most "
+        f"{_g(result.per_row_entropy[0])}. {_subject(result, top)} differs most "
         f"(p = {_g(result.p[0, top])}, q = {_g(result.q[0, top])})."
     ]
 

@@ -171,6 +171,20 @@ def test_class_names_in_explain(
     assert f"the model gives {shown} p = 0.5, " in sentence
 
 
+@pytest.mark.parametrize(
+    ("command", "sentence"),
+    [("ce", "→ mRNA contributes most: "), ("kl", ". mRNA differs most (p = 0.5, q = 0.1).")],
+)
+def test_a_class_name_starting_a_sentence_keeps_its_case(
+    command: str, sentence: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [command, "0.5,0.5", "0.1,0.9", "--classes", "mRNA,DNA", "--explain"]
+    code, out, err = _run(args, capsys, False)
+    assert code == 0, err
+    assert sentence in out
+    assert "Mrna" not in out
+
+
 @pytest.mark.parametrize(("name", "shown"), HAZARDS)
 def test_class_names_in_the_gradient_explanation(
     name: str, shown: str, capsys: pytest.CaptureFixture[str], styled: bool
