@@ -76,6 +76,8 @@ class BatchSummary:
     unnormalized_lines: tuple[int, ...]
     skipped: int
     skipped_reasons: tuple[str, ...]
+    blank_lines: int = 0
+    """Empty lines of a CSV file: not records, so neither scored nor skipped."""
 
     @property
     def unit(self) -> str:
@@ -106,6 +108,7 @@ class BatchSummary:
         document["clipped"] = self.clipped
         document["unnormalized_rows"] = self.unnormalized
         document["skipped"] = self.skipped
+        document["blank_lines"] = self.blank_lines
         document["source"] = self.source
         return document
 
@@ -158,6 +161,7 @@ class Accumulator:
     unnormalized_lines: list[int] = field(default_factory=list)
     skipped: int = 0
     reasons: list[str] = field(default_factory=list)
+    blank_lines: int = 0
     classes: int = 0
     name: str = "loss"
     base: Base = "e"
@@ -264,6 +268,7 @@ class Accumulator:
             :REASONS_KEPT
         ]
         self.skip(other.reasons, other.skipped)
+        self.blank_lines += other.blank_lines
 
     def compute(self, *, reduction: Reduction, source: str) -> BatchSummary:
         """Reduce: the sum, or the sum over the summed denominators (the mean)."""
@@ -300,6 +305,7 @@ class Accumulator:
             unnormalized_lines=tuple(self.unnormalized_lines),
             skipped=self.skipped,
             skipped_reasons=tuple(self.reasons),
+            blank_lines=self.blank_lines,
         )
 
     def _percentiles(self) -> dict[int, float]:
@@ -325,12 +331,16 @@ class Accumulator:
 def find_problems(
     batch: Batch, columns: Columns, *, probabilities: bool, classes: int
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], list[Problem]]:
-    """Blank rows, invalid rows and what is wrong with the first few invalid ones."""
+    """Empty lines, invalid rows and what is wrong with the first few invalid ones.
+
+    Only an empty line is not a record; any other row, whatever its fields hold (nothing
+    that reads as a number included), is scored or invalid.
+    """
     labels, preds = batch.labels, batch.preds
+    nothing = np.zeros(len(labels), dtype=np.bool_)
+    blank = nothing if batch.blank is None else np.asarray(batch.blank, dtype=np.bool_)
     if _all_valid(batch, columns, probabilities=probabilities, classes=classes):
-        nothing = np.zeros(len(labels), dtype=np.bool_)
-        return nothing, nothing, []
-    blank = np.asarray(np.isnan(labels).all(axis=1) & np.isnan(preds).all(axis=1))
+        return blank, nothing, []
     checks: list[tuple[npt.NDArray[np.bool_], tuple[str, ...], str]] = [
         (np.isnan(preds), columns.preds, "is not a number"),
         (np.isinf(preds), columns.preds, "is not a finite number"),
@@ -373,6 +383,8 @@ def find_problems(
 
 def _all_valid(batch: Batch, columns: Columns, *, probabilities: bool, classes: int) -> bool:
     """The common case, decided from minima and maxima (NaN fails every comparison)."""
+    if batch.blank is not None:
+        return False
     preds, labels = batch.preds, batch.labels
     low, high = (0.0, 1.0) if probabilities else (-math.inf, math.inf)
     smallest, largest = float(preds.min()), float(preds.max())
@@ -454,6 +466,7 @@ def score_table(
         blank, bad, problems = find_problems(
             batch, columns, probabilities=probabilities, classes=classes
         )
+        accumulator.blank_lines += int(blank.sum())
         if problems and not skip_invalid:
             raise InputError(describe(table, batch, problems[0]))
         if bad.any():

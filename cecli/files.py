@@ -16,6 +16,7 @@ import contextlib
 import csv
 import fnmatch
 import gzip
+import io
 import os
 import re
 import shutil
@@ -28,7 +29,7 @@ from typing import IO, TYPE_CHECKING, Literal, TypeVar
 
 import numpy as np
 
-from cecli.inputs import InputError
+from cecli.inputs import NUMBER_BODY, InputError, parse_number
 from cecli.numerics import FloatArray
 
 if TYPE_CHECKING:
@@ -66,6 +67,161 @@ class Batch:
     ids: list[str] | None
     lines: np.ndarray
     """Line numbers (CSV, 1-based, header = 1) or row numbers (Parquet, 1-based)."""
+    blank: np.ndarray | None = None
+    """Which rows are empty lines (not records), or None if there are none."""
+
+
+_SPACES = " \t"
+_TEXT_NUMBER = f"^{NUMBER_BODY}$"
+_FIELD_LIMIT = (1 << 31) - 1
+_BYTE_ORDER_MARKS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+_PARQUET_MAGIC = b"PAR1"
+
+
+def _csv_records(handle: IO[str], separator: str) -> Iterator[list[str]]:
+    """Python's CSV reader without its 128 KiB limit on a field: a long field is data."""
+    csv.field_size_limit(_FIELD_LIMIT)
+    return csv.reader(handle, delimiter=separator)
+
+
+def _numbers(text: pl.Expr) -> pl.Expr:
+    """Text fields as numbers by the grammar of typed values (``cecli.inputs.NUMBER_BODY``,
+    spaces and tabs around allowed); null where a field is not a number."""
+    import polars as pl
+
+    stripped = text.str.strip_chars(_SPACES)
+    number = pl.when(stripped.str.contains(_TEXT_NUMBER)).then(stripped)
+    return number.cast(pl.Float64, strict=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Reading:
+    """How the selected columns become float64.
+
+    Numbers follow one grammar, the typed values' one.  A label column of class indices or
+    names follows one rule for every value, never a type guessed from a sample of rows: with
+    ``--classes``, a label equal to a class name is that class, otherwise a number is an
+    index; without it, the prediction columns' names are the class names, consulted for
+    labels that are not numbers.
+    """
+
+    numbers: tuple[str, ...]
+    """Predictions, weights and per-class labels."""
+    label: str | None
+    """The column of class indices or names, if labels come so."""
+    label_as_text: bool
+    """Read the label column as text: some class name reads as a number."""
+    names: tuple[str, ...]
+    names_first: bool
+
+    @classmethod
+    def of(cls, columns: Columns, class_names: Sequence[str] | None) -> Reading:
+        numbers = [*columns.preds, *([columns.weight] if columns.weight else [])]
+        label = columns.labels[0] if columns.label_index else None
+        if label is None:
+            numbers += [c for c in columns.labels if c not in numbers]
+        names = tuple(class_names or columns.preds)
+        explicit = class_names is not None
+        as_text = label is not None and explicit and any(parse_number(n) is not None for n in names)
+        return cls(tuple(numbers), label, as_text, names, explicit)
+
+    @property
+    def floats(self) -> list[str]:
+        """Columns a CSV reader parses as numbers on the fast path."""
+        label = [self.label] if self.label is not None and not self.label_as_text else []
+        return [*self.numbers, *label]
+
+    def label_values(self, text: pl.Expr) -> pl.Expr:
+        import polars as pl
+
+        named = text.str.strip_chars(_SPACES).replace_strict(
+            list(self.names), [float(i) for i in range(len(self.names))],
+            default=None, return_dtype=pl.Float64,
+        )  # fmt: skip
+        number = _numbers(text)
+        return pl.coalesce(named, number) if self.names_first else pl.coalesce(number, named)
+
+    def finish_csv(self, frame: pl.DataFrame, raw: pl.DataFrame | None) -> pl.DataFrame:
+        """``frame`` with every selected column a number: from ``raw`` (the same records, all
+        fields as text) when the fast parse left something out."""
+        import polars as pl
+
+        source = frame if raw is None else raw
+        mine = [c for c in self.numbers if c in frame.columns] if raw is not None else []
+        exprs = [_numbers(pl.col(c)).alias(c) for c in mine]
+        label = self.label if self.label in frame.columns else None
+        if label is not None and (raw is not None or self.label_as_text):
+            exprs.append(self.label_values(pl.col(label)).alias(label))
+        if not exprs:
+            return frame
+        return frame.with_columns(source.select(exprs).get_columns())
+
+    def finish_parquet(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` (Parquet's own types) with every selected column a number."""
+        import polars as pl
+
+        exprs = []
+        for name in [*self.numbers, *([self.label] if self.label is not None else [])]:
+            if name not in frame.columns:
+                continue
+            column = pl.col(name)
+            if name == self.label and (self.label_as_text or _is_text(frame.schema[name])):
+                exprs.append(self.label_values(column.cast(pl.String)).alias(name))
+            elif _is_text(frame.schema[name]):
+                exprs.append(_numbers(column.cast(pl.String)).alias(name))
+            else:
+                exprs.append(column.cast(pl.Float64, strict=False).alias(name))
+        return frame.with_columns(exprs)
+
+
+def _is_text(dtype: pl.DataType) -> bool:
+    import polars as pl
+
+    return dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
+
+
+def _blank_lines(data: bytes, raw: pl.DataFrame, separator: str) -> np.ndarray | None:
+    """Which records of a block are empty lines (None if none are).
+
+    An empty line and a line of empty fields (``,,``) both parse as a row of nulls; Python's
+    CSV reader tells them apart (``[]`` against ``['', '', '']``).  It runs only on a block
+    that has both a row of nulls and two line breaks in a row.
+    """
+    import polars as pl
+
+    if not (data.startswith((b"\n", b"\r\n")) or b"\n\n" in data or b"\n\r\n" in data):
+        return None
+    if not raw.select(pl.all_horizontal(pl.all().is_null()).any()).item():
+        return None
+    text = io.StringIO(data.decode("utf-8", errors="replace"), newline="")
+    blank = np.fromiter((not record for record in _csv_records(text, separator)), dtype=np.bool_)
+    # Should the two readers count the records differently, nothing is taken for empty: each
+    # row is then a record, scored or reported.
+    return blank if len(blank) == raw.height and blank.any() else None
+
+
+def _check_text(path: Path, display: str) -> None:
+    """Refuse, in one line, a file that is not UTF-8 text in lines ending with LF or CRLF."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    for mark, encoding in _BYTE_ORDER_MARKS:
+        if head.startswith(mark):
+            raise InputError(
+                f"{display}: the file is {encoding} text (it starts with a byte order mark); "
+                "save it as UTF-8"
+            )
+    if head.startswith(_PARQUET_MAGIC):
+        raise InputError(f"{display}: this is a Parquet file, not CSV; use --parquet")
+    if b"\r" in head and b"\n" not in head:
+        raise InputError(
+            f"{display}: lines end with a carriage return alone (classic Mac OS); "
+            "save it with LF or CRLF line ends"
+        )
 
 
 class Source:
@@ -79,38 +235,58 @@ class Source:
         self.size = path.stat().st_size
         self.first = 2 if kind == "csv" else 1
         """The line (CSV, after the header) or row (Parquet) of the first record."""
+        if kind == "csv":
+            if len(separator) != 1 or not separator.isascii():
+                raise InputError(f"--delimiter must be one ASCII character, got {separator!r}")
+            _check_text(path, display)
         with self.reading():
-            self.columns: list[str] = self.scan().collect_schema().names()
+            found: list[str] = self.scan().collect_schema().names()
+        self.columns = self._header(found) if kind == "csv" else found
         if not self.columns:
             raise InputError(f"{display}: no header row with column names")
+
+    def _header(self, found: list[str]) -> list[str]:
+        """The header's names, spaces and tabs around them stripped (as around numbers); a
+        name given twice is refused rather than renamed."""
+        with self.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+            fields = next(_csv_records(handle, self.separator), [])
+        if len(fields) != len(found):
+            return found  # polars read the header otherwise; its names are the ones it reads by
+        names = [
+            field.strip(_SPACES) or polars for field, polars in zip(fields, found, strict=True)
+        ]
+        counts = collections.Counter(names)
+        repeated = next((name for name in names if counts[name] > 1), None)
+        if repeated is not None:
+            raise InputError(f"{self.display}: the header names column {repeated!r} twice or more")
+        return names
 
     def reading(self) -> contextlib.AbstractContextManager[None]:
         """polars' failures on this file as one line naming it."""
         what = "a Parquet file" if self.kind == "parquet" else "a CSV file"
         return _polars_failures(lambda why: f"{self.display}: cannot be read as {what} ({why})")
 
-    def scan(self, strings: Sequence[str] = (), floats: Sequence[str] = ()) -> pl.LazyFrame:
+    def scan(self) -> pl.LazyFrame:
+        """The file, lazily; its path is itself, never a glob pattern."""
         import polars as pl
 
         if self.kind == "parquet":
-            return pl.scan_parquet(self.path)
-        overrides = dict.fromkeys(strings, pl.String) | dict.fromkeys(floats, pl.Float64)
+            return pl.scan_parquet(self.path, glob=False)
         return pl.scan_csv(
             self.path,
             separator=self.separator,
-            schema_overrides=overrides or None,
-            ignore_errors=True,
-            infer_schema_length=1000,
+            infer_schema=False,
             raise_if_empty=False,
+            glob=False,
         )
 
     def estimated_rows(self) -> int:
         """Rows in the file: exact for Parquet, from the first 64 KiB's line length for CSV."""
-        import polars as pl
-
         if self.kind == "parquet":
+            import polars as pl
+
             with self.reading():
-                return int(pl.scan_parquet(self.path).select(pl.len()).collect().item())
+                return int(self.scan().select(pl.len()).collect().item())
         with self.path.open("rb") as handle:
             head = handle.read(1 << 16)
         lines = head.count(b"\n")
@@ -118,33 +294,59 @@ class Source:
             return 1
         return max(1, int(self.size / (len(head) / lines)) - 1)
 
-    def string_columns(self) -> set[str]:
-        import polars as pl
+    def check_types(self, selected: Sequence[str]) -> None:
+        """Refuse, in one line, a Parquet column that cannot hold numbers or text."""
+        if self.kind != "parquet":
+            return
+        with self.reading():
+            schema = self.scan().collect_schema()
+        for name in selected:
+            if name in schema and (schema[name].is_nested() or schema[name].is_object()):
+                raise InputError(
+                    f"{self.display}: column {name!r} holds {schema[name]}, not numbers or text"
+                )
 
-        return {name for name, dtype in self.scan().collect_schema().items() if dtype == pl.String}
-
-    def csv_chunks(self, strings: Sequence[str], floats: Sequence[str]) -> Iterator[pl.DataFrame]:
-        """The records in byte ranges of about ``CHUNK_BYTES``, each parsed on its own.
+    def csv_chunks(self, reading: Reading) -> Iterator[tuple[pl.DataFrame, np.ndarray | None]]:
+        """The records in byte ranges of about ``CHUNK_BYTES``, each parsed on its own, with
+        which rows are empty lines.
 
         Memory stays flat whatever the file's size (polars' own lazy reader was measured to
         grow from 219 to over 370 MiB between one and ten million rows), and lines keep their
         numbers: a chunk ends at a line break outside quotes, and blank lines parse as empty
-        records.
+        records.  polars parses numbers itself; a block where it found something that is not
+        a number to it (null) is read again as text, by the grammar of typed values.
         """
         import polars as pl
 
-        schema = {name: pl.Float64 if name in floats else pl.String for name in self.columns}
+        floats = [name for name in reading.floats if name in self.columns]
+        schema: dict[str, pl.DataType] = {
+            name: pl.Float64() if name in floats else pl.String() for name in self.columns
+        }
+        text: dict[str, pl.DataType] = dict.fromkeys(self.columns, pl.String())
 
-        def parse(data: bytes) -> pl.DataFrame:
+        def read(data: bytes, types: dict[str, pl.DataType]) -> pl.DataFrame:
             return pl.read_csv(
                 data,
                 has_header=False,
                 new_columns=self.columns,
-                schema=schema,
+                schema=types,
                 separator=self.separator,
                 ignore_errors=True,
                 raise_if_empty=False,
+                missing_columns="insert",  # a block that starts with an empty line
             )
+
+        def parse(data: bytes) -> tuple[pl.DataFrame, np.ndarray | None]:
+            frame = read(data, schema)
+            if not any(frame.get_column(name).null_count() for name in floats):
+                return reading.finish_csv(frame, None), None
+            try:
+                raw = read(data, text)
+            except pl.exceptions.ComputeError:
+                # A quote never closed: polars reads no text, only what parsed as numbers;
+                # the rest stays not a number and is reported with its place.
+                return reading.finish_csv(frame, None), None
+            return reading.finish_csv(frame, raw), _blank_lines(data, raw, self.separator)
 
         with warnings.catch_warnings():
             # polars warns when a stray quote upsets its count of a block's rows; the bad
@@ -156,19 +358,21 @@ class Source:
         if self.kind != "csv":
             return None
         with self.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-            reader = csv.reader(handle, delimiter=self.separator)
-            for number, record in enumerate(reader, 1):
+            for number, record in enumerate(_csv_records(handle, self.separator), 1):
                 if record and len(record) > len(self.columns):
                     return number, len(record)
         return None
 
     def raw_value(self, record: int, column: str) -> str | None:
-        """The text of one CSV field (for error messages; reads up to that line)."""
-        if self.kind != "csv":
-            return None
+        """The text of one field (for error messages; reads up to that line); a Parquet null
+        is an empty value."""
+        if self.kind == "parquet":
+            with self.reading():
+                value = self.scan().slice(record, 1).select(column).collect().item()
+            return "" if value is None else str(value)
         line, position = record + self.first, self.columns.index(column)
         with self.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-            for number, fields in enumerate(csv.reader(handle, delimiter=self.separator), 1):
+            for number, fields in enumerate(_csv_records(handle, self.separator), 1):
                 if number == line:
                     return fields[position] if position < len(fields) else None
         return None
@@ -177,6 +381,35 @@ class Source:
         if self.kind == "parquet":
             return f"{self.display}:row {record + self.first}, column {column}"
         return f"{self.display}:{record + self.first}:{self.columns.index(column) + 1}"
+
+
+class _Rows:
+    """Rows of a stream of record batches, taken in batches of any size."""
+
+    def __init__(self, frames: Iterator[tuple[pl.DataFrame, np.ndarray | None]]) -> None:
+        self.frames = frames
+        self.pending: pl.DataFrame | None = None
+        self.pending_blank = np.zeros(0, dtype=np.bool_)
+
+    def take(self, count: int) -> tuple[list[pl.DataFrame], np.ndarray]:
+        parts: list[pl.DataFrame] = []
+        blanks: list[np.ndarray] = []
+        wanted = count
+        while wanted:
+            if self.pending is None or self.pending.height == 0:
+                following = next(self.frames, None)
+                if following is None:
+                    break
+                self.pending, blank = following
+                height = self.pending.height
+                self.pending_blank = np.zeros(height, np.bool_) if blank is None else blank
+                continue
+            n = min(wanted, self.pending.height)
+            parts.append(self.pending.slice(0, n))
+            blanks.append(self.pending_blank[:n])
+            self.pending, self.pending_blank = self.pending.slice(n), self.pending_blank[n:]
+            wanted -= n
+        return parts, np.concatenate(blanks) if blanks else np.zeros(0, dtype=np.bool_)
 
 
 class Table:
@@ -205,84 +438,74 @@ class Table:
 
     def batches(self, columns: Columns, class_names: Sequence[str] | None) -> Iterator[Batch]:
         """Record batches of the selected columns; values that are not numbers become NaN."""
-        numeric = [*columns.preds, *([columns.weight] if columns.weight else [])]
-        label_source = self.source_of(columns.labels[0])
-        named_labels = columns.label_index and columns.labels[0] in label_source.string_columns()
-        if not named_labels:
-            numeric += list(columns.labels)
-        strings = [columns.identifier] if columns.identifier else []
-        if named_labels:
-            strings.append(columns.labels[0])
+        reading = Reading.of(columns, class_names)
         selected = [*columns.labels, *columns.preds]
         selected += [c for c in (columns.weight, columns.identifier) if c and c not in selected]
-        names = list(class_names or columns.preds)
+        for source in self.sources:
+            source.check_types(selected)
         start = self.sources[0].first
         with _polars_failures(self._explain):
-            for chunk in self._frames(selected, strings, numeric):
+            for chunk, blank in self._frames(selected, reading):
                 count = chunk.height
                 lines = np.arange(start, start + count)
                 start += count
-                yield self._to_batch(chunk, columns, named_labels, names, lines)
+                yield self._to_batch(chunk, columns, lines, blank)
 
     def _frames(
-        self, selected: list[str], strings: list[str], numeric: list[str]
-    ) -> Iterator[pl.DataFrame]:
-        """The selected columns in record batches, from one CSV by byte ranges, else lazily."""
+        self, selected: list[str], reading: Reading
+    ) -> Iterator[tuple[pl.DataFrame, np.ndarray | None]]:
+        """The selected columns in record batches, with which rows are empty lines."""
         import polars as pl
 
-        if len(self.sources) == 1 and self.sources[0].kind == "csv":
-            for chunk in self.sources[0].csv_chunks(strings, numeric):
-                yield chunk.select(selected)
+        streams = [
+            self._source_frames(source, [c for c in selected if c in source.columns], reading)
+            for source in self.sources
+            if any(c in source.columns for c in selected)
+        ]
+        if len(streams) == 1:
+            for frame, blank in streams[0]:
+                yield frame.select(selected), blank
             return
-        if len(self.sources) == 1:
-            # One slice of the lazy scan at a time reads only the row groups it needs: flat
-            # memory (150 -> 174 MiB from 1M to 10M rows), where collect_batches grew to 338.
-            source = self.sources[0]
-            as_float = pl.col([c for c in numeric if c in selected]).cast(pl.Float64, strict=False)
-            for offset in range(0, source.estimated_rows(), BATCH_ROWS):
-                piece = source.scan().slice(offset, BATCH_ROWS).select(selected)
-                yield piece.with_columns(as_float).collect()
+        # Two files read each at its own pace, then cut into batches of the same rows.
+        readers = [_Rows(stream) for stream in streams]
+        while True:
+            taken = [reader.take(BATCH_ROWS) for reader in readers]
+            heights = {sum(part.height for part in parts) for parts, _ in taken}
+            if heights == {0}:
+                return
+            if len(heights) > 1:
+                raise InputError(f"{self.display}: the files have different numbers of rows")
+            frame = pl.concat(
+                [pl.concat(parts, how="vertical") for parts, _ in taken], how="horizontal"
+            )
+            # A row is an empty line only if it is one in every file.
+            blank = np.logical_and.reduce([blank for _, blank in taken])
+            yield frame.select(selected), blank if blank.any() else None
+
+    def _source_frames(
+        self, source: Source, mine: list[str], reading: Reading
+    ) -> Iterator[tuple[pl.DataFrame, np.ndarray | None]]:
+        if source.kind == "csv":
+            for chunk, blank in source.csv_chunks(reading):
+                yield chunk.select(mine), blank
             return
-        frames = []
-        for source in self.sources:
-            mine = [c for c in selected if c in source.columns]
-            if not mine:
-                continue
-            frame = source.scan(
-                strings=[c for c in strings if c in mine],
-                floats=[c for c in numeric if c in mine] if source.kind == "csv" else (),
-            ).select(mine)
-            if source.kind == "parquet":
-                cast = [c for c in numeric if c in mine]
-                frame = frame.with_columns(pl.col(cast).cast(pl.Float64, strict=False))
-            frames.append(frame)
-        joined = frames[0] if len(frames) == 1 else pl.concat(frames, how="horizontal")
-        yield from joined.select(selected).collect_batches(chunk_size=BATCH_ROWS)
+        # One slice of the lazy scan at a time reads only the row groups it needs: flat
+        # memory (150 -> 174 MiB from 1M to 10M rows), where collect_batches grew to 338.
+        for offset in range(0, source.estimated_rows(), BATCH_ROWS):
+            piece = source.scan().slice(offset, BATCH_ROWS).select(mine).collect()
+            yield reading.finish_parquet(piece), None
 
     def _to_batch(
-        self,
-        chunk: pl.DataFrame,
-        columns: Columns,
-        named_labels: bool,
-        names: list[str],
-        lines: np.ndarray,
+        self, chunk: pl.DataFrame, columns: Columns, lines: np.ndarray, blank: np.ndarray | None
     ) -> Batch:
         import polars as pl
 
-        if named_labels:
-            label_series = chunk.get_column(columns.labels[0])
-            mapping = {name: float(i) for i, name in enumerate(names)}
-            mapped = label_series.replace_strict(mapping, default=None, return_dtype=pl.Float64)
-            # A name that is not a class, but reads as a number, is an index.
-            as_number = label_series.cast(pl.Float64, strict=False)
-            labels = mapped.fill_null(as_number).to_numpy().reshape(-1, 1)
-        elif chunk.width == len(columns.labels) + len(columns.preds):
+        if chunk.width == len(columns.labels) + len(columns.preds):
             # The usual case: one conversion of the whole batch, then two views of it.
             block = np.asarray(chunk.to_numpy(), dtype=np.float64)
             labels, preds = block[:, : len(columns.labels)], block[:, len(columns.labels) :]
-            return Batch(labels, preds, None, None, lines)
-        else:
-            labels = np.asarray(chunk.select(columns.labels).to_numpy(), dtype=np.float64)
+            return Batch(labels, preds, None, None, lines, blank)
+        labels = np.asarray(chunk.select(columns.labels).to_numpy(), dtype=np.float64)
         preds = np.asarray(chunk.select(columns.preds).to_numpy(), dtype=np.float64)
         weights = None
         if columns.weight:
@@ -290,7 +513,7 @@ class Table:
         ids = None
         if columns.identifier:
             ids = chunk.get_column(columns.identifier).cast(pl.String).fill_null("").to_list()
-        return Batch(labels, preds, weights, ids, lines)
+        return Batch(labels, preds, weights, ids, lines, blank)
 
     def _explain(self, text: str) -> str:
         if "more fields" in text or "does not match number of columns" in text:

@@ -50,7 +50,8 @@ def parse_matrix(text: str, name: str, *, class_names: Sequence[str] | None = No
 
     A row is numbers split by commas and/or whitespace, optionally in ``[]`` or ``()``.  Rows
     are split by ``;`` or newlines, or given as nested brackets.  With ``class_names``, a value
-    may be a class name, which stands for its index.
+    may be a class name, which stands for its index; a row of one value (a class label) that
+    equals a class name is that class, even if the name reads as a number (``--classes 1,0``).
     """
     if not text.strip():
         raise InputError(f"{name} is empty")
@@ -97,10 +98,28 @@ def _parse_row(
     if not body:
         raise InputError(f"{name} row {row_number} is empty")
     tokens = _SEPARATOR.split(body)
+    # One value in a row is a class label: a class name first, else an index.  In a row of
+    # several values (a target vector) numbers are numbers.
+    names_first = len(tokens) == 1
     return [
-        _parse_value(token, name, row_number, position, class_names)
+        _parse_value(token, name, row_number, position, class_names, names_first=names_first)
         for position, token in enumerate(tokens, 1)
     ]
+
+
+NUMBER_BODY = (
+    r"[+-]?(?:[0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?"
+    r"|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])"
+)
+"""The number grammar of typed values and of file fields alike: ASCII decimal and exponent
+forms, ``inf``/``infinity``/``nan`` in any case.  Python's ``float`` also takes other scripts'
+digits (``١``, ``１``) and underscores (``1_000``), which no CSV reader does: not numbers here."""
+_NUMBER = re.compile(rf"[ \t]*{NUMBER_BODY}[ \t]*")
+
+
+def parse_number(text: str) -> float | None:
+    """``text`` as a float if it is a number by the grammar (spaces and tabs around allowed)."""
+    return float(text) if _NUMBER.fullmatch(text) else None
 
 
 def _parse_value(
@@ -109,23 +128,23 @@ def _parse_value(
     row_number: int,
     position: int,
     class_names: Sequence[str] | None,
+    *,
+    names_first: bool,
 ) -> float:
     where = f"{name} row {row_number}, value {position}"
     if not token:
         raise InputError(f"{where} is empty (two separators in a row?)")
-    try:
-        value = float(token)
-    except ValueError:
+    if names_first and class_names is not None and token in class_names:
+        # A label equal to a class name is that class, even when the name reads as a number.
+        return float(list(class_names).index(token))
+    value = parse_number(token)
+    if value is None:
         if class_names is not None and token in class_names:
             return float(list(class_names).index(token))
         if class_names is not None:
             known = ", ".join(class_names)
-            raise InputError(
-                f"{where}: {token!r} is not a number nor one of the classes {known}"
-            ) from None
-        raise InputError(
-            f"{where}: {token!r} is not a number (class names need --classes)"
-        ) from None
+            raise InputError(f"{where}: {token!r} is not a number nor one of the classes {known}")
+        raise InputError(f"{where}: {token!r} is not a number (class names need --classes)")
     if not math.isfinite(value):
         raise InputError(f"{where}: {token!r} is not a finite number")
     return value

@@ -841,6 +841,8 @@ def summary_tables(summary: BatchSummary) -> list[RenderableType]:
     table.add_row("rows not summing to 1", f"{summary.unnormalized:,}")
     if summary.skipped:
         table.add_row("invalid rows skipped", f"{summary.skipped:,}")
+    if summary.blank_lines:
+        table.add_row("blank lines", f"{summary.blank_lines:,}")
     from rich.text import Text
 
     heading = Text.assemble(

@@ -150,6 +150,7 @@ def test_find_problems_reports_each_kind() -> None:
         weights=None,
         ids=None,
         lines=np.arange(2, 8),
+        blank=np.array([False, False, False, False, True, False]),  # an empty line
     )
     blank, bad, problems = find_problems(batch, columns, probabilities=True, classes=2)
     assert blank.tolist() == [False, False, False, False, True, False]
