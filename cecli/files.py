@@ -124,7 +124,8 @@ class Reading:
         numbers = [*columns.preds, *([columns.weight] if columns.weight else [])]
         label = columns.labels[0] if columns.label_index else None
         if label is None:
-            numbers += [c for c in columns.labels if c not in numbers]
+            numbers += columns.labels
+        numbers = list(dict.fromkeys(numbers))  # a column may be a prediction and the weight
         names = tuple(class_names or columns.preds)
         explicit = class_names is not None
         as_text = label is not None and explicit and any(parse_number(n) is not None for n in names)
@@ -374,7 +375,7 @@ class Source:
         with self.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
             for number, fields in enumerate(_csv_records(handle, self.separator), 1):
                 if number == line:
-                    return fields[position] if position < len(fields) else None
+                    return fields[position] if position < len(fields) else ""  # a short line
         return None
 
     def location(self, record: int, column: str) -> str:
@@ -500,7 +501,8 @@ class Table:
     ) -> Batch:
         import polars as pl
 
-        if chunk.width == len(columns.labels) + len(columns.preds):
+        plain = columns.weight is None and columns.identifier is None
+        if plain and chunk.width == len(columns.labels) + len(columns.preds):
             # The usual case: one conversion of the whole batch, then two views of it.
             block = np.asarray(chunk.to_numpy(), dtype=np.float64)
             labels, preds = block[:, : len(columns.labels)], block[:, len(columns.labels) :]

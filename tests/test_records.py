@@ -376,3 +376,25 @@ def test_other_encodings_of_the_same_records_score_the_same(
     for worst in document["worst"]:
         worst["line"] += 1
     assert document == expected
+
+
+def test_a_weight_column_that_is_also_a_prediction_weighs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text(GOOD)
+    document = _summary(
+        capsys, "ce", "--csv", str(path), "--weight-col", "p0", "--pred-cols", "p0,p1"
+    )
+    expected = (0.3 * -math.log(0.3) + 0.4 * -math.log(0.6)) / (0.3 + 0.4)
+    assert document["loss"] == pytest.approx(expected, rel=1e-15)
+
+
+def test_a_missing_field_of_a_short_line_is_an_empty_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labels, preds = tmp_path / "labels.csv", tmp_path / "preds.csv"
+    labels.write_text("label\n0\n\n1\n")
+    preds.write_text("p0,p1\n0.3,0.7\n0.5,0.5\n0.4,0.6\n")
+    message = _error(capsys, "ce", "--labels", str(labels), "--preds", str(preds))
+    assert f"{labels}:3:1: an empty value is not a number" in message
