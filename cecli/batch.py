@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cecli.files import Batch, Columns, Table
-from cecli.inputs import InputError
+from cecli.inputs import InputError, parse_number
 from cecli.numerics import UNITS, Base, FloatArray
 from cecli.results import JsonValue, LossResult, Reduction, RowLosses, json_number
 
@@ -406,7 +406,12 @@ def describe(table: Table, batch: Batch, problem: Problem) -> str:
     value = "an empty value" if raw is not None and not raw.strip() else repr(raw)
     if raw is None:
         value = "the value"
-    return f"{table.location(line, problem.column)}: {value} {problem.reason}"
+    reason = problem.reason
+    if reason.startswith("is not a number") and raw is not None:
+        number = parse_number(raw)
+        if number is not None and math.isnan(number):
+            reason = "is not a finite number"  # 'nan' is read, and refused, as typed it is
+    return f"{table.location(line, problem.column)}: {value} {reason}"
 
 
 def prefetched(batches: Iterable[Batch], depth: int = 2) -> Iterator[Batch]:

@@ -153,7 +153,7 @@ def test_a_failed_run_leaves_no_output_file(tmp_path: Path) -> None:
         ("label,p0,p1\n2,0.5,0.5\n", "bad.csv:2:1: '2' is not a class index 0 to 1"),
         ("label,p0,p1\n-1,0.5,0.5\n", "bad.csv:2:1: '-1' is not a class index 0 to 1"),
         ("label,p0,p1\n0,0.5,0.5\n1,0.1,0.9,7\n", "bad.csv:3: 4 fields, but the header has 3"),
-        ("label,p0,p1\n0,nan,0.5\n", "bad.csv:2:2: 'nan' is not a number"),
+        ("label,p0,p1\n0,nan,0.5\n", "bad.csv:2:2: 'nan' is not a finite number"),
         ("label,p0,p1\n0,inf,0.5\n", "bad.csv:2:2: 'inf' is not a finite number"),
         ("label,p0,p1\n", "bad.csv: no rows to score"),
         ("a,b\n1,2\n", "no label column"),

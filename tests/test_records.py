@@ -398,3 +398,12 @@ def test_a_missing_field_of_a_short_line_is_an_empty_value(
     preds.write_text("p0,p1\n0.3,0.7\n0.5,0.5\n0.4,0.6\n")
     message = _error(capsys, "ce", "--labels", str(labels), "--preds", str(preds))
     assert f"{labels}:3:1: an empty value is not a number" in message
+
+
+def test_nan_in_a_file_is_refused_as_typed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text("label,p0,p1\n0,NaN,0.5\n")
+    assert "f.csv:2:2: 'NaN' is not a finite number" in _error(capsys, "ce", "--csv", str(path))
+    assert "'NaN' is not a finite number" in _error(capsys, "ce", "0", "NaN,0.5")
