@@ -125,7 +125,8 @@ class Reading:
         label = columns.labels[0] if columns.label_index else None
         if label is None:
             numbers += columns.labels
-        numbers = list(dict.fromkeys(numbers))  # a column may be a prediction and the weight
+        # A column may be a prediction and the weight; the label column reads as a label.
+        numbers = [name for name in dict.fromkeys(numbers) if name != label]
         names = tuple(class_names or columns.preds)
         explicit = class_names is not None
         as_text = label is not None and explicit and any(parse_number(n) is not None for n in names)
