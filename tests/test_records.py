@@ -407,3 +407,30 @@ def test_nan_in_a_file_is_refused_as_typed(
     path.write_text("label,p0,p1\n0,NaN,0.5\n")
     assert "f.csv:2:2: 'NaN' is not a finite number" in _error(capsys, "ce", "--csv", str(path))
     assert "'NaN' is not a finite number" in _error(capsys, "ce", "0", "NaN,0.5")
+
+
+def test_other_encodings_cut_into_other_blocks_score_the_same(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Blocks of 4 KiB: each form is cut into batches of other rows, so partial sums are
+    # added in another order; the sums are exact (fsum) over per-batch pairwise sums.
+    monkeypatch.setattr(cecli.files, "CHUNK_BYTES", 4096)
+    rows = _records(7) * 4
+    plain = tmp_path / "plain.csv"
+    plain.write_text(_csv_text(rows))
+    mixed = tmp_path / "mixed.csv"
+    text = _csv_text(rows, sep="\t", end="\r\n", pad=" ", quote=True)
+    mixed.write_bytes(text.encode("utf-8-sig"))
+    expected = _summary(capsys, "ce", "--csv", str(plain))
+    document = _summary(capsys, "ce", "--csv", str(mixed))
+    assert expected["rows"] == document["rows"] == len(rows)
+    for key in ("loss", "per_row_stats"):
+        left, right = expected.pop(key), document.pop(key)
+        if isinstance(left, dict):
+            assert left.pop("mean") == pytest.approx(right.pop("mean"), rel=1e-15)
+            assert left == right
+        else:
+            assert left == pytest.approx(right, rel=1e-15)
+    expected.pop("source")
+    document.pop("source")
+    assert document == expected
