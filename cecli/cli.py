@@ -15,10 +15,12 @@ import functools
 import inspect
 import os
 import re
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
+from typing import IO, TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
@@ -560,7 +562,14 @@ def _score_file(
         kind = "csv"
     elif files.parquet is not None:
         kind = "parquet"
+    rows_to_stdout = files.output == "-" or (reduction == "none" and files.output is None)
     with ExitStack() as stack:
+        # The output first: a name that cannot be written is refused before any input is read.
+        stream: IO[str] | None = None
+        if rows_to_stdout:
+            stream = sys.stdout
+        elif files.output is not None:
+            stream = stack.enter_context(atomic_writer(files.output, files.sources))
         table = stack.enter_context(
             open_table(*files.sources, kind=kind, delimiter=files.delimiter, stdin=sys.stdin.buffer)
         )
@@ -570,15 +579,10 @@ def _score_file(
         )  # fmt: skip
         class_names = list(names) if names is not None else None
         sink = None
-        rows_to_stdout = reduction == "none" and files.output is None
-        if files.output is not None or rows_to_stdout:
-            stream = (
-                sys.stdout
-                if rows_to_stdout
-                else stack.enter_context(atomic_writer(files.output or ""))
-            )
+        if stream is not None:
             grad_names = (class_names or list(columns.preds)) if gradient_columns else None
-            row_mode: Mode = mode if rows_to_stdout else "table"
+            # --output writes CSV, to a file or (``-``) to standard output, whatever the mode.
+            row_mode: Mode = mode if files.output is None else "table"
             sink = render.RowWriter(stream, row_mode, columns.identifier, grad_names)
         advance = stack.enter_context(
             render.progress(sys.stderr, table.estimated_rows(), table.size, not files.no_progress)
@@ -1071,8 +1075,85 @@ def _wait_for_enter() -> None:
 # --- entry point ---------------------------------------------------------------------------
 
 
+class _Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread so that a run unwinds as on Ctrl-C:
+    staging and spooled files are removed, and the target is left as it was."""
+
+
+class _Interrupts:
+    """Handlers for SIGINT, SIGTERM and SIGHUP while ``main`` runs.
+
+    The first signal raises in the main thread (KeyboardInterrupt, or :class:`_Signalled`);
+    later ones are noted but do not raise, so that the clean-up the first one started runs to
+    its end.  One that lands in a finalizer, where Python can only print it ("Exception
+    ignored in …") and go on, is kept quiet, and the exit code still says what stopped the
+    run.  Signals that are ignored when the run starts (``nohup``) stay ignored.
+    """
+
+    NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.caught = False
+        self.previous: dict[int, Any] = {}
+        self.previous_hook = sys.unraisablehook
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for name in self.NAMES:
+            number = getattr(signal, name, None)
+            if number is None:
+                continue
+            current = signal.getsignal(number)
+            if current is None or current == signal.SIG_IGN:
+                continue
+            self.previous[number] = current
+            signal.signal(number, self.handle)
+        sys.unraisablehook = self.unraisable
+
+    def restore(self) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        sys.unraisablehook = self.previous_hook
+
+    def handle(self, number: int, frame: object) -> None:
+        if self.signum is not None or self.caught:
+            return
+        self.signum = number
+        if number == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise _Signalled(number)
+
+    def unraisable(self, info: "sys.UnraisableHookArgs") -> None:
+        if isinstance(info.exc_value, KeyboardInterrupt) and self.signum is not None:
+            return  # the run stops, quietly, with 128 + the signal's number
+        self.previous_hook(info)
+
+    def exit_code(self) -> int:
+        self.caught = True
+        return EXIT_INTERRUPTED if self.signum is None else 128 + self.signum
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``cecli`` with ``argv`` (default: the command line); return the exit code."""
+    """Run ``cecli`` with ``argv`` (default: the command line); return the exit code.
+
+    SIGINT, SIGTERM and SIGHUP stop a run quietly, with nothing left behind, and exit 130,
+    143 and 129 (128 + the signal's number).
+    """
+    interrupts = _Interrupts()
+    interrupts.install()
+    try:
+        code = _run(argv, interrupts)
+        # Typer turns KeyboardInterrupt into its own exit 130, whatever the signal was.
+        return code if interrupts.signum is None else 128 + interrupts.signum
+    finally:
+        interrupts.caught = True  # from here on, a late signal does not raise
+        if argv is not None:
+            interrupts.restore()  # a call from Python gets its own handlers back
+
+
+def _run(argv: Sequence[str] | None, interrupts: _Interrupts) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         if args and args[0] in _COMMANDS:
@@ -1087,7 +1168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except (KeyboardInterrupt, typer.Abort):
-        return EXIT_INTERRUPTED
+        return interrupts.exit_code()
     except typer.Exit as done:
         return int(done.exit_code)
     except InputError as error:

@@ -19,9 +19,11 @@ import gzip
 import io
 import os
 import re
-import shutil
+import secrets
+import stat
 import tempfile
 import warnings
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,7 @@ from cecli.numerics import FloatArray
 
 if TYPE_CHECKING:
     import polars as pl
+    from _typeshed import ReadableBuffer
 
 Family = Literal["categorical", "binary", "kl"]
 BATCH_ROWS = 131_072
@@ -685,42 +688,136 @@ def _local_path(
     if source == "-":
         if stdin is None:
             raise InputError("'-' reads from standard input, but there is none")
-        return _spool(stack, stdin, f".{kind}")
+        return _spool(stack, stdin, f".{kind}", "standard input")
     if path.is_dir():
         raise InputError(f"{source}: is a directory, not a file")
     if not path.exists():
         raise InputError(f"{source}: no such file")
     if path.suffix == ".gz":
-        with gzip.open(path, "rb") as compressed:
-            return _spool(stack, compressed, "".join(path.suffixes[:-1]) or ".csv")
-    if not path.is_file():
-        # A pipe, such as the shell's <(command): read once, like standard input.
+        try:
+            with gzip.open(path, "rb") as compressed:
+                return _spool(stack, compressed, "".join(path.suffixes[:-1]) or ".csv", source)
+        except OSError as error:
+            raise InputError(f"{source}: cannot read ({error.strerror or error})") from None
+    try:
+        regular = path.stat().st_size > 0 and path.is_file()
+    except OSError as error:
+        raise InputError(f"{source}: cannot read ({error.strerror})") from None
+    if not regular:
+        # A pipe, such as the shell's <(command), or a file that reports no size although it
+        # has some (/proc/self/status): read once, like standard input.
         try:
             with path.open("rb") as stream:
-                return _spool(stack, stream, f".{kind}")
+                return _spool(stack, stream, f".{kind}", source)
         except OSError as error:
             raise InputError(f"{source}: cannot read ({error.strerror})") from None
     return path
 
 
 _GZIP_MAGIC = b"\x1f\x8b"
+SPOOL_LIMIT = 32 << 30
+"""Bytes of standard input, a pipe or a decompressed ``.gz`` file held in the temporary folder
+(``$TMPDIR``) at most: an endless stream (``--csv /dev/zero``) or a gzip bomb stops with an
+error naming the limit instead of filling the disk."""
+SPOOL_RESERVE = 1 << 30
+"""Free bytes the spool leaves in the temporary folder's file system, whatever the limit."""
+_SPOOL_READ = 1 << 20
+_SPOOL_CHECK = 64
+"""Chunks copied between two looks at the free space."""
 
 
-def _spool(stack: contextlib.ExitStack, stream: IO[bytes] | gzip.GzipFile, suffix: str) -> Path:
-    """Copy a stream to a temporary file, in bounded chunks; a gzip stream (as from
-    ``cat file.csv.gz |``) is decompressed."""
-    handle = stack.enter_context(tempfile.NamedTemporaryFile(suffix=suffix))  # noqa: SIM115
+def _spool(
+    stack: contextlib.ExitStack,
+    stream: IO[bytes] | gzip.GzipFile,
+    suffix: str,
+    display: str,
+) -> Path:
+    """Copy a stream to a temporary file, in bounded chunks, up to ``SPOOL_LIMIT`` bytes; a
+    gzip stream (as from ``cat file.csv.gz |``) is decompressed.
+
+    The file is removed when ``stack`` closes, whether it closes normally, on an error, or on
+    an interrupt (the command line turns SIGTERM and SIGHUP into one).
+    """
+    path = _private_file(stack, Path(tempfile.gettempdir()), "cecli-", suffix)
     try:
-        shutil.copyfileobj(stream, handle, length=1 << 20)
-        handle.flush()
-        handle.seek(0)
-        if not isinstance(stream, gzip.GzipFile) and handle.read(2) == _GZIP_MAGIC:
+        with path.open("r+b") as handle:
+            copied = 0
+            while chunk := stream.read(_SPOOL_READ):
+                copied += len(chunk)
+                if copied > SPOOL_LIMIT:
+                    raise InputError(
+                        f"{display}: more than {_gib(SPOOL_LIMIT)} to hold in the temporary "
+                        "folder (the limit for standard input, pipes and .gz files); "
+                        "decompress it to a file and pass its name"
+                    )
+                if copied // _SPOOL_READ % _SPOOL_CHECK == 0:
+                    _check_free_space(path.parent, display)
+                handle.write(chunk)
+            handle.flush()
             handle.seek(0)
-            with gzip.GzipFile(fileobj=handle, mode="rb") as compressed:
-                return _spool(stack, compressed, suffix)
-    except (OSError, EOFError) as error:
-        raise InputError(f"cannot read the input: {error}") from None
-    return Path(handle.name)
+            if isinstance(stream, gzip.GzipFile) or handle.read(2) != _GZIP_MAGIC:
+                return path
+            handle.seek(0)
+            with gzip.GzipFile(fileobj=handle, mode="rb") as unpacked:
+                inner = _spool(stack, unpacked, suffix, display)
+    except (OSError, EOFError, zlib.error) as error:
+        why = (error.strerror if isinstance(error, OSError) else None) or str(error)
+        raise InputError(f"{display}: cannot read ({why})") from None
+    _remove(path)  # the compressed copy is no longer needed: free its space now
+    return inner
+
+
+def _gib(count: int) -> str:
+    return f"{count / (1 << 30):g} GiB"
+
+
+def _check_free_space(folder: Path, display: str) -> None:
+    space = os.statvfs(folder)
+    if space.f_bavail * space.f_frsize < SPOOL_RESERVE:
+        raise InputError(
+            f"{display}: the temporary folder {str(folder)!r} has less than "
+            f"{_gib(SPOOL_RESERVE)} free; set TMPDIR to a folder with room, or pass a file"
+        )
+
+
+def _private_file(stack: contextlib.ExitStack, folder: Path, prefix: str, suffix: str) -> Path:
+    """A new, empty file (mode 0600) in ``folder``, removed when ``stack`` closes.
+
+    Its removal is registered before it is made, so that an interrupt between the two cannot
+    leave it behind.
+    """
+    for _ in range(100):
+        path = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        staged = _Staged(path)
+        stack.callback(staged.remove)
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            staged.ours = False  # another file by that name: not ours to remove
+            continue
+        except OSError as error:
+            why = error.strerror
+            raise InputError(f"cannot make a temporary file in {str(folder)!r} ({why})") from None
+        return path
+    raise InputError(f"cannot make a temporary file in {str(folder)!r}")
+
+
+class _Staged:
+    """A file this process may have made: removed at cleanup, unless the name turned out to
+    belong to another file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.ours = True
+
+    def remove(self) -> None:
+        if self.ours:
+            _remove(self.path)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
 
 
 def _indexed(columns: Sequence[str], prefix: str) -> list[str]:
@@ -805,27 +902,123 @@ def select_columns(
 
 
 @contextlib.contextmanager
-def atomic_writer(target: str) -> Iterator[IO[str]]:
-    """A text file that appears at ``target`` only when the block succeeds.
+def atomic_writer(target: str, inputs: Sequence[str] = ()) -> Iterator[IO[str]]:
+    """A text file (UTF-8) that appears at ``target`` only when the block succeeds.
 
-    Written to a temporary file in the same folder, flushed to disk, then renamed over the
-    target; on any error the temporary file is removed and the target is left as it was.
+    Everything that can be known about the target is checked on entry, before any input is
+    read: a name is given, it is not a folder nor one of ``inputs`` (by another name, a link
+    or a hard link too), and a file can be made in its folder.  Rows are written to a staging
+    file beside the target, flushed to disk, then renamed over it; on any error or interrupt
+    the staging file is removed and the target is left as it was.  A new file gets the mode
+    the umask gives; a replaced one keeps its mode (and owner, where allowed).  A target
+    that is not a regular file (``/dev/null``, a pipe) is written directly.  Failures to
+    write (a full disk, a read-only file system) are one :class:`InputError`.
     """
-    path = Path(target)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"--output: no folder {str(folder)!r}")
-    # Not a `with` block: the file must outlive it, to be renamed, or removed on failure.
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
-        "w", dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False, newline=""
-    )
+    if not target:
+        raise InputError("--output: the file name is empty")
+    real = Path(os.path.realpath(target))  # through symbolic links, as the shell's > goes
+    if target.endswith(os.sep) or real.is_dir():
+        raise InputError(f"--output: {target} is a folder; name a file in it")
     try:
-        with handle:
+        existing: os.stat_result | None = real.stat()
+    except FileNotFoundError:
+        existing = None
+    except OSError as error:
+        raise InputError(f"--output: cannot use {target} ({error.strerror})") from None
+    for source in inputs:
+        if source != "-" and _same_file(real, existing, source):
+            raise InputError(f"--output: {target} is also an input file; write to another file")
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        with _writing(target, _open_output(target, real, os.O_WRONLY), sync=False) as handle:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(handle.name)
-        raise
+        return
+    folder = real.parent
+    if not folder.is_dir():
+        raise InputError(f"--output: no folder {str(Path(target).parent)!r}")
+    with contextlib.ExitStack() as cleanup:
+        staging = _Staged(folder / f".{real.name}.{secrets.token_hex(6)}.tmp")
+        cleanup.callback(staging.remove)  # before the file exists: an interrupt cannot leak it
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        try:
+            descriptor = _open_output(
+                target, staging.path, flags, 0o666 if existing is None else 0o600
+            )
+        except InputError:
+            staging.ours = False
+            raise
+        if existing is not None:
+            _keep_mode_and_owner(descriptor, existing)
+        with _writing(target, descriptor, sync=True) as handle:
+            yield handle
+        try:
+            os.replace(staging.path, real)
+        except OSError as error:
+            raise InputError(f"--output: cannot write {target} ({error.strerror})") from None
+
+
+def _same_file(output: Path, output_stat: os.stat_result | None, source: str) -> bool:
+    """Whether ``source`` is the file at ``output``: the same path once links are followed, or
+    the same device and inode (a hard link)."""
+    if Path(os.path.realpath(source)) == output:
+        return True
+    if output_stat is None:
+        return False
+    try:
+        source_stat = os.stat(source)
+    except OSError:
+        return False
+    return (source_stat.st_dev, source_stat.st_ino) == (output_stat.st_dev, output_stat.st_ino)
+
+
+def _open_output(target: str, path: Path, flags: int, mode: int = 0o666) -> int:
+    try:
+        return os.open(path, flags, mode)
+    except OSError as error:
+        raise InputError(f"--output: cannot write {target} ({error.strerror})") from None
+
+
+def _keep_mode_and_owner(descriptor: int, existing: os.stat_result) -> None:
+    os.fchmod(descriptor, stat.S_IMODE(existing.st_mode))
+    if hasattr(os, "fchown"):
+        # Only the superuser may give a file away; others keep their own ownership.
+        with contextlib.suppress(OSError):
+            os.fchown(descriptor, existing.st_uid, existing.st_gid)
+
+
+@contextlib.contextmanager
+def _writing(target: str, descriptor: int, *, sync: bool) -> Iterator[IO[str]]:
+    """A text stream on ``descriptor``, closed at the end; on success flushed (and synced to
+    disk if ``sync``), where a failure is one :class:`InputError` naming ``target``."""
+    raw = _OutputFile(descriptor, target)
+    handle = io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8", newline="")
+    try:
+        yield handle
+        handle.flush()
+        if sync:
+            try:
+                os.fsync(descriptor)
+            except OSError as error:
+                raise InputError(f"--output: cannot write {target} ({error.strerror})") from None
+        handle.close()
+    finally:
+        if not handle.closed:
+            # After a failure the unwritten rest is of no use, and flushing it may fail again.
+            with contextlib.suppress(Exception):
+                handle.close()
+            with contextlib.suppress(OSError):
+                raw.close()
+
+
+class _OutputFile(io.FileIO):
+    """The output's descriptor: a write that fails (a full disk, a read-only file system,
+    a closed pipe) is one :class:`InputError` naming the file."""
+
+    def __init__(self, descriptor: int, display: str) -> None:
+        super().__init__(descriptor, "w", closefd=True)
+        self.display = display
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        try:
+            return super().write(data)
+        except OSError as error:
+            raise InputError(f"--output: cannot write {self.display} ({error.strerror})") from None
