@@ -1142,15 +1142,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     143 and 129 (128 + the signal's number).
     """
     interrupts = _Interrupts()
-    interrupts.install()
     try:
+        interrupts.install()
         code = _run(argv, interrupts)
-        # Typer turns KeyboardInterrupt into its own exit 130, whatever the signal was.
-        return code if interrupts.signum is None else 128 + interrupts.signum
+    except KeyboardInterrupt:  # one that arrived before the run's own error boundary
+        code = EXIT_INTERRUPTED
     finally:
         interrupts.caught = True  # from here on, a late signal does not raise
         if argv is not None:
             interrupts.restore()  # a call from Python gets its own handlers back
+    # Typer turns KeyboardInterrupt into its own exit 130, whatever the signal was.
+    return code if interrupts.signum is None else 128 + interrupts.signum
 
 
 def _run(argv: Sequence[str] | None, interrupts: _Interrupts) -> int:

@@ -95,5 +95,7 @@ def test_signals_stop_quietly_and_leave_nothing(
         assert err == b"", (trial, err.decode())
         assert sorted(p.name for p in out_dir.iterdir() if p.name != "rows.csv") == []
         assert list(spool.iterdir()) == []
+    # Shown with -rP: how many runs the signal stopped, and how many finished first.
+    print(f"{signum.name}: exit codes {sorted(outcomes)}")
     # At least one run was really interrupted, or the test tested nothing.
     assert 128 + signum in outcomes
