@@ -177,3 +177,24 @@ def test_a_file_that_reports_no_size_is_read(capsys: pytest.CaptureFixture[str])
     # /proc/self/status has text but a size of 0; read like a pipe, it has no label column.
     code = main(["ce", "--csv", "/proc/self/status"])
     _one_error(capsys, code, "no label column")
+
+
+def test_low_free_space_stops_the_spool(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cecli.files, "SPOOL_RESERVE", 1 << 60)  # more than any disk has
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    code = main(["ce", "--csv", "/dev/zero"])
+    _one_error(capsys, code, f"the temporary folder {str(tmp_path)!r} has less than")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only the superuser may give a file away")
+def test_a_replaced_output_keeps_its_owner(table: Path) -> None:
+    target = table.parent / "out.csv"
+    target.write_text("old\n")
+    os.chown(target, 12345, 23456)
+    assert main(["ce", "--csv", str(table), "-q", "--output", str(target)]) == 0
+    assert (target.stat().st_uid, target.stat().st_gid) == (12345, 23456)
+    assert target.read_text().splitlines()[0] == "line,loss"

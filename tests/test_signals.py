@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,29 @@ def test_signals_stop_quietly_and_leave_nothing(
     print(f"{signum.name}: exit codes {sorted(outcomes)}")
     # At least one run was really interrupted, or the test tested nothing.
     assert 128 + signum in outcomes
+
+
+def test_prefetch_closes_its_source_in_the_reader_when_stopped_early() -> None:
+    """An interrupted run stops the reader, which shuts its source (and the parser threads
+    behind it) down itself, before the consumer goes on: not later, in a finalizer of the
+    main thread, where an interrupt could only be printed."""
+    import threading
+
+    from cecli.batch import prefetched
+    from cecli.files import Batch
+
+    closed_in: list[str] = []
+
+    def source() -> Iterator[Batch]:
+        try:
+            for line in range(100):
+                empty = np.zeros((1, 2))
+                yield Batch(empty, empty, None, None, np.array([line]))
+        finally:
+            closed_in.append(threading.current_thread().name)
+
+    batches = prefetched(source())
+    assert isinstance(batches, Generator)
+    assert next(batches).lines[0] == 0
+    batches.close()
+    assert closed_in == ["cecli-reader"]
