@@ -1046,6 +1046,7 @@ def plot(
 
 @_command
 def tour(
+    ctx: typer.Context,
     stop: Annotated[int | None, typer.Argument(help="Show only this stop (1-based).")] = None,
     list_stops: Annotated[bool, typer.Option("--list", help="List the stops.")] = False,
     pause: Annotated[
@@ -1056,6 +1057,9 @@ def tour(
     from cecli import render
     from cecli.tour import STOPS
 
+    if ctx.args:
+        # The commands take extra arguments so that options may follow `--`; the tour has none.
+        _fail(f"unexpected extra argument(s): {' '.join(ctx.args)}")
     total = len(STOPS)
     if stop is not None and not 1 <= stop <= total:
         _fail(f"there are {total} stops; choose 1 to {total} (cecli tour --list)")

@@ -37,7 +37,7 @@ from cecli.results import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from rich.console import Console, RenderableType
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
     from rich.table import Table
     from rich.text import Text
 
@@ -893,7 +893,6 @@ def progress(
         return
     from rich.progress import (
         BarColumn,
-        MofNCompleteColumn,
         Progress,
         ProgressColumn,
         Task,
@@ -902,6 +901,15 @@ def progress(
     )
     from rich.text import Text
 
+    class RowCount(ProgressColumn):
+        """Rows done of rows expected, with thousands separators like the speed beside it."""
+
+        def render(self, task: Task) -> Text:
+            total = "?" if task.total is None else f"{int(task.total):,}"
+            # Padded to the total's width, so the bar beside it does not jitter as digits appear.
+            done = f"{int(task.completed):,}"
+            return Text(f"{done:>{len(total)}}/{total}", style="progress.download")
+
     class RowSpeed(ProgressColumn):
         def render(self, task: Task) -> Text:
             return Text(f"{task.speed or 0:,.0f} rows/s", style="progress.data.speed")
@@ -909,7 +917,7 @@ def progress(
     columns = (
         TextColumn(f"scoring {size_bytes / 1e6:,.1f} MB"),
         BarColumn(),
-        MofNCompleteColumn(),
+        RowCount(),
         RowSpeed(),
         TimeRemainingColumn(),
     )
@@ -971,9 +979,11 @@ def comparison_tables(comparison: Comparison) -> list[RenderableType]:
     targets, probs_a, terms_a = _per_class(a)
     _, probs_b, terms_b = _per_class(b)
     with_grad = comparison.grad_a is not None and comparison.grad_b is not None
+    # KL compares distributions P and Q, not labels and predictions: its columns say so.
+    truth, model = ("P", "Q") if isinstance(a, KLResult) else ("y", "p")
     out: list[RenderableType] = []
     for row in _blocks(a):
-        columns = ["class", "y", "p (A)", "p (B)", "term (A)", "term (B)"]
+        columns = ["class", truth, f"{model} (A)", f"{model} (B)", "term (A)", "term (B)"]
         if with_grad:
             columns += ["∂L/∂z (A)", "∂L/∂z (B)"]
         table = _table(_row_title("A and B side by side", a, row), columns)
@@ -989,12 +999,23 @@ def comparison_tables(comparison: Comparison) -> list[RenderableType]:
             fmt(float(np.sum(terms_b[row]))), *([""] * (2 if with_grad else 0)),
         )  # fmt: skip
         out.append(table)
-    out.append(_text(
+    totals = (
         f"loss A = {fmt(float(np.sum(a.headline())))}, loss B = "
-        f"{fmt(float(np.sum(b.headline())))} {a.unit} ({_reduction_words(a)}); "
-        "values that differ are highlighted"
-    ))  # fmt: skip
+        f"{fmt(float(np.sum(b.headline())))} {a.unit} ({_reduction_words(a)})"
+    )
+    out.append(_WhenStyled(_text(totals), _text(f"{totals}; values that differ are highlighted")))
     return out
+
+
+class _WhenStyled:
+    """One of two renderables, chosen as it is drawn: ``styled`` where the console draws styles,
+    ``plain`` where it does not (piped output shows no highlighting, so it must not mention any)."""
+
+    def __init__(self, plain: RenderableType, styled: RenderableType) -> None:
+        self.plain, self.styled = plain, styled
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.styled if console.color_system is not None else self.plain
 
 
 # --- frameworks (--like, --frameworks) ---------------------------------------------------

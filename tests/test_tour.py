@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import pytest
 
+from cecli import render
+from cecli.cli import main
 from cecli.results import MultilabelResult
 from cecli.tour import STOPS
 from tests.helpers import run
@@ -65,3 +68,58 @@ def test_drowned_positives_stop_counts_the_negatives() -> None:
 def test_binary_stop_separates_nats_from_bits() -> None:
     text = " ".join(STOPS[2]().conclusions)
     assert "0.105 nats but 0.152 bits" in text
+
+
+def test_extra_arguments_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["tour", "1", "extra", "junk"])
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (2, "")
+    assert captured.err == "cecli: error: unexpected extra argument(s): extra junk\n"
+
+
+# --- the side-by-side table and the progress bar ---------------------------------------------
+
+
+def test_kl_side_by_side_names_p_and_q(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kl", "0.5,0.5", "0.9,0.1", "--vs", "0.6,0.4"]) == 0
+    header = next(line for line in capsys.readouterr().out.splitlines() if "class" in line)
+    assert header.split() == ["class", "P", "Q", "(A)", "Q", "(B)", "term", "(A)", "term", "(B)",
+                              "∂L/∂z", "(A)", "∂L/∂z", "(B)"]  # fmt: skip
+
+
+def test_ce_side_by_side_keeps_y_and_p(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ce", "0", "0.7,0.3", "--vs", "0.6,0.4"]) == 0
+    header = next(line for line in capsys.readouterr().out.splitlines() if "class" in line)
+    assert header.split()[:4] == ["class", "y", "p", "(A)"]
+
+
+def test_highlighting_is_mentioned_only_where_it_is_drawn(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arguments = ["ce", "0", "0.7,0.3", "--vs", "0.6,0.4"]
+    assert main(arguments) == 0
+    plain = capsys.readouterr().out
+    assert "\x1b[" not in plain
+    assert "loss A = " in plain
+    assert "highlighted" not in plain
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("TTY_COMPATIBLE")
+    assert main(arguments) == 0
+    styled = capsys.readouterr().out
+    assert "\x1b[1;33m" in styled  # the differing values are drawn bold yellow
+    assert "values that differ are highlighted" in styled
+
+
+class _Terminal(io.StringIO):
+    """A stream that says it is a terminal, so the progress bar draws into it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_counts_rows_with_thousands_separators(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TTY_COMPATIBLE")  # the suite's pin to plain text
+    stream = _Terminal()
+    with render.progress(stream, 2_000_000, 10_000_000, enabled=True) as advance:
+        advance(1_234_567)
+    assert "1,234,567/2,000,000" in stream.getvalue()
