@@ -18,7 +18,7 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import IO, TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
@@ -27,7 +27,7 @@ import typer
 from cecli import losses
 from cecli.inputs import InputError, parse_class_names, parse_matrix, parse_vector, read_argument
 from cecli.numerics import FloatArray
-from cecli.render import Mode, Output
+from cecli.render import Mode, Output, TourMove
 from cecli.results import LossResult, RowLosses
 
 if TYPE_CHECKING:
@@ -1067,13 +1067,52 @@ def tour(
     if list_stops:
         Output().text("\n".join(f"{n:>2}. {s.title}" for n, s in chosen))
         return
-    interactive = pause and sys.stdin is not None and sys.stdin.isatty()
-    render.emit_stops(chosen, total, sys.stdout, _wait_for_enter if interactive else None)
+    if pause and sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty():
+        with _keys_as_pressed() as read_move:
+            render.page_stops(chosen, total, sys.stdout, read_move)
+    else:
+        render.emit_stops(chosen, total, sys.stdout)
 
 
-def _wait_for_enter() -> None:
-    with contextlib.suppress(EOFError):
-        input("— press Enter for the next stop —")
+_TOUR_MOVES: dict[str, TourMove] = {
+    "\n": "next", "\r": "next", " ": "next", "\x1b[B": "next", "\x1b[C": "next", "\x1b[6~": "next",
+    "b": "back", "\x1b[A": "back", "\x1b[D": "back", "\x1b[5~": "back",
+    "q": "quit", "\x04": "quit", "": "quit",
+}  # fmt: skip
+"""Keys of ``tour --pause``; the arrow and page keys arrive as escape sequences. Ctrl-D and the
+end of input quit."""
+_KEY = re.compile(r"\x1b\[[0-9;]*[~A-Za-z]|.", re.DOTALL)
+"""One key in what the terminal sends: an escape sequence or one character."""
+
+
+@contextlib.contextmanager
+def _keys_as_pressed() -> Iterator[Callable[[], TourMove]]:
+    """The terminal reading keys as they are pressed, not echoed, for as long as the tour
+    pages (keys pressed while a screen is drawn wait their turn); its settings come back
+    however the tour ends.  Yields the function that reads the next tour key."""
+    import termios
+    import tty
+
+    descriptor = sys.stdin.fileno()
+    saved = termios.tcgetattr(descriptor)
+
+    pending: list[str] = []  # keys read but not yet acted on: one read may bring several
+
+    def read_move() -> TourMove:
+        while True:
+            if not pending:
+                typed = os.read(descriptor, 64).decode(errors="replace")
+                pending.extend(_KEY.findall(typed) if typed else [""])
+            key = pending.pop(0)
+            move = _TOUR_MOVES.get(key.lower() if len(key) == 1 else key)
+            if move is not None:
+                return move
+
+    try:
+        tty.setcbreak(descriptor, termios.TCSANOW)  # Ctrl-C still interrupts
+        yield read_move
+    finally:
+        termios.tcsetattr(descriptor, termios.TCSADRAIN, saved)
 
 
 # --- entry point ---------------------------------------------------------------------------

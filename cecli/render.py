@@ -8,6 +8,7 @@ never pay for it.
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import sys
@@ -929,28 +930,161 @@ def progress(
 # --- the tour ------------------------------------------------------------------------------
 
 
-def emit_stops(stops: Sequence[tuple[int, Stop]], total: int, stdout: TextIO,
-               pause: Callable[[], None] | None = None) -> None:  # fmt: skip
-    """Print tour stops: heading, explanation, the results' own tables, conclusions."""
+TourMove = Literal["next", "back", "quit"]
+"""What a key pressed during ``tour --pause`` asks for."""
+TOUR_KEYS = "Enter/space next · b back · q quit"
+
+
+def emit_stops(stops: Sequence[tuple[int, Stop]], total: int, stdout: TextIO) -> None:
+    """Print tour stops one after another: heading, explanation, tables, conclusions."""
+    console = _console(stdout)
+    for number, stop in stops:
+        _print_stop(console, stdout, number, total, stop)
+    stdout.flush()
+
+
+def page_stops(
+    stops: Sequence[tuple[int, Stop]], total: int, stdout: TextIO, move: Callable[[], TourMove]
+) -> None:
+    """The tour at a terminal: each stop on a cleared alternate screen, a screenful at a time,
+    its heading on every screenful; ``move`` reads the key that says where to go next.  The
+    terminal's own screen comes back however this ends (the last stop, q, or Ctrl-C)."""
+    console = _console(stdout)
+    width, height = console.size
+    rows = max(height - 1, 3)  # the last line names the keys
+    pages: list[tuple[str, list[str]]] = []  # where the screenful is, and its lines
+    for number, stop in stops:
+        screenfuls = _screenfuls(_stop_blocks(stdout, number, total, stop), width, rows)
+        for part, lines in enumerate(screenfuls, start=1):
+            more = f" (screen {part} of {len(screenfuls)})" if len(screenfuls) > 1 else ""
+            pages.append((f"stop {number}/{total}{more}", lines))
+    index = 0
+    with console.screen(hide_cursor=True):
+        while 0 <= index < len(pages):
+            where, lines = pages[index]
+            console.clear()
+            stdout.write("\n".join(lines) + "\n" * (rows - _rows(lines, width) + 1))
+            keys = TOUR_KEYS if index < len(pages) - 1 else TOUR_KEYS.replace("next", "end")
+            console.print(f"[dim]{where} · {keys}[/]", end="")
+            stdout.flush()
+            step = move()
+            if step == "quit":
+                break
+            index = max(index - 1, 0) if step == "back" else index + 1
+
+
+class _LaidOutLike(io.StringIO):
+    """A buffer that answers ``isatty`` as ``stream`` does, so rich lays text out and styles it
+    in the buffer exactly as it would on ``stream``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._terminal = stream.isatty()
+
+    def isatty(self) -> bool:
+        return self._terminal
+
+
+def _stop_blocks(stdout: TextIO, number: int, total: int, stop: Stop) -> list[list[str]]:
+    """A stop as the lines it prints on ``stdout``, styles included, in blocks (the heading, the
+    explanation, each table, each conclusion) that a screenful should not cut."""
+    buffer = _LaidOutLike(stdout)
+    ends: list[int] = []
+    _print_stop(_console(buffer), buffer, number, total, stop, lambda: ends.append(buffer.tell()))
+    text, starts = buffer.getvalue(), [0, *ends]
+    blocks = [text[start:end].splitlines() for start, end in zip(starts, ends, strict=False)]
+    return [block for block in blocks if any(line.strip() for line in block)]
+
+
+def _rows(lines: Sequence[str], width: int) -> int:
+    """Screen rows ``lines`` take at ``width`` columns, counting those the terminal wraps."""
+    from rich.text import Text
+
+    return sum(max(1, -(-Text.from_ansi(line).cell_len // width)) for line in lines)
+
+
+def _screenfuls(blocks: list[list[str]], width: int, rows: int) -> list[list[str]]:
+    """Blocks packed into screenfuls of ``rows`` rows, each starting with the heading (the first
+    block); a block cut only when it is taller than a screenful itself."""
+    heading, *body = blocks
+    pages: list[list[str]] = [list(heading)]
+    for block in body:
+        fits_a_fresh_one = _rows(heading, width) + _rows(block, width) <= rows
+        if fits_a_fresh_one and _rows([*pages[-1], *block], width) > rows:
+            pages.append(list(heading))
+        for line in block:
+            if _rows([*pages[-1], line], width) > rows and len(pages[-1]) > len(heading):
+                pages.append(list(heading))
+            pages[-1].append(line)
+    return pages
+
+
+def _print_stop(
+    console: Console,
+    stdout: TextIO,
+    number: int,
+    total: int,
+    stop: Stop,
+    block_done: Callable[[], None] = lambda: None,
+) -> None:
     from rich.rule import Rule
     from rich.text import Text
 
-    console = _console(stdout)
-    for index, (number, stop) in enumerate(stops):
-        if index and pause is not None:
-            pause()
-        title = Text.assemble(
-            (safe_text(f"{number}/{total} · {stop.title}"), "bold"), style="rule.text"
+    def show(renderable: RenderableType) -> None:
+        console.print(renderable)
+        block_done()
+
+    title = Text.assemble(
+        (safe_text(f"{number}/{total} · {stop.title}"), "bold"), style="rule.text"
+    )
+    show(Rule(title, align="left"))
+    show(_data(stop.intro))
+    for result in stop.results:
+        for renderable in tables_for(result):
+            show(_narrowed(console, renderable))
+    if stop.frameworks is not None:
+        view = stop.frameworks
+        emit_frameworks(
+            Output(stdout=stdout), view.title, view.exact, view.found, like=False, note=view.note
         )
-        console.print(Rule(title, align="left"))
-        console.print(_data(stop.intro))
-        for result in stop.results:
-            for renderable in tables_for(result):
-                console.print(renderable)
-        for line in stop.conclusions:
-            console.print(_conclusion(line))
-        console.print()
-    stdout.flush()
+        block_done()
+    for line in stop.conclusions:
+        show(_conclusion(line))
+    console.print()
+
+
+def _narrowed(console: Console, renderable: RenderableType) -> RenderableType:
+    """A table too wide for the console, made to fit without cutting a number: first without
+    its share column (a picture of the terms beside it), then with headers and notes that
+    hold spaces on two lines.  A table that fits is returned as it is."""
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    def too_wide() -> bool:
+        assert isinstance(renderable, Table)
+        unbounded = console.options.update_width(10_000)
+        return Measurement.get(console, unbounded, renderable).maximum > console.width
+
+    if not isinstance(renderable, Table) or not too_wide():
+        return renderable
+    renderable.columns = [c for c in renderable.columns if not str(c.header).startswith("share")]
+    if too_wide():
+        for column in renderable.columns:
+            column.header = _two_lines(column.header)
+            # rich keeps a column's cells in a list of its own, read here before drawing.
+            column._cells[:] = [_two_lines(cell) for cell in column._cells]
+    return renderable
+
+
+def _two_lines(cell: RenderableType) -> RenderableType:
+    """Plain text with spaces, broken at the space nearest its middle."""
+    if not isinstance(cell, str) or "[" in cell or " " not in cell.strip():
+        return cell
+    middle = min(
+        (i for i, character in enumerate(cell) if character == " "),
+        key=lambda i: abs(2 * i - len(cell)),
+    )
+    return cell[:middle] + "\n" + cell[middle + 1 :]
 
 
 # --- side by side (--vs) -------------------------------------------------------------------

@@ -11,11 +11,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from cecli import losses
+from cecli import frameworks, losses, numerics
+from cecli.numerics import FloatArray
 from cecli.results import LossResult
+
+
+@dataclass(frozen=True, eq=False)
+class FrameworksView:
+    """cecli's value beside the libraries' for one input, as ``--frameworks`` shows it."""
+
+    title: str
+    exact: FloatArray
+    found: tuple[frameworks.Reproduction | frameworks.Missing, ...]
+    note: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,10 +36,17 @@ class Stop:
     intro: str
     results: tuple[LossResult, ...]
     conclusions: tuple[str, ...]
+    frameworks: FrameworksView | None = None
+    """Shown after the results' tables, where a stop compares cecli with the libraries."""
 
 
 def _f(value: float | np.ndarray, digits: int = 4) -> str:
     return f"{float(np.sum(value)):.{digits}f}"
+
+
+def _r(value: float | np.floating[Any]) -> str:
+    """A number as Python prints a float: every digit it holds, no NumPy type name."""
+    return repr(float(value))
 
 
 def _join(values: np.ndarray) -> str:
@@ -56,17 +75,21 @@ def one_hot_ce() -> Stop:
 
 def three_flowers() -> Stop:
     probs = [[0.57, 0.21, 0.22], [0.20, 0.58, 0.22], [0.25, 0.23, 0.52]]
-    result = losses.ce([0, 1, 2], probs, class_names=("setosa", "virginica", "versicolor"))
-    rows = ", ".join(_f(v, 3) for v in result.per_row)
+    result = losses.ce([0, 1, 2], probs, class_names=("setosa", "versicolor", "virginica"))
+    true = [row[label] for label, row in enumerate(probs)]
+    terms = " + ".join(_f(v) for v in result.per_row)
+    cheapest, dearest = int(np.argmin(result.per_row)), int(np.argmax(result.per_row))
     return Stop(
         "Three flowers, one softmax each",
-        "A classifier of setosa, virginica and versicolor gives its true class 0.57, 0.58 and "
-        "0.52; each example's loss is −ln of that number, and the cost is their mean.",
+        "A classifier of setosa, versicolor and virginica gives each flower's true class "
+        f"{true[0]}, {true[1]} and {true[2]}; each example's loss is −ln of that number, and "
+        "the cost is their mean.",
         (result,),
         (
-            f"Per example: {rows} nats; mean {_f(result.loss)} nats.",
-            "Write-ups of this example round them to 0.56, 0.54 and 0.65: −ln 0.58 = 0.5447 "
-            "rounds to 0.54, the other two agree.",
+            f"Mean: ({terms}) / 3 = {_f(result.loss)} nats.",
+            f"The surest answer (p = {true[cheapest]}, row {cheapest + 1}) costs least, "
+            f"{_f(result.per_row[cheapest])}; the least sure (p = {true[dearest]}, row "
+            f"{dearest + 1}) costs most, {_f(result.per_row[dearest])}.",
         ),
     )
 
@@ -177,6 +200,87 @@ def focal_loss() -> Stop:
     )
 
 
+def clipping() -> Stop:
+    clipped = losses.ce([0], [0.0, 1.0])
+    exact = losses.ce([0], [0.0, 1.0], eps=0.0)
+    eps = clipped.eps
+    return Stop(
+        f"Clipping: why p = 0 costs {clipped.loss:.1f} and not ∞",
+        "−log 0 is infinite, so before taking the log cecli clips every probability into "
+        f"[ε, 1 − ε], with ε = {eps:g} by default (as Keras does); --eps 0 turns clipping off.",
+        (clipped, exact),
+        (
+            f"With ε = {eps:g}, p = 0 becomes {eps:g} and the loss is −ln {eps:g} = "
+            f"{-math.log(eps)!r}: no single term can cost more, whatever the model says.",
+            f"With --eps 0 the loss is {exact.loss}: one confident mistake makes a mean over any "
+            "number of rows infinite.",
+        ),
+    )
+
+
+def log_sum_exp() -> Stop:
+    logits = [1000.0, -1000.0]
+    exact = losses.ce([1], logits, logits=True)
+    probs = numerics.softmax(logits)
+    from_probs = losses.ce([1], probs, eps=0.0)
+    from_clipped = losses.ce([1], probs)
+    log_probs = numerics.log_softmax(logits)
+    log_sum = logits[1] - float(log_probs[1])
+    with np.errstate(divide="ignore"):  # log 0 = −inf is the point being shown
+        logs_of_probs = np.log(probs)
+    return Stop(
+        "Logits and log-sum-exp: exact answers at ±1000",
+        "From logits, log softmax(z)_c = z_c − log Σ e^z_k, and log Σ e^z_k = max z + "
+        "log(1 + Σ e^(z_k − max z)) never overflows. Taking softmax first and then its log "
+        "loses any probability too small for a double.",
+        (exact, from_probs),
+        (
+            f"z = [1000 −1000]: softmax(z) = [{_r(probs[0])}, {_r(probs[1])}] (e^−2000 is below "
+            f"the smallest double), whose log is [{_r(logs_of_probs[0])}, "
+            f"{_r(logs_of_probs[1])}]: L = {from_probs.loss}, or {from_clipped.loss!r} once "
+            "clipped at 1e-7.",
+            f"--logits never forms p: log softmax(z)₁ = z₁ − log Σ e^z_k = {_r(logits[1])} − "
+            f"{_r(log_sum)} = {_r(log_probs[1])}, so L = {exact.loss!r}, exactly.",
+        ),
+    )
+
+
+def frameworks_differ() -> Stop:
+    labels, preds = np.array([0.0]), np.array([0.0, 1.0])
+    result = losses.ce(labels, preds)
+    problem = frameworks.make_problem(
+        "ce", labels, preds, logits=False, options={"reduction": result.reduction}
+    )
+    found = tuple(frameworks.reproduce_all(problem))
+    values = {
+        item.library: float(item.value)
+        for item in found
+        if isinstance(item, frameworks.Reproduction)
+    }
+    machine_eps = float(np.finfo(np.float64).eps)
+    keras_difference = values["keras"] / result.loss - 1
+    view = FrameworksView(
+        "cecli ce 0 0,1 --frameworks (nats)",
+        np.asarray(result.loss),
+        found,
+        f"clips {result.clipped_count} values at {result.eps:g}",
+    )
+    return Stop(
+        "Why does my framework give a different number?",
+        "The same input, p = 0 on the true class, in four libraries. Each is right by its own "
+        "conventions: whether and where it clips, and in which dtype it computes.",
+        (),
+        (
+            f"torch and optax do not clip: −log 0 = {values['torch']}. scikit-learn clips at "
+            f"machine ε, {machine_eps:.3g}: −ln {machine_eps:.3g} = {-math.log(machine_eps)!r}.",
+            f"Keras clips at 1e-7 like cecli but in float32: {values['keras']!r} against "
+            f"{result.loss!r}, a relative difference of {keras_difference:+.1e}.",
+            "cecli ce … --like LIB prints one library's number; --eps sets cecli's clipping.",
+        ),
+        view,
+    )
+
+
 STOPS: tuple[Callable[[], Stop], ...] = (
     one_hot_ce,
     three_flowers,
@@ -186,4 +290,7 @@ STOPS: tuple[Callable[[], Stop], ...] = (
     softmax_gradient,
     label_smoothing,
     focal_loss,
+    clipping,
+    log_sum_exp,
+    frameworks_differ,
 )

@@ -213,8 +213,8 @@ def test_class_names_side_by_side(
 def test_the_tour_is_unchanged_by_escaping(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(["tour", "2"], capsys, False)
     assert code == 0
-    assert "2/8 · Three flowers, one softmax each" in out
-    assert "→ Write-ups of this example round them to 0.56, 0.54 and 0.65" in out
+    assert "2/11 · Three flowers, one softmax each" in out
+    assert "→ Mean: (0.5621 + 0.5447 + 0.6539) / 3 = 0.5869 nats." in out
     assert "versicolor" in out
 
 
