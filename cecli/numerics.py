@@ -147,3 +147,195 @@ def kl_parts(p: npt.ArrayLike, q: npt.ArrayLike) -> tuple[FloatArray, FloatArray
     ratio_part = np.where((qs == 0.0) & (ps > 0.0), np.inf, ratio_part)
     ratio_part = np.where((qs == 0.0) & (ps == 0.0), 0.0, ratio_part)
     return ratio_part, ps - qs
+
+
+# --- exact sums ------------------------------------------------------------------------------
+
+# A total is kept as one Python integer in units of 2^-_EXACT_UNIT, so that merging totals is
+# adding integers.  Every float64 is a multiple of 2^-1074, and each half of the error-free
+# product of two mantissas in [0.5, 1) is a multiple of 2^-106 times 2^(sum of two exponents
+# ≥ -1073): 2^-2400 divides them all.
+_EXACT_UNIT = 2400
+# Values are added in groups of one binary exponent, each split as high + low with the high
+# part keeping the top 27 bits of the 53-bit mantissa: within a group, up to 2^26 high parts
+# (multiples of 2^(e-27) below 2^e) and low parts (multiples of 2^(e-53) below 2^(e-26)) add up
+# exactly in float64, whatever the order, because every partial sum stays below 2^53 units.
+_LOW_BITS = 26
+_HIGH_MASK = ~((1 << _LOW_BITS) - 1)
+_ROWS_PER_BINCOUNT = 1 << 25
+_LARGE_FIELD = 2047 - 27  # exponent field of 2^997
+_SHIFT_BIAS = 2400
+_SPLITTER = 134217729.0  # 2^27 + 1: Dekker's split of a 53-bit mantissa into two halves
+
+
+class ExactSum:
+    """The exact sum of float64 values (or of exact products of two), as one integer.
+
+    ``add`` folds in an array, ``+`` merges two sums, and :meth:`value` and :meth:`ratio`
+    round the exact result once, correctly, so the outcome depends neither on how the values
+    were split into arrays nor on the order in which sums were merged.  Infinities and NaN
+    are kept apart and follow IEEE rules (``inf + -inf`` is NaN).
+    """
+
+    __slots__ = ("nan", "negative_infinite", "positive_infinite", "scaled")
+
+    def __init__(self) -> None:
+        self.scaled = 0
+        """The finite part, in units of 2^-_EXACT_UNIT."""
+        self.positive_infinite = False
+        self.negative_infinite = False
+        self.nan = False
+
+    def __add__(self, other: ExactSum) -> ExactSum:
+        result = ExactSum()
+        result.scaled = self.scaled + other.scaled
+        result.positive_infinite = self.positive_infinite or other.positive_infinite
+        result.negative_infinite = self.negative_infinite or other.negative_infinite
+        result.nan = self.nan or other.nan
+        return result
+
+    def add(self, values: FloatArray) -> None:
+        """Add ``Σ values``, exactly."""
+        flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+        for start in range(0, flat.size, _ROWS_PER_BINCOUNT):
+            self._add_by_exponent(flat[start : start + _ROWS_PER_BINCOUNT])
+
+    def add_constant(self, value: float, count: int) -> None:
+        """Add ``value`` ``count`` times (a column of ones, say) without a pass over it."""
+        if math.isfinite(value):
+            self.scaled += count * _units(value)
+        elif count:
+            self._add_non_finite(np.array([value]))
+
+    def add_products(self, left: FloatArray, right: FloatArray) -> None:
+        """Add ``Σ left·right`` with every product exact (no overflow, underflow or rounding).
+
+        Each factor is scaled into [0.5, 1) by its own power of two; the product of the two
+        mantissas is split error-free into ``high + low`` (Dekker's TwoProduct, exact here
+        because nothing can overflow or underflow), and both halves are added with the
+        exponents put back.
+        """
+        left = np.asarray(left, dtype=np.float64).reshape(-1)
+        right = np.asarray(right, dtype=np.float64).reshape(-1)
+        finite = np.isfinite(left) & np.isfinite(right)
+        if not finite.all():
+            with np.errstate(invalid="ignore", over="ignore"):
+                self._add_non_finite(left[~finite] * right[~finite])
+            left, right = left[finite], right[finite]
+        left_mantissas, left_exponents = np.frexp(left)
+        right_mantissas, right_exponents = np.frexp(right)
+        exponents = left_exponents.astype(np.int64) + right_exponents
+        for part in _two_product(left_mantissas, right_mantissas):
+            mantissas, own_exponents = np.frexp(part)
+            for start in range(0, part.size, _ROWS_PER_BINCOUNT):
+                stop = start + _ROWS_PER_BINCOUNT
+                shifts = own_exponents[start:stop] + exponents[start:stop]
+                self._add_shifted(mantissas[start:stop], shifts)
+
+    def _add_by_exponent(self, values: FloatArray) -> None:
+        bits = values.view(np.int64)
+        fields = (bits >> 52) & 0x7FF
+        high = (bits & _HIGH_MASK).view(np.float64)
+        with np.errstate(invalid="ignore"):  # inf - inf: the value is set apart below
+            low = values - high
+        high_totals = np.bincount(fields, weights=high)
+        if high_totals.size > _LARGE_FIELD:
+            # Infinities and NaN are kept apart, and values within 2^27 of the largest float,
+            # whose group totals could overflow, go by mantissa and exponent.
+            finite = np.isfinite(values)
+            self._add_non_finite(values[~finite])
+            large = finite & (fields >= _LARGE_FIELD)
+            mantissas, exponents = np.frexp(values[large])
+            self._add_shifted(mantissas, exponents.astype(np.int64))
+            self._add_by_exponent(values[finite & ~large])
+            return
+        low_totals = np.bincount(fields, weights=low)
+        used = np.flatnonzero((high_totals != 0.0) | (low_totals != 0.0))
+        self.scaled += sum(
+            _units(high_total) + _units(low_total)
+            for high_total, low_total in zip(
+                high_totals[used].tolist(), low_totals[used].tolist(), strict=True
+            )
+        )
+
+    def _add_shifted(self, mantissas: FloatArray, shifts: npt.NDArray[np.int64]) -> None:
+        """Add ``Σ mantissas·2^shifts`` for mantissas in [0.5, 1) or 0."""
+        bits = mantissas.view(np.int64)
+        high = (bits & _HIGH_MASK).view(np.float64)
+        low = mantissas - high
+        bins = shifts + _SHIFT_BIAS
+        high_totals = np.bincount(bins, weights=high)
+        low_totals = np.bincount(bins, weights=low)
+        used = np.flatnonzero((high_totals != 0.0) | (low_totals != 0.0))
+        self.scaled += sum(
+            _units(high_total, shift) + _units(low_total, shift)
+            for shift, high_total, low_total in zip(
+                (used - _SHIFT_BIAS).tolist(),
+                high_totals[used].tolist(),
+                low_totals[used].tolist(),
+                strict=True,
+            )
+        )
+
+    def _add_non_finite(self, values: FloatArray) -> None:
+        self.nan = self.nan or bool(np.isnan(values).any())
+        self.positive_infinite = self.positive_infinite or bool((values == np.inf).any())
+        self.negative_infinite = self.negative_infinite or bool((values == -np.inf).any())
+
+    def is_zero(self) -> bool:
+        return self.scaled == 0 and not self._special()
+
+    def _special(self) -> bool:
+        return self.nan or self.positive_infinite or self.negative_infinite
+
+    def _special_value(self) -> float:
+        if self.nan or (self.positive_infinite and self.negative_infinite):
+            return math.nan
+        return math.inf if self.positive_infinite else -math.inf
+
+    def value(self) -> float:
+        """The exact sum, correctly rounded to float64 (±inf beyond the largest float)."""
+        if self._special():
+            return self._special_value()
+        return _divide(self.scaled, 1 << _EXACT_UNIT)
+
+    def mean(self, count: int) -> float:
+        """``self / count``, correctly rounded; ``count`` > 0."""
+        if self._special():
+            return self._special_value()
+        return _divide(self.scaled, count << _EXACT_UNIT)
+
+    def ratio(self, divisor: ExactSum) -> float:
+        """``self / divisor``, from the exact sums, correctly rounded; ``divisor`` not 0."""
+        if self._special() or divisor._special():
+            return self.value() / divisor.value()
+        return _divide(self.scaled, divisor.scaled)
+
+
+def _divide(numerator: int, denominator: int) -> float:
+    """``numerator / denominator`` correctly rounded: Python divides integers exactly."""
+    try:
+        return numerator / denominator
+    except OverflowError:  # the rounded quotient is beyond the largest float
+        return math.inf if (numerator < 0) == (denominator < 0) else -math.inf
+
+
+def _units(value: float, shift: int = 0) -> int:
+    """``value·2^shift`` as an integer number of units of 2^-_EXACT_UNIT (exact)."""
+    numerator, denominator = value.as_integer_ratio()  # the denominator is a power of two
+    return numerator << (_EXACT_UNIT + shift - denominator.bit_length() + 1)
+
+
+def _two_product(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``a·b = high + low`` exactly (Dekker), for factors whose products cannot underflow."""
+    high = a * b
+    a_high, a_low = _split(a)
+    b_high, b_low = _split(b)
+    low = ((a_high * b_high - high) + a_high * b_low + a_low * b_high) + a_low * b_low
+    return high, low
+
+
+def _split(a: FloatArray) -> tuple[FloatArray, FloatArray]:
+    scaled = _SPLITTER * a
+    high = scaled - (scaled - a)
+    return high, a - high
