@@ -267,15 +267,17 @@ def categorical_cross_entropy(
     if smoothing:
         targets = (1.0 - smoothing) * targets + smoothing / classes
     model = _categorical(matrix, logits=logits, eps=eps)
-    weighted_targets = targets if weight_vector is None else targets * weight_vector
-    terms = _in_base(_weighted_neg_log(weighted_targets, model.log_p), canonical_base)
-    per_row: FloatArray = terms.sum(axis=1)
-    row_divisors = np.ones(rows) if weight_vector is None else weighted_targets.sum(axis=1)
-    divisor = float(row_divisors.sum())
-    if divisor == 0.0 and reduction == "mean":
-        raise InputError("--weights give every target weight 0; the weighted mean is undefined")
+    # Huge weights may make a term or a row's total overflow: inf is then its rounded value.
+    with np.errstate(over="ignore"):
+        weighted_targets = targets if weight_vector is None else targets * weight_vector
+        terms = _in_base(_weighted_neg_log(weighted_targets, model.log_p), canonical_base)
+        per_row: FloatArray = terms.sum(axis=1)
+        row_divisors = np.ones(rows) if weight_vector is None else weighted_targets.sum(axis=1)
+        loss = reduce_rows(per_row, reduction, float(rows))
+    if weight_vector is not None and reduction == "mean":
+        loss = _class_weighted_mean(targets, weight_vector, model.log_p, canonical_base)
     return CrossEntropyResult(
-        loss=reduce_rows(per_row, reduction, divisor),
+        loss=loss,
         per_row=per_row,
         base=canonical_base,
         reduction=reduction,
@@ -351,6 +353,28 @@ def categorical_cross_entropy_rows(
         clipped_count=clipped_count,
         unnormalized_rows=off,
     )
+
+
+def _class_weighted_mean(
+    targets: FloatArray, weight_vector: FloatArray, log_p: FloatArray, base: Base
+) -> float:
+    """``Σ w·y·(−log p) / Σ w·y`` over every row and class, the same for weights of any scale.
+
+    The weights are first scaled by a power of two that brings the largest into [0.5, 1), so
+    that ``w·y`` neither overflows (weights of 1e308) nor loses digits as a subnormal (weights
+    of 1e-320); each ``w·y·(−log p)`` is then an exact product and both sums are exact
+    (:class:`~cecli.numerics.ExactSum`), so the ratio is rounded once.
+    """
+    largest_exponent = math.frexp(float(weight_vector.max()))[1]
+    scaled = targets * np.ldexp(weight_vector, -largest_exponent)
+    counted = scaled != 0.0  # 0·log 0 = 0: a term of weight 0 is 0 whatever p is
+    divisor = numerics.ExactSum()
+    divisor.add(scaled[counted])
+    if divisor.is_zero():
+        raise InputError("--weights give every target weight 0; the weighted mean is undefined")
+    total = numerics.ExactSum()
+    total.add_products(scaled[counted], _in_base(-log_p[counted], base))
+    return total.ratio(divisor)
 
 
 def _class_weights(weights: npt.ArrayLike | None, classes: int) -> FloatArray | None:
@@ -727,7 +751,8 @@ def logit_gradient(
     scale = 1.0 / divisor if reduction == "mean" else 1.0
     grad_probs = None
     if model is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # y/p beyond the largest float (p subnormal) is ±inf, its rounded value.
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             raw = np.where(targets == 0.0, 0.0, -targets / model.probs)
             if sigmoid:
                 raw += np.where(targets == 1.0, 0.0, (1.0 - targets) / model.not_probs)

@@ -63,7 +63,8 @@ def log_softmax(logits: npt.ArrayLike) -> FloatArray:
     """
     z = np.asarray(logits, dtype=np.float64)
     top = np.max(z, axis=-1, keepdims=True)
-    shifted = z - top
+    with np.errstate(over="ignore"):  # a gap beyond the largest float: -inf, then e^-inf = 0
+        shifted = z - top
     exps = np.exp(shifted)
     top_index = np.argmax(z, axis=-1)[..., np.newaxis]
     np.put_along_axis(exps, top_index, 0.0, axis=-1)
@@ -97,7 +98,7 @@ def sigmoid(x: npt.ArrayLike) -> FloatArray:
 def x_log(x: npt.ArrayLike, log_y: npt.ArrayLike) -> FloatArray:
     """``x · log_y`` for an already computed ``log_y``, with ``0 · log(anything) = 0``."""
     xs = np.asarray(x, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # a huge weight times log y: ±inf
         product = xs * np.asarray(log_y, dtype=np.float64)
     result: FloatArray = np.where(xs == 0.0, 0.0, product)
     return result

@@ -446,8 +446,8 @@ def _ce_tables(result: CrossEntropyResult) -> list[RenderableType]:
     if weighted and result.reduction == "mean":
         out.append(
             _text(
-                f"weighted mean: Σ loss / Σ w·y = {fmt(float(result.per_row.sum()))} / "
-                f"{fmt(float(result.row_divisors.sum()))}"
+                f"weighted mean: Σ loss / Σ w·y = {fmt(sum(result.per_row.tolist()))} / "
+                f"{fmt(sum(result.row_divisors.tolist()))}"
             )
         )
     out.extend(_summary(result, "Cross-entropy"))
@@ -735,7 +735,7 @@ def _focal_tables(result: FocalResult) -> list[RenderableType]:
                 cells.append(fmt(result.alpha_t[row, c]))
             ratio = (
                 ""
-                if ce_term == 0
+                if ce_term == 0 or math.isinf(ce_term)  # inf / inf: no ratio to show
                 else ("all" if focal_term == 0 else f"×{fmt(ce_term / focal_term)}")
             )
             cells += [fmt(ce_term), fmt(focal_term), ratio, _share(focal_term, result.terms[row])]
