@@ -165,6 +165,7 @@ _LOW_BITS = 26
 _HIGH_MASK = ~((1 << _LOW_BITS) - 1)
 _ROWS_PER_BINCOUNT = 1 << 25
 _LARGE_FIELD = 2047 - 27  # exponent field of 2^997
+_SIGN_FIELD = 2048  # the sign bit, above the 11 bits of the exponent
 _SHIFT_BIAS = 2400
 _SPLITTER = 134217729.0  # 2^27 + 1: Dekker's split of a 53-bit mantissa into two halves
 
@@ -234,18 +235,19 @@ class ExactSum:
                 self._add_shifted(mantissas[start:stop], shifts)
 
     def _add_by_exponent(self, values: FloatArray) -> None:
-        bits = values.view(np.int64)
-        fields = (bits >> 52) & 0x7FF
-        high = (bits & _HIGH_MASK).view(np.float64)
+        # Grouped by sign and exponent field (the top 12 bits, 0 to 4095): one shift.
+        fields = (values.view(np.uint64) >> np.uint64(52)).view(np.int64)
+        high = (values.view(np.int64) & _HIGH_MASK).view(np.float64)
         with np.errstate(invalid="ignore"):  # inf - inf: the value is set apart below
             low = values - high
         high_totals = np.bincount(fields, weights=high)
-        if high_totals.size > _LARGE_FIELD:
+        top = high_totals[_LARGE_FIELD:_SIGN_FIELD], high_totals[_SIGN_FIELD + _LARGE_FIELD :]
+        if any(np.count_nonzero(part) for part in top):
             # Infinities and NaN are kept apart, and values within 2^27 of the largest float,
             # whose group totals could overflow, go by mantissa and exponent.
             finite = np.isfinite(values)
             self._add_non_finite(values[~finite])
-            large = finite & (fields >= _LARGE_FIELD)
+            large = finite & (np.abs(values) >= 2.0 ** (_LARGE_FIELD - 1023))
             mantissas, exponents = np.frexp(values[large])
             self._add_shifted(mantissas, exponents.astype(np.int64))
             self._add_by_exponent(values[finite & ~large])
