@@ -119,7 +119,7 @@ def _weighted_sum(values: FloatArray, weights: FloatArray | None) -> ExactSum:
     """Σ w·v exactly: every product w·v exact, their sum exact; rounded only when reported."""
     total = ExactSum()
     if values.size and values[0] == values[-1] and bool((values == values[0]).all()):
-        # A column of ones (an unweighted mean's divisors): no pass over the values.
+        # A constant column (an unweighted mean's divisors): counted, not added value by value.
         if weights is None:
             total.add_constant(float(values[0]), values.size)
         elif values[0] == 1.0:

@@ -310,8 +310,10 @@ class ExactSum:
 
     def ratio(self, divisor: ExactSum) -> float:
         """``self / divisor``, from the exact sums, correctly rounded; ``divisor`` not 0."""
-        if self._special() or divisor._special():
+        if divisor._special():
             return self.value() / divisor.value()
+        if self._special():  # ±inf or NaN over a finite divisor (whose float may round to 0)
+            return self._special_value() * (1.0 if divisor.scaled > 0 else -1.0)
         return _divide(self.scaled, divisor.scaled)
 
 

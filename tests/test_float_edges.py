@@ -96,13 +96,24 @@ def _file_cases(folder: Path) -> list[list[str]]:
     for source in (["--csv", str(csv)], ["--parquet", str(parquet)]):
         for columns, option in itertools.product(
             [["--pred-cols", "p0,p1"], ["--pred-cols", "z0,z1", "--logits"]],
-            [[], ["--eps", "0"], ["--weight-col", "w"], ["--reduction", "sum"]],
+            [
+                [],
+                ["--eps", "0"],
+                ["--weight-col", "w"],
+                ["--reduction", "sum"],
+                ["--eps", "0", "--weight-col", "w", "--weights", "5e-324,5e-324"],
+            ],
         ):
             if "--logits" in columns and option[:1] == ["--eps"]:
                 continue
             for output in [["--json"], ["-q"], []]:
                 cases.append(["ce", *source, "--label-col", "label", *columns, *option, *output])
         cases.append(["grad", *source, "--pred-cols", "z0,z1", "--reduction", "none"])
+    # An infinite loss over a weight total that is not 0 but rounds to 0 as a float.
+    tiny = folder / "tiny.csv"
+    tiny.write_text("label,p0,p1,w\n0,0,1,1e-300\n")
+    cases.append(["ce", "--csv", str(tiny), "--weights", "5e-324,5e-324", "--weight-col", "w",
+                  "--eps", "0"])  # fmt: skip
     return cases
 
 
