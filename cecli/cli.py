@@ -24,7 +24,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
-from cecli import losses
+from cecli import __version__, losses
 from cecli.inputs import InputError, parse_class_names, parse_matrix, parse_vector, read_argument
 from cecli.numerics import FloatArray
 from cecli.render import Mode, Output, TourMove
@@ -39,6 +39,8 @@ RowsFn = Callable[[FloatArray, FloatArray, tuple[str, ...] | None], RowLosses | 
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+# `-h` too, as in most commands; without it `cecli ce -h` read `-h` as LABELS.
+_HELP_OPTIONS = ["-h", "--help"]
 
 app = typer.Typer(
     name="cecli",
@@ -54,12 +56,38 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": _HELP_OPTIONS},
 )
+
+
+def _print_version(requested: bool) -> None:
+    if requested:
+        Output().text(f"cecli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _app_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    # Only the full app (`cecli --version`, `cecli --help`) runs this; `main` builds a
+    # subcommand's own app without it.
+    pass
+
 
 # Negative numbers (`-1.2,0.3`) must reach the arguments instead of being read as options.
 # Options typed after `--` (`cecli ce -- 0 -1.2,0.3 --logits`) arrive as extra arguments, which
 # `_with_file_options` hands back to the parser once.
-_COMMAND_SETTINGS: dict[str, Any] = {"ignore_unknown_options": True, "allow_extra_args": True}
+_COMMAND_SETTINGS: dict[str, Any] = {
+    "ignore_unknown_options": True,
+    "allow_extra_args": True,
+    "help_option_names": _HELP_OPTIONS,
+}
 _NUMBER_LIKE = re.compile(r"^-[\d.]")
 _reparsing: contextvars.ContextVar[bool] = contextvars.ContextVar("reparsing", default=False)
 

@@ -78,16 +78,6 @@ def test_readme_python_examples() -> None:
     assert runner.failures == 0
 
 
-def test_readme_setup_commands_are_first() -> None:
-    text = README.read_text(encoding="utf-8")
-    setup = text.index("## Set-up")
-    test_command = "pip install -e '.[test,frameworks]' && python -m pytest"
-    assert text.index("pip install . && cecli ", setup) < text.index(test_command, setup)
-    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "-e '.[test,frameworks]'" in ci
-    assert "python -m pytest" in ci
-
-
 def _update() -> None:
     def fill(match: re.Match[str]) -> str:
         lines: list[str] = []
