@@ -15,6 +15,7 @@ import collections
 import contextlib
 import csv
 import fnmatch
+import functools
 import gzip
 import io
 import os
@@ -357,7 +358,7 @@ class Source:
             # polars warns when a stray quote upsets its count of a block's rows; the bad
             # value is then reported with its place (or skipped), so the warning says nothing.
             warnings.filterwarnings("ignore", "CSV malformed", UserWarning)
-            yield from _in_order(parse, _record_blocks(self.path))
+            yield from _in_order(parse, _record_blocks(self.path, self.separator))
 
     def first_ragged_line(self) -> tuple[int, int] | None:
         if self.kind != "csv":
@@ -491,8 +492,11 @@ class Table:
         self, source: Source, mine: list[str], reading: Reading
     ) -> Iterator[tuple[pl.DataFrame, np.ndarray | None]]:
         if source.kind == "csv":
-            for chunk, blank in source.csv_chunks(reading):
-                yield chunk.select(mine), blank
+            try:
+                for chunk, blank in source.csv_chunks(reading):
+                    yield chunk.select(mine), blank
+            except RecordTooLong as error:
+                raise InputError(f"{source.display}:{str(error).removeprefix('line ')}") from None
             return
         # One slice of the lazy scan at a time reads only the row groups it needs: flat
         # memory (150 -> 174 MiB from 1M to 10M rows), where collect_batches grew to 338.
@@ -578,29 +582,55 @@ def _in_order(parse: Callable[[bytes], T], blocks: Iterable[bytes]) -> Iterator[
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _record_blocks(path: Path) -> Iterator[bytes]:
+MAX_RECORD_BYTES = 64 << 20
+"""The longest record (line) read: a longer one, or a quote left open, is an error rather than
+a block that outgrows the memory budget (a 300 MB line took 980 MiB to parse)."""
+
+
+class RecordTooLong(InputError):
+    """A record longer than ``MAX_RECORD_BYTES``; ``line`` is the line it starts on."""
+
+    def __init__(self, line: int) -> None:
+        limit = MAX_RECORD_BYTES
+        size = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
+        super().__init__(
+            f"line {line}: a record longer than {size}, the limit for one line "
+            "(is a quote left open?)"
+        )
+        self.line = line
+
+
+def _record_blocks(path: Path, separator: str = ",") -> Iterator[bytes]:
     """The file after its header in blocks of whole records, about ``CHUNK_BYTES`` each.
 
     Each block is read by one ``os.pread`` straight into the ``bytes`` that polars takes: no
     copy in Python, where copying blocks out of a reused buffer held the GIL for about 0.3 s
-    of a 1.1 GB file.
+    of a 1.1 GB file.  Every block holds at least one record, so the loop ends on any bytes;
+    a record longer than ``MAX_RECORD_BYTES`` raises :class:`RecordTooLong`.
     """
     with path.open("rb") as handle:
         fd = handle.fileno()
-        start, size = len(handle.readline()), os.fstat(fd).st_size  # after the header
+        header = handle.readline(MAX_RECORD_BYTES + 1)
+        if len(header) > MAX_RECORD_BYTES:
+            raise RecordTooLong(1)
+        start, size = len(header), os.fstat(fd).st_size
         while start < size:
-            stop = _block_stop(fd, start, size)
+            length = _block_stop(fd, start, size) - start
             while True:
-                data = os.pread(fd, stop - start, start)
+                data = os.pread(fd, length, start)
                 if not data:
                     return  # the file is shorter than it was
-                if stop >= size or b'"' not in data:
-                    cut = len(data)
+                if start + len(data) >= size:
+                    cut = len(data)  # the last record may lack its line break
                 else:
-                    cut = _record_end(data, len(data))
+                    cut = _record_end(data, len(data), separator)
                 if cut:
                     break
-                stop = _line_break_after(fd, stop, size)  # a quoted field runs on: read on
+                if length >= MAX_RECORD_BYTES:
+                    raise RecordTooLong(_line_number(fd, start))
+                # The record runs on: read twice as far, so that a long record costs
+                # linear time (reading one more line at a time was quadratic).
+                length = min(2 * length, MAX_RECORD_BYTES)
             yield data if cut == len(data) else data[:cut]
             start += cut
 
@@ -609,8 +639,8 @@ _SEARCH_BYTES = 1 << 16
 
 
 def _block_stop(fd: int, start: int, size: int) -> int:
-    """The end of the last line in ``CHUNK_BYTES`` from ``start`` (further, if a line is
-    longer; the end of the file, if it is nearer)."""
+    """The end of the last line in ``CHUNK_BYTES`` from ``start`` (``start + CHUNK_BYTES``
+    if there is none; the end of the file, if it is nearer)."""
     limit = start + CHUNK_BYTES
     if limit >= size:
         return size
@@ -621,28 +651,67 @@ def _block_stop(fd: int, start: int, size: int) -> int:
         if found != -1:
             return window_start + found + 1
         window_end = window_start
-    return _line_break_after(fd, limit, size)
+    return limit
 
 
-def _line_break_after(fd: int, position: int, size: int) -> int:
-    """Just after the first line break at or after ``position`` (or the end of the file)."""
-    while position < size:
-        window = os.pread(fd, _SEARCH_BYTES, position)
-        found = window.find(b"\n")
-        if found != -1:
-            return position + found + 1
-        position += len(window) or size
-    return size
+def _line_number(fd: int, position: int) -> int:
+    """The line (1-based) that starts at byte ``position``."""
+    breaks, offset = 0, 0
+    while offset < position:
+        window = os.pread(fd, min(_SEARCH_BYTES, position - offset), offset)
+        if not window:
+            break
+        breaks += window.count(b"\n")
+        offset += len(window)
+    return breaks + 1
 
 
-def _record_end(data: bytes | bytearray, end: int) -> int:
-    """The end of the last complete record in ``data[:end]``: after a line break outside
-    quotes (0 if there is none)."""
+_QUOTE = ord('"')
+
+
+def _record_end(data: bytes | bytearray, end: int, separator: str = ",") -> int:
+    """The end of the last complete record in ``data[:end]``, which starts with a record (0 if
+    there is none), as polars reads records: a quote opens a quoted field only at the start of a
+    field, where a line break does not end the record; elsewhere it is an ordinary character.
+
+    The quotes' count decides, in C, when every other quote (the ones that would open a
+    field) stands at the start of a field or right after a closing quote; otherwise (a stray
+    quote) a regular expression reads the fields from the start.
+    """
     cut = data.rfind(b"\n", 0, end) + 1
-    if data.find(b'"', 0, end) != -1:
-        while cut > 0 and data.count(b'"', 0, cut) % 2:
-            cut = data.rfind(b"\n", 0, cut - 1) + 1
-    return cut
+    view = np.frombuffer(data, dtype=np.uint8, count=end)
+    quotes = np.flatnonzero(view == _QUOTE)
+    if not quotes.size:
+        return cut
+    openers = quotes[::2]
+    before = view[openers[openers > 0] - 1]
+    starts = np.frombuffer(f'{separator}\n"'.encode(), dtype=np.uint8)
+    if not np.isin(before, starts).all():
+        match = _records_pattern(separator).match(data, 0, end)
+        return match.end() if match else 0
+    while cut:
+        inside = int(np.searchsorted(quotes, cut))  # the quotes before the cut
+        if inside % 2 == 0:
+            return cut
+        cut = data.rfind(b"\n", 0, int(quotes[inside - 1])) + 1  # before the open field
+    return 0
+
+
+@functools.cache
+def _records_pattern(separator: str) -> re.Pattern[bytes]:
+    """Whole records, as polars reads them: a quote at the start of a field opens it (each
+    further quote in the field toggles, and the field ends only outside quotes), anywhere else
+    a quote is a character.  Possessive quantifiers and atomic lookarounds: it never
+    backtracks."""
+    sep = re.escape(separator.encode())
+    rest = b'[^"' + sep + b"\n]*+"  # the field's characters after a closing quote
+    opening = (
+        b"(?:^|(?<=[" + sep + b'\n]))"[^"]*+"(?:' + rest + b'"[^"]*+")*+'
+        + rest + b"(?=[" + sep + b"\n])"
+    )  # fmt: skip
+    stray = b"(?<=[^" + sep + b'\n])"'
+    record = b'(?:[^"\n]*+(?:' + opening + b"|" + stray + b'))*+[^"\n]*+\n'
+    return re.compile(b"(?:" + record + b")*+")
 
 
 def _sniff_separator(path: Path) -> str:
