@@ -324,9 +324,11 @@ class Source:
         """
         import polars as pl
 
-        floats = [name for name in reading.floats if name in self.columns]
+        present = set(self.columns)  # sets: a file may have 100,000 columns
+        floats = [name for name in reading.floats if name in present]
+        float_names = set(floats)
         schema: dict[str, pl.DataType] = {
-            name: pl.Float64() if name in floats else pl.String() for name in self.columns
+            name: pl.Float64() if name in float_names else pl.String() for name in self.columns
         }
         text: dict[str, pl.DataType] = dict.fromkeys(self.columns, pl.String())
 
@@ -383,10 +385,23 @@ class Source:
                     return fields[position] if position < len(fields) else ""  # a short line
         return None
 
+    @functools.cached_property
+    def column_set(self) -> frozenset[str]:
+        """The column names, for membership tests: a file may have 100,000 columns."""
+        return frozenset(self.columns)
+
+    @functools.cached_property
+    def _column_numbers(self) -> dict[str, int]:
+        """Each column's number (1-based): found in one step, where a file may have 100,000."""
+        numbers: dict[str, int] = {}
+        for number, name in enumerate(self.columns, 1):
+            numbers.setdefault(name, number)  # the first of repeated names, as list.index
+        return numbers
+
     def location(self, record: int, column: str) -> str:
         if self.kind == "parquet":
             return f"{self.display}:row {record + self.first}, column {column}"
-        return f"{self.display}:{record + self.first}:{self.columns.index(column) + 1}"
+        return f"{self.display}:{record + self.first}:{self._column_numbers[column]}"
 
 
 class _Rows:
@@ -428,7 +443,8 @@ class Table:
     def __init__(self, sources: Sequence[Source]) -> None:
         self.sources = list(sources)
         self.columns: list[str] = [c for source in self.sources for c in source.columns]
-        repeated = sorted({c for c in self.columns if self.columns.count(c) > 1})
+        counts = collections.Counter(self.columns)
+        repeated = sorted(c for c, count in counts.items() if count > 1)
         if len(self.sources) > 1 and repeated:
             raise InputError(
                 f"column {repeated[0]!r} is in both files; keep labels and predictions apart"
@@ -437,7 +453,7 @@ class Table:
         self.size = sum(source.size for source in self.sources)
 
     def source_of(self, column: str) -> Source:
-        return next(source for source in self.sources if column in source.columns)
+        return next(source for source in self.sources if column in source.column_set)
 
     def estimated_rows(self) -> int:
         return self.sources[0].estimated_rows()
@@ -464,9 +480,9 @@ class Table:
         import polars as pl
 
         streams = [
-            self._source_frames(source, [c for c in selected if c in source.columns], reading)
+            self._source_frames(source, [c for c in selected if c in source.column_set], reading)
             for source in self.sources
-            if any(c in source.columns for c in selected)
+            if any(c in source.column_set for c in selected)
         ]
         if len(streams) == 1:
             for frame, blank in streams[0]:
@@ -900,15 +916,25 @@ def _indexed(columns: Sequence[str], prefix: str) -> list[str]:
 
 
 def _expand(patterns: str, columns: Sequence[str], option: str) -> list[str]:
-    chosen: list[str] = []
+    chosen: dict[str, None] = {}  # ordered, and a set: a file may have 100,000 columns
     for pattern in (p.strip() for p in patterns.split(",") if p.strip()):
         matches = [c for c in columns if fnmatch.fnmatchcase(c, pattern)]
         if not matches:
             raise InputError(
-                f"{option}: no column matches {pattern!r} (columns: {', '.join(columns)})"
+                f"{option}: no column matches {pattern!r} (columns: {_listed(columns)})"
             )
-        chosen.extend(m for m in matches if m not in chosen)
-    return chosen
+        chosen.update(dict.fromkeys(matches))
+    return list(chosen)
+
+
+_LISTED_COLUMNS = 20
+
+
+def _listed(columns: Sequence[str]) -> str:
+    """The first columns' names, and how many more there are: a message stays one short line."""
+    shown = ", ".join(columns[:_LISTED_COLUMNS])
+    more = len(columns) - _LISTED_COLUMNS
+    return f"{shown}, … and {more:,} more" if more > 0 else shown
 
 
 def select_columns(
@@ -933,7 +959,7 @@ def select_columns(
         ("--id-col", id_col),
     ):
         if name is not None and name not in columns:
-            raise InputError(f"{option}: no column {name!r} (columns: {', '.join(columns)})")
+            raise InputError(f"{option}: no column {name!r} (columns: {_listed(columns)})")
     if label_col is not None and label_cols is not None:
         raise InputError("use either --label-col or --label-cols, not both")
     if label_col is not None:
@@ -964,8 +990,8 @@ def select_columns(
         raise InputError("no prediction columns: pass --pred-cols")
     if not index and len(labels) != len(preds):
         raise InputError(
-            f"{len(labels)} label column(s) ({', '.join(labels)}) but {len(preds)} prediction "
-            f"column(s) ({', '.join(preds)})"
+            f"{len(labels)} label column(s) ({_listed(labels)}) but {len(preds)} prediction "
+            f"column(s) ({_listed(preds)})"
         )
     return Columns(tuple(labels), tuple(preds), index, weight_col, id_col)
 

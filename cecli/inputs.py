@@ -13,6 +13,7 @@ row and position (1-based, as a person counts):
 
 from __future__ import annotations
 
+import collections
 import math
 import re
 from collections.abc import Sequence
@@ -155,7 +156,8 @@ def parse_class_names(text: str) -> tuple[str, ...]:
     names = tuple(token for token in _SEPARATOR.split(text.strip().strip("[]()")) if token)
     if not names:
         raise InputError("--classes is empty")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    counts = collections.Counter(names)  # one pass: 32,700 names took 10 s with tuple.count
+    duplicates = sorted(n for n, count in counts.items() if count > 1)
     if duplicates:
         raise InputError(f"--classes names {duplicates[0]!r} more than once")
     return names

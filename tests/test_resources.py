@@ -144,3 +144,73 @@ def test_an_unclosed_quote_is_an_error_naming_the_line_and_the_limit(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith(f"cecli: error: {path}:8: a record longer than")
+
+
+class CountedName(str):
+    """A column or class name that counts how often it is compared for equality: a lookup in a
+    list compares with every name before it, a lookup in a dict or set with one at most."""
+
+    comparisons = 0
+
+    def __eq__(self, other: object) -> bool:
+        CountedName.comparisons += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def counted(names: list[str]) -> list[str]:
+    CountedName.comparisons = 0
+    return [CountedName(name) for name in names]
+
+
+def test_column_selection_compares_each_column_a_bounded_number_of_times() -> None:
+    columns = counted(["label", *(f"z{i}" for i in range(3000))])
+    chosen = cecli.files.select_columns(columns, "categorical", pred_cols="z*,z1*,z2999")
+    assert list(chosen.preds) == columns[1:]
+    assert CountedName.comparisons < 10 * len(columns)
+
+
+def test_a_table_finds_repeated_columns_and_places_in_linear_time(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("label\n0\n")
+    second.write_text("p\n1\n")
+    sources = [cecli.files.Source(path, path.name, "csv", ",") for path in (first, second)]
+    sources[0].columns = counted(["label", *(f"y{i}" for i in range(3000))])
+    sources[1].columns = [CountedName(f"p{i}") for i in range(3000)]
+    table = cecli.files.Table(sources)
+    places = [sources[1].location(0, name) for name in sources[1].columns]
+    assert places[2999] == "b.csv:2:3000"
+    assert CountedName.comparisons < 10 * 6000
+    sources[1].columns.append(CountedName("y7"))
+    with pytest.raises(InputError, match="column 'y7' is in both files"):
+        cecli.files.Table(sources)
+    assert table.columns[-1] == "p2999"
+
+
+def test_class_names_are_checked_for_repeats_in_linear_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import re
+
+    import cecli.inputs
+
+    class CountingSeparator:
+        def split(self, text: str) -> list[str]:
+            return counted(re.split(r"[,\s]+", text))
+
+    monkeypatch.setattr(cecli.inputs, "_SEPARATOR", CountingSeparator())
+    names = [f"class {i}".replace(" ", "_") for i in range(3000)]
+    assert cecli.inputs.parse_class_names(",".join(names)) == tuple(names)
+    assert CountedName.comparisons < 10 * len(names)
+    with pytest.raises(InputError, match="'class_17' more than once"):
+        cecli.inputs.parse_class_names(",".join([*names, "class_17"]))
+
+
+def test_a_missing_column_lists_a_bounded_number_of_names() -> None:
+    columns = [f"z{i}" for i in range(100_000)]
+    with pytest.raises(InputError) as raised:
+        cecli.files.select_columns(columns, "categorical", pred_cols="q*", label_cols="z*")
+    message = str(raised.value)
+    assert message.startswith("--pred-cols: no column matches 'q*' (columns: z0, z1,")
+    assert message.endswith("z19, … and 99,980 more)")
