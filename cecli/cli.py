@@ -1014,6 +1014,11 @@ def focal(
 
 
 PlotKind = Literal["ce", "bce", "focal", "smooth", "softmax"]
+# Bounds on what a plot draws: its text grows with each (a width of 1,000,000 took 2.2 GB).
+PLOT_WIDTH = (20, 500)
+PLOT_HEIGHT = (5, 200)
+PLOT_MAX_CLASSES = 1000
+PLOT_MAX_GROUPS = 10
 
 
 @_command
@@ -1028,13 +1033,32 @@ def plot(
         str, typer.Option(help="Focal: the γ values, one curve each.")
     ] = "0,0.5,1,2,5",
     smoothing: Annotated[float, typer.Option(help="Smooth: ε.")] = 0.1,
-    num_classes: Annotated[int, typer.Option(help="Smooth: the number of classes C.")] = 5,
-    logits: Annotated[str, typer.Option(help="Softmax: the logits z.")] = "2,1,0.1",
-    temperature: Annotated[str, typer.Option(help="Softmax: temperatures T.")] = "0.5,1,2",
+    num_classes: Annotated[
+        int,
+        typer.Option(min=2, max=PLOT_MAX_CLASSES, help="Smooth: the number of classes C."),
+    ] = 5,
+    logits: Annotated[
+        str, typer.Option(help=f"Softmax: the logits z (at most {PLOT_MAX_CLASSES}).")
+    ] = "2,1,0.1",
+    temperature: Annotated[
+        str, typer.Option(help=f"Softmax: temperatures T (at most {PLOT_MAX_GROUPS}).")
+    ] = "0.5,1,2",
     width: Annotated[
-        int | None, typer.Option(help="Width in characters (default: terminal).")
+        int | None,
+        typer.Option(
+            min=PLOT_WIDTH[0],
+            max=PLOT_WIDTH[1],
+            help="Width in characters (default: the terminal's).",
+        ),
     ] = None,
-    height: Annotated[int, typer.Option(help="Height of the plot in lines.")] = 18,
+    height: Annotated[
+        int,
+        typer.Option(
+            min=PLOT_HEIGHT[0],
+            max=PLOT_HEIGHT[1],
+            help="Height of the plot in lines.",
+        ),
+    ] = 18,
 ) -> None:
     """Draw a loss curve or a distribution in the terminal.
 
@@ -1046,7 +1070,8 @@ def plot(
 
     from cecli import plot as plots
 
-    columns = width or shutil.get_terminal_size((100, 24)).columns
+    terminal = shutil.get_terminal_size((100, 24)).columns
+    columns = width or min(max(terminal, PLOT_WIDTH[0]), PLOT_WIDTH[1])
     out = Output()
     try:
         if kind in ("smooth", "softmax"):
@@ -1054,22 +1079,32 @@ def plot(
                 plots.smooth_bars(num_classes, smoothing)
                 if kind == "smooth"
                 else plots.softmax_bars(
-                    list(parse_vector(logits, "--logits")),
-                    list(parse_vector(temperature, "--temperature")),
+                    _at_most(parse_vector(logits, "--logits"), PLOT_MAX_CLASSES, "--logits"),
+                    _at_most(
+                        parse_vector(temperature, "--temperature"), PLOT_MAX_GROUPS, "--temperature"
+                    ),
                 )
             )
             out.text(plots.draw_bars(bars, columns))
             return
-        points = [] if at is None else list(parse_vector(at, "--at"))
+        points = [] if at is None else _at_most(parse_vector(at, "--at"), 100, "--at")
         figure = {
             "ce": lambda: plots.ce_plot(points),
             "bce": lambda: plots.bce_plot(points),
-            "focal": lambda: plots.focal_plot(list(parse_vector(gamma, "--gamma"))),
+            "focal": lambda: plots.focal_plot(
+                _at_most(parse_vector(gamma, "--gamma"), PLOT_MAX_GROUPS, "--gamma")
+            ),
         }[kind]()
         canvas = max(20, columns - 24)  # the axes and their labels take the rest
         out.text(plots.draw(figure, canvas, max(5, height), color=out.colour()))
     except InputError as error:
         _fail(str(error))
+
+
+def _at_most(values: FloatArray, limit: int, option: str) -> list[float]:
+    if values.size > limit:
+        raise InputError(f"{option}: at most {limit} values, got {values.size}")
+    return [float(value) for value in values]
 
 
 @_command

@@ -138,7 +138,7 @@ class Bars:
 def smooth_bars(classes: int, smoothing: float, true_class: int = 0) -> Bars:
     """Hard and smoothed one-hot targets, y′ = (1 − ε)·y + ε/C."""
     if classes < 2:
-        raise InputError(f"--classes must be at least 2, got {classes}")
+        raise InputError(f"--num-classes must be at least 2, got {classes}")
     if not 0.0 <= smoothing <= 1.0:
         raise InputError(f"--smoothing must be in [0, 1], got {smoothing:g}")
     probs = np.full((1, classes), 1.0 / classes)
@@ -162,14 +162,23 @@ def softmax_bars(logits: Sequence[float], temperatures: Sequence[float]) -> Bars
     for temperature in temperatures:
         if not temperature > 0:
             raise InputError(f"--temperature must be > 0, got {temperature:g}")
-        scaled = np.asarray(logits, dtype=np.float64) / temperature
-        groups.append((f"T = {temperature:g}", numerics.softmax(scaled)))
+        groups.append((f"T = {temperature:g}", numerics.softmax(_scaled_gaps(logits, temperature))))
     return Bars(
         title="softmax(z / T) of z = " + ", ".join(f"{z:g}" for z in logits),
         classes=tuple(str(c) for c in range(len(logits))),
         groups=tuple(groups),
         note="Lower temperatures sharpen the distribution, higher ones flatten it.",
     )
+
+
+def _scaled_gaps(logits: Sequence[float], temperature: float) -> FloatArray:
+    """``(z − max z) / T``, which softmax(z / T) is a function of: each value ≤ 0, where z / T
+    overflows for a tiny T or a huge z (``--temperature 1e-320``, ``--logits 1e308,-1e308``).
+    A gap too large for a float is −inf, its exact limit, whose exp is 0."""
+    z = np.asarray(logits, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        gaps: FloatArray = (z - np.max(z)) / temperature
+    return gaps
 
 
 def draw(plot: Plot, width: int, height: int, color: bool) -> str:

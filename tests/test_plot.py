@@ -57,7 +57,7 @@ def test_softmax_bars_sharpen_with_low_temperature() -> None:
     ("call", "message"),
     [
         (lambda: plot.ce_plot([1.5]), "--at: 1.5 is not a probability in (0, 1]"),
-        (lambda: plot.smooth_bars(1, 0.1), "--classes must be at least 2"),
+        (lambda: plot.smooth_bars(1, 0.1), "--num-classes must be at least 2"),
         (lambda: plot.softmax_bars([1.0, 2.0], [0.0]), "--temperature must be > 0"),
     ],
 )

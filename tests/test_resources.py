@@ -214,3 +214,49 @@ def test_a_missing_column_lists_a_bounded_number_of_names() -> None:
     message = str(raised.value)
     assert message.startswith("--pred-cols: no column matches 'q*' (columns: z0, z1,")
     assert message.endswith("z19, … and 99,980 more)")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["ce", "--width", "1000000"], "'--width': 1000000 is not in the range 20<=x<=500"),
+        (["ce", "--height", "100000"], "'--height': 100000 is not in the range 5<=x<=200"),
+        (["smooth", "--num-classes", "1000000"], "'--num-classes': 1000000 is not in the range"),
+        (["smooth", "--width", "99999999999999999999"], "'--width': 99999999999999999999 is"),
+        (["focal", "--gamma", ",".join(["1"] * 11)], "--gamma: at most 10 values, got 11"),
+        (["softmax", "--logits", ",".join(["1"] * 1001)], "--logits: at most 1000 values"),
+    ],
+)
+def test_plot_sizes_are_bounded(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plot", *arguments]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("cecli: error: ")
+    assert message in captured.err
+    assert captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("logits", "temperature", "expected"),
+    [
+        # softmax(z / T) → one-hot on the largest logit as T → 0; exact values, no overflow.
+        ("2,1,0.1", "1e-320", [1.0, 0.0, 0.0]),
+        ("1e308,-1e308", "1", [1.0, 0.0]),
+        ("1e308,1e308", "1e-300", [0.5, 0.5]),
+    ],
+)
+def test_softmax_plot_of_extreme_values_is_exact(
+    logits: str, temperature: str, expected: list[float], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plot", "softmax", "--logits", logits, "--temperature", temperature]) == 0
+    lines = capsys.readouterr().out.splitlines()[1 : 1 + len(expected)]
+    assert [float(line.split()[-1]) for line in lines] == expected
+
+
+def test_plot_help_names_the_bounds(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plot", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for bound in ("20<=x<=500", "5<=x<=200", "2<=x<=1000"):
+        assert bound in text
