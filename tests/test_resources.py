@@ -260,3 +260,68 @@ def test_plot_help_names_the_bounds(capsys: pytest.CaptureFixture[str]) -> None:
     text = " ".join(capsys.readouterr().out.split())
     for bound in ("20<=x<=500", "5<=x<=200", "2<=x<=1000"):
         assert bound in text
+
+
+def test_two_files_are_zipped_row_by_row_from_pieces_of_any_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    # The files' blocks hold different numbers of rows: 2 bytes per label, 20 per prediction.
+    monkeypatch.setattr(cecli.files, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(cecli.files, "BATCH_ROWS", 37)  # batches cut across the files' blocks
+    rows = 500
+    labels = [i % 3 for i in range(rows)]
+    preds = [[(i % 7 + 1) / 10, (i % 5 + 1) / 10, 0.25] for i in range(rows)]
+    (tmp_path / "y.csv").write_text("label\n" + "".join(f"{y}\n" for y in labels))
+    (tmp_path / "p.csv").write_text(
+        "p0,p1,p2\n" + "".join(",".join(f"{v:g}" for v in row) + "\n" for row in preds)
+    )
+    files = (str(tmp_path / "y.csv"), str(tmp_path / "p.csv"))
+    with cecli.files.open_table(*files, kind="csv", delimiter=None, stdin=None) as table:
+        chosen = cecli.files.select_columns(table.columns, "categorical")
+        batches = list(table.batches(chosen, None))
+    assert len(batches) > 5
+    assert np.concatenate([b.labels for b in batches]).ravel().tolist() == labels
+    assert np.concatenate([b.preds for b in batches]).tolist() == preds
+    assert np.concatenate([b.lines for b in batches]).tolist() == list(range(2, rows + 2))
+
+
+@pytest.mark.parametrize("extra", ["labels", "preds"])
+def test_two_files_of_different_lengths_are_an_error(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    extra: str,
+) -> None:
+    monkeypatch.setattr(cecli.files, "CHUNK_BYTES", 16)
+    labels, preds = ["0", "1"] * 50, ["0.4,0.6"] * 100
+    if extra == "labels":
+        labels.append("1")
+    else:
+        preds.append("0.5,0.5")
+    (tmp_path / "y.csv").write_text("label\n" + "\n".join(labels) + "\n")
+    (tmp_path / "p.csv").write_text("p0,p1\n" + "\n".join(preds) + "\n")
+    code = main(["ce", "--labels", str(tmp_path / "y.csv"), "--preds", str(tmp_path / "p.csv")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "the files have different numbers of rows" in err
+
+
+def test_a_long_line_in_the_second_file_is_an_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Both files are read by the same bounded block reader, with its line-length limit.
+    monkeypatch.setattr(cecli.files, "CHUNK_BYTES", 1024)
+    monkeypatch.setattr(cecli.files, "MAX_RECORD_BYTES", 4096)
+    (tmp_path / "y.csv").write_text("label\n" + "0\n1\n" * 20)
+    long_value = "0." + "5" * 5000
+    rows = ["0.4,0.6"] * 40
+    rows[30] = f"0.5,{long_value}"
+    (tmp_path / "p.csv").write_text("p0,p1\n" + "\n".join(rows) + "\n")
+    code = main(["ce", "--labels", str(tmp_path / "y.csv"), "--preds", str(tmp_path / "p.csv")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"cecli: error: {tmp_path / 'p.csv'}:32: a record longer than 4096")
