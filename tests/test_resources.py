@@ -325,3 +325,41 @@ def test_a_long_line_in_the_second_file_is_an_error_naming_it(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith(f"cecli: error: {tmp_path / 'p.csv'}:32: a record longer than 4096")
+
+
+def test_a_parquet_row_group_too_large_to_read_in_memory_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import polars as pl
+
+    rows = 20_000
+    frame = pl.DataFrame(
+        {"label": [i % 2 for i in range(rows)], "p0": [0.25] * rows, "p1": [0.75] * rows}
+    )
+    frame.write_parquet(tmp_path / "one.parquet", row_group_size=rows)
+    frame.write_parquet(tmp_path / "many.parquet", row_group_size=1000)
+    # A float64 column of 20,000 rows is 160,000 bytes uncompressed, 1000 rows 8000 bytes.
+    monkeypatch.setattr(cecli.files, "MAX_ROW_GROUP_BYTES", 100_000)
+    assert main(["ce", "--parquet", str(tmp_path / "many.parquet"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["ce", "--parquet", str(tmp_path / "one.parquet"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"cecli: error: {tmp_path / 'one.parquet'}: a row group of 20,000 rows")
+    assert "write the file with smaller row groups" in err
+
+
+def test_the_parquet_footer_reader_counts_the_rows_polars_counts(tmp_path: Path) -> None:
+    import polars as pl
+
+    path = tmp_path / "t.parquet"
+    pl.DataFrame({"a": list(range(12_345)), "b": ["x"] * 12_345}).write_parquet(
+        path, row_group_size=1000
+    )
+    data = path.read_bytes()
+    length = int.from_bytes(data[-8:-4], "little")
+    metadata = cecli.files._ThriftCompact(data[-8 - length : -8]).struct()
+    groups = metadata[4]
+    assert metadata[3] == 12_345
+    assert sum(group[3] for group in groups) == 12_345
+    assert [b".".join(chunk[3][3]) for chunk in groups[0][1]] == [b"a", b"b"]
