@@ -544,9 +544,11 @@ def _optax_focal(problem: Problem, entry: Entry) -> FloatArray:
     loss = ce * _flush_subnormals(np.exp(gamma * log_one_minus_pt))
     alpha = _option(problem, "alpha")
     if alpha is not None:
-        a = kind(alpha)
-        # 1 - α is taken in Python's float64 before it meets the float32 array.
-        loss = (a * y + kind(1.0 - alpha) * (1 - y)) * loss
+        # 1 - α is taken in Python's float64 before it meets the float32 array; a subnormal α
+        # (or α·y) is flushed to zero, so α = 1.4e-45 times an infinite loss is nan, as in XLA.
+        a = _flush_subnormals(np.asarray(kind(alpha)))
+        weighting = _flush_subnormals(a * y + kind(1.0 - alpha) * (1 - y))
+        loss = _flush_subnormals(weighting * loss)
     return _reduce(loss, problem.reduction)
 
 

@@ -3,7 +3,8 @@
 Each generated input goes through :func:`cecli.frameworks.reproduce`; the call it prints is
 then pasted into the real library (PyTorch, Keras on the torch backend, scikit-learn, optax),
 and the two values must agree within the library's own precision.  A library that is not
-installed skips its tests: ``pip install -e '.[frameworks]'`` installs them all.
+installed skips its tests: README.md's Set-up gives the command that installs them all (PyTorch's
+CPU build first, then ``pip install -e '.[test,frameworks]'``).
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def scale_of(problem: Problem, value: np.ndarray) -> float:
 @pytest.mark.parametrize(("library", "command", "inputs"), COMBINATIONS)
 def test_like_equals_the_library(library: Library, command: Command, inputs: str) -> None:
     if not installed(library):
-        pytest.skip(f"{library} is not installed (pip install -e '.[frameworks]')")
+        pytest.skip(f"{library} is not installed (see README.md, Set-up: the framework tests)")
 
     compared: list[int] = []
 
@@ -152,7 +153,7 @@ def test_like_equals_the_library_on_a_thousand_classes(
     library: Library, command: Command, inputs: str
 ) -> None:
     if not installed(library):
-        pytest.skip(f"{library} is not installed (pip install -e '.[frameworks]')")
+        pytest.skip(f"{library} is not installed (see README.md, Set-up: the framework tests)")
     generator = np.random.default_rng(1000)
     classes, rows = 1000, 3
     if inputs == "logits":
@@ -182,3 +183,19 @@ def test_like_equals_the_library_on_a_thousand_classes(
     assert within_rounding(real, reproduction.value, reproduction.dtype, scale), (
         reproduction.function
     )
+
+
+def test_optax_focal_flushes_a_subnormal_alpha() -> None:
+    """α = 1.4e-45 is subnormal in float32: XLA flushes it to 0, and 0 · inf is nan."""
+    if not installed("optax"):
+        pytest.skip("optax is not installed (see README.md, Set-up: the framework tests)")
+    options: dict[str, Any] = {
+        "reduction": "mean", "gamma": 0.0, "alpha": 1.401298464324817e-45, "binary": True,
+    }  # fmt: skip
+    problem = make_problem(
+        "focal", np.array([[1.0, 1.0]]), np.array([[0.0, 0.0]]), logits=False, options=options
+    )
+    reproduction = reproduce("optax", problem)
+    real = run("optax", reproduction.call)
+    assert np.isnan(real)
+    assert np.isnan(reproduction.value)
