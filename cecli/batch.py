@@ -332,8 +332,18 @@ class Accumulator:
             with np.errstate(invalid="ignore"):
                 found = np.percentile(values, PERCENTILES)  # one partition for all three
             if not np.isnan(values).any():
-                # Between two infinite losses the interpolation is inf - inf: the value is inf.
-                found = np.where(np.isnan(found), np.inf, found)
+                # Beside an infinite loss NumPy's interpolation meets inf - inf or 0 · inf: a
+                # percentile that falls on one row is that row's value, else between a finite
+                # and an infinite value it is inf.
+                ranks = [q / 100 * (len(values) - 1) for q in PERCENTILES]
+                exact = [int(rank) for rank in ranks if rank == int(rank)]
+                ordered = np.partition(values, exact) if exact else values
+                found = np.array(
+                    [
+                        ordered[int(rank)] if rank == int(rank) else np.inf if np.isnan(v) else v
+                        for rank, v in zip(ranks, found, strict=True)
+                    ]
+                )
             return {q: float(v) for q, v in zip(PERCENTILES, found, strict=True)}
         assert self.histogram is not None
         counts = np.cumsum(self.histogram)

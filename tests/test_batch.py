@@ -188,3 +188,16 @@ def _fake_batches(count: int) -> list[Batch]:
     return [
         Batch(np.zeros((1, 1)), np.zeros((1, 2)), None, None, np.array([i])) for i in range(count)
     ]
+
+
+def test_percentiles_beside_an_infinite_loss_are_the_rows_values() -> None:
+    # Three rows: the median is the middle row (0.5), never inf - inf or 0 · inf; p90 falls
+    # between 0.5 and inf, so it is inf.
+    accumulator = Accumulator()
+    accumulator.values = [np.array([0.25, np.inf, 0.5])]
+    accumulator.rows = 3
+    found = accumulator._percentiles()
+    assert found == {50: 0.5, 90: math.inf, 99: math.inf}
+    accumulator.values = [np.array([np.inf, np.inf, 0.5, 0.25, 1.0])]
+    accumulator.rows = 5
+    assert accumulator._percentiles() == {50: 1.0, 90: math.inf, 99: math.inf}
