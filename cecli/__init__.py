@@ -8,7 +8,14 @@ The Python API is the same seven computations the ``cecli`` command runs::
 
 Each function takes labels and predictions as array-likes and returns a frozen result (see
 :mod:`cecli.results`); invalid input raises :class:`InputError`, a ``ValueError``.
+
+:func:`score_file` scores a CSV or Parquet file; :func:`compare_frameworks` and :func:`like`
+say what PyTorch, Keras, scikit-learn and optax return.  They are imported on first use, so
+that ``import cecli`` stays quick (polars is not imported).
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from cecli.inputs import InputError
 from cecli.losses import (
@@ -39,23 +46,67 @@ from cecli.results import (
     SmoothingResult,
 )
 
+if TYPE_CHECKING:
+    from cecli.batch import BatchSummary
+    from cecli.frameworks import (
+        FrameworksComparison,
+        Missing,
+        Reproduction,
+        Unsupported,
+        compare_frameworks,
+        like,
+    )
+    from cecli.scoring import ScoredRows, ScoringProgress, score_file
+
 __version__ = "0.1.0"
 
+_ON_FIRST_USE: dict[str, str] = {
+    "BatchSummary": "cecli.batch",
+    "FrameworksComparison": "cecli.frameworks",
+    "Missing": "cecli.frameworks",
+    "Reproduction": "cecli.frameworks",
+    "Unsupported": "cecli.frameworks",
+    "compare_frameworks": "cecli.frameworks",
+    "like": "cecli.frameworks",
+    "ScoredRows": "cecli.scoring",
+    "ScoringProgress": "cecli.scoring",
+    "score_file": "cecli.scoring",
+}
+"""Names whose modules import polars or are large: each is imported when first used."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cecli' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
+    "BatchSummary",
     "BinaryResult",
     "CrossEntropyResult",
     "FocalResult",
+    "FrameworksComparison",
     "GradResult",
     "InputError",
     "KLResult",
     "LossResult",
+    "Missing",
     "MultilabelResult",
+    "Reproduction",
+    "ScoredRows",
+    "ScoringProgress",
     "SmoothingResult",
+    "Unsupported",
     "__version__",
     "bce",
     "binary_cross_entropy",
     "categorical_cross_entropy",
     "ce",
+    "compare_frameworks",
     "focal",
     "focal_gradient",
     "focal_loss",
@@ -63,8 +114,10 @@ __all__ = [
     "kl",
     "kl_divergence",
     "label_smoothing",
+    "like",
     "logit_gradient",
     "multilabel",
     "multilabel_cross_entropy",
+    "score_file",
     "smooth",
 ]

@@ -31,7 +31,6 @@ from cecli.render import Mode, Output, TourMove
 from cecli.results import LossResult, RowLosses
 
 if TYPE_CHECKING:
-    from cecli.files import Family
     from cecli.frameworks import Command, Library
 
 LossFn = Callable[[FloatArray, FloatArray, tuple[str, ...] | None], LossResult]
@@ -301,7 +300,10 @@ def _with_file_options(command: Callable[..., None]) -> Callable[..., None]:
             _reparse_trailing_options(ctx, positionals)
             return
         files = FileOptions(**{name: values.pop(name) for name in _FILE_OPTIONS})
-        command(files=files, **values)
+        try:
+            command(files=files, **values)
+        except InputError as error:  # the commands' error boundary
+            _fail(_with_flags(error))
 
     parameters = [context, *own, *shared]
     with_files.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
@@ -359,45 +361,26 @@ Frameworks = Annotated[
         rich_help_panel=_FRAMEWORKS,
     ),
 ]
-_LIBRARY_NAMES: dict[str, "Library"] = {
-    "torch": "torch", "pytorch": "torch", "keras": "keras", "sklearn": "sklearn",
-    "scikit-learn": "sklearn", "optax": "optax",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class FrameworkRequest:
-    """``--like LIB`` or ``--frameworks``, with the options the libraries get mapped onto."""
+    """``--like LIB`` (``library``) or ``--frameworks`` (``library`` None)."""
 
-    command: "Command"
-    logits: bool
-    options: dict[str, Any]
-    like: "Library | None"
+    library: "Library | None"
 
 
-def _frameworks_request(
-    command: "Command", like: str | None, frameworks: bool, *, logits: bool, eps: float,
-    base: str, **given: tuple[Any, Any],
-) -> FrameworkRequest | None:  # fmt: skip
-    """None unless asked for; ``given`` maps each option to (value, cecli's default)."""
+def _frameworks_request(like: str | None, frameworks: bool) -> FrameworkRequest | None:
+    """None unless asked for; an unknown library is refused before any input is read."""
     if like is None and not frameworks:
         return None
     if like is not None and frameworks:
         _fail("use either --like LIB or --frameworks, not both")
-    library = None
-    if like is not None:
-        library = _LIBRARY_NAMES.get(like.strip().lower())
-        if library is None:
-            _fail(f"--like takes torch, keras, sklearn or optax, not {like!r}")
-    from cecli.numerics import parse_base
+    if like is None:
+        return FrameworkRequest(None)
+    from cecli.frameworks import library_named
 
-    options: dict[str, Any] = {}
-    given = {"eps": (eps, losses.DEFAULT_EPS), "base": (parse_base(base) or base, "e"), **given}
-    for name, (value, default) in given.items():
-        changed = value is not None if default is None else bool(value != default)
-        if changed:
-            options[name] = value
-    return FrameworkRequest(command, logits, options, library)
+    return FrameworkRequest(library_named(like))
 
 
 Explain = Annotated[
@@ -409,6 +392,28 @@ Explain = Annotated[
 
 
 # --- the error boundary --------------------------------------------------------------------
+
+
+_FLAGS: dict[str, str] = {
+    "eps": "--eps", "base": "--base", "reduction": "--reduction", "logits": "--logits",
+    "weights": "--weights", "smoothing": "--smoothing", "pos_weight": "--pos-weight",
+    "neg_weight": "--neg-weight", "gamma": "--gamma", "alpha": "--alpha",
+    "class_names": "--classes", "library": "--like", "label_col": "--label-col",
+    "label_cols": "--label-cols", "pred_cols": "--pred-cols", "weight_col": "--weight-col",
+    "id_col": "--id-col", "delimiter": "--delimiter", "skip_invalid": "--skip-invalid",
+}  # fmt: skip
+"""Each library parameter, as the command line names it."""
+
+
+def _with_flags(error: InputError) -> str:
+    """The library's message, with the parameter it names written as the option instead
+    (``eps must be…`` reads ``--eps must be…``, ``use logits=True`` reads ``use --logits``)."""
+    message = str(error)
+    flag = _FLAGS.get(error.parameter or "")
+    if error.parameter is None or flag is None:
+        return message
+    spelled = rf"(?<![\w-]){re.escape(error.parameter)}(?:=True)?(?![\w-])"
+    return re.sub(spelled, flag, message)
 
 
 def _fail(message: str) -> NoReturn:
@@ -453,144 +458,101 @@ def _dispatch(
     files: FileOptions,
     loss: LossFn,
     *,
-    family: "Family",
-    probabilities: bool,
-    reduction: str,
-    gradient_columns: bool = False,
-    rows: RowsFn | None = None,
+    command: "Command",
+    options: dict[str, Any],
     vs: str | None = None,
     gradient: Callable[[FloatArray, FloatArray], FloatArray | None] | None = None,
     compare: FrameworkRequest | None = None,
 ) -> None:
-    """Score typed vectors or a file, turning bad input into one error line and exit code 2.
+    """Score typed vectors or a file; bad input raises :class:`InputError`, which ``main``
+    turns into one error line and exit code 2.
 
-    ``rows`` computes a file's batches when per-row values suffice (faster than ``loss``);
-    by default a file's batches go through ``loss`` itself.
+    ``options`` are the keyword arguments of ``command``'s loss function, named as the
+    library names them; a file is scored with them by :func:`cecli.scoring.score_file`.
     """
-    try:
-        names = parse_class_names(classes) if classes is not None else None
-        if not files.sources:
-            given = [f.name for f in fields(files) if getattr(files, f.name) not in (None, False)]
-            if given:
-                option = "--" + given[0].replace("_", "-")
-                raise InputError(f"{option} goes with --csv FILE, --parquet FILE or --labels FILE")
-            if labels is None or preds is None:
-                missing = "LABELS and PREDS" if labels is None else "PREDS"
-                raise InputError(f"missing {missing} (or score a file with --csv FILE)")
-            label_matrix, pred_matrix = _Arguments(labels, preds).parse(names)
-            result = loss(label_matrix, pred_matrix, names)
-            if compare is not None:
-                if vs is not None:
-                    raise InputError("--vs does not go with --like or --frameworks")
-                _emit_frameworks(mode, compare, label_matrix, pred_matrix, result)
-                return
-            if vs is None:
-                Output(mode=mode).emit(result)
-                return
-            other = parse_matrix(read_argument(vs, sys.stdin), "--vs")
-            if other.shape != pred_matrix.shape:
-                raise InputError(
-                    f"--vs has {other.shape[0]} row(s) of {other.shape[1]} values but PREDS has "
-                    f"{pred_matrix.shape[0]} row(s) of {pred_matrix.shape[1]}"
-                )
-            from cecli.explain import Comparison
-
-            other_result = loss(label_matrix, other, names)
-            grad_a = gradient(label_matrix, pred_matrix) if gradient else None
-            grad_b = gradient(label_matrix, other) if gradient else None
-            Output(mode=mode).emit_comparison(
-                Comparison(a=result, b=other_result, grad_a=grad_a, grad_b=grad_b)
-            )
-            return
-        if labels is not None or preds is not None:
-            raise InputError("give either LABELS and PREDS or a file (--csv/--parquet), not both")
-        if vs is not None:
-            raise InputError("--vs compares typed PREDS; it does not go with a file")
+    names = parse_class_names(classes) if classes is not None else None
+    if not files.sources:
+        given = [f.name for f in fields(files) if getattr(files, f.name) not in (None, False)]
+        if given:
+            option = "--" + given[0].replace("_", "-")
+            raise InputError(f"{option} goes with --csv FILE, --parquet FILE or --labels FILE")
+        if labels is None or preds is None:
+            missing = "LABELS and PREDS" if labels is None else "PREDS"
+            raise InputError(f"missing {missing} (or score a file with --csv FILE)")
+        label_matrix, pred_matrix = _Arguments(labels, preds).parse(names)
+        result = loss(label_matrix, pred_matrix, names)
         if compare is not None:
-            option = "--like" if compare.like else "--frameworks"
+            if vs is not None:
+                raise InputError("--vs does not go with --like or --frameworks")
+            _emit_frameworks(mode, compare, command, label_matrix, pred_matrix, options)
+            return
+        if vs is None:
+            Output(mode=mode).emit(result)
+            return
+        other = parse_matrix(read_argument(vs, sys.stdin), "--vs")
+        if other.shape != pred_matrix.shape:
             raise InputError(
-                f"{option} compares typed LABELS and PREDS; it does not go with a file"
+                f"--vs has {other.shape[0]} row(s) of {other.shape[1]} values but PREDS has "
+                f"{pred_matrix.shape[0]} row(s) of {pred_matrix.shape[1]}"
             )
-        if files.csv is not None and files.parquet is not None:
-            raise InputError("use either --csv or --parquet, not both")
-        if (files.labels_file is None) != (files.preds_file is None):
-            raise InputError("--labels FILE and --preds FILE go together")
-        if len(files.sources) > 2:
-            raise InputError("use either --csv/--parquet or --labels with --preds, not both")
-        batch_loss: RowsFn = rows or loss
-        if rows is None and not gradient_columns:
+        from cecli.explain import Comparison
 
-            def batch_loss(y: FloatArray, p: FloatArray, n: tuple[str, ...] | None) -> RowLosses:
-                return loss(y, p, n).row_losses()
-
-        _score_file(
-            mode, files, batch_loss, names, family=family, probabilities=probabilities,
-            reduction=reduction, gradient_columns=gradient_columns,
-        )  # fmt: skip
-    except InputError as error:
-        _fail(str(error))
+        other_result = loss(label_matrix, other, names)
+        grad_a = gradient(label_matrix, pred_matrix) if gradient else None
+        grad_b = gradient(label_matrix, other) if gradient else None
+        Output(mode=mode).emit_comparison(
+            Comparison(a=result, b=other_result, grad_a=grad_a, grad_b=grad_b)
+        )
+        return
+    if labels is not None or preds is not None:
+        raise InputError("give either LABELS and PREDS or a file (--csv/--parquet), not both")
+    if vs is not None:
+        raise InputError("--vs compares typed PREDS; it does not go with a file")
+    if compare is not None:
+        option = "--like" if compare.library else "--frameworks"
+        raise InputError(f"{option} compares typed LABELS and PREDS; it does not go with a file")
+    if files.csv is not None and files.parquet is not None:
+        raise InputError("use either --csv or --parquet, not both")
+    if (files.labels_file is None) != (files.preds_file is None):
+        raise InputError("--labels FILE and --preds FILE go together")
+    if len(files.sources) > 2:
+        raise InputError("use either --csv/--parquet or --labels with --preds, not both")
+    _score_file(mode, files, command, options, names)
 
 
 def _emit_frameworks(
-    mode: Mode, request: FrameworkRequest, labels: FloatArray, preds: FloatArray,
-    result: LossResult,
+    mode: Mode, request: FrameworkRequest, command: "Command", labels: FloatArray,
+    preds: FloatArray, options: dict[str, Any],
 ) -> None:  # fmt: skip
-    import numpy as np
+    from cecli import render
+    from cecli.frameworks import compare_frameworks
 
-    from cecli import frameworks, render
-    from cecli.results import GradResult
-
-    if mode == "explain":
-        mode = "table"
-    options = {"reduction": result.reduction, **request.options}
-    problem = frameworks.make_problem(
-        request.command,
-        labels,
-        preds,
-        logits=request.logits,
-        options=options,
-    )
-    exact = np.asarray(result.grad if isinstance(result, GradResult) else result.loss)
-    if request.like is not None:
-        found: list[frameworks.Reproduction | frameworks.Missing] = [
-            frameworks.reproduce(request.like, problem)
-        ]
-        title = f"cecli {request.command} --like {request.like}"
-    else:
-        found = frameworks.reproduce_all(problem)
-        title = f"cecli {request.command} and the frameworks (nats)"
-    clipped = result.clipped_count
-    note = (
-        f"clips {clipped} value{'s' if clipped != 1 else ''} at {result.eps:g}" if clipped else ""
-    )
-    render.emit_frameworks(
-        Output(mode=mode), title, exact, found, like=request.like is not None, note=note
-    )
+    comparison = compare_frameworks(command, labels, preds, library=request.library, **options)
+    output = Output(mode="table" if mode == "explain" else mode)
+    render.emit_frameworks_comparison(output, comparison)
 
 
 def _score_file(
     mode: Mode,
     files: FileOptions,
-    loss: RowsFn,
+    command: "Command",
+    options: dict[str, Any],
     names: tuple[str, ...] | None,
-    *,
-    family: "Family",
-    probabilities: bool,
-    reduction: str,
-    gradient_columns: bool,
 ) -> None:
     from contextlib import ExitStack
 
     from cecli import render
-    from cecli.batch import score_table
-    from cecli.files import atomic_writer, open_table, select_columns
+    from cecli.files import atomic_writer
+    from cecli.scoring import ScoredRows, ScoringProgress, score_file
 
     kind: Literal["csv", "parquet"] | None = None
     if files.csv is not None:
         kind = "csv"
     elif files.parquet is not None:
         kind = "parquet"
-    rows_to_stdout = files.output == "-" or (reduction == "none" and files.output is None)
+    rows_to_stdout = files.output == "-" or (
+        options["reduction"] == "none" and files.output is None
+    )
     with ExitStack() as stack:
         # The output first: a name that cannot be written is refused before any input is read.
         stream: IO[str] | None = None
@@ -598,29 +560,36 @@ def _score_file(
             stream = sys.stdout
         elif files.output is not None:
             stream = stack.enter_context(atomic_writer(files.output, files.sources))
-        table = stack.enter_context(
-            open_table(*files.sources, kind=kind, delimiter=files.delimiter, stdin=sys.stdin.buffer)
-        )
-        columns = select_columns(
-            table.columns, family, label_col=files.label_col, label_cols=files.label_cols,
+        writer: render.RowWriter | None = None
+        bar: Callable[[int], None] | None = None
+
+        def write_rows(rows: ScoredRows) -> None:
+            nonlocal writer
+            if writer is None:
+                assert stream is not None
+                # --output writes CSV, to a file or (``-``) to standard output, whatever the mode.
+                row_mode: Mode = mode if files.output is None else "table"
+                grad_names = list(rows.class_labels) if command == "grad" else None
+                writer = render.RowWriter(stream, row_mode, rows.columns.identifier, grad_names)
+            writer(rows.batch, rows.keep, rows.result)
+
+        def advance(step: ScoringProgress) -> None:
+            nonlocal bar
+            if bar is None:
+                shown = not files.no_progress
+                progress = render.progress(sys.stderr, step.rows_expected, step.size_bytes, shown)
+                bar = stack.enter_context(progress)
+            bar(step.rows_added)
+
+        sources = files.sources
+        summary = score_file(
+            sources[0] if len(sources) == 1 else (sources[0], sources[1]), command, **options,
+            class_names=names, label_col=files.label_col, label_cols=files.label_cols,
             pred_cols=files.pred_cols, weight_col=files.weight_col, id_col=files.id_col,
+            delimiter=files.delimiter, kind=kind, skip_invalid=files.skip_invalid,
+            on_rows=write_rows if stream is not None else None, on_progress=advance,
+            stdin=sys.stdin.buffer,
         )  # fmt: skip
-        class_names = list(names) if names is not None else None
-        sink = None
-        if stream is not None:
-            grad_names = (class_names or list(columns.preds)) if gradient_columns else None
-            # --output writes CSV, to a file or (``-``) to standard output, whatever the mode.
-            row_mode: Mode = mode if files.output is None else "table"
-            sink = render.RowWriter(stream, row_mode, columns.identifier, grad_names)
-        advance = stack.enter_context(
-            render.progress(sys.stderr, table.estimated_rows(), table.size, not files.no_progress)
-        )
-        accumulator = score_table(
-            table, columns, lambda y, p: loss(y, p, names), probabilities=probabilities,
-            class_names=class_names, skip_invalid=files.skip_invalid, on_rows=sink,
-            on_progress=advance,
-        )  # fmt: skip
-        summary = accumulator.compute(reduction=reduction, source=table.display)  # type: ignore[arg-type]
     if rows_to_stdout:
         for message in render.summary_warnings(summary):
             Output().warn(message)
@@ -685,23 +654,18 @@ def ce(
             weights=class_weights, smoothing=smoothing, normalize=normalize, class_names=names,
         )  # fmt: skip
 
-    def rows(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> RowLosses:
-        return losses.categorical_cross_entropy_rows(
-            y, p, logits=logits, eps=eps, base=base, weights=class_weights,
-            smoothing=smoothing, normalize=normalize, class_names=names,
-        )  # fmt: skip
-
-    compare = _frameworks_request(
-        "ce", like, frameworks, logits=logits, eps=eps, base=base,
-        weights=(class_weights, None), smoothing=(smoothing, 0.0), normalize=(normalize, False),
-    )  # fmt: skip
+    options: dict[str, Any] = {
+        "logits": logits, "eps": eps, "base": base, "reduction": reduction,
+        "weights": class_weights, "smoothing": smoothing, "normalize": normalize,
+    }  # fmt: skip
+    compare = _frameworks_request(like, frameworks)
     gradient = _logit_gradient(
         probs=not logits, sigmoid=False, eps=eps, base=base, reduction=reduction
     )
 
     _dispatch(
         mode, labels, preds, classes, files, loss,
-        family="categorical", probabilities=not logits, reduction=reduction, rows=rows,
+        command="ce", options=options,
         vs=vs, gradient=gradient, compare=compare,
     )  # fmt: skip
 
@@ -737,17 +701,18 @@ def bce(
             pos_weight=pos_weight, smoothing=smoothing,
         )  # fmt: skip
 
-    compare = _frameworks_request(
-        "bce", like, frameworks, logits=logits, eps=eps, base=base,
-        pos_weight=(pos_weight, 1.0), smoothing=(smoothing, 0.0),
-    )  # fmt: skip
+    options: dict[str, Any] = {
+        "logits": logits, "eps": eps, "base": base, "reduction": reduction,
+        "pos_weight": pos_weight, "smoothing": smoothing,
+    }  # fmt: skip
+    compare = _frameworks_request(like, frameworks)
     gradient = _logit_gradient(
         probs=not logits, sigmoid=True, eps=eps, base=base, reduction=reduction
     )
 
     _dispatch(
         mode, labels, preds, None, files, loss,
-        family="binary", probabilities=not logits, reduction=reduction,
+        command="bce", options=options,
         vs=vs, gradient=gradient, compare=compare,
     )  # fmt: skip
 
@@ -783,13 +748,14 @@ def multilabel(
             pos_weight=pos_weight, neg_weight=neg_weight, class_names=names,
         )  # fmt: skip
 
-    compare = _frameworks_request(
-        "multilabel", like, frameworks, logits=logits, eps=eps, base=base,
-        pos_weight=(pos_weight, 1.0), neg_weight=(neg_weight, 1.0),
-    )  # fmt: skip
+    options: dict[str, Any] = {
+        "logits": logits, "eps": eps, "base": base, "reduction": reduction,
+        "pos_weight": pos_weight, "neg_weight": neg_weight,
+    }  # fmt: skip
+    compare = _frameworks_request(like, frameworks)
     _dispatch(
         mode, labels, preds, classes, files, loss,
-        family="binary", probabilities=not logits, reduction=reduction, compare=compare,
+        command="multilabel", options=options, compare=compare,
     )  # fmt: skip
 
 
@@ -831,17 +797,17 @@ def kl(
             normalize=normalize, class_names=names,
         )  # fmt: skip
 
-    compare = _frameworks_request(
-        "kl", like, frameworks, logits=logits, eps=eps, base=base,
-        normalize=(normalize, False),
-    )  # fmt: skip
+    options: dict[str, Any] = {
+        "logits": logits, "eps": eps, "base": base, "reduction": reduction, "normalize": normalize,
+    }  # fmt: skip
+    compare = _frameworks_request(like, frameworks)
     gradient = _logit_gradient(
         probs=not logits, sigmoid=False, eps=eps, base=base, reduction=reduction
     )
 
     _dispatch(
         mode, labels, preds, classes, files, loss,
-        family="kl", probabilities=not logits, reduction=reduction,
+        command="kl", options=options,
         vs=vs, gradient=gradient, compare=compare,
     )  # fmt: skip
 
@@ -889,25 +855,17 @@ def grad(
             class_names=names,
         )  # fmt: skip
 
-    def rows(y: FloatArray, p: FloatArray, names: tuple[str, ...] | None) -> LossResult:
-        # A file's per-row output holds each row's own gradient, not a share of the mean's.
-        return losses.logit_gradient(
-            y, p, probs=probs, sigmoid=sigmoid, eps=eps, base=base,
-            reduction="sum" if reduction == "sum" else "none", class_names=names,
-        )  # fmt: skip
-
-    compare = _frameworks_request(
-        "grad", like, frameworks, logits=not probs, eps=eps, base=base,
-        sigmoid=(sigmoid, False),
-    )  # fmt: skip
+    options: dict[str, Any] = {
+        "probs": probs, "sigmoid": sigmoid, "eps": eps, "base": base, "reduction": reduction,
+    }  # fmt: skip
+    compare = _frameworks_request(like, frameworks)
     gradient = _logit_gradient(
         probs=probs, sigmoid=sigmoid, eps=eps, base=base, reduction=reduction
     )
 
     _dispatch(
         mode, labels, preds, classes, files, loss,
-        family="binary" if sigmoid else "categorical", probabilities=probs,
-        reduction=reduction, gradient_columns=True, rows=rows,
+        command="grad", options=options,
         vs=vs, gradient=gradient, compare=compare,
     )  # fmt: skip
 
@@ -944,13 +902,14 @@ def smooth(
             normalize=normalize, class_names=names,
         )  # fmt: skip
 
-    compare = _frameworks_request(
-        "smooth", like, frameworks, logits=logits, eps=eps, base=base,
-        smoothing=(smoothing, None), normalize=(normalize, False),
-    )  # fmt: skip
+    options: dict[str, Any] = {
+        "smoothing": smoothing, "logits": logits, "eps": eps, "base": base, "reduction": reduction,
+        "normalize": normalize,
+    }  # fmt: skip
+    compare = _frameworks_request(like, frameworks)
     _dispatch(
         mode, labels, preds, classes, files, loss,
-        family="categorical", probabilities=not logits, reduction=reduction, compare=compare,
+        command="smooth", options=options, compare=compare,
     )  # fmt: skip
 
 
@@ -1000,15 +959,14 @@ def focal(
             reduction=reduction,  # type: ignore[arg-type]
         )  # fmt: skip
 
-    compare = _frameworks_request(
-        "focal", like, frameworks, logits=logits, eps=eps, base=base,
-        gamma=(gamma, None), alpha=(alpha, None), binary=(binary, False),
-        normalize=(normalize, False),
-    )  # fmt: skip
+    options: dict[str, Any] = {
+        "gamma": gamma, "alpha": alpha, "binary": binary, "logits": logits, "eps": eps,
+        "base": base, "reduction": reduction, "normalize": normalize,
+    }  # fmt: skip
+    compare = _frameworks_request(like, frameworks)
     _dispatch(
         mode, labels, preds, classes, files, loss,
-        family="binary" if binary else "categorical", probabilities=not logits,
-        reduction=reduction,
+        command="focal", options=options,
         vs=vs, gradient=gradient, compare=compare,
     )  # fmt: skip
 
@@ -1280,7 +1238,7 @@ def _run(argv: Sequence[str] | None, interrupts: _Interrupts) -> int:
     except typer.Exit as done:
         return int(done.exit_code)
     except InputError as error:
-        Output().error(str(error))
+        Output().error(_with_flags(error))
         return EXIT_USAGE
     except Exception as error:
         # Typer's own usage errors (missing argument, unknown option, bad option value) carry

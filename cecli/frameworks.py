@@ -12,6 +12,7 @@ are built from a handful of primitives written the way those libraries write the
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import numpy.typing as npt
 from cecli.inputs import InputError
 from cecli.losses import DEFAULT_EPS
 from cecli.numerics import FloatArray
+from cecli.results import GradResult, LossResult
 
 Library = Literal["torch", "keras", "sklearn", "optax"]
 LIBRARIES: tuple[Library, ...] = ("torch", "keras", "sklearn", "optax")
@@ -1155,3 +1157,116 @@ def _short(number: float) -> str:
 
 def _unnormalised(p: FloatArray) -> bool:
     return bool(np.any(np.abs(np.sum(p, axis=-1) - 1.0) > 1e-12))
+
+
+# --- from Python: one call per comparison -----------------------------------------------------
+
+
+LIBRARY_NAMES: dict[str, Library] = {
+    "torch": "torch", "pytorch": "torch", "keras": "keras", "sklearn": "sklearn",
+    "scikit-learn": "sklearn", "optax": "optax",
+}  # fmt: skip
+"""The names a library goes by, each to the one :data:`LIBRARIES` uses."""
+
+ALWAYS_GIVEN: dict[Command, tuple[str, ...]] = {"smooth": ("smoothing",), "focal": ("gamma",)}
+"""Options every library gets for these losses, even at cecli's default."""
+
+
+def library_named(name: str) -> Library:
+    """``torch``, ``pytorch``, ``keras``, ``sklearn``, ``scikit-learn`` or ``optax``."""
+    library = LIBRARY_NAMES.get(name.strip().lower())
+    if library is None:
+        raise InputError(
+            f"library takes torch, keras, sklearn or optax, not {name!r}", parameter="library"
+        )
+    return library
+
+
+@dataclass(frozen=True, eq=False)
+class FrameworksComparison:
+    """cecli's value beside each library's (or why a library has none)."""
+
+    command: Command
+    value: FloatArray
+    """cecli's exact value: the loss (0-d, or per row), or the gradient for ``grad``."""
+    result: LossResult
+    """cecli's full :class:`~cecli.results.LossResult`."""
+    found: tuple[Reproduction | Missing, ...]
+    library: Library | None = None
+    """The one library asked for (``--like``), or None for all four."""
+
+    def to_json(self) -> dict[str, Any]:
+        from cecli.results import json_array
+
+        if self.library is not None:
+            (single,) = self.found
+            return {"cecli": json_array(self.value), **single.to_json()}
+        return {
+            "cecli": json_array(self.value),
+            "frameworks": {item.library: item.to_json() for item in self.found},
+        }
+
+
+def compare_frameworks(
+    loss: Command,
+    labels: npt.ArrayLike,
+    preds: npt.ArrayLike,
+    *,
+    library: str | None = None,
+    **options: Any,
+) -> FrameworksComparison:
+    """What PyTorch, Keras, scikit-learn and optax return for ``loss`` on this input.
+
+    ``options`` are those of the loss's function (``logits``, ``eps``, ``weights``,
+    ``smoothing``, ``gamma``…, as :func:`cecli.ce` takes them); each library gets those that
+    differ from cecli's defaults, mapped onto its own arguments.  A library without this
+    loss, input or option is :class:`Missing`, with what it has instead; with ``library``
+    only that one is asked, and its lack raises :class:`Unsupported`.
+    """
+    from cecli.numerics import parse_base
+    from cecli.scoring import LOSS_FUNCTIONS
+
+    if loss not in LOSS_FUNCTIONS:
+        known = ", ".join(LOSS_FUNCTIONS)
+        raise InputError(f"loss must be one of {known}, got {loss!r}", parameter="loss")
+    only = None if library is None else library_named(library)
+    function = LOSS_FUNCTIONS[loss]
+    result = function(labels, preds, **options)
+    defaults = inspect.signature(function).parameters
+    given: dict[str, Any] = {"reduction": result.reduction}
+    names: list[str] = [n for n in ("eps", "base") if n in options]
+    names += [n for n in [*options, *ALWAYS_GIVEN.get(loss, ())] if n not in names]
+    for name in names:
+        if name in ("reduction", "class_names", "logits", "probs") or name in given:
+            continue
+        default = defaults[name].default
+        value = options.get(name, default)
+        if name == "base":
+            value = parse_base(value) or value
+        changed = value is not None if default is None else bool(value != default)
+        if changed or name in ALWAYS_GIVEN.get(loss, ()):
+            given[name] = value
+    logits = not options.get("probs", False) if loss == "grad" else bool(options.get("logits"))
+    label_matrix = np.asarray(labels, dtype=np.float64)
+    pred_matrix = np.atleast_2d(np.asarray(preds, dtype=np.float64))
+    problem = make_problem(loss, label_matrix, pred_matrix, logits=logits, options=given)
+    exact = np.asarray(result.grad if isinstance(result, GradResult) else result.loss)
+    found = [reproduce(only, problem)] if only is not None else reproduce_all(problem)
+    return FrameworksComparison(loss, exact, result, tuple(found), only)
+
+
+def like(
+    loss: Command,
+    labels: npt.ArrayLike,
+    preds: npt.ArrayLike,
+    library: str = "torch",
+    **options: Any,
+) -> Reproduction:
+    """``library``'s value for ``loss`` on this input, with the call that gives it.
+
+    As :func:`compare_frameworks` for one library; a library without this loss, input or
+    option raises :class:`Unsupported` saying what it has instead.
+    """
+    (found,) = compare_frameworks(loss, labels, preds, library=library, **options).found
+    assert isinstance(found, Reproduction)  # reproduce raises instead of returning Missing
+    return found

@@ -59,12 +59,14 @@ DEFAULT_EPS = 1e-7
 
 def _check_common(eps: float, base: str, reduction: str) -> tuple[Base, Reduction]:
     if not 0.0 <= eps < 0.5:
-        raise InputError(f"--eps must be in [0, 0.5), got {eps:g}")
+        raise InputError(f"eps must be in [0, 0.5), got {eps:g}", parameter="eps")
     canonical = numerics.parse_base(base)
     if canonical is None:
-        raise InputError(f"--base must be e, 2 or 10 (or nats, bits), got {base!r}")
+        raise InputError(f"base must be e, 2 or 10 (or nats, bits), got {base!r}", parameter="base")
     if reduction not in get_args(Reduction):
-        raise InputError(f"--reduction must be mean, sum or none, got {reduction!r}")
+        raise InputError(
+            f"reduction must be mean, sum or none, got {reduction!r}", parameter="reduction"
+        )
     return canonical, reduction  # type: ignore[return-value]
 
 
@@ -73,7 +75,9 @@ def _check_range(name: str, value: float, low: float, high: float, closed_high: 
     if not inside:
         bracket = "]" if closed_high else ")"
         top = "∞" if math.isinf(high) else f"{high:g}"
-        raise InputError(f"{name} must be in [{low:g}, {top}{bracket}, got {value:g}")
+        raise InputError(
+            f"{name} must be in [{low:g}, {top}{bracket}, got {value:g}", parameter=name
+        )
 
 
 def _element_rows(row_totals: FloatArray, classes: int, reduction: Reduction) -> FloatArray:
@@ -258,7 +262,7 @@ def categorical_cross_entropy(
         Goodfellow, Bengio and Courville, *Deep Learning* (2016), §3.13 and §6.2.2.
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
-    _check_range("--smoothing", smoothing, 0.0, 1.0, closed_high=True)
+    _check_range("smoothing", smoothing, 0.0, 1.0, closed_high=True)
     matrix, targets, indices, off, names = _prepare_categorical(
         labels, preds, logits=logits, normalize=normalize, class_names=class_names
     )
@@ -317,7 +321,7 @@ def categorical_cross_entropy_rows(
     taken, one per row instead of one per class; other labels take the full computation.
     """
     canonical_base, _ = _check_common(eps, base, "mean")
-    _check_range("--smoothing", smoothing, 0.0, 1.0, closed_high=True)
+    _check_range("smoothing", smoothing, 0.0, 1.0, closed_high=True)
     matrix, low, high = predictions_with_range(preds, logits=logits)
     indices = None if smoothing else as_class_indices(labels, matrix)
     if indices is None:
@@ -371,7 +375,10 @@ def _class_weighted_mean(
     divisor = numerics.ExactSum()
     divisor.add(scaled[counted])
     if divisor.is_zero():
-        raise InputError("--weights give every target weight 0; the weighted mean is undefined")
+        raise InputError(
+            "weights give every target weight 0; the weighted mean is undefined",
+            parameter="weights",
+        )
     total = numerics.ExactSum()
     total.add_products(scaled[counted], _in_base(-log_p[counted], base))
     return total.ratio(divisor)
@@ -382,12 +389,16 @@ def _class_weights(weights: npt.ArrayLike | None, classes: int) -> FloatArray | 
         return None
     vector = np.asarray(weights, dtype=np.float64).reshape(-1)
     if vector.shape[0] != classes:
-        raise InputError(f"--weights has {vector.shape[0]} values, but PREDS has {classes} classes")
+        raise InputError(
+            f"weights has {vector.shape[0]} values, but PREDS has {classes} classes",
+            parameter="weights",
+        )
     bad = np.flatnonzero(~np.isfinite(vector) | (vector < 0))
     if bad.size:
         position = int(bad[0])
         raise InputError(
-            f"--weights value {position + 1}: {vector[position]:g} is not a finite weight ≥ 0"
+            f"weights value {position + 1}: {vector[position]:g} is not a finite weight ≥ 0",
+            parameter="weights",
         )
     return vector
 
@@ -478,9 +489,9 @@ def _binary_terms(
     neg_weight: float,
     smoothing: float,
 ) -> _BinaryTerms:
-    _check_range("--pos-weight", pos_weight, 0.0, math.inf, closed_high=False)
-    _check_range("--neg-weight", neg_weight, 0.0, math.inf, closed_high=False)
-    _check_range("--smoothing", smoothing, 0.0, 1.0, closed_high=True)
+    _check_range("pos_weight", pos_weight, 0.0, math.inf, closed_high=False)
+    _check_range("neg_weight", neg_weight, 0.0, math.inf, closed_high=False)
+    _check_range("smoothing", smoothing, 0.0, 1.0, closed_high=True)
     matrix = as_predictions(preds, logits=logits)
     targets, _ = as_targets(labels, matrix, allow_indices=False)
     if smoothing:
@@ -850,10 +861,10 @@ def focal_loss(
         Lin et al., *Focal Loss for Dense Object Detection* (ICCV 2017), eq. (5).
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
-    _check_range("--gamma", gamma, 0.0, math.inf, closed_high=False)
+    _check_range("gamma", gamma, 0.0, math.inf, closed_high=False)
     if alpha is not None:
         high = 1.0 if binary else math.inf
-        _check_range("--alpha", alpha, 0.0, high, closed_high=binary)
+        _check_range("alpha", alpha, 0.0, high, closed_high=binary)
     if binary:
         return _binary_focal(
             labels, preds, gamma=gamma, alpha=alpha, logits=logits, eps=eps,
@@ -988,7 +999,7 @@ def focal_gradient(
     and base b by ln b.
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
-    _check_range("--gamma", gamma, 0.0, math.inf, closed_high=False)
+    _check_range("gamma", gamma, 0.0, math.inf, closed_high=False)
     matrix = as_predictions(preds, logits=logits)
     if binary:
         y, _ = as_targets(labels, matrix, allow_indices=False)

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from cecli.batch import BatchSummary
     from cecli.explain import Comparison
     from cecli.files import Batch
-    from cecli.frameworks import Missing, Reproduction
+    from cecli.frameworks import FrameworksComparison, Missing, Reproduction
     from cecli.tour import Stop
 
 Mode = Literal["table", "explain", "json", "quiet"]
@@ -1259,3 +1259,28 @@ def emit_frameworks(
             console.print(f"    [dim]{IMPORTS[item.library]}[/]", soft_wrap=True)
             console.print(f"    {item.call}", soft_wrap=True, markup=False)
     out.flush()
+
+
+def emit_frameworks_comparison(output: Output, comparison: FrameworksComparison) -> None:
+    """A :class:`~cecli.frameworks.FrameworksComparison`: its JSON, or the table of
+    :func:`emit_frameworks` titled by what was asked."""
+    if output.mode == "json":
+        import json
+
+        output.stdout.write(json.dumps(comparison.to_json(), allow_nan=False) + "\n")
+        output.stdout.flush()
+        return
+    if comparison.library is not None:
+        title = f"cecli {comparison.command} --like {comparison.library}"
+    else:
+        title = f"cecli {comparison.command} and the frameworks (nats)"
+    clipped = comparison.result.clipped_count
+    note = (
+        f"clips {clipped} value{'s' if clipped != 1 else ''} at {comparison.result.eps:g}"
+        if clipped
+        else ""
+    )
+    emit_frameworks(
+        output, title, comparison.value, comparison.found,
+        like=comparison.library is not None, note=note,
+    )  # fmt: skip
