@@ -68,7 +68,8 @@ def test_readme_example(command: str, expected: str) -> None:
     assert run_example(command) == expected
 
 
-def test_readme_python_examples() -> None:
+def test_readme_python_examples(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # the examples read sample_data/ as the console ones do
     text = "\n".join(PYCON_BLOCK.findall(README.read_text(encoding="utf-8")))
     parser = doctest.DocTestParser()
     test = parser.get_doctest(text, {}, "README.md", str(README), 0)
