@@ -28,13 +28,12 @@ from cecli import __version__, losses
 from cecli.inputs import InputError, parse_class_names, parse_matrix, parse_vector, read_argument
 from cecli.numerics import FloatArray
 from cecli.render import Mode, Output, TourMove
-from cecli.results import LossResult, RowLosses
+from cecli.results import LossResult
 
 if TYPE_CHECKING:
     from cecli.frameworks import Command, Library
 
 LossFn = Callable[[FloatArray, FloatArray, tuple[str, ...] | None], LossResult]
-RowsFn = Callable[[FloatArray, FloatArray, tuple[str, ...] | None], RowLosses | LossResult]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
