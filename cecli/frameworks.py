@@ -1224,14 +1224,14 @@ def compare_frameworks(
     only that one is asked, and its lack raises :class:`Unsupported`.
     """
     from cecli.numerics import parse_base
-    from cecli.scoring import LOSS_FUNCTIONS
+    from cecli.scoring import LOSS_FUNCTIONS, loss_options
 
     if loss not in LOSS_FUNCTIONS:
         known = ", ".join(LOSS_FUNCTIONS)
         raise InputError(f"loss must be one of {known}, got {loss!r}", parameter="loss")
     only = None if library is None else library_named(library)
     function = LOSS_FUNCTIONS[loss]
-    result = function(labels, preds, **options)
+    result = function(labels, preds, **loss_options(loss, options))
     defaults = inspect.signature(function).parameters
     given: dict[str, Any] = {"reduction": result.reduction}
     names: list[str] = [n for n in ("eps", "base") if n in options]

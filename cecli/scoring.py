@@ -139,7 +139,7 @@ def score_file(
         "base": base, "weights": weights, "smoothing": smoothing, "normalize": normalize,
         "pos_weight": pos_weight, "neg_weight": neg_weight, "gamma": gamma, "alpha": alpha,
     }  # fmt: skip
-    options = _loss_options(loss, {k: v for k, v in given.items() if v is not None})
+    options = loss_options(loss, {k: v for k, v in given.items() if v is not None})
     options["reduction"] = reduction
     if reduction not in get_args(Reduction):
         raise InputError(
@@ -184,11 +184,11 @@ def score_file(
         return accumulator.compute(reduction=reduction, source=table.display)
 
 
-def _loss_options(loss: LossName, given: dict[str, Any]) -> dict[str, Any]:
+def loss_options(loss: LossName, given: dict[str, Any]) -> dict[str, Any]:
     """``given`` after checking that ``loss``'s function takes every one of them."""
     accepted = inspect.signature(LOSS_FUNCTIONS[loss]).parameters
     for name in given:
-        if name not in accepted:
+        if name not in accepted or name in ("labels", "preds"):
             raise InputError(f"{name} does not go with loss {loss!r}", parameter=name)
     return dict(given)
 

@@ -230,6 +230,8 @@ def test_an_option_the_loss_lacks_is_refused_by_name() -> None:
     with pytest.raises(cecli.InputError, match=r"^gamma does not go with loss 'ce'$") as raised:
         cecli.score_file(IRIS, "ce", gamma=2.0)
     assert raised.value.parameter == "gamma"
+    with pytest.raises(cecli.InputError, match=r"^pos_weight does not go with loss 'kl'$"):
+        cecli.compare_frameworks("kl", [[0.5, 0.5]], [[0.9, 0.1]], pos_weight=2.0)
     unknown: Any = "hinge"
     with pytest.raises(cecli.InputError, match=r"^loss must be one of ce, bce"):
         cecli.score_file(IRIS, unknown)
