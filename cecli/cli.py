@@ -1180,6 +1180,10 @@ class _Interrupts:
             signal.signal(number, handler)
         sys.unraisablehook = self.previous_hook
 
+    def ignore(self) -> None:
+        for number in self.previous:
+            signal.signal(number, signal.SIG_IGN)
+
     def handle(self, number: int, frame: object) -> None:
         if self.signum is not None or self.caught:
             return
@@ -1214,6 +1218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         interrupts.caught = True  # from here on, a late signal does not raise
         if argv is not None:
             interrupts.restore()  # a call from Python gets its own handlers back
+        else:
+            # The run is over: a signal from here to the process's end changes nothing.
+            # Ignored, not handled: Python's shutdown puts the default action back on signals
+            # with a Python handler, and a SIGHUP in those last moments would kill the process.
+            interrupts.ignore()
     # Typer turns KeyboardInterrupt into its own exit 130, whatever the signal was.
     return code if interrupts.signum is None else 128 + interrupts.signum
 
