@@ -10,41 +10,12 @@ Each function takes labels and predictions as array-likes and returns a frozen r
 :mod:`cecli.results`); invalid input raises :class:`InputError`, a ``ValueError``.
 
 :func:`score_file` scores a CSV or Parquet file; :func:`compare_frameworks` and :func:`like`
-say what PyTorch, Keras, scikit-learn and optax return.  They are imported on first use, so
-that ``import cecli`` stays quick (polars is not imported).
+say what PyTorch, Keras, scikit-learn and optax return.  Every name is imported on first
+use, so that ``import cecli`` stays quick (polars is not imported).
 """
 
 import importlib
 from typing import TYPE_CHECKING, Any
-
-from cecli.inputs import InputError
-from cecli.losses import (
-    bce,
-    binary_cross_entropy,
-    categorical_cross_entropy,
-    ce,
-    focal,
-    focal_gradient,
-    focal_loss,
-    grad,
-    kl,
-    kl_divergence,
-    label_smoothing,
-    logit_gradient,
-    multilabel,
-    multilabel_cross_entropy,
-    smooth,
-)
-from cecli.results import (
-    BinaryResult,
-    CrossEntropyResult,
-    FocalResult,
-    GradResult,
-    KLResult,
-    LossResult,
-    MultilabelResult,
-    SmoothingResult,
-)
 
 if TYPE_CHECKING:
     from cecli.batch import BatchSummary
@@ -56,11 +27,63 @@ if TYPE_CHECKING:
         compare_frameworks,
         like,
     )
+    from cecli.inputs import InputError
+    from cecli.losses import (
+        bce,
+        binary_cross_entropy,
+        categorical_cross_entropy,
+        ce,
+        focal,
+        focal_gradient,
+        focal_loss,
+        grad,
+        kl,
+        kl_divergence,
+        label_smoothing,
+        logit_gradient,
+        multilabel,
+        multilabel_cross_entropy,
+        smooth,
+    )
+    from cecli.results import (
+        BinaryResult,
+        CrossEntropyResult,
+        FocalResult,
+        GradResult,
+        KLResult,
+        LossResult,
+        MultilabelResult,
+        SmoothingResult,
+    )
     from cecli.scoring import ScoredRows, ScoringProgress, score_file
 
 __version__ = "0.1.0"
 
 _ON_FIRST_USE: dict[str, str] = {
+    "bce": "cecli.losses",
+    "binary_cross_entropy": "cecli.losses",
+    "categorical_cross_entropy": "cecli.losses",
+    "ce": "cecli.losses",
+    "focal": "cecli.losses",
+    "focal_gradient": "cecli.losses",
+    "focal_loss": "cecli.losses",
+    "grad": "cecli.losses",
+    "kl": "cecli.losses",
+    "kl_divergence": "cecli.losses",
+    "label_smoothing": "cecli.losses",
+    "logit_gradient": "cecli.losses",
+    "multilabel": "cecli.losses",
+    "multilabel_cross_entropy": "cecli.losses",
+    "smooth": "cecli.losses",
+    "BinaryResult": "cecli.results",
+    "CrossEntropyResult": "cecli.results",
+    "FocalResult": "cecli.results",
+    "GradResult": "cecli.results",
+    "KLResult": "cecli.results",
+    "LossResult": "cecli.results",
+    "MultilabelResult": "cecli.results",
+    "SmoothingResult": "cecli.results",
+    "InputError": "cecli.inputs",
     "BatchSummary": "cecli.batch",
     "FrameworksComparison": "cecli.frameworks",
     "Missing": "cecli.frameworks",
@@ -72,7 +95,9 @@ _ON_FIRST_USE: dict[str, str] = {
     "ScoringProgress": "cecli.scoring",
     "score_file": "cecli.scoring",
 }
-"""Names whose modules import polars or are large: each is imported when first used."""
+"""Every public name, imported when first used: ``import cecli`` itself imports nothing
+heavy, so the ``cecli`` command can be quiet on Ctrl-C from its first instant (see
+:mod:`cecli._entry`), and polars is loaded only for files."""
 
 
 def __getattr__(name: str) -> Any:
@@ -121,3 +146,7 @@ __all__ = [
     "score_file",
     "smooth",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_ON_FIRST_USE])

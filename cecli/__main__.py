@@ -1,3 +1,3 @@
-from cecli.cli import main
+from cecli._entry import main
 
 raise SystemExit(main())

@@ -126,3 +126,37 @@ def test_prefetch_closes_its_source_in_the_reader_when_stopped_early() -> None:
     assert next(batches).lines[0] == 0
     batches.close()
     assert closed_in == ["cecli-reader"]
+
+
+def _importing_numpy(pid: int) -> bool:
+    """Whether the command has begun importing NumPy, which it does inside its entry point
+    (the first lines of the script pip writes, ``import re`` among them, run before any of
+    cecli's code can catch a signal)."""
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            return "numpy" in maps.read()
+    except OSError:
+        return False
+
+
+def test_ctrl_c_while_the_command_is_still_importing_is_quiet() -> None:
+    """Through the imports of Typer and NumPy to the end of a one-liner: exit 130 (or 0 if it
+    finished), never a KeyboardInterrupt traceback."""
+    delays = random.Random(11).sample(range(0, 120), 12)
+    interrupted = 0
+    for delay in sorted(delays):
+        process = subprocess.Popen(
+            ["cecli", "ce", "1,0,0", "0.7,0.2,0.1", "-q"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        while process.poll() is None and not _importing_numpy(process.pid):
+            time.sleep(0.001)
+        time.sleep(delay / 1000)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        assert err == b"", (delay, err.decode(errors="replace"))
+        assert process.returncode in (0, 130), (delay, process.returncode)
+        interrupted += process.returncode == 130
+    assert interrupted, "no run was interrupted: the delays are too long for this machine"
