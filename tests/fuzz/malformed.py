@@ -23,7 +23,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -33,17 +32,37 @@ from pathlib import Path
 from tests.fuzz.checks import Failure, shell_quote, stream_failures
 
 CPU_SECONDS = 10
-"""A run's limit in CPU time: a busy loop ends there (SIGXCPU), however loaded the machine."""
-WALL_SECONDS = 60.0
-"""The backstop for a run that waits without working; not 10 s, because on a loaded machine
+"""A run's limit in CPU time: a busy loop stops there however loaded the machine is."""
+WALL_SECONDS = 55
+"""The limit for a run that waits without working; not 10 s, because on a loaded machine
 starting the interpreter alone was seen to take over 6 s."""
-_LIMITED = (
-    "import os, resource, sys; "
-    "resource.setrlimit(resource.RLIMIT_CPU, (int(sys.argv[1]), resource.RLIM_INFINITY)); "
-    "os.execv(sys.argv[2], sys.argv[2:])"
-)
-"""Runs the command with a CPU limit: exec keeps the limit, and no thread of this process
-is involved (subprocess's preexec_fn is not safe with threads)."""
+_LIMITED = """
+import faulthandler, resource, runpy, signal, sys
+cpu, wall, script = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+faulthandler.register(signal.SIGXCPU, all_threads=True)
+faulthandler.dump_traceback_later(wall, exit=True)
+sys.argv = sys.argv[3:]
+runpy.run_path(script, run_name="__main__")
+"""
+"""Runs the installed script under a CPU and a wall-clock limit, printing every thread's
+stack when one is passed (the CPU one kills at its hard limit, 5 s later), so that a hang
+names where it spins."""
+_HANG = re.compile(r"^Timeout \(\d+:\d+:\d+\)!$|^(Current thread|Thread) 0x[0-9a-f]+", re.M)
+
+
+def _hang_place(stderr: str) -> str:
+    """The innermost cecli frame of the first thread that is not waiting, from a dump."""
+    for block in re.split(r"\n(?=(?:Current thread|Thread) 0x)", stderr):
+        frames = re.findall(r'File "(.*)", line \d+ in (\S+)', block)
+        if not frames or frames[0][0].endswith(("threading.py", "queue.py")):
+            continue
+        for path, function in frames:
+            if f"{os.sep}cecli{os.sep}" in path:
+                return f", at cecli/{Path(path).name}:{function}"
+    return ""
+
+
 EXIT_CODES = (0, 2, 130)
 LOSS_COMMANDS = ("ce", "bce", "multilabel", "kl", "grad", "smooth", "focal")
 ODD_CELLS = (
@@ -458,13 +477,14 @@ class FileRun:
 def run_file_case(case: FileCase, folder: Path) -> FileRun:
     (folder / case.name).write_bytes(case.content)
     cecli = installed_cecli()
+    limited = [sys.executable, "-c", _LIMITED, str(CPU_SECONDS), str(WALL_SECONDS)]
     try:
         done = subprocess.run(
-            [sys.executable, "-c", _LIMITED, str(CPU_SECONDS), cecli, *case.args],
+            [*limited, cecli, *case.args],
             cwd=folder,
             input=case.stdin if case.stdin is not None else b"",
             capture_output=True,
-            timeout=WALL_SECONDS,
+            timeout=WALL_SECONDS + 30,
             env=environment(),
             check=False,
         )
@@ -520,9 +540,12 @@ def _row_count_failures(case: FileCase, run: FileRun) -> list[Failure]:
 
 def failures_of(case: FileCase, run: FileRun) -> list[Failure]:
     if run.code is None:
-        return [Failure("hang", f"over {WALL_SECONDS:g} s in a subprocess")]
-    if run.code == -signal.SIGXCPU:
-        return [Failure("hang", f"over {CPU_SECONDS:g} s of CPU in a subprocess")]
+        return [Failure("hang", f"no end {WALL_SECONDS + 30} s after starting a subprocess")]
+    if (dump := _HANG.search(run.stderr)) is not None:
+        place = _hang_place(run.stderr)
+        if dump.group().startswith("Timeout"):
+            return [Failure("hang", f"over {WALL_SECONDS} s in a subprocess{place}")]
+        return [Failure("hang", f"over {CPU_SECONDS} s of CPU in a subprocess{place}")]
     failures: list[Failure] = []
     rows_verbatim = "none" in case.args and "--json" not in case.args and "-q" not in case.args
     failures += stream_failures(run.code, run.stdout, run.stderr, rows_verbatim=rows_verbatim)
