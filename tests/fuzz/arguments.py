@@ -396,7 +396,7 @@ def failures_of(args: list[str], run: Run) -> list[Failure]:
     if run.exception is not None:
         last = run.traceback.strip().splitlines()[-1:] or [""]
         return [Failure("exception", run.exception, last[0][:300])]
-    failures = [Failure("python warning", " ".join(w.split()[:1]), w[:300]) for w in run.warnings]
+    failures = [Failure("python warning", w[:120], w[:300]) for w in run.warnings]
     if run.code not in (0, 2):
         failures.append(Failure("exit code", repr(run.code), run.stderr[-300:]))
     if run.code == 2 and run.stdout and "--help" not in args:
