@@ -125,8 +125,6 @@ KNOWN_FAILURES: tuple[Known, ...] = (
     Known("controls in a result", _is("control character", "on stdout, exit 0")),
     # Error messages quote arguments, column names and a file's bytes verbatim.
     Known("controls in an error", _is("control character", "on stderr, exit 2")),
-    # Warnings quote a file's values verbatim (the reasons rows were skipped).
-    Known("controls in a warning", _is("control character", "on stderr, exit 0")),
     # Class names and ids are rendered as rich markup: '[/x]' raises MarkupError.
     Known("markup in names", _starts("exception", "MarkupError in markup.py:render ")),
     Known("markup in names", _starts("traceback text", "rich.errors.MarkupError from ")),
