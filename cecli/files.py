@@ -893,10 +893,13 @@ def _local_path(
         raise InputError(f"{source}: is a directory, not a file")
     if not path.exists():
         raise InputError(f"{source}: no such file")
-    if path.suffix == ".gz":
+    if path.suffix == ".gz" or _starts_with(path, _GZIP_MAGIC):
+        # By name or by its first bytes: polars would read a gzip file named .csv itself, and
+        # end a cut one with an error of its own.
+        inner = "".join(path.suffixes[:-1]) if path.suffix == ".gz" else f".{kind}"
         try:
             with gzip.open(path, "rb") as compressed:
-                return _spool(stack, compressed, "".join(path.suffixes[:-1]) or ".csv", source)
+                return _spool(stack, compressed, inner or ".csv", source)
         except OSError as error:
             raise InputError(f"{source}: cannot read ({error.strerror or error})") from None
     try:
@@ -915,6 +918,16 @@ def _local_path(
 
 
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(magic)) == magic
+    except OSError:
+        return False  # not readable: the reader says why
+
+
 SPOOL_LIMIT = 32 << 30
 """Bytes of standard input, a pipe or a decompressed ``.gz`` file held in the temporary folder
 (``$TMPDIR``) at most: an endless stream (``--csv /dev/zero``) or a gzip bomb stops with an

@@ -434,3 +434,23 @@ def test_other_encodings_cut_into_other_blocks_score_the_same(
     expected.pop("source")
     document.pop("source")
     assert document == expected
+
+
+def test_gzip_is_known_by_its_bytes_whatever_the_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = b"label,p0,p1\n0,0.25,0.75\n1,0.5,0.5\n"
+    plain, named_csv = tmp_path / "plain.csv", tmp_path / "packed.csv"
+    plain.write_bytes(text)
+    named_csv.write_bytes(gzip.compress(text))
+    assert main(["ce", "--csv", str(plain), "-q"]) == 0
+    expected = capsys.readouterr().out
+    assert main(["ce", "--csv", str(named_csv), "-q"]) == 0
+    assert capsys.readouterr().out == expected == f"{(math.log(4) + math.log(2)) / 2!r}\n"
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(gzip.compress(text * 50)[:30])
+    assert main(["ce", "--csv", str(cut), "-q"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"cecli: error: {cut}: ")
+    assert captured.err.count("\n") == 1

@@ -73,7 +73,7 @@ def _spec(param: object) -> OptionSpec:
     return OptionSpec(
         names=names,
         flag=bool(getattr(param, "is_flag", False)),
-        kind={"integer": "int"}.get(kind, kind),
+        kind={"integer": "int", "int range": "int", "float range": "float"}.get(kind, kind),
         choices=choices,
     )
 

@@ -120,64 +120,7 @@ def _hang_at(*places: str) -> Callable[[Failure], bool]:
     return lambda failure: failure.kind == "hang" and failure.text in texts
 
 
-KNOWN_FAILURES: tuple[Known, ...] = (
-    # Class names and id values reach the result tables verbatim (ESC, BEL, C1 controls).
-    Known("controls in a result", _is("control character", "on stdout, exit 0")),
-    # Error messages quote arguments, column names and a file's bytes verbatim.
-    Known("controls in an error", _is("control character", "on stderr, exit 2")),
-    # Class names and ids are rendered as rich markup: '[/x]' raises MarkupError.
-    Known("markup in names", _starts("exception", "MarkupError in markup.py:render ")),
-    Known("markup in names", _starts("traceback text", "rich.errors.MarkupError from ")),
-    # A command-line byte that is not UTF-8 (a lone surrogate in Python) cannot be printed.
-    Known(
-        "undecodable argument",
-        _is(
-            "exception", "UnicodeEncodeError in console.py:_write_buffer from cecli/render.py:emit"
-        ),
-    ),
-    # Any file mode with standard input closed: sys.stdin is None, and its .buffer is read.
-    Known(
-        "closed standard input",
-        _is("exception", "AttributeError in cli.py:_score_file from cecli/cli.py:_score_file"),
-    ),
-    # `cecli plot` draws whatever --width, --height or --num-classes asks for (10**20 lines).
-    Known("plot sizes", _is("hang", "cecli plot: over 5 s of CPU or 60 s, in-process")),
-    # A stray quote in a file past 8 MiB: the block reader rescans the block for every line
-    # (_record_end counts quotes from the start each time) and then reads on to the end.
-    Known("stray quote in a large file", _hang_at("files.py:_record_end")),
-    # A file with CR line breaks only is one header line of a million columns, which
-    # Table.__init__ checks for repeats with list.count, once per column.
-    Known("CR-only file", _hang_at("files.py:__init__", "files.py:<setcomp>")),
-    # `cecli plot` sizes past what can be drawn or allocated (--width 10**20, --num-classes
-    # 10**9): no check before drawing.
-    Known(
-        "plot sizes",
-        _is("exception", "OverflowError in plot.py:draw_bars from cecli/plot.py:draw_bars"),
-    ),
-    Known(
-        "plot sizes",
-        _is("exception", "MemoryError in plot.py:draw_bars from cecli/plot.py:draw_bars"),
-    ),
-    Known(
-        "plot sizes",
-        _is("exception", "MemoryError in numeric.py:full from cecli/plot.py:smooth_bars"),
-    ),
-    Known(
-        "plot sizes",
-        _is("exception", "ValueError in numeric.py:full from cecli/plot.py:smooth_bars"),
-    ),
-    # multilabel --pos-weight/--neg-weight 1e308: the weighted terms overflow, and NumPy's
-    # warning is printed (the in-process run records it).
-    Known(
-        "overflow warning", _is("python warning", "RuntimeWarning: overflow encountered in reduce")
-    ),
-    Known(
-        "overflow warning",
-        _is("python warning", "RuntimeWarning: overflow encountered in multiply"),
-    ),
-    # A cut gzip stream (even when named .csv) escapes as OSError from polars.
-    Known("cut gzip", _is("traceback text", "OSError from cecli/files.py:__init__")),
-)
+KNOWN_FAILURES: tuple[Known, ...] = ()
 """Delete an entry once its bug is fixed; the case then fails if the bug is back."""
 
 
