@@ -587,7 +587,7 @@ def _score_file(
             pred_cols=files.pred_cols, weight_col=files.weight_col, id_col=files.id_col,
             delimiter=files.delimiter, kind=kind, skip_invalid=files.skip_invalid,
             on_rows=write_rows if stream is not None else None, on_progress=advance,
-            stdin=sys.stdin.buffer,
+            stdin=getattr(sys.stdin, "buffer", None),  # None when standard input is closed
         )  # fmt: skip
     if rows_to_stdout:
         for message in render.summary_warnings(summary):

@@ -454,3 +454,15 @@ def test_gzip_is_known_by_its_bytes_whatever_the_name(
     assert captured.out == ""
     assert captured.err.startswith(f"cecli: error: {cut}: ")
     assert captured.err.count("\n") == 1
+
+
+def test_a_file_is_scored_with_standard_input_closed(
+    sample_data: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", None)  # as after `<&-`
+    assert main(["ce", "--csv", str(sample_data / "iris3_index.csv"), "-q"]) == 0
+    assert float(capsys.readouterr().out) > 0
+    assert main(["ce", "--csv", "-", "-q"]) == 2
+    assert capsys.readouterr().err == (
+        "cecli: error: '-' reads from standard input, but there is none\n"
+    )
