@@ -221,6 +221,8 @@ def _check_text(path: Path, display: str) -> None:
                 f"{display}: the file is {encoding} text (it starts with a byte order mark); "
                 "save it as UTF-8"
             )
+    if head.removeprefix(b"\xef\xbb\xbf").startswith((b"\n", b"\r\n")):
+        raise InputError(f"{display}: the header must be the first line (line 1 is empty)")
     if head.startswith(_PARQUET_MAGIC):
         raise InputError(f"{display}: this is a Parquet file, not CSV; use --parquet")
     if b"\r" in head and b"\n" not in head:
@@ -258,9 +260,13 @@ class Source:
             fields = next(_csv_records(handle, self.separator), [])
         if len(fields) != len(found):
             return found  # polars read the header otherwise; its names are the ones it reads by
-        names = [
-            field.strip(_SPACES) or polars for field, polars in zip(fields, found, strict=True)
-        ]
+        names = [field.strip(_SPACES) for field in fields]
+        if "" in names:
+            number = names.index("") + 1
+            raise InputError(
+                f"{self.display}:1:{number}: the header gives column {number} no name; "
+                "name every column"
+            )
         counts = collections.Counter(names)
         repeated = next((name for name in names if counts[name] > 1), None)
         if repeated is not None:
@@ -371,6 +377,17 @@ class Source:
                     return number, len(record)
         return None
 
+    def first_lone_carriage_return(self) -> int | None:
+        """The first line with a carriage return that does not end it (polars ends a record
+        there; for an error message)."""
+        if self.kind != "csv":
+            return None
+        with self.path.open("rb") as handle:
+            for number, line in enumerate(handle, 1):
+                if b"\r" in line.removesuffix(b"\n").removesuffix(b"\r"):
+                    return number
+        return None
+
     def raw_value(self, record: int, column: str) -> str | None:
         """The text of one field (for error messages; reads up to that line); a Parquet null
         is an empty value."""
@@ -433,6 +450,15 @@ class _Rows:
         return parts, np.concatenate(blanks) if blanks else np.zeros(0, dtype=np.bool_)
 
 
+def _first(
+    parts: list[pl.DataFrame], blank: np.ndarray, count: int
+) -> tuple[list[pl.DataFrame], np.ndarray]:
+    """The first ``count`` rows of batch parts, with which are empty lines."""
+    import polars as pl
+
+    return [pl.concat(parts, how="vertical").head(count)], blank[:count]
+
+
 class Table:
     """One file, or a labels file beside a predictions file, read lazily in record batches.
 
@@ -477,12 +503,11 @@ class Table:
         self, selected: list[str], reading: Reading
     ) -> Iterator[tuple[pl.DataFrame, np.ndarray | None]]:
         """The selected columns in record batches, with which rows are empty lines."""
-        import polars as pl
 
+        used = [s for s in self.sources if any(c in s.column_set for c in selected)]
         streams = [
             self._source_frames(source, [c for c in selected if c in source.column_set], reading)
-            for source in self.sources
-            if any(c in source.column_set for c in selected)
+            for source in used
         ]
         if len(streams) == 1:
             for frame, blank in streams[0]:
@@ -490,19 +515,65 @@ class Table:
             return
         # Two files read each at its own pace, then cut into batches of the same rows.
         readers = [_Rows(stream) for stream in streams]
+        done = 0
         while True:
             taken = [reader.take(BATCH_ROWS) for reader in readers]
             heights = {sum(part.height for part in parts) for parts, _ in taken}
             if heights == {0}:
                 return
             if len(heights) > 1:
-                raise InputError(f"{self.display}: the files have different numbers of rows")
-            frame = pl.concat(
-                [pl.concat(parts, how="vertical") for parts, _ in taken], how="horizontal"
+                yield from self._uneven(used, readers, taken, done, selected)
+                return
+            done += BATCH_ROWS
+            yield self._joined(taken, selected)
+
+    def _uneven(
+        self,
+        used: list[Source],
+        readers: list[_Rows],
+        taken: list[tuple[list[pl.DataFrame], np.ndarray]],
+        done: int,
+        selected: list[str],
+    ) -> Iterator[tuple[pl.DataFrame, np.ndarray | None]]:
+        """The last rows when one file has ended before the other: the longer one's further
+        rows may be only the empty lines that end it, which are not records; anything else
+        is refused, with each file's count of rows."""
+        heights = [sum(part.height for part in parts) for parts, _ in taken]
+        common = min(heights)
+        counts: list[str] = []
+        only_blank = True
+        for source, reader, height, (_, blank) in zip(used, readers, heights, taken, strict=True):
+            extra, ended = 0, height < BATCH_ROWS
+            blank_so_far = bool(blank[common:].all())
+            while blank_so_far and not ended:
+                _, more = reader.take(BATCH_ROWS)
+                extra += len(more)
+                ended = len(more) < BATCH_ROWS
+                blank_so_far = bool(more.all())
+            only_blank = only_blank and blank_so_far and ended
+            counts.append(
+                f"{source.display}: {'' if ended else 'at least '}{done + height + extra:,}"
             )
-            # A row is an empty line only if it is one in every file.
-            blank = np.logical_and.reduce([blank for _, blank in taken])
-            yield frame.select(selected), blank if blank.any() else None
+        if not only_blank:
+            raise InputError(
+                f"{self.display}: the files have different numbers of rows ({', '.join(counts)})"
+            )
+        if common:
+            yield self._joined([_first(parts, blank, common) for parts, blank in taken], selected)
+
+    @staticmethod
+    def _joined(
+        taken: list[tuple[list[pl.DataFrame], np.ndarray]], selected: list[str]
+    ) -> tuple[pl.DataFrame, np.ndarray | None]:
+        """The same rows of each file side by side."""
+        import polars as pl
+
+        frame = pl.concat(
+            [pl.concat(parts, how="vertical") for parts, _ in taken], how="horizontal"
+        )
+        # A row is an empty line only if it is one in every file.
+        blank = np.logical_and.reduce([blank for _, blank in taken])
+        return frame.select(selected), blank if blank.any() else None
 
     def _source_frames(
         self, source: Source, mine: list[str], reading: Reading
@@ -551,6 +622,13 @@ class Table:
                     return (
                         f"{source.display}:{line}: {count} fields, but the header has "
                         f"{len(source.columns)}"
+                    )
+            for source in self.sources:
+                split = source.first_lone_carriage_return()
+                if split is not None:
+                    return (
+                        f"{source.display}:{split}: a carriage return inside the line splits the "
+                        "record in two; remove it, or quote the field that holds it"
                     )
         if "non-equal length" in text:
             return f"{self.display}: the files have different numbers of rows"
@@ -904,6 +982,8 @@ def _local_path(
             raise InputError(f"{source}: cannot read ({error.strerror or error})") from None
     try:
         regular = path.stat().st_size > 0 and path.is_file()
+        if regular:  # readable: a file without permission is one line, not a traceback
+            os.close(os.open(path, os.O_RDONLY))
     except OSError as error:
         raise InputError(f"{source}: cannot read ({error.strerror})") from None
     if not regular:
@@ -1033,14 +1113,22 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _indexed(columns: Sequence[str], prefix: str) -> list[str]:
-    """Columns named like ``y0, y1, …`` (or ``y_0``), in the order of the file."""
-    found = []
+def _indexed(columns: Sequence[str], prefix: str, option: str) -> list[str]:
+    """Columns named like ``y0, y1, …`` (or ``y_0``), in the order of their numbers, which
+    must be 0, 1, …, K-1: a gap or a repeat would put a class's column in another's place."""
+    found: list[tuple[int, str]] = []
     for name in columns:
         match = _INDEXED.match(name)
         if match and match.group("prefix").lower() == prefix:
-            found.append(name)
-    return found
+            found.append((int(match.group("index")), name))
+    found.sort(key=lambda pair: pair[0])  # stable: repeats stay in file order
+    if any(number != position for position, (number, _) in enumerate(found)):
+        numbers = _listed([str(number) for number, _ in found])
+        raise InputError(
+            f"columns {prefix}0…{prefix}K must be numbered 0, 1, …, K-1 without gaps or "
+            f"repeats, but the numbers are {numbers}; choose the columns with {option}"
+        )
+    return [name for _, name in found]
 
 
 def _expand(patterns: str, columns: Sequence[str], option: str) -> list[str]:
@@ -1096,8 +1184,8 @@ def select_columns(
         labels, index = _expand(label_cols, columns, "--label-cols"), False
     elif "label" in columns and family != "kl":
         labels, index = ["label"], True
-    elif _indexed(columns, "y"):
-        labels, index = _indexed(columns, "y"), False
+    elif labels_by_number := _indexed(columns, "y", "--label-cols"):
+        labels, index = labels_by_number, False
     else:
         raise InputError(
             "no label column: name it 'label' (or y0, y1, … per class), or pass --label-col"
@@ -1107,8 +1195,8 @@ def select_columns(
     others = {*labels, weight_col, id_col}
     if pred_cols is not None:
         preds = _expand(pred_cols, columns, "--pred-cols")
-    elif _indexed(columns, "p"):
-        preds = _indexed(columns, "p")
+    elif preds_by_number := _indexed(columns, "p", "--pred-cols"):
+        preds = preds_by_number
     else:
         preds = [c for c in columns if c not in others]
     overlap = set(preds) & set(labels)
@@ -1149,7 +1237,7 @@ def atomic_writer(target: str, inputs: Sequence[str] = ()) -> Iterator[IO[str]]:
     except OSError as error:
         raise InputError(f"--output: cannot use {target} ({error.strerror})") from None
     for source in inputs:
-        if source != "-" and _same_file(real, existing, source):
+        if _same_file(real, existing, source):
             raise InputError(f"--output: {target} is also an input file; write to another file")
     if existing is not None and not stat.S_ISREG(existing.st_mode):
         with _writing(target, _open_output(target, real, os.O_WRONLY), sync=False) as handle:
@@ -1181,14 +1269,17 @@ def atomic_writer(target: str, inputs: Sequence[str] = ()) -> Iterator[IO[str]]:
 
 def _same_file(output: Path, output_stat: os.stat_result | None, source: str) -> bool:
     """Whether ``source`` is the file at ``output``: the same path once links are followed, or
-    the same device and inode (a hard link)."""
-    if Path(os.path.realpath(source)) == output:
+    the same device and inode (a hard link); ``-`` is whatever standard input is (a file
+    redirected with ``<``)."""
+    if source != "-" and Path(os.path.realpath(source)) == output:
         return True
     if output_stat is None:
         return False
     try:
-        source_stat = os.stat(source)
+        source_stat = os.fstat(0) if source == "-" else os.stat(source)
     except OSError:
+        return False
+    if source == "-" and not stat.S_ISREG(source_stat.st_mode):
         return False
     return (source_stat.st_dev, source_stat.st_ino) == (output_stat.st_dev, output_stat.st_ino)
 
