@@ -290,6 +290,11 @@ class Accumulator:
 
     def compute(self, *, reduction: Reduction, source: str) -> BatchSummary:
         """Reduce: the sum, or the sum over the summed denominators (the mean)."""
+        if self.rows == 0 and self.skipped and self.reasons:
+            raise InputError(
+                f"{source}: no rows to score: all {self.skipped:,} records were invalid and "
+                f"skipped (first: {self.reasons[0]})"
+            )
         if self.rows == 0:
             raise InputError(f"{source}: no rows to score")
         if reduction == "sum":

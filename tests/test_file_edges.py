@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from cecli.cli import main
+from cecli.inputs import InputError, parse_class_names
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -252,3 +253,33 @@ def test_standard_input_closed_in_a_real_process() -> None:
     assert done.stderr.splitlines() == [
         "cecli: error: '-' reads from standard input, but there is none"
     ]
+
+
+# --- class names, and every row skipped ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "position"), [("a,,b", 2), ("a,", 2), (",a", 1)])
+def test_empty_class_names_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, position: int
+) -> None:
+    with pytest.raises(InputError, match=f"class {position} has an empty name"):
+        parse_class_names(text)
+    path = _write(tmp_path, "f.csv", "label,p0,p1\na,0.9,0.1\n")
+    assert _error(capsys, "ce", "--csv", path, "--classes", text) == (
+        f"cecli: error: --classes: class {position} has an empty name"
+    )
+
+
+def test_class_names_apart_by_spaces_or_brackets_still_read() -> None:
+    assert parse_class_names("[a, b]") == ("a", "b")
+    assert parse_class_names(" a  b ") == ("a", "b")
+
+
+def test_every_row_skipped_says_how_many_and_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, "f.csv", "label,p0,p1\n0,x,0.1\n1,y,0.2\n")
+    assert _error(capsys, "ce", "--csv", path, "--skip-invalid") == (
+        f"cecli: error: {path}: no rows to score: all 2 records were invalid and skipped "
+        f"(first: {path}:2:2: 'x' is not a number)"
+    )
