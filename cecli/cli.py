@@ -20,7 +20,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
-from typing import IO, TYPE_CHECKING, Annotated, Any, Literal, NoReturn
+from typing import IO, TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TextIO, cast
 
 import typer
 
@@ -1209,6 +1209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     143 and 129 (128 + the signal's number).
     """
     interrupts = _Interrupts()
+    if sys.stdout is None:  # closed by the shell (`>&-`): writing to it is an error, not a crash
+        from cecli.render import ClosedStdout
+
+        sys.stdout = cast(TextIO, ClosedStdout())
     try:
         interrupts.install()
         code = _run(argv, interrupts)
@@ -1241,6 +1245,16 @@ def _run(argv: Sequence[str] | None, interrupts: _Interrupts) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except OSError as error:
+        from cecli.render import discard_unwritten, stdout_failed
+
+        if not stdout_failed(sys.stdout, error):
+            raise
+        # A full disk (`>/dev/full`) or a closed descriptor: one line, and the text Python
+        # still holds for standard output is dropped instead of failing again at exit.
+        discard_unwritten(sys.stdout)
+        Output().error(f"cannot write to standard output ({error.strerror or error})")
+        return EXIT_USAGE
     except (KeyboardInterrupt, typer.Abort):
         return interrupts.exit_code()
     except typer.Exit as done:

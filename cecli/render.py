@@ -68,7 +68,7 @@ class Output:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
     def warn(self, message: str) -> None:
-        print(f"cecli: warning: {safe_text(message)}", file=self.stderr)
+        say(f"cecli: warning: {safe_text(message)}", self.stderr)
 
     def emit_comparison(self, comparison: Comparison) -> None:
         """Two predictions for the same labels, side by side (``--vs``)."""
@@ -101,12 +101,12 @@ class Output:
         return self.stdout.isatty() and "NO_COLOR" not in os.environ
 
     def hint(self, message: str) -> None:
-        print(f"cecli: {safe_text(message)}", file=self.stderr)
+        say(f"cecli: {safe_text(message)}", self.stderr)
 
     def error(self, message: str) -> None:
         # One line, whatever the message quotes: a file name, column name or value with a line
         # break or an escape sequence is shown, not obeyed.
-        print(f"cecli: error: {safe_text(message)}", file=self.stderr)
+        say(f"cecli: error: {safe_text(message)}", self.stderr)
 
     def emit(self, result: LossResult) -> None:
         """Print warnings about ``result`` to stderr, then the result in this mode to stdout."""
@@ -126,6 +126,55 @@ class Output:
                 for sentence in explain(result):
                     console.print(_conclusion(sentence))
         self.stdout.flush()
+
+
+def say(line: str, stderr: TextIO | None) -> None:
+    """One line to stderr.  A standard error that is closed or cannot be written (a full disk)
+    loses the line but not the run's exit code: nothing is left to raise at exit either."""
+    if stderr is None:  # closed by the shell (`2>&-`); print(file=None) would go to stdout
+        return
+    try:
+        print(line, file=stderr, flush=True)
+    except OSError:
+        discard_unwritten(stderr)
+
+
+def discard_unwritten(stream: IO[str]) -> None:
+    """Point ``stream``'s descriptor at the null device, so the text still buffered for it is
+    dropped instead of failing again when Python flushes it at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        descriptor = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, descriptor)
+        os.close(null)
+
+
+class ClosedStdout(io.TextIOBase):
+    """Standard output when the shell closed it (``>&-``): every write fails, as it would on a
+    closed descriptor, so the run ends in the same one-line error as a full disk."""
+
+    def write(self, text: str) -> int:
+        import errno
+
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+
+def stdout_failed(stdout: IO[str] | None, error: OSError) -> bool:
+    """Whether ``error`` is standard output refusing text: it is closed, still holds text it
+    could not deliver, or ``error`` is a write error that names no file (the file modules turn
+    their own failures into input errors that name the file)."""
+    import errno
+
+    if stdout is None or isinstance(stdout, ClosedStdout):
+        return True
+    write_errors = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF, errno.EROFS}
+    if error.filename is None and error.errno in write_errors:
+        return True
+    try:
+        stdout.flush()
+    except (OSError, ValueError):
+        return True
+    return False
 
 
 def quiet_text(result: LossResult) -> str:
