@@ -828,7 +828,10 @@ class RowWriter:
     ) -> None:
         self.stream = stream
         self.mode = mode
-        self.key = id_name or "line"
+        # On a terminal, ids and column names are shown, not obeyed (an id "\x1b[2J" would
+        # clear the screen); piped or to a file they stay as they are, quoted as CSV needs.
+        self.shown: Callable[[str], str] = safe_text if _isatty(stream) else str
+        self.key = self.shown(id_name or "line")
         self.grad_names = grad_names
         self.header_written = False
 
@@ -851,11 +854,21 @@ class RowWriter:
         if self.mode == "quiet":
             self.stream.write("".join(f"{value!r}\n" for value in result.per_row.tolist()))
             return
-        frame = {self.key: list(keys), "loss": result.per_row}
+        shown = [self.shown(key) if isinstance(key, str) else key for key in keys]
+        frame = {self.key: shown, "loss": result.per_row}
         if self.grad_names is not None and isinstance(result, GradResult):
-            frame.update({f"grad_{n}": result.grad[:, c] for c, n in enumerate(self.grad_names)})
+            frame.update(
+                {self.shown(f"grad_{n}"): result.grad[:, c] for c, n in enumerate(self.grad_names)}
+            )
         self.stream.write(pl.DataFrame(frame).write_csv(include_header=not self.header_written))
         self.header_written = True
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 def summary_warnings(summary: BatchSummary) -> list[str]:

@@ -3,6 +3,7 @@ terminal that would obey escape sequences in data, and the warnings printed besi
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -117,3 +118,86 @@ def test_reader_going_away_stays_quiet(rows_csv: Path) -> None:
         errors = reader.stderr.read()
         assert reader.wait(timeout=120) in (0, 1)
     assert errors == b""
+
+
+# --- per-row output on a terminal ------------------------------------------------------------
+
+ESCAPED_ROWS_ARGS = ["grad", "--id-col", "id", "--pred-cols", "p*", "--reduction", "none"]
+
+
+@pytest.fixture
+def escape_csv(tmp_path: Path) -> Path:
+    """An id that would turn a terminal red and a column name that would clear it."""
+    path = tmp_path / "escapes.csv"
+    path.write_bytes(b"id,label,p0,p\x1b[2Ja\n\x1b[31mRED,0,0.5,0.5\n")
+    return path
+
+
+def _on_terminal(args: Sequence[str]) -> bytes:
+    """What ``cecli ARGS`` writes to standard output when it is a terminal (a pty)."""
+    script = shutil.which("cecli")
+    assert script is not None
+    controller, terminal = os.openpty()
+    try:
+        done = subprocess.run(
+            [script, *args], stdout=terminal, stderr=subprocess.PIPE, check=False, timeout=120
+        )
+    finally:
+        os.close(terminal)
+    assert done.returncode == 0, done.stderr
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # Linux ends a pty whose other side is closed with EIO
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    return output
+
+
+@needs_script
+def test_per_row_csv_on_a_terminal_shows_escapes_in_ids_and_column_names(
+    escape_csv: Path,
+) -> None:
+    shown = _on_terminal([*ESCAPED_ROWS_ARGS, "--csv", str(escape_csv)])
+    assert b"\x1b" not in shown
+    lines = shown.decode().splitlines()
+    assert lines[0] == "id,loss,grad_p0,grad_p\\x1b[2Ja"
+    assert lines[1].startswith("\\x1b[31mRED,")
+
+
+@needs_script
+def test_per_row_csv_piped_keeps_ids_and_column_names_verbatim(escape_csv: Path) -> None:
+    done = _cecli([*ESCAPED_ROWS_ARGS, "--csv", str(escape_csv)])
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.split(b"\n")
+    assert lines[0] == b"id,loss,grad_p0,grad_p\x1b[2Ja"
+    assert lines[1].startswith(b"\x1b[31mRED,")
+
+
+@needs_script
+def test_per_row_csv_to_a_file_keeps_ids_verbatim(escape_csv: Path, tmp_path: Path) -> None:
+    target = tmp_path / "rows.csv"
+    args = [*ESCAPED_ROWS_ARGS, "--csv", str(escape_csv), "--output", str(target)]
+    _on_terminal(args)
+    lines = target.read_bytes().split(b"\n")
+    assert lines[0] == b"id,loss,grad_p0,grad_p\x1b[2Ja"
+    assert lines[1].startswith(b"\x1b[31mRED,")
+
+
+@needs_script
+def test_per_row_parquet_ids_on_a_terminal_are_shown_escaped(tmp_path: Path) -> None:
+    import polars as pl
+
+    path = tmp_path / "escapes.parquet"
+    frame = {"id": ["\x1b[31mRED", "plain"], "label": [0, 1], "p0": [0.5, 0.2], "p1": [0.5, 0.8]}
+    pl.DataFrame(frame).write_parquet(path)
+    shown = _on_terminal(["ce", "--parquet", str(path), "--id-col", "id", "--reduction", "none"])
+    assert b"\x1b" not in shown
+    assert shown.decode().splitlines()[1:] == [
+        f"\\x1b[31mRED,{math.log(2)!r}",
+        f"plain,{-math.log(0.8)!r}",
+    ]
