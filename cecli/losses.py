@@ -86,12 +86,60 @@ def _element_rows(row_totals: FloatArray, classes: int, reduction: Reduction) ->
     return row_totals if reduction == "sum" else row_totals / classes
 
 
-def reduce_rows(row_totals: FloatArray, reduction: Reduction, divisor: float) -> float | FloatArray:
-    """Reduce per-row totals: their sum, their sum over ``divisor`` (mean), or themselves."""
+def _row_sums(matrix: FloatArray) -> FloatArray:
+    """Each row's sum; one beyond the largest float is inf, without NumPy's warning."""
+    with np.errstate(over="ignore"):
+        totals: FloatArray = matrix.sum(axis=1)
+    return totals
+
+
+def _element_reduction(
+    elements: FloatArray, reduction: Reduction
+) -> tuple[FloatArray, FloatArray, float | FloatArray]:
+    """Row totals, per-row values and the reduced loss of an element-wise loss (N, C).
+
+    A row whose finite elements sum beyond the largest float (1e308 + 1e308) still has a
+    finite mean: its per-row value is the sum of its elements divided by C first, and the
+    ``mean`` over all elements comes from their exact sum."""
+    rows, classes = elements.shape
+    row_totals = _row_sums(elements)
+    per_row = _element_rows(row_totals, classes, reduction)
+    overflowed = np.isinf(row_totals) & np.isfinite(elements).all(axis=1)
+    if reduction != "sum" and overflowed.any():
+        per_row = per_row.copy()
+        per_row[overflowed] = (elements[overflowed] / classes).sum(axis=1)
+    loss = reduce_rows(row_totals, reduction, rows * classes, elements=elements)
+    return row_totals, per_row, loss
+
+
+def reduce_rows(
+    row_totals: FloatArray,
+    reduction: Reduction,
+    divisor: float,
+    elements: FloatArray | None = None,
+) -> float | FloatArray:
+    """Reduce per-row totals: their sum, their sum over ``divisor`` (mean), or themselves.
+
+    ``elements``, the values the totals were summed from, give an overflowed row's share of
+    a mean back."""
     if reduction == "none":
         return row_totals
-    total = float(np.sum(row_totals))
-    return total if reduction == "sum" else total / divisor
+    with np.errstate(over="ignore"):  # a float64 overflow is handled below, not warned about
+        total = float(np.sum(row_totals))
+    if reduction == "sum":
+        return total
+    summed = row_totals if elements is None else elements
+    if math.isinf(total) and np.isfinite(summed).all():
+        # Finite values whose sum overflows (1e308 + 1e308) can still have a finite mean:
+        # take it from their exact sum, rounded once.
+        exact = numerics.ExactSum()
+        exact.add(summed)
+        if float(divisor).is_integer():
+            return exact.mean(int(divisor))
+        exact_divisor = numerics.ExactSum()
+        exact_divisor.add(np.array([divisor]))
+        return exact.ratio(exact_divisor)
+    return total / divisor
 
 
 class _Model:
@@ -540,9 +588,7 @@ def binary_cross_entropy(
         smoothing=smoothing,
     )
     rows, classes = parts.matrix.shape
-    row_totals: FloatArray = (parts.positive + parts.negative).sum(axis=1)
-    per_row = _element_rows(row_totals, classes, reduction)
-    loss = reduce_rows(row_totals, reduction, rows * classes)
+    row_totals, per_row, loss = _element_reduction(parts.positive + parts.negative, reduction)
     return BinaryResult(
         loss=per_row if reduction == "none" else loss,
         per_row=per_row,
@@ -602,9 +648,9 @@ def multilabel_cross_entropy(
         smoothing=0.0,
     )
     rows, classes = parts.matrix.shape
-    per_row_positive: FloatArray = parts.positive.sum(axis=1)
-    per_row_negative: FloatArray = parts.negative.sum(axis=1)
-    per_row: FloatArray = (parts.positive + parts.negative).sum(axis=1)
+    per_row_positive = _row_sums(parts.positive)
+    per_row_negative = _row_sums(parts.negative)
+    per_row = _row_sums(parts.positive + parts.negative)
     return MultilabelResult(
         loss=reduce_rows(per_row, reduction, rows),
         per_row=per_row,
@@ -818,7 +864,7 @@ def _sigmoid_gradient(
     # σ(z) - 1 = -σ(-z): exact where the label is 1, instead of a cancelling difference.
     grad = np.where(targets == 1.0, -np.exp(log_not_p), p - targets)
     elements = _weighted_neg_log(targets, log_p) + _weighted_neg_log(1.0 - targets, log_not_p)
-    per_row_totals: FloatArray = elements.sum(axis=1)
+    per_row_totals = _row_sums(elements)
     return grad, per_row_totals, p, float(targets.size)
 
 
@@ -936,13 +982,8 @@ def _binary_focal(
     alpha_t = None if alpha is None else alpha * y + (1.0 - alpha) * (1.0 - y)
     ce_terms = parts.positive + parts.negative
     terms = modulating * ce_terms if alpha_t is None else alpha_t * modulating * ce_terms
-    row_totals: FloatArray = terms.sum(axis=1)
-    ce_row_totals: FloatArray = ce_terms.sum(axis=1)
-    per_row = _element_rows(row_totals, classes, reduction)
-    per_row_ce = _element_rows(ce_row_totals, classes, reduction)
-    divisor = rows * classes
-    loss = reduce_rows(row_totals, reduction, divisor)
-    ce = reduce_rows(ce_row_totals, reduction, divisor)
+    row_totals, per_row, loss = _element_reduction(terms, reduction)
+    ce_row_totals, per_row_ce, ce = _element_reduction(ce_terms, reduction)
     return FocalResult(
         loss=per_row if reduction == "none" else loss,
         per_row=per_row,

@@ -59,6 +59,10 @@ CLASS_LINES = 40
 """Classes listed term by term; wider rows show the first ones and every labelled class."""
 
 
+WARNING_CONTINUATION = "  "
+"""How a line that continues the warning above it (one reason of a list) begins."""
+
+
 @dataclass(slots=True)
 class Output:
     """Where a command's result and warnings go."""
@@ -68,7 +72,13 @@ class Output:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
     def warn(self, message: str) -> None:
-        say(f"cecli: warning: {safe_text(message)}", self.stderr)
+        """One warning line; a message indented by two spaces continues the warning above it
+        (one reason of a list) and is printed as it is, without the prefix."""
+        line = safe_text(message)
+        say(
+            line if line.startswith(WARNING_CONTINUATION) else f"cecli: warning: {line}",
+            self.stderr,
+        )
 
     def emit_comparison(self, comparison: Comparison) -> None:
         """Two predictions for the same labels, side by side (``--vs``)."""
@@ -198,13 +208,26 @@ def warnings_for(result: LossResult) -> list[str]:
         messages.append(_unnormalized_message("PREDS", result.unnormalized_rows))
     values = np.asarray(result.headline())
     if np.any(np.isinf(values)):
-        messages.append(
-            "the loss is infinite: a target has probability 0 and log 0 = -inf "
-            "(--eps 0 turned clipping off)"
-        )
+        messages.append(_infinite_message(result))
     elif np.any(np.isnan(values)):
         messages.append("the loss is not a number (nan)")
     return messages
+
+
+def _infinite_message(result: LossResult) -> str:
+    # From logits nothing is clipped and no probability is 0 exactly: the value is finite in
+    # exact arithmetic but beyond float64 (a gap of 2e308 between two logits).
+    if result.logits:
+        return (
+            "the loss is infinite: it overflowed float64 (a gap between logits is too large; "
+            "the largest float is about 1.8e308)"
+        )
+    if result.eps == 0.0:
+        return (
+            "the loss is infinite: a target has probability 0 and log 0 = -inf "
+            "(--eps 0 turned clipping off)"
+        )
+    return "the loss is infinite: it overflowed float64 (the largest float is about 1.8e308)"
 
 
 def _unnormalized_message(name: str, rows: Sequence[int]) -> str:
@@ -880,8 +903,14 @@ def summary_warnings(summary: BatchSummary) -> list[str]:
             f"at line(s) {where}; they are used as given (--normalize renormalises)"
         )
     if summary.skipped:
-        messages.append(f"skipped {summary.skipped} invalid row(s) (--skip-invalid):")
-        messages.extend(f"  {reason}" for reason in summary.skipped_reasons)
+        reasons = summary.skipped_reasons
+        cut = (
+            f"; the first {len(reasons)} of {summary.skipped:,}"
+            if len(reasons) < summary.skipped
+            else ""
+        )
+        messages.append(f"skipped {summary.skipped:,} invalid row(s) (--skip-invalid){cut}:")
+        messages.extend(f"{WARNING_CONTINUATION}{reason}" for reason in reasons)
     if not math.isfinite(summary.loss):
         messages.append("the loss is not finite: a target has probability 0 (--eps 0)")
     return messages
@@ -924,9 +953,9 @@ def summary_tables(summary: BatchSummary) -> list[RenderableType]:
 
 def emit_summary(summary: BatchSummary, mode: Mode, stdout: TextIO, stderr: TextIO) -> None:
     """Warnings to stderr, then the summary in ``mode`` to stdout."""
+    warnings = Output(stderr=stderr)
     for message in summary_warnings(summary):
-        line = safe_text(message)
-        print(f"cecli: warning: {line}" if not line.startswith("  ") else line, file=stderr)
+        warnings.warn(message)
     if mode == "quiet":
         stdout.write(f"{summary.loss!r}\n")
     elif mode == "json":

@@ -14,6 +14,8 @@ from typing import IO, Any
 
 import pytest
 
+from cecli.cli import main
+
 needs_script = pytest.mark.skipif(
     sys.platform != "linux" or shutil.which("cecli") is None,
     reason="runs the installed cecli script with its standard streams redirected",
@@ -201,3 +203,101 @@ def test_per_row_parquet_ids_on_a_terminal_are_shown_escaped(tmp_path: Path) -> 
         f"\\x1b[31mRED,{math.log(2)!r}",
         f"plain,{-math.log(0.8)!r}",
     ]
+
+
+# --- warnings beside a scored file -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_skipped_row_reasons_are_laid_out_alike_and_say_when_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], reduction: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("label,p0,p1\n0,0.3,0.7\n" + "0,x,0.7\n" * 7)
+    code = main(["ce", "--csv", str(path), "--skip-invalid", "--reduction", reduction, "-q"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    lines = err.splitlines()
+    assert (
+        lines[0] == "cecli: warning: skipped 7 invalid row(s) (--skip-invalid); the first 5 of 7:"
+    )
+    assert lines[1:] == [f"  {path}:{line}:2: 'x' is not a number" for line in range(3, 8)]
+
+
+def test_skipped_row_reasons_all_shown_are_not_said_to_be_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("label,p0,p1\n0,0.3,0.7\n0,x,0.7\n")
+    code = main(["ce", "--csv", str(path), "--skip-invalid", "--reduction", "none", "-q"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert err.splitlines() == [
+        "cecli: warning: skipped 1 invalid row(s) (--skip-invalid):",
+        f"  {path}:3:2: 'x' is not a number",
+    ]
+
+
+# --- values beyond float64 -------------------------------------------------------------------
+
+HUGE_LOGITS = [
+    ["ce", "0", "--", "-1e308,1e308"],
+    ["ce", "1", "--", "-1e308,1e308"],
+    ["bce", "1,1", "--", "-1e308,-1e308"],
+    ["bce", "0,1", "--", "1e308,-1e308"],
+    ["multilabel", "1,0", "--", "-1e308,1e308"],
+    ["kl", "0.5,0.5", "--", "-1e308,1e308"],
+    ["grad", "0", "--", "-1e308,1e308"],
+    ["grad", "1,1", "--", "-1e308,-1e308", "--sigmoid"],
+    ["smooth", "0", "--", "-1e308,1e308"],
+    ["focal", "0", "--", "-1e308,1e308"],
+    ["focal", "1,1", "--", "-1e308,-1e308", "--binary"],
+]
+
+
+@pytest.mark.parametrize("args", HUGE_LOGITS, ids=lambda args: " ".join(args))
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_huge_logits_give_no_numpy_warning(
+    args: list[str], reduction: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pytest turns warnings into errors here: a NumPy overflow warning would raise.
+    code = main([*args, "--logits", "--reduction", reduction, "-q"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out
+    for line in err.splitlines():
+        assert line.startswith("cecli: warning: "), line
+        assert "--eps" not in line, line
+
+
+def test_an_overflowed_logit_loss_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    # -log softmax picks -(−1e308 − 1e308) = 2e308: beyond the largest float.
+    code = main(["ce", "0", "--", "-1e308,1e308", "--logits", "-q"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert out == "inf\n"
+    assert err.startswith("cecli: warning: the loss is infinite: it overflowed float64")
+    assert "clipping" not in err
+
+
+@pytest.mark.parametrize(
+    "options", [[], ["--binary", "--gamma", "0", "--alpha", "1"]], ids=["bce", "focal"]
+)
+def test_a_mean_of_huge_elements_does_not_overflow(
+    options: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mpmath
+
+    args = ["focal" if options else "bce", "1,1", "--", "-1e308,-1e308", "--logits", *options]
+
+    # Each element is -log σ(-1e308) = 1e308 + log1p(e^-1e308); their mean is the same.
+    element = mpmath.log1p(mpmath.exp(mpmath.mpf(1e308)))
+    for reduction in ("mean", "none"):
+        code = main([*args, "--reduction", reduction, "-q"])
+        out, err = capsys.readouterr()
+        assert (code, err) == (0, "")
+        assert float(out) == float(element)
+    code = main([*args, "--reduction", "sum", "-q"])
+    out, err = capsys.readouterr()
+    assert out == "inf\n"  # 2e308 is beyond the largest float
+    assert "overflowed float64" in err
