@@ -25,7 +25,14 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TextIO,
 import typer
 
 from cecli import __version__, losses
-from cecli.inputs import InputError, parse_class_names, parse_matrix, parse_vector, read_argument
+from cecli.inputs import (
+    InputError,
+    parse_class_names,
+    parse_matrix,
+    parse_number,
+    parse_vector,
+    read_argument,
+)
 from cecli.numerics import FloatArray
 from cecli.render import Mode, Output, TourMove
 from cecli.results import LossResult
@@ -91,6 +98,35 @@ _reparsing: contextvars.ContextVar[bool] = contextvars.ContextVar("reparsing", d
 
 # --- options shared by the commands --------------------------------------------------------
 
+
+class OptionNotANumber(Exception):
+    """A number option's value outside the number grammar of typed values and files.
+
+    Not a ValueError, which Click would rewrite as "Invalid value for …"; ``main`` prints its
+    message as one error line and exits with its code, as for Click's own usage errors."""
+
+    exit_code = EXIT_USAGE
+
+    def format_message(self) -> str:
+        return str(self)
+
+
+def _number(option: str) -> Callable[[Any], float]:
+    """The parser of a number option: the grammar of :func:`cecli.inputs.parse_number`, not
+    Python's ``float`` (which takes ``1_0``, ``٠.١`` and, through Click, not ``0x1p-3``)."""
+
+    def parse(value: Any) -> float:
+        if isinstance(value, float | int):  # a default
+            return float(value)
+        number = parse_number(str(value))
+        if number is None:
+            raise OptionNotANumber(f"{option}: {str(value)!r} is not a number")
+        return number
+
+    parse.__name__ = "float"
+    return parse
+
+
 Labels = Annotated[
     str | None,
     typer.Argument(
@@ -114,6 +150,7 @@ Eps = Annotated[
     float,
     typer.Option(
         "--eps",
+        parser=_number("--eps"),
         help="Clip probabilities to [eps, 1-eps]; 0 turns clipping off.",
         rich_help_panel="Numerics",
     ),
@@ -625,7 +662,10 @@ def ce(
     weights: Annotated[
         str | None, typer.Option(help="Class weights w1,…,wC (weighted mean as PyTorch).")
     ] = None,
-    smoothing: Annotated[float, typer.Option(help="Label smoothing ε: y' = (1-ε)y + ε/C.")] = 0.0,
+    smoothing: Annotated[
+        float,
+        typer.Option(parser=_number("--smoothing"), help="Label smoothing ε: y' = (1-ε)y + ε/C."),
+    ] = 0.0,
     normalize: Normalize = False,
     classes: Classes = None,
     json_output: Json = False,
@@ -678,8 +718,13 @@ def bce(
     eps: Eps = losses.DEFAULT_EPS,
     base: BaseOpt = "e",
     reduction: ReductionOpt = "mean",
-    pos_weight: Annotated[float, typer.Option(help="Weight W of the positive term.")] = 1.0,
-    smoothing: Annotated[float, typer.Option(help="Binary label smoothing: y(1-ε) + ε/2.")] = 0.0,
+    pos_weight: Annotated[
+        float, typer.Option(parser=_number("--pos-weight"), help="Weight W of the positive term.")
+    ] = 1.0,
+    smoothing: Annotated[
+        float,
+        typer.Option(parser=_number("--smoothing"), help="Binary label smoothing: y(1-ε) + ε/2."),
+    ] = 0.0,
     json_output: Json = False,
     quiet: Quiet = False,
     explain: Explain = False,
@@ -725,8 +770,14 @@ def multilabel(
     eps: Eps = losses.DEFAULT_EPS,
     base: BaseOpt = "e",
     reduction: ReductionOpt = "mean",
-    pos_weight: Annotated[float, typer.Option(help="Weight of the positive classes' terms.")] = 1.0,
-    neg_weight: Annotated[float, typer.Option(help="Weight of the negative classes' terms.")] = 1.0,
+    pos_weight: Annotated[
+        float,
+        typer.Option(parser=_number("--pos-weight"), help="Weight of the positive classes' terms."),
+    ] = 1.0,
+    neg_weight: Annotated[
+        float,
+        typer.Option(parser=_number("--neg-weight"), help="Weight of the negative classes' terms."),
+    ] = 1.0,
     classes: Classes = None,
     json_output: Json = False,
     quiet: Quiet = False,
@@ -874,7 +925,9 @@ def grad(
 def smooth(
     labels: Labels = None,
     preds: Preds = None,
-    smoothing: Annotated[float, typer.Option(help="ε in y' = (1-ε)·y + ε/C.")] = 0.1,
+    smoothing: Annotated[
+        float, typer.Option(parser=_number("--smoothing"), help="ε in y' = (1-ε)·y + ε/C.")
+    ] = 0.1,
     logits: Logits = False,
     eps: Eps = losses.DEFAULT_EPS,
     base: BaseOpt = "e",
@@ -917,10 +970,16 @@ def smooth(
 def focal(
     labels: Labels = None,
     preds: Preds = None,
-    gamma: Annotated[float, typer.Option(help="Focusing parameter γ ≥ 0 (0 gives CE).")] = 2.0,
+    gamma: Annotated[
+        float,
+        typer.Option(parser=_number("--gamma"), help="Focusing parameter γ ≥ 0 (0 gives CE)."),
+    ] = 2.0,
     alpha: Annotated[
         float | None,
-        typer.Option(help="α weighting (default: none). With --binary, α for y=1, 1-α for y=0."),
+        typer.Option(
+            parser=_number("--alpha"),
+            help="α weighting (default: none). With --binary, α for y=1, 1-α for y=0.",
+        ),
     ] = None,
     binary: Annotated[
         bool, typer.Option("--binary", help="Per-element sigmoid focal loss (like bce).")
@@ -989,7 +1048,9 @@ def plot(
     gamma: Annotated[
         str, typer.Option(help="Focal: the γ values, one curve each.")
     ] = "0,0.5,1,2,5",
-    smoothing: Annotated[float, typer.Option(help="Smooth: ε.")] = 0.1,
+    smoothing: Annotated[
+        float, typer.Option(parser=_number("--smoothing"), help="Smooth: ε.")
+    ] = 0.1,
     num_classes: Annotated[
         int,
         typer.Option(min=2, max=PLOT_MAX_CLASSES, help="Smooth: the number of classes C."),

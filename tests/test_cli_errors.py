@@ -75,7 +75,7 @@ def test_input_errors_through_main(
 USAGE_ERRORS = [
     (["ce", "0"], "missing PREDS (or score a file with --csv FILE)"),
     (["nope"], "No such command 'nope'."),
-    (["ce", "0", "0.5,0.5", "--eps", "x"], "Invalid value for '--eps'"),
+    (["ce", "0", "0.5,0.5", "--eps", "x"], "--eps: 'x' is not a number"),
     (["ce", "0", "0.5,0.5", "--gama", "3"], "no such option: --gama"),
     (["focal", "0", "0.5,0.5", "--gama", "3"], "no such option: --gama (did you mean --gamma?)"),
     (["ce", "0", "0.5,0.5", "0.1"], "unexpected extra argument(s): 0.1"),

@@ -301,3 +301,42 @@ def test_a_mean_of_huge_elements_does_not_overflow(
     out, err = capsys.readouterr()
     assert out == "inf\n"  # 2e308 is beyond the largest float
     assert "overflowed float64" in err
+
+
+# --- number options --------------------------------------------------------------------------
+
+NUMBER_OPTIONS = [
+    ["ce", "0", "0.3,0.7", "--eps"],
+    ["ce", "0", "0.3,0.7", "--smoothing"],
+    ["bce", "1", "0.3", "--pos-weight"],
+    ["bce", "1", "0.3", "--smoothing"],
+    ["multilabel", "1,0", "0.3,0.7", "--pos-weight"],
+    ["multilabel", "1,0", "0.3,0.7", "--neg-weight"],
+    ["smooth", "0", "0.3,0.7", "--smoothing"],
+    ["focal", "0", "0.3,0.7", "--gamma"],
+    ["focal", "0", "0.3,0.7", "--alpha"],
+    ["plot", "smooth", "--smoothing"],
+]
+
+
+@pytest.mark.parametrize("command", NUMBER_OPTIONS, ids=lambda command: " ".join(command))
+@pytest.mark.parametrize("text", ["1_0", "٠.١", "0x1p-3", "１", "abc"])
+def test_number_options_follow_the_number_grammar(
+    command: list[str], text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([*command, text, "-q"] if command[0] != "plot" else [*command, text])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err == f"cecli: error: {command[-1]}: {text!r} is not a number\n"
+
+
+@pytest.mark.parametrize("text", ["0.25", ".25", "2.5e-1", " 0.25", "+0.25"])
+def test_number_options_take_what_typed_vectors_take(
+    text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # α = 1/4 weighs the binary focal term of y = 1: with γ = 0 it is -log(0.3)/4.
+    code = main(["focal", "1", "0.3", "--binary", "--gamma", "0", "--alpha", text, "-q"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert float(out) == pytest.approx(-math.log(0.3) / 4, rel=1e-15)
