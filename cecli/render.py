@@ -912,7 +912,11 @@ def summary_warnings(summary: BatchSummary) -> list[str]:
         messages.append(f"skipped {summary.skipped:,} invalid row(s) (--skip-invalid){cut}:")
         messages.extend(f"{WARNING_CONTINUATION}{reason}" for reason in reasons)
     if not math.isfinite(summary.loss):
-        messages.append("the loss is not finite: a target has probability 0 (--eps 0)")
+        # A summary does not record whether PREDS were logits: both causes are named.
+        messages.append(
+            "the loss is not finite: a target has probability 0 (--eps 0), or, from logits, "
+            "it overflowed float64 (a gap between logits is too large)"
+        )
     return messages
 
 

@@ -340,3 +340,15 @@ def test_number_options_take_what_typed_vectors_take(
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
     assert float(out) == pytest.approx(-math.log(0.3) / 4, rel=1e-15)
+
+
+def test_an_overflowed_file_loss_from_logits_names_the_overflow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "huge.csv"
+    path.write_text("label,p0,p1\n0,-1e308,1e308\n")
+    code = main(["ce", "--csv", str(path), "--logits", "-q"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (0, "inf\n")
+    assert err.startswith("cecli: warning: the loss is not finite")
+    assert "overflowed float64" in err
