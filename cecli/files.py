@@ -765,7 +765,8 @@ def _polars_failures(explain: Callable[[str], str]) -> Iterator[None]:
 
     try:
         yield
-    except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as error:
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as error:
+        # OSError: polars reads a compressed file by its bytes, and a cut one ends in one.
         raise InputError(explain(" ".join(str(error).split("\n")[0].split()))) from None
 
 
@@ -967,10 +968,14 @@ def _local_path(
         if stdin is None:
             raise InputError("'-' reads from standard input, but there is none")
         return _spool(stack, stdin, f".{kind}", "standard input")
-    if path.is_dir():
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{source}: no such file") from None
+    except OSError as error:  # a name too long, a folder that cannot be searched
+        raise InputError(f"{source}: cannot read ({error.strerror})") from None
+    if stat.S_ISDIR(found.st_mode):
         raise InputError(f"{source}: is a directory, not a file")
-    if not path.exists():
-        raise InputError(f"{source}: no such file")
     if path.suffix == ".gz" or _starts_with(path, _GZIP_MAGIC):
         # By name or by its first bytes: polars would read a gzip file named .csv itself, and
         # end a cut one with an error of its own.
@@ -1228,14 +1233,14 @@ def atomic_writer(target: str, inputs: Sequence[str] = ()) -> Iterator[IO[str]]:
     if not target:
         raise InputError("--output: the file name is empty")
     real = Path(os.path.realpath(target))  # through symbolic links, as the shell's > goes
-    if target.endswith(os.sep) or real.is_dir():
-        raise InputError(f"--output: {target} is a folder; name a file in it")
     try:
         existing: os.stat_result | None = real.stat()
     except FileNotFoundError:
         existing = None
-    except OSError as error:
+    except OSError as error:  # a name too long, a folder that cannot be searched
         raise InputError(f"--output: cannot use {target} ({error.strerror})") from None
+    if target.endswith(os.sep) or (existing is not None and stat.S_ISDIR(existing.st_mode)):
+        raise InputError(f"--output: {target} is a folder; name a file in it")
     for source in inputs:
         if _same_file(real, existing, source):
             raise InputError(f"--output: {target} is also an input file; write to another file")

@@ -466,3 +466,32 @@ def test_a_file_is_scored_with_standard_input_closed(
     assert capsys.readouterr().err == (
         "cecli: error: '-' reads from standard input, but there is none\n"
     )
+
+
+def test_a_gzip_file_holding_a_cut_gzip_stream_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inner = gzip.compress(b"label,p0,p1\n0,0.25,0.75\n" * 20)[:14]
+    path = tmp_path / "data.csv.gz"
+    path.write_bytes(gzip.compress(inner))
+    assert main(["bce", "--csv", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"cecli: error: {path}: ")
+    assert captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("option", ["--csv", "--parquet", "--output"])
+def test_a_file_name_too_long_is_one_error_line(
+    sample_data: Path, option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "x" * 300  # past the 255 bytes a file name may have
+    arguments = ["ce", option, name]
+    if option == "--output":
+        arguments = ["ce", "--csv", str(sample_data / "iris3_index.csv"), "--reduction", "none"]
+        arguments += ["--output", name]
+    assert main(arguments) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("cecli: error: ")
+    assert "File name too long" in captured.err
+    assert captured.err.count("\n") == 1

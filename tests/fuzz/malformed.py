@@ -186,12 +186,16 @@ def _lines(rng: random.Random, table: Table, separator: str) -> tuple[list[str],
     lines = [separator.join(table.header)]
     blank: set[int] = set()
     for row in table.rows:
-        if not any(row):
-            blank.add(len(lines) + 1)
+        # Only an empty line is not a record: a row of empty fields (",,,") is one, and is
+        # skipped or refused like any other invalid record.
         if rng.random() < 0.05:
-            lines.append(rng.choice(("", separator * (len(table.header) - 1))))
-            blank.add(len(lines))
+            empty = rng.choice(("", separator * (len(table.header) - 1)))
+            lines.append(empty)
+            if not empty:
+                blank.add(len(lines))
         lines.append(separator.join(row))
+        if not lines[-1]:
+            blank.add(len(lines))
     if rng.random() < 0.05:
         lines.append("")
         blank.add(len(lines))
