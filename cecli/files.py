@@ -976,7 +976,8 @@ def _local_path(
         raise InputError(f"{source}: cannot read ({error.strerror})") from None
     if stat.S_ISDIR(found.st_mode):
         raise InputError(f"{source}: is a directory, not a file")
-    if path.suffix == ".gz" or _starts_with(path, _GZIP_MAGIC):
+    regular_with_bytes = stat.S_ISREG(found.st_mode) and found.st_size > 0
+    if path.suffix == ".gz" or (regular_with_bytes and _starts_with(path, _GZIP_MAGIC)):
         # By name or by its first bytes: polars would read a gzip file named .csv itself, and
         # end a cut one with an error of its own.
         inner = "".join(path.suffixes[:-1]) if path.suffix == ".gz" else f".{kind}"
@@ -986,12 +987,11 @@ def _local_path(
         except OSError as error:
             raise InputError(f"{source}: cannot read ({error.strerror or error})") from None
     try:
-        regular = path.stat().st_size > 0 and path.is_file()
-        if regular:  # readable: a file without permission is one line, not a traceback
+        if regular_with_bytes:  # readable: a file without permission is one line
             os.close(os.open(path, os.O_RDONLY))
     except OSError as error:
         raise InputError(f"{source}: cannot read ({error.strerror})") from None
-    if not regular:
+    if not regular_with_bytes:
         # A pipe, such as the shell's <(command), or a file that reports no size although it
         # has some (/proc/self/status): read once, like standard input.
         try:
