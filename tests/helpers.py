@@ -74,3 +74,15 @@ def within_rounding(
     finite = np.isfinite(ours)
     rtol, unit = (float32_rtol, 2.0**-23) if dtype == "float32" else (1e-12, 2.0**-52)
     return bool(np.allclose(ours[finite], theirs[finite], rtol=rtol, atol=16 * unit * scale))
+
+
+def default_signal_actions() -> None:
+    """For ``subprocess.Popen(preexec_fn=…)``: SIGINT, SIGTERM and SIGHUP with their default
+    actions in the child, as a shell at a terminal starts a command.  A background job of a
+    non-interactive shell (as a CI runner may start the tests) inherits SIGINT ignored, and
+    ``nohup`` SIGHUP; cecli rightly keeps an ignored signal ignored, so a test that sends one
+    must start the command as a user's shell would."""
+    import signal
+
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)

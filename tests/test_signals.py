@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers import default_signal_actions
+
 pytestmark = pytest.mark.skipif(
     sys.platform != "linux" or shutil.which("cecli") is None,
     reason="reads /proc/PID/status and runs the installed cecli script",
@@ -85,6 +87,7 @@ def test_signals_stop_quietly_and_leave_nothing(
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 env=env,
+                preexec_fn=default_signal_actions,
             )
             while process.poll() is None and not _handlers_installed(process.pid):
                 time.sleep(0.002)
@@ -149,6 +152,7 @@ def test_ctrl_c_while_the_command_is_still_importing_is_quiet() -> None:
             ["cecli", "ce", "1,0,0", "0.7,0.2,0.1", "-q"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            preexec_fn=default_signal_actions,
         )
         while process.poll() is None and not _importing_numpy(process.pid):
             time.sleep(0.001)

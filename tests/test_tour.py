@@ -27,7 +27,7 @@ from cecli.cli import main
 from cecli.frameworks import Reproduction
 from cecli.results import MultilabelResult
 from cecli.tour import STOPS, Stop
-from tests.helpers import run
+from tests.helpers import default_signal_actions, run
 
 
 @pytest.mark.parametrize("number", range(1, len(STOPS) + 1))
@@ -275,6 +275,7 @@ class _Terminal80x24:
             stdout=slave,
             stderr=slave,
             env=env,
+            preexec_fn=default_signal_actions,
         )
         os.close(slave)
         self.output = ""
