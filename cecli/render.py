@@ -8,6 +8,7 @@ never pay for it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
 import os
@@ -15,7 +16,7 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, Literal, TextIO
+from typing import IO, TYPE_CHECKING, Any, Literal, ParamSpec, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +64,22 @@ WARNING_CONTINUATION = "  "
 """How a line that continues the warning above it (one reason of a list) begins."""
 
 
+_P = ParamSpec("_P")
+
+
+def _floats_as_computed(function: Callable[_P, None]) -> Callable[_P, None]:
+    """Rendering only lays out what the library computed; a total or ratio it forms beside
+    those numbers (Σ of terms with weights of 1e308) that overflows float64 is shown as inf,
+    the value float arithmetic gives, and never with NumPy's warning on stderr."""
+
+    @functools.wraps(function)
+    def quietly(*args: _P.args, **kwargs: _P.kwargs) -> None:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            function(*args, **kwargs)
+
+    return quietly
+
+
 @dataclass(slots=True)
 class Output:
     """Where a command's result and warnings go."""
@@ -80,6 +97,7 @@ class Output:
             self.stderr,
         )
 
+    @_floats_as_computed
     def emit_comparison(self, comparison: Comparison) -> None:
         """Two predictions for the same labels, side by side (``--vs``)."""
         from cecli.explain import compare
@@ -118,6 +136,7 @@ class Output:
         # break or an escape sequence is shown, not obeyed.
         say(f"cecli: error: {safe_text(message)}", self.stderr)
 
+    @_floats_as_computed
     def emit(self, result: LossResult) -> None:
         """Print warnings about ``result`` to stderr, then the result in this mode to stdout."""
         for message in warnings_for(result):
@@ -955,6 +974,7 @@ def summary_tables(summary: BatchSummary) -> list[RenderableType]:
     return out
 
 
+@_floats_as_computed
 def emit_summary(summary: BatchSummary, mode: Mode, stdout: TextIO, stderr: TextIO) -> None:
     """Warnings to stderr, then the summary in ``mode`` to stdout."""
     warnings = Output(stderr=stderr)
@@ -1030,6 +1050,7 @@ TourMove = Literal["next", "back", "quit"]
 TOUR_KEYS = "Enter/space next · b back · q quit"
 
 
+@_floats_as_computed
 def emit_stops(stops: Sequence[tuple[int, Stop]], total: int, stdout: TextIO) -> None:
     """Print tour stops one after another: heading, explanation, tables, conclusions."""
     console = _console(stdout)
@@ -1292,6 +1313,7 @@ def _flat(value: FloatArray) -> str:
     return ",".join(repr(float(v)) for v in value.ravel())
 
 
+@_floats_as_computed
 def emit_frameworks(
     output: Output,
     title: str,
@@ -1356,6 +1378,7 @@ def emit_frameworks(
     out.flush()
 
 
+@_floats_as_computed
 def emit_frameworks_comparison(output: Output, comparison: FrameworksComparison) -> None:
     """A :class:`~cecli.frameworks.FrameworksComparison`: its JSON, or the table of
     :func:`emit_frameworks` titled by what was asked."""
