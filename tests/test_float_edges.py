@@ -68,8 +68,8 @@ def _binary_cases() -> list[list[str]]:
     for command, weight in itertools.product(["bce", "multilabel"], ["1e308", "5e-324"]):
         cases.append([command, "1;0", "0.5;0.5", "--pos-weight", weight])
     # The table's Σ of terms with a weight of 1e308 on several rows overflows float64.
-    for option in ["--pos-weight", "--neg-weight"]:
-        cases.append(["multilabel", "0,0,1,0;1,0,0,0", "0.2,0.2,0.3,0.3;0.2,0.1,0.2,0.5", option])
+    for flag in ["--pos-weight", "--neg-weight"]:
+        cases.append(["multilabel", "0,0,1,0;1,0,0,0", "0.2,0.2,0.3,0.3;0.2,0.1,0.2,0.5", flag])
         cases[-1].append("1e308")
     return cases
 
