@@ -47,14 +47,9 @@ def _file_results(
         folder.mkdir()
         run = malformed.run_file_case(case, folder)
         failures = malformed.failures_of(case, run)
-        where = ""
-        if failures:
-            kept = keep / f"file-{seed}-{index}"
-            kept.mkdir(parents=True, exist_ok=True)
-            (kept / case.name).write_bytes(case.content)
-            where = f"cd {kept} && "
+        reproducer = case.reproducer(keep / f"file-{seed}-{index}" if failures else None)
         shutil.rmtree(folder, ignore_errors=True)
-        return index, f"{where}{case.command_line()}  # {', '.join(case.notes)}", failures
+        return index, reproducer, failures
 
     with ThreadPoolExecutor(workers) as pool:
         yield from pool.map(one, indices)

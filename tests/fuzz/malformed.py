@@ -96,6 +96,15 @@ class FileCase:
         text = " ".join(shell_quote(argument) for argument in ["cecli", *self.args])
         return text + (f" < {self.name}" if self.stdin is not None else "")
 
+    def reproducer(self, kept: Path | None = None) -> str:
+        """The shell line that reruns this case; with ``kept``, the file is written there
+        first and the line starts in that folder."""
+        if kept is not None:
+            kept.mkdir(parents=True, exist_ok=True)
+            (kept / self.name).write_bytes(self.content)
+        line = f"{self.command_line()}  # {', '.join(self.notes)}"
+        return line if kept is None else f"cd {kept} && {line}"
+
 
 # --- cells and tables ----------------------------------------------------------------------
 

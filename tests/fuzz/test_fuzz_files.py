@@ -71,10 +71,5 @@ def test_malformed_file(index: int, outcomes: Outcomes, kept: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         run = run_file_case(case, folder)
     failures = failures_of(case, run)
-    reproducer = ""
-    if failures:
-        folder = kept / f"seed-{PROFILE.seed}-file-{index}"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / case.name).write_bytes(case.content)
-        reproducer = f"cd {folder} && {case.command_line()}  # {', '.join(case.notes)}"
+    reproducer = case.reproducer(kept / f"seed-{PROFILE.seed}-file-{index}") if failures else ""
     settle(failures, reproducer)
