@@ -1246,7 +1246,9 @@ def compare_frameworks(
         changed = value is not None if default is None else bool(value != default)
         if changed or name in ALWAYS_GIVEN.get(loss, ()):
             given[name] = value
-    logits = not options.get("probs", False) if loss == "grad" else bool(options.get("logits"))
+    logits = bool(options.get("logits"))
+    if loss == "grad" and options.get("probs") is not None:
+        logits = not options["probs"]
     label_matrix = np.asarray(labels, dtype=np.float64)
     pred_matrix = np.atleast_2d(np.asarray(preds, dtype=np.float64))
     problem = make_problem(loss, label_matrix, pred_matrix, logits=logits, options=given)

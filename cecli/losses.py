@@ -160,12 +160,27 @@ class _Model:
         clipped: BoolArray,
         clipped_high: BoolArray,
         complement: Callable[[], tuple[FloatArray, FloatArray]],
+        from_probabilities: bool = False,
     ) -> None:
         self.probs = probs
         self.log_p = log_p
         self.clipped = clipped
         self.clipped_high = clipped_high
         self._complement = complement
+        self.from_probabilities = from_probabilities
+
+    def log_in(self, base: Base) -> FloatArray:
+        """log p in ``base``.  From probabilities, log₂ p or log₁₀ p directly, so that a term
+        that is one logarithm is rounded once: −log₁₀ 0.01 is 2 exactly, where
+        ln(0.01) / ln 10 gives 1.9999999999999996.  A p clipped to 1 − ε keeps
+        log1p(−ε) / ln b (1 − ε is not a float)."""
+        if base == "e" or not self.from_probabilities:
+            return _in_base(self.log_p, base)
+        logarithm = np.log2 if base == "2" else np.log10
+        with np.errstate(divide="ignore"):
+            values: FloatArray = logarithm(self.probs)
+        values[self.clipped_high] = _in_base(self.log_p[self.clipped_high], base)
+        return values
 
     @functools.cached_property
     def _complements(self) -> tuple[FloatArray, FloatArray]:
@@ -201,7 +216,7 @@ def _from_probabilities(preds: FloatArray, eps: float) -> _Model:
             log_not_p[high] = np.log(high_complement)
         return not_p, log_not_p
 
-    return _Model(probs, log_p, clipped, clipped_high, complement)
+    return _Model(probs, log_p, clipped, clipped_high, complement, from_probabilities=True)
 
 
 def _categorical(preds: FloatArray, *, logits: bool, eps: float) -> _Model:
@@ -322,12 +337,13 @@ def categorical_cross_entropy(
     # Huge weights may make a term or a row's total overflow: inf is then its rounded value.
     with np.errstate(over="ignore"):
         weighted_targets = targets if weight_vector is None else targets * weight_vector
-        terms = _in_base(_weighted_neg_log(weighted_targets, model.log_p), canonical_base)
+        log_p_in_base = model.log_in(canonical_base)
+        terms = _weighted_neg_log(weighted_targets, log_p_in_base)
         per_row: FloatArray = terms.sum(axis=1)
         row_divisors = np.ones(rows) if weight_vector is None else weighted_targets.sum(axis=1)
         loss = reduce_rows(per_row, reduction, float(rows))
     if weight_vector is not None and reduction == "mean":
-        loss = _class_weighted_mean(targets, weight_vector, model.log_p, canonical_base)
+        loss = _class_weighted_mean(targets, weight_vector, log_p_in_base)
     return CrossEntropyResult(
         loss=loss,
         per_row=per_row,
@@ -342,7 +358,7 @@ def categorical_cross_entropy(
         preds=matrix,
         probs=model.probs,
         clipped=model.clipped,
-        log_probs=_in_base(model.log_p, canonical_base),
+        log_probs=log_p_in_base,
         terms=terms,
         weights=weight_vector,
         smoothing=smoothing,
@@ -384,16 +400,16 @@ def categorical_cross_entropy_rows(
     off: tuple[int, ...] = ()
     clipped_count = 0
     if logits:
-        log_p = _pick(numerics.log_softmax(matrix), indices)
+        log_p = _in_base(_pick(numerics.log_softmax(matrix), indices), canonical_base)
     else:
         matrix, off = as_distributions(matrix, normalize=normalize)
         if normalize:
             low, high = float(matrix.min()), float(matrix.max())
         if eps > 0.0 and (low < eps or 1.0 - high < eps):
             clipped_count = int(np.count_nonzero((matrix < eps) | (1.0 - matrix < eps)))
-        log_p = _from_probabilities(_pick(matrix, indices), eps).log_p
+        log_p = _from_probabilities(_pick(matrix, indices), eps).log_in(canonical_base)
     row_weights = np.ones(rows) if weight_vector is None else weight_vector[indices]
-    per_row = _in_base(_weighted_neg_log(row_weights, log_p), canonical_base)
+    per_row = _weighted_neg_log(row_weights, log_p)
     return RowLosses(
         name="ce",
         base=canonical_base,
@@ -408,7 +424,7 @@ def categorical_cross_entropy_rows(
 
 
 def _class_weighted_mean(
-    targets: FloatArray, weight_vector: FloatArray, log_p: FloatArray, base: Base
+    targets: FloatArray, weight_vector: FloatArray, log_p: FloatArray
 ) -> float:
     """``Σ w·y·(−log p) / Σ w·y`` over every row and class, the same for weights of any scale.
 
@@ -428,7 +444,7 @@ def _class_weighted_mean(
             parameter="weights",
         )
     total = numerics.ExactSum()
-    total.add_products(scaled[counted], _in_base(-log_p[counted], base))
+    total.add_products(scaled[counted], -log_p[counted])
     return total.ratio(divisor)
 
 
@@ -545,7 +561,7 @@ def _binary_terms(
     if smoothing:
         targets = targets * (1.0 - smoothing) + smoothing / 2.0
     model = _binary(matrix, logits=logits, eps=eps)
-    positive = _in_base(_weighted_neg_log(pos_weight * targets, model.log_p), base)
+    positive = _weighted_neg_log(pos_weight * targets, model.log_in(base))
     negative = _in_base(_weighted_neg_log(neg_weight * (1.0 - targets), model.log_not_p), base)
     return _BinaryTerms(matrix, targets, model, positive, negative)
 
@@ -560,6 +576,7 @@ def binary_cross_entropy(
     reduction: Reduction = "mean",
     pos_weight: float = 1.0,
     smoothing: float = 0.0,
+    class_names: Sequence[str] | None = None,
 ) -> BinaryResult:
     r"""Binary cross-entropy, element by element.
 
@@ -596,7 +613,7 @@ def binary_cross_entropy(
         reduction=reduction,
         logits=logits,
         eps=0.0 if logits else eps,
-        class_names=None,
+        class_names=check_class_names(class_names, parts.matrix.shape[1]),
         unnormalized_rows=(),
         targets=parts.targets,
         preds=parts.matrix,
@@ -770,12 +787,13 @@ def logit_gradient(
     labels: npt.ArrayLike,
     preds: npt.ArrayLike,
     *,
-    probs: bool = False,
+    logits: bool = False,
     sigmoid: bool = False,
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
     class_names: Sequence[str] | None = None,
+    probs: bool | None = None,
 ) -> GradResult:
     r"""The gradient of the cross-entropy with respect to the logits.
 
@@ -786,13 +804,17 @@ def logit_gradient(
     With ``sigmoid``, each class is its own binary problem and
     :math:`\partial \ell_{ic}/\partial z_{ic} = σ(z_{ic}) - y_{ic}`.  The gradient is that of
     the reported loss: ``mean`` divides it by N (by N·C with ``sigmoid``), ``sum`` and ``none``
-    leave each row's own.  With ``probs``, PREDS are probabilities, clipped by ``eps``, and
-    the logits are :math:`z = \log p` (:math:`\log\frac{p}{1-p}` with ``sigmoid``);
-    ``grad_probs`` then holds :math:`\partial L/\partial p = -y/p`
-    (:math:`-y/p + (1-y)/(1-p)` with ``sigmoid``).  In base b every value is divided by ln b.
+    leave each row's own.  PREDS are probabilities, clipped by ``eps``, and the logits are
+    :math:`z = \log p` (:math:`\log\frac{p}{1-p}` with ``sigmoid``); ``grad_probs`` then
+    holds :math:`\partial L/\partial p = -y/p` (:math:`-y/p + (1-y)/(1-p)` with ``sigmoid``).
+    With ``logits``, PREDS are the logits z.  In base b every value is divided by ln b.
+    (``probs=True`` is the older spelling of the default, ``probs=False`` of ``logits=True``.)
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
-    matrix = as_predictions(preds, logits=not probs)
+    if probs is not None:
+        logits = not probs
+    probs = not logits
+    matrix = as_predictions(preds, logits=logits)
     targets, indices = as_targets(labels, matrix, allow_indices=not sigmoid)
     names = check_class_names(class_names, matrix.shape[1])
     classes = matrix.shape[1]
@@ -922,7 +944,7 @@ def focal_loss(
     rows = matrix.shape[0]
     model = _categorical(matrix, logits=logits, eps=eps)
     modulating = model.not_probs**gamma
-    ce_terms = _in_base(_weighted_neg_log(targets, model.log_p), canonical_base)
+    ce_terms = _weighted_neg_log(targets, model.log_in(canonical_base))
     factor = modulating if alpha is None else alpha * modulating
     terms = np.where(targets == 0.0, 0.0, factor * ce_terms)
     per_row: FloatArray = terms.sum(axis=1)

@@ -207,7 +207,10 @@ def stdout_failed(stdout: IO[str] | None, error: OSError) -> bool:
 
 
 def quiet_text(result: LossResult) -> str:
-    """The headline value(s), one per line, each as ``repr(float)`` (``inf`` for infinity)."""
+    """The headline value(s), one per line, each as ``repr(float)`` (``inf`` for infinity);
+    for ``grad``, the gradient ∂L/∂z, one row per line (as ``--like … -q`` prints it)."""
+    if isinstance(result, GradResult):
+        return quiet_values(result.grad)
     return "".join(f"{value!r}\n" for value in result.headline())
 
 
@@ -889,8 +892,11 @@ class RowWriter:
         if self.mode == "json":
             import json
 
-            for key, value in zip(keys, result.per_row.tolist(), strict=True):
-                document = {self.key: key, "loss": json_number(value)}
+            gradients = result.grad if isinstance(result, GradResult) else None
+            for index, (key, value) in enumerate(zip(keys, result.per_row.tolist(), strict=True)):
+                document: dict[str, object] = {self.key: key, "loss": json_number(value)}
+                if gradients is not None:  # ∂L/∂z of the row, as the CSV form has it
+                    document["grad"] = json_array(gradients[index])
                 self.stream.write(json.dumps(document, allow_nan=False) + "\n")
             return
         if self.mode == "quiet":
@@ -900,7 +906,7 @@ class RowWriter:
         frame = {self.key: shown, "loss": result.per_row}
         if self.grad_names is not None and isinstance(result, GradResult):
             frame.update(
-                {self.shown(f"grad_{n}"): result.grad[:, c] for c, n in enumerate(self.grad_names)}
+                {self.shown(f"dL/dz_{n}"): result.grad[:, c] for c, n in enumerate(self.grad_names)}
             )
         self.stream.write(pl.DataFrame(frame).write_csv(include_header=not self.header_written))
         self.header_written = True

@@ -147,7 +147,7 @@ def score_file(
         )
     names = tuple(class_names) if class_names is not None else None
     compute = _batch_function(loss, options, names)
-    probabilities = bool(options.get("probs")) if loss == "grad" else not logits
+    probabilities = not logits if probs is None else probs
     sources = (
         [os.fspath(path_or_table[0]), os.fspath(path_or_table[1])]
         if isinstance(path_or_table, tuple)

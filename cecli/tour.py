@@ -56,8 +56,8 @@ def _join(values: np.ndarray) -> str:
 def one_hot_ce() -> Stop:
     first = losses.ce([0], [0.1, 0.5, 0.1, 0.1, 0.2])
     second = losses.ce([0], [0.1, 0.6, 0.1, 0.1, 0.1])
-    grad_first = losses.grad([0], [0.1, 0.5, 0.1, 0.1, 0.2], probs=True)
-    grad_second = losses.grad([0], [0.1, 0.6, 0.1, 0.1, 0.1], probs=True)
+    grad_first = losses.grad([0], [0.1, 0.5, 0.1, 0.1, 0.2])
+    grad_second = losses.grad([0], [0.1, 0.6, 0.1, 0.1, 0.1])
     differ = int(np.count_nonzero(~np.isclose(grad_first.grad, grad_second.grad)))
     return Stop(
         "One-hot cross-entropy sees only the true class",
@@ -68,7 +68,7 @@ def one_hot_ce() -> Stop:
             f"[0.1 0.5 0.1 0.1 0.2] and [0.1 0.6 0.1 0.1 0.1] both give L = {first.loss!r} "
             f"(= −ln 0.1): how the wrong classes share the rest does not matter.",
             f"The gradients w.r.t. the logits do differ, in {differ} of 5 entries "
-            f"(softmax − y follows the whole distribution): cecli grad 0 … --probs.",
+            f"(softmax − y follows the whole distribution): cecli grad 0 ….",
         ),
     )
 
@@ -155,7 +155,7 @@ def entropy_and_kl() -> Stop:
 
 
 def softmax_gradient() -> Stop:
-    result = losses.grad([0], [2.0, 1.0, 0.1])
+    result = losses.grad([0], [2.0, 1.0, 0.1], logits=True)
     g = result.grad[0]
     return Stop(
         "The gradient from logits is softmax − y",

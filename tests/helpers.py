@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import numpy as np
 from mpmath import mpf
 from typer.testing import CliRunner
 
-from cecli.cli import app
+from cecli.cli import main
 
 _runner = CliRunner()
 
 
 def run(*args: str, input: str | bytes | None = None) -> tuple[int, str, str]:
-    """Exit code, stdout and stderr of ``cecli ARGS`` run through Typer's CliRunner."""
-    result = _runner.invoke(app, list(args), input=input)
-    return result.exit_code, result.stdout, result.stderr
+    """Exit code, stdout and stderr of ``cecli ARGS``: :func:`cecli.cli.main`, with standard
+    input, output and error replaced (by Typer's CliRunner's isolation) as a shell would."""
+    with _runner.isolation(input=input) as (stdout, stderr, _):
+        code = main(list(args))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return code, stdout.getvalue().decode(), stderr.getvalue().decode()
 
 
 def run_json(*args: str) -> dict[str, Any]:

@@ -75,7 +75,11 @@ FILE_CASES: list[tuple[list[str], str, dict[str, Any]]] = [
         {"neg_weight": 0.5, "label_cols": "y*"},
     ),
     (["kl", "--csv", ONE_HOT, "--base", "bits"], ONE_HOT, {"base": "bits"}),
-    (["grad", "--csv", LOGITS, "--pred-cols", "z*"], LOGITS, {"pred_cols": "z*"}),
+    (
+        ["grad", "--csv", LOGITS, "--pred-cols", "z*", "--logits"],
+        LOGITS,
+        {"pred_cols": "z*", "logits": True},
+    ),
     (["smooth", "--csv", IRIS, "--smoothing", "0.2"], IRIS, {"smoothing": 0.2}),
     (
         ["focal", "--csv", IRIS, "--gamma", "1", "--alpha", "0.25", "--label-col", "label"],
@@ -136,7 +140,7 @@ def test_the_row_sink_sees_ids_and_gradients() -> None:
         "img-001", "img-002", "img-003", "img-004",
     ]  # fmt: skip
     grads: list[Any] = []
-    cecli.score_file(LOGITS, "grad", pred_cols="z*", on_rows=grads.append)
+    cecli.score_file(LOGITS, "grad", pred_cols="z*", logits=True, on_rows=grads.append)
     (rows,) = grads
     assert rows.class_labels == ("z0", "z1", "z2")
     first = np.exp([2.0, 1.0, 0.1]) / np.exp([2.0, 1.0, 0.1]).sum() - [1.0, 0.0, 0.0]
@@ -252,7 +256,7 @@ FRAMEWORK_CASES: list[tuple[list[str], str, Any, Any, dict[str, Any]]] = [
         "bce", [[1.0, 0.0, 1.0]], [[0.9, 0.2, 1.0]], {"pos_weight": 2.0},
     ),
     (["kl", "0.5,0.5", "0.9,0.1", "--base", "2"], "kl", [[0.5, 0.5]], [[0.9, 0.1]], {"base": "2"}),
-    (["grad", "0", "2,1,0.1"], "grad", [[0]], [[2.0, 1.0, 0.1]], {}),
+    (["grad", "0", "2,1,0.1", "--logits"], "grad", [[0]], [[2.0, 1.0, 0.1]], {"logits": True}),
     (["smooth", "1", "0.2,0.7,0.1"], "smooth", [[1]], [[0.2, 0.7, 0.1]], {}),
     (
         ["focal", "1,0", "0.8,0.3", "--binary", "--gamma", "1", "--alpha", "0.25"],

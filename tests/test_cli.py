@@ -15,7 +15,7 @@ SUBCOMMANDS = {
     "bce": (["1,0,1", "0.9,0.2,0.7"], set()),
     "multilabel": (["1,0,0,1", "0.8,0.1,0.3,0.6"], {"positive", "negative"}),
     "kl": (["0.5,0.5", "0.9,0.1"], {"entropy", "cross_entropy"}),
-    "grad": (["0", "2,1,0.1"], {"grad"}),
+    "grad": (["0", "0.7,0.2,0.1"], {"grad"}),
     "smooth": (["0", "0.7,0.2,0.1"], {"loss_hard", "targets"}),
     "focal": (["0", "0.7,0.2,0.1"], {"ce"}),
 }
@@ -38,6 +38,9 @@ def test_quiet_prints_the_json_loss_alone(command: str) -> None:
     code, out, err = run(command, *args, "-q")
     assert code == 0
     assert err == ""
+    if command == "grad":  # grad prints its gradient ∂L/∂z, one row per line
+        assert [[float(v) for v in out.split(",")]] == run_json(command, *args)["grad"]
+        return
     assert float(out) == run_json(command, *args)["loss"]
     assert out.count("\n") == 1
 
@@ -155,7 +158,7 @@ def test_kl_identity_in_the_table() -> None:
 
 
 def test_grad_json_is_rows_by_classes() -> None:
-    document = run_json("grad", "0;1", "2,1,0.1;0,0,0")
+    document = run_json("grad", "0;1", "2,1,0.1;0,0,0", "--logits")
     assert len(document["grad"]) == 2
     assert len(document["grad"][0]) == 3
     # mean over 2 rows: (softmax - y) / 2
@@ -163,10 +166,10 @@ def test_grad_json_is_rows_by_classes() -> None:
 
 
 def test_grad_probs_and_sigmoid() -> None:
-    document = run_json("grad", "0", "0.7,0.2,0.1", "--probs")
+    document = run_json("grad", "0", "0.7,0.2,0.1")
     assert document["grad"][0] == pytest.approx([-0.3, 0.2, 0.1], rel=1e-14)
     assert document["grad_probs"][0][0] == pytest.approx(-1 / 0.7, rel=1e-14)
-    sigmoid = run_json("grad", "1,0", "0,0", "--sigmoid", "--reduction", "sum")
+    sigmoid = run_json("grad", "1,0", "0,0", "--sigmoid", "--reduction", "sum", "--logits")
     assert sigmoid["grad"] == [[-0.5, 0.5]]
 
 
@@ -209,8 +212,8 @@ def test_help_teaches() -> None:
     assert "Example" in out
 
 
-def test_grad_accepts_logits_for_symmetry() -> None:
-    assert run("grad", "0", "2,1,0.1", "--logits", "-q")[1] == run("grad", "0", "2,1,0.1", "-q")[1]
+def test_grad_accepts_probs_as_the_default() -> None:
+    assert run("grad", "0", "0.5,0.5", "--probs", "-q")[1] == run("grad", "0", "0.5,0.5", "-q")[1]
     code, _, err = run("grad", "0", "0.5,0.5", "--logits", "--probs")
     assert code == 2
     assert "either --logits or --probs" in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from cecli.cli import app, main
+from cecli.cli import main
 
 runner = CliRunner()
 
@@ -50,18 +50,6 @@ INPUT_ERRORS = [
 @pytest.mark.parametrize(
     ("args", "message"), INPUT_ERRORS, ids=[" ".join(a) for a, _ in INPUT_ERRORS]
 )
-def test_input_errors_with_cli_runner(args: list[str], message: str) -> None:
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith("cecli: error: ")
-    assert message in result.stderr
-
-
-@pytest.mark.parametrize(
-    ("args", "message"), INPUT_ERRORS, ids=[" ".join(a) for a, _ in INPUT_ERRORS]
-)
 def test_input_errors_through_main(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -74,7 +62,7 @@ def test_input_errors_through_main(
 
 USAGE_ERRORS = [
     (["ce", "0"], "missing PREDS (or score a file with --csv FILE)"),
-    (["nope"], "No such command 'nope'."),
+    (["nope"], "no such command 'nope'."),
     (["ce", "0", "0.5,0.5", "--eps", "x"], "--eps: 'x' is not a number"),
     (["ce", "0", "0.5,0.5", "--gama", "3"], "no such option: --gama"),
     (["focal", "0", "0.5,0.5", "--gama", "3"], "no such option: --gama (did you mean --gamma?)"),

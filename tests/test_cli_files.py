@@ -127,8 +127,8 @@ def test_output_file_and_summary(tmp_path: Path) -> None:
     assert code == 0
     assert float(out) > 0
     written = pl.read_csv(target)
-    assert written.columns == ["line", "loss", "grad_p0", "grad_p1", "grad_p2"]
-    assert written["grad_p0"][0] == pytest.approx(0.57 - 1, rel=1e-14)
+    assert written.columns == ["line", "loss", "dL/dz_p0", "dL/dz_p1", "dL/dz_p2"]
+    assert written["dL/dz_p0"][0] == pytest.approx(0.57 - 1, rel=1e-14)
 
 
 def test_a_failed_run_leaves_no_output_file(tmp_path: Path) -> None:

@@ -180,8 +180,8 @@ def test_a_summed_file_equals_the_exact_sum_of_its_own_rows(
     )
     path = str(tmp_path / "logits.csv")
     frame.write_csv(path)
-    assert main(["grad", "--csv", path, "--reduction", "none", "--json"]) == 0
+    assert main(["grad", "--csv", path, "--logits", "--reduction", "none", "--json"]) == 0
     per_row = [json.loads(line)["loss"] for line in capsys.readouterr().out.splitlines()]
-    summed = _json_loss(capsys, "grad", "--csv", path, "--reduction", "sum")
+    summed = _json_loss(capsys, "grad", "--csv", path, "--logits", "--reduction", "sum")
     assert len(per_row) == 300
     assert summed["loss"] == float(sum(Fraction(v) for v in per_row))

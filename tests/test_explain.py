@@ -32,7 +32,7 @@ def test_soft_ce_names_the_dominant_class() -> None:
 
 
 def test_grad_says_what_goes_up_and_down() -> None:
-    text = " ".join(explain(cecli.grad([0], [2.0, 1.0, 0.1])))
+    text = " ".join(explain(cecli.grad([0], [2.0, 1.0, 0.1], logits=True)))
     assert "class 0's logit goes up most (gradient -0.341)" in text
     assert "class 1's goes down most (gradient 0.2424)" in text
 
@@ -72,4 +72,6 @@ def test_cli_explain_adds_sentences_after_the_table() -> None:
     assert code == 0
     assert "→ With γ = 2 the row's loss is" in out
     assert out.index("Focal loss") < out.index("→")
-    assert run("focal", "0", "0.9,0.05,0.05", "--explain", "-q")[1].count("\n") == 1
+    code, out, err = run("focal", "0", "0.9,0.05,0.05", "--explain", "-q")
+    assert (code, out) == (2, "")
+    assert "--explain adds sentences under the table; it does not go with --quiet" in err

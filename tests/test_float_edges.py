@@ -41,11 +41,11 @@ def _categorical_cases() -> list[list[str]]:
             options = [["--probs", *option] for option in options]
         cases += [[command, labels, preds, *o] for o in options]
     for command, logits in itertools.product(["ce", "smooth", "focal", "kl", "grad"], LOGITS):
-        flag = [] if command == "grad" else ["--logits"]
+        flag = ["--logits"]
         labels = "0.5,0.5" if command == "kl" else "1"
         cases += [[command, labels, logits, *flag, *output] for output in OUTPUTS]
     cases += [
-        ["grad", "0", "1e308,-1e308", "--sigmoid"],
+        ["grad", "0", "1e308,-1e308", "--sigmoid", "--logits"],
         ["grad", "1", "0,1", "--probs", "--eps", "0"],
     ]
     return cases

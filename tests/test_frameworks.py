@@ -156,7 +156,7 @@ def test_frameworks_quiet_prints_one_line_per_library() -> None:
 
 
 def test_grad_like_gives_the_gradient_matrix() -> None:
-    code, out, _ = run("grad", "0", "2,1,0.1", "--like", "torch", "-q")
+    code, out, _ = run("grad", "0", "2,1,0.1", "--logits", "--like", "torch", "-q")
     assert code == 0
     values = [float(v) for v in out.strip().split(",")]
     z = [mpmath.mpf(2), mpmath.mpf(1), mpmath.mpf("0.1")]
@@ -191,7 +191,7 @@ def test_calls_carry_every_input_digit() -> None:
             ["ce", "0", "0.5,0.5", "--like", "tensorflow"],
             "--like takes torch, keras, sklearn or optax",
         ),
-        (["grad", "0", "2,1", "--like", "sklearn"], "scikit-learn has no gradient"),
+        (["grad", "0", "0.5,0.5", "--like", "sklearn"], "scikit-learn has no gradient"),
         (
             ["ce", "0", "0.5,0.5", "--like", "keras", "--weights", "1,2"],
             "--weights has no counterpart",
@@ -251,15 +251,12 @@ def _random_case(command: str, seed: int) -> list[str]:
     binary = command in ("bce", "multilabel") or "--binary" in args or "--sigmoid" in args
     if logits:
         preds = rng.choice([-1000.0, -30.0, 0.0, 30.0, 1000.0, 2.5, -1.5], (rows, classes))
-        if command != "grad":
-            args.append("--logits")
+        args.append("--logits")
     else:
         preds = rng.choice([0.0, 1.0, 1e-9, 1e-300, 0.2, 0.5, 0.7, 1 - 1e-9], (rows, classes))
         if not binary and rng.integers(0, 2):
             preds = preds + 1e-3
             preds = preds / preds.sum(axis=1, keepdims=True)
-        if command == "grad":
-            args.append("--probs")
     if command == "kl":
         labels = rng.dirichlet(np.ones(classes), rows).round(3)
         labels[:, -1] = 1 - labels[:, :-1].sum(axis=1)

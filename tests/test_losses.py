@@ -253,7 +253,7 @@ GRAD_CASES: list[tuple[str, list[list[float]], list[list[float]], dict[str, Any]
 def test_grad_matches_oracle(
     targets: list[list[float]], logits: list[list[float]], options: dict[str, Any]
 ) -> None:
-    result = cecli.grad(targets, logits, **options)
+    result = cecli.grad(targets, logits, logits=True, **options)
     assert_close(result.grad, oracle.softmax_grad(targets, logits, **options))
     expected_loss, expected_rows = oracle.ce(targets, logits, logits=True, **options)
     assert_close(result.per_row, expected_rows)
@@ -271,7 +271,7 @@ def test_grad_matches_oracle(
 def test_sigmoid_grad_matches_oracle(
     targets: list[list[float]], logits: list[list[float]], options: dict[str, Any]
 ) -> None:
-    result = cecli.grad(targets, logits, sigmoid=True, **options)
+    result = cecli.grad(targets, logits, logits=True, sigmoid=True, **options)
     assert_close(result.grad, oracle.sigmoid_grad(targets, logits, **options))
     expected_loss, expected_rows = oracle.bce(targets, logits, logits=True, **options)
     assert_close(result.per_row, expected_rows)
@@ -279,7 +279,7 @@ def test_sigmoid_grad_matches_oracle(
 
 
 def test_grad_from_probabilities_uses_log_p_as_logits() -> None:
-    result = cecli.grad([0], [0.7, 0.2, 0.1], probs=True)
+    result = cecli.grad([0], [0.7, 0.2, 0.1])
     # softmax(log p) = p for a normalised p, so ∂L/∂z = p - y.
     assert_close(result.grad, oracle.softmax_grad([[1, 0, 0]], [np.log([0.7, 0.2, 0.1]).tolist()]))
     assert result.grad_probs is not None
@@ -386,7 +386,7 @@ def test_logits_never_warn_about_sums() -> None:
         lambda: cecli.bce([[1, 0, 1], [0, 0, 1]], [[0.9, 0.2, 0.7], [0.4, 0.1, 0.6]]),
         lambda: cecli.multilabel([[1, 0], [0, 1]], [[0.9, 0.2], [0.4, 0.6]]),
         lambda: cecli.kl([[0.5, 0.5], [0.2, 0.8]], [[0.9, 0.1], [0.5, 0.5]]),
-        lambda: cecli.grad([[1, 0], [0, 1]], [[2.0, 1.0], [0.5, -0.5]], sigmoid=True),
+        lambda: cecli.grad([[1, 0], [0, 1]], [[2.0, 1.0], [0.5, -0.5]], logits=True, sigmoid=True),
         lambda: cecli.smooth([0, 1], [[0.7, 0.3], [0.4, 0.6]]),
         lambda: cecli.focal([[1, 0], [0, 1]], [[0.9, 0.2], [0.4, 0.6]], binary=True),
     ],
@@ -460,5 +460,5 @@ def test_focal_gradient_at_gamma_zero_is_the_cross_entropy_gradient() -> None:
     z = [[2.0, 1.0, 0.1], [-1.0, 0.5, 3.0]]
     assert_close(
         cecli.losses.focal_gradient([0, 2], z, logits=True, gamma=0.0),
-        cecli.grad([0, 2], z).grad.tolist(),
+        cecli.grad([0, 2], z, logits=True).grad.tolist(),
     )

@@ -167,7 +167,7 @@ def test_per_row_csv_on_a_terminal_shows_escapes_in_ids_and_column_names(
     shown = _on_terminal([*ESCAPED_ROWS_ARGS, "--csv", str(escape_csv)])
     assert b"\x1b" not in shown
     lines = shown.decode().splitlines()
-    assert lines[0] == "id,loss,grad_p0,grad_p\\x1b[2Ja"
+    assert lines[0] == "id,loss,dL/dz_p0,dL/dz_p\\x1b[2Ja"
     assert lines[1].startswith("\\x1b[31mRED,")
 
 
@@ -176,7 +176,7 @@ def test_per_row_csv_piped_keeps_ids_and_column_names_verbatim(escape_csv: Path)
     done = _cecli([*ESCAPED_ROWS_ARGS, "--csv", str(escape_csv)])
     assert done.returncode == 0, done.stderr
     lines = done.stdout.split(b"\n")
-    assert lines[0] == b"id,loss,grad_p0,grad_p\x1b[2Ja"
+    assert lines[0] == b"id,loss,dL/dz_p0,dL/dz_p\x1b[2Ja"
     assert lines[1].startswith(b"\x1b[31mRED,")
 
 
@@ -186,7 +186,7 @@ def test_per_row_csv_to_a_file_keeps_ids_verbatim(escape_csv: Path, tmp_path: Pa
     args = [*ESCAPED_ROWS_ARGS, "--csv", str(escape_csv), "--output", str(target)]
     _on_terminal(args)
     lines = target.read_bytes().split(b"\n")
-    assert lines[0] == b"id,loss,grad_p0,grad_p\x1b[2Ja"
+    assert lines[0] == b"id,loss,dL/dz_p0,dL/dz_p\x1b[2Ja"
     assert lines[1].startswith(b"\x1b[31mRED,")
 
 

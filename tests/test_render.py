@@ -102,7 +102,7 @@ def test_focal_shows_down_weighting() -> None:
 
 
 def test_grad_explains_the_scale() -> None:
-    text = render(cecli.grad([0, 1], [[2.0, 1.0], [0.0, 0.0]], base="2"))
+    text = render(cecli.grad([0, 1], [[2.0, 1.0], [0.0, 0.0]], base="2", logits=True))
     assert "divided by 2 for the mean and divided by ln 2 for bits" in text
 
 

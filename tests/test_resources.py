@@ -224,7 +224,7 @@ def test_a_missing_column_lists_a_bounded_number_of_names() -> None:
         (["smooth", "--num-classes", "1000000"], "'--num-classes': 1000000 is not in the range"),
         (["smooth", "--width", "99999999999999999999"], "'--width': 99999999999999999999 is"),
         (["focal", "--gamma", ",".join(["1"] * 11)], "--gamma: at most 10 values, got 11"),
-        (["softmax", "--logits", ",".join(["1"] * 1001)], "--logits: at most 1000 values"),
+        (["softmax", ",".join(["1"] * 1001)], "Z: at most 1000 values"),
     ],
 )
 def test_plot_sizes_are_bounded(
@@ -250,7 +250,7 @@ def test_plot_sizes_are_bounded(
 def test_softmax_plot_of_extreme_values_is_exact(
     logits: str, temperature: str, expected: list[float], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["plot", "softmax", "--logits", logits, "--temperature", temperature]) == 0
+    assert main(["plot", "softmax", logits, "--temperature", temperature]) == 0
     lines = capsys.readouterr().out.splitlines()[1 : 1 + len(expected)]
     assert [float(line.split()[-1]) for line in lines] == expected
 

@@ -11,7 +11,7 @@ import tomllib
 import pytest
 
 import cecli
-from cecli.cli import _COMMANDS, main
+from cecli.cli import COMMANDS, main
 from tests.conftest import ROOT
 
 README = ROOT / "README.md"
@@ -84,7 +84,7 @@ def test_installed_version_is_the_package_version() -> None:
 
 
 def test_every_subcommand_is_checked() -> None:
-    assert set(SUBCOMMANDS) == set(_COMMANDS)
+    assert set(SUBCOMMANDS) == set(COMMANDS)
 
 
 @pytest.mark.parametrize("subcommand", SUBCOMMANDS)

@@ -190,7 +190,8 @@ def test_class_names_in_the_gradient_explanation(
     name: str, shown: str, capsys: pytest.CaptureFixture[str], styled: bool
 ) -> None:
     # The true class's logit goes up most; the most probable other class's goes down most.
-    args = ["grad", "0", "0.1,3,0.2", "--classes", f"{CLEAR}up,{name},last", "--explain"]
+    names = f"{CLEAR}up,{name},last"
+    args = ["grad", "0", "0.1,3,0.2", "--logits", "--classes", names, "--explain"]
     code, out, err = _run(args, capsys, styled)
     assert code == 0, err
     words = " ".join(out.split())  # the sentence may wrap

@@ -132,7 +132,7 @@ def test_extra_arguments_are_refused(capsys: pytest.CaptureFixture[str]) -> None
     code = main(["tour", "1", "extra", "junk"])
     captured = capsys.readouterr()
     assert (code, captured.out) == (2, "")
-    assert captured.err == "cecli: error: unexpected extra argument(s): extra junk\n"
+    assert captured.err == "cecli: error: got unexpected extra argument(s) (extra junk)\n"
 
 
 # --- the side-by-side table and the progress bar ---------------------------------------------

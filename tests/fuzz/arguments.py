@@ -80,7 +80,7 @@ def _spec(param: object) -> OptionSpec:
 
 def command_specs() -> dict[str, CommandSpec]:
     """Each subcommand's arguments and options, as Typer builds them for the parser."""
-    group = typer.main.get_group(cli.app)
+    group = typer.main.get_group(cli.full_app())
     specs = {}
     for name, command in group.commands.items():
         params = [(p.param_type_name, _spec(p)) for p in command.params]
@@ -186,8 +186,6 @@ def _coherent(rng: random.Random, command: str) -> tuple[list[str], str | None]:
     for _ in range(rows):
         weights = [rng.random() + 1e-3 for _ in range(classes)]
         probabilities = [w / sum(weights) for w in weights]
-        if command == "grad" and rng.random() < 0.7:
-            probabilities = [rng.uniform(-5, 5) for _ in range(classes)]
         pred_rows.append(",".join(f"{v:.{rng.randint(1, 17)}g}" for v in probabilities))
         if command in ("bce", "multilabel") or (command == "focal" and rng.random() < 0.3):
             label_rows.append(",".join(rng.choice("01") for _ in range(classes)))

@@ -345,7 +345,7 @@ def _whole_file(rng: random.Random, csv_text: bytes, parquet: bytes) -> tuple[by
 def _options(rng: random.Random, table: Table, command: str, logits: bool) -> list[str]:
     args: list[str] = []
     if logits:
-        args.append("--logits" if command != "grad" else rng.choice(("--logits", "")))
+        args.append("--logits")
     if command == "grad" and not logits and rng.random() < 0.8:
         args.append("--probs")
     if rng.random() < 0.4:

@@ -38,6 +38,6 @@ def test_the_generator_follows_the_cli() -> None:
     from cecli import cli
     from tests.fuzz.arguments import COMMANDS, SPECS
 
-    assert set(SPECS) == set(COMMANDS) == set(cli._COMMANDS)
+    assert set(SPECS) == set(COMMANDS) == set(cli.COMMANDS)
     assert any(o.names == ("--quiet", "-q") and o.flag for o in SPECS["ce"].options)
     assert any(o.names == ("--width",) and o.kind == "int" for o in SPECS["plot"].options)

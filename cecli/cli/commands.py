@@ -1,0 +1,386 @@
+"""The subcommands: each declares its own options, builds a request and runs it.
+
+The options every loss command shares are declared once in :mod:`cecli.cli.options` and
+reach a command as ``common``; what a command declares itself is its own loss's keywords.
+"""
+
+# No `from __future__ import annotations`: Typer reads these annotations at run time.
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+import typer
+
+from cecli.cli.options import (
+    COMMAND_SETTINGS,
+    NUMBER_LIKE,
+    Common,
+    Labels,
+    Normalize,
+    OptionError,
+    PosWeight,
+    Preds,
+    Smoothing,
+    number,
+    unknown_option,
+    with_groups,
+)
+from cecli.cli.request import Request
+from cecli.cli.runners import run
+from cecli.inputs import InputError, parse_vector
+from cecli.registry import Command
+from cecli.render import Output
+
+COMMANDS: dict[str, Callable[..., None]] = {}
+"""Every subcommand by name, for the app and for ``main``'s one-command app."""
+
+STRICT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+"""Commands without number arguments refuse unknown options and extra arguments outright."""
+PLOT_SETTINGS: dict[str, Any] = COMMAND_SETTINGS
+"""``plot softmax -1,2`` reaches the logits argument; unknown options and extra arguments are
+refused by ``plot`` itself (with a suggestion for a misspelt option)."""
+
+
+def command(settings: dict[str, Any]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    def register(function: Callable[..., None]) -> Callable[..., None]:
+        COMMANDS[function.__name__] = function
+        setattr(function, "cecli_settings", settings)  # noqa: B010
+        return function
+
+    return register
+
+
+def _run(command: Command, labels: str | None, preds: str | None, common: Common,
+         **options: Any) -> None:  # fmt: skip
+    run(Request(command, labels, preds, common, options))
+
+
+def _class_weights(weights: str | None) -> Any:
+    return None if weights is None else parse_vector(weights, "--weights")
+
+
+# --- the seven loss commands ---------------------------------------------------------------
+
+
+@command(COMMAND_SETTINGS)
+@with_groups
+def ce(
+    labels: Labels = None,
+    preds: Preds = None,
+    weights: Annotated[
+        str | None, typer.Option(help="Class weights w1,…,wC (weighted mean as PyTorch).")
+    ] = None,
+    smoothing: Smoothing = 0.0,
+    normalize: Normalize = False,
+    *,
+    common: Common,
+) -> None:
+    """Categorical cross-entropy: L = -Σ y·log p, term by term.
+
+    Example: `cecli ce 1,0,0,0,0 0.1,0.5,0.1,0.1,0.2` (add `-q` for the number alone);
+    a file: `cecli ce --csv sample_data/iris3_index.csv`.
+    """
+    _run("ce", labels, preds, common, weights=_class_weights(weights), smoothing=smoothing,
+         normalize=normalize)  # fmt: skip
+
+
+@command(COMMAND_SETTINGS)
+@with_groups
+def bce(
+    labels: Labels = None,
+    preds: Preds = None,
+    pos_weight: PosWeight = 1.0,
+    smoothing: Annotated[
+        float,
+        typer.Option(parser=number("--smoothing"), help="Binary label smoothing: y(1-ε) + ε/2."),
+    ] = 0.0,
+    *,
+    common: Common,
+) -> None:
+    """Binary cross-entropy: -(y·log p + (1-y)·log(1-p)) per element, mean over all.
+
+    Example: `cecli bce 1,0,1 0.9,0.2,0.7`; `--classes` names the outputs.
+    """
+    _run("bce", labels, preds, common, pos_weight=pos_weight, smoothing=smoothing)
+
+
+@command(COMMAND_SETTINGS)
+@with_groups
+def multilabel(
+    labels: Labels = None,
+    preds: Preds = None,
+    pos_weight: PosWeight = 1.0,
+    neg_weight: Annotated[
+        float,
+        typer.Option(parser=number("--neg-weight"), help="Weight of the negative (y=0) terms."),
+    ] = 1.0,
+    *,
+    common: Common,
+) -> None:
+    """Multi-label loss: one sigmoid BCE per class, summed over classes, mean over rows.
+
+    Example: `cecli multilabel 1,0,0,1 0.8,0.1,0.3,0.6 --classes cat,dog,car,sky`.
+    """
+    _run("multilabel", labels, preds, common, pos_weight=pos_weight, neg_weight=neg_weight)
+
+
+@command(COMMAND_SETTINGS)
+@with_groups
+def kl(
+    labels: Annotated[
+        str | None, typer.Argument(metavar="P", help="The true distribution(s) P.")
+    ] = None,
+    preds: Annotated[
+        str | None, typer.Argument(metavar="Q", help="The model's distribution(s) Q.")
+    ] = None,
+    normalize: Annotated[
+        bool, typer.Option("--normalize", help="Renormalise P and Q rows to sum to 1.")
+    ] = False,
+    *,
+    common: Common,
+) -> None:
+    """KL divergence D_KL(P‖Q) = Σ p·log(p/q), with H(P) and H(P,Q) = H(P) + D_KL.
+
+    Example: `cecli kl 0.5,0.5 0.9,0.1 --base 2`. From a file, P is read from the label
+    columns (y0…yK) and Q from the prediction columns (p0…pK).
+    """
+    _run("kl", labels, preds, common, normalize=normalize)
+
+
+@command(COMMAND_SETTINGS)
+@with_groups
+def grad(
+    labels: Labels = None,
+    preds: Preds = None,
+    probs: Annotated[
+        bool,
+        typer.Option(
+            "--probs",
+            help="PREDS are probabilities (the default; --logits for scores).",
+            hidden=True,
+        ),
+    ] = False,
+    sigmoid: Annotated[
+        bool, typer.Option("--sigmoid", help="Per-class sigmoid + BCE instead of softmax + CE.")
+    ] = False,
+    *,
+    common: Common,
+) -> None:
+    """Gradient of the loss w.r.t. the logits: ∂L/∂z = softmax(z) − y.
+
+    PREDS are probabilities (z = log p; ∂L/∂p = −y/p is shown too), or logits with
+    `--logits`. Example: `cecli grad 0 2,1,0.1 --logits`; `-q` prints ∂L/∂z, one row per
+    line. From a file, `--output` writes each row's own gradient.
+    """
+    if probs and common.loss.logits:
+        raise InputError("use either --logits or --probs, not both")
+    _run("grad", labels, preds, common, sigmoid=sigmoid)
+
+
+@command(COMMAND_SETTINGS)
+@with_groups
+def smooth(
+    labels: Labels = None,
+    preds: Preds = None,
+    smoothing: Annotated[
+        float, typer.Option(parser=number("--smoothing"), help="ε in y' = (1-ε)·y + ε/C.")
+    ] = 0.1,
+    normalize: Normalize = False,
+    *,
+    common: Common,
+) -> None:
+    """Label smoothing: hard and smoothed targets side by side, with both losses.
+
+    Example: `cecli smooth 0 0.7,0.2,0.1 --smoothing 0.1`.
+    """
+    _run("smooth", labels, preds, common, smoothing=smoothing, normalize=normalize)
+
+
+@command(COMMAND_SETTINGS)
+@with_groups
+def focal(
+    labels: Labels = None,
+    preds: Preds = None,
+    gamma: Annotated[
+        float,
+        typer.Option(parser=number("--gamma"), help="Focusing parameter γ ≥ 0 (0 gives CE)."),
+    ] = 2.0,
+    alpha: Annotated[
+        float | None,
+        typer.Option(
+            parser=number("--alpha"),
+            help="α weighting (default: none). With --binary, α for y=1, 1-α for y=0.",
+        ),
+    ] = None,
+    binary: Annotated[
+        bool, typer.Option("--binary", help="Per-element sigmoid focal loss (like bce).")
+    ] = False,
+    normalize: Normalize = False,
+    *,
+    common: Common,
+) -> None:
+    """Focal loss: -α·(1-p_t)^γ·log p_t, next to plain cross-entropy.
+
+    Example: `cecli focal 0 0.7,0.2,0.1 --gamma 2`.
+    """
+    _run("focal", labels, preds, common, gamma=gamma, alpha=alpha, binary=binary,
+         normalize=normalize)  # fmt: skip
+
+
+# --- plot and tour -------------------------------------------------------------------------
+
+PlotKind = Literal["ce", "bce", "focal", "smooth", "softmax"]
+# Bounds on what a plot draws: its text grows with each (a width of 1,000,000 took 2.2 GB).
+PLOT_WIDTH = (20, 500)
+PLOT_HEIGHT = (5, 200)
+PLOT_MAX_CLASSES = 1000
+PLOT_MAX_GROUPS = 10
+PLOT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "at": ("ce", "bce"),
+    "logits": ("ce", "bce"),
+    "gamma": ("focal",),
+    "smoothing": ("smooth",),
+    "num_classes": ("smooth",),
+    "temperature": ("softmax",),
+    "height": ("ce", "bce", "focal"),
+}
+"""The kinds of plot each option draws on; given to another kind, it is refused."""
+
+
+@command(PLOT_SETTINGS)
+def plot(
+    ctx: typer.Context,
+    kind: Annotated[
+        PlotKind, typer.Argument(help="What to draw: ce, bce, focal, smooth or softmax.")
+    ],
+    values: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[Z]",
+            help=f"Softmax: the logits z (default 2,1,0.1; at most {PLOT_MAX_CLASSES}).",
+            show_default=False,
+        ),
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(help="Points to mark on the ce/bce curve, e.g. 0.1,0.9.")
+    ] = None,
+    logits: Annotated[
+        bool, typer.Option("--logits", help="The --at points are logits z, marked at σ(z).")
+    ] = False,
+    gamma: Annotated[
+        str, typer.Option(help="Focal: the γ values, one curve each.")
+    ] = "0,0.5,1,2,5",
+    smoothing: Annotated[
+        float, typer.Option(parser=number("--smoothing"), help="Smooth: ε.")
+    ] = 0.1,
+    num_classes: Annotated[
+        int,
+        typer.Option(min=2, max=PLOT_MAX_CLASSES, help="Smooth: the number of classes C."),
+    ] = 5,
+    temperature: Annotated[
+        str, typer.Option(help=f"Softmax: temperatures T (at most {PLOT_MAX_GROUPS}).")
+    ] = "0.5,1,2",
+    width: Annotated[
+        int | None,
+        typer.Option(
+            min=PLOT_WIDTH[0],
+            max=PLOT_WIDTH[1],
+            help="Width in characters (default: the terminal's).",
+        ),
+    ] = None,
+    height: Annotated[
+        int,
+        typer.Option(min=PLOT_HEIGHT[0], max=PLOT_HEIGHT[1], help="Height of a curve in lines."),
+    ] = 18,
+) -> None:
+    """Draw a loss curve or a distribution in the terminal.
+
+    Examples: `cecli plot ce --at 0.1,0.57,0.9`, `cecli plot bce --at 2 --logits`,
+    `cecli plot focal --gamma 0,0.5,1,2,5`, `cecli plot smooth --smoothing 0.1`,
+    `cecli plot softmax 2,1,0.1 --temperature 0.5,1,2`.
+    """
+    import shutil
+
+    from cecli import plot as plots
+
+    for name, kinds in PLOT_OPTIONS.items():
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name == "COMMANDLINE" and kind not in kinds:
+            flag = "--" + name.replace("_", "-")
+            raise OptionError(f"{flag} does not apply to `plot {kind}` (it draws on "
+                              f"{' and '.join(f'plot {k}' for k in kinds)})")  # fmt: skip
+    given = [values, *ctx.args] if values is not None else list(ctx.args)
+    for token in given:
+        if token.startswith("-") and not NUMBER_LIKE.match(token):
+            known = sorted({o for p in ctx.command.params for o in [*p.opts, *p.secondary_opts]})
+            raise unknown_option(token.split("=", 1)[0], known)
+    if ctx.args:
+        raise OptionError(f"unexpected extra argument(s): {' '.join(ctx.args)}")
+    if values is not None and kind != "softmax":
+        raise OptionError(f"unexpected extra argument: {values} (`plot {kind}` takes none)")
+    terminal = shutil.get_terminal_size((100, 24)).columns
+    columns = width or min(max(terminal, PLOT_WIDTH[0]), PLOT_WIDTH[1])
+    out = Output()
+    if kind in ("smooth", "softmax"):
+        bars = (
+            plots.smooth_bars(num_classes, smoothing)
+            if kind == "smooth"
+            else plots.softmax_bars(
+                _at_most(parse_vector(values or "2,1,0.1", "Z"), PLOT_MAX_CLASSES, "Z"),
+                _at_most(
+                    parse_vector(temperature, "--temperature"), PLOT_MAX_GROUPS, "--temperature"
+                ),
+            )
+        )
+        out.text(plots.draw_bars(bars, columns))
+        return
+    points = [] if at is None else _at_most(parse_vector(at, "--at"), 100, "--at")
+    if logits:
+        import math
+
+        points = [1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+                  for z in points]  # fmt: skip
+    figure = {
+        "ce": lambda: plots.ce_plot(points),
+        "bce": lambda: plots.bce_plot(points),
+        "focal": lambda: plots.focal_plot(
+            _at_most(parse_vector(gamma, "--gamma"), PLOT_MAX_GROUPS, "--gamma")
+        ),
+    }[kind]()
+    canvas = max(20, columns - 24)  # the axes and their labels take the rest
+    out.text(plots.draw(figure, canvas, max(5, height), color=out.colour()))
+
+
+def _at_most(values: Any, limit: int, option: str) -> list[float]:
+    if values.size > limit:
+        raise InputError(f"{option}: at most {limit} values, got {values.size}")
+    return [float(value) for value in values]
+
+
+@command(STRICT_SETTINGS)
+def tour(
+    stop: Annotated[int | None, typer.Argument(help="Show only this stop (1-based).")] = None,
+    list_stops: Annotated[bool, typer.Option("--list", help="List the stops.")] = False,
+    pause: Annotated[
+        bool,
+        typer.Option("--pause", help="One stop a screen (at a terminal): Enter, b back, q quit."),
+    ] = False,
+) -> None:
+    """A guided tour of worked examples, each computed live: `cecli tour`, `cecli tour 5`."""
+    from cecli import render
+    from cecli.tour import STOPS
+
+    total = len(STOPS)
+    if stop is not None and not 1 <= stop <= total:
+        raise InputError(f"there are {total} stops; choose 1 to {total} (cecli tour --list)")
+    chosen = [(n, STOPS[n - 1]()) for n in ([stop] if stop else range(1, total + 1))]
+    if list_stops:
+        Output().text("\n".join(f"{n:>2}. {s.title}" for n, s in chosen))
+        return
+    if pause and sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty():
+        from cecli.cli.terminal import keys_as_pressed
+
+        with keys_as_pressed() as read_move:
+            render.page_stops(chosen, total, sys.stdout, read_move)
+    else:
+        render.emit_stops(chosen, total, sys.stdout)

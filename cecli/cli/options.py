@@ -1,0 +1,461 @@
+"""The command line's options, declared once, in groups.
+
+A group is a frozen dataclass whose fields are Typer options (``Annotated`` with
+``typer.Option``).  :func:`with_groups` writes a group's fields into a command's signature,
+which is where Typer reads options from, and hands the command one instance of the group,
+so the seven loss commands share one declaration of each of their ~25 common options.
+"""
+
+# No `from __future__ import annotations`: Typer reads these annotations at run time, and
+# evaluating strings for every parameter of a command measurably slowed start-up.
+import contextvars
+import difflib
+import functools
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Annotated, Any, TypeVar, cast, get_args, get_type_hints
+
+import typer
+
+from cecli.inputs import parse_number
+from cecli.losses import DEFAULT_EPS
+from cecli.numerics import Base, parse_base
+from cecli.results import Reduction
+
+
+class OptionError(Exception):
+    """An option's value the command cannot take, found while the command line is parsed.
+
+    Not a ValueError, which Click would rewrite as "Invalid value for …"; ``main`` prints its
+    message as one ``cecli: error:`` line and exits 2, as for Click's own usage errors."""
+
+    exit_code = 2
+
+    def format_message(self) -> str:
+        return str(self)
+
+
+def number(option: str) -> Callable[[Any], float]:
+    """The parser of a number option: the grammar of :func:`cecli.inputs.parse_number`, not
+    Python's ``float`` (which takes ``1_0`` and ``٠.١``)."""
+
+    def parse(value: Any) -> float:
+        if isinstance(value, float | int):  # a default
+            return float(value)
+        parsed = parse_number(str(value))
+        if parsed is None:
+            raise OptionError(f"{option}: {str(value)!r} is not a number")
+        return parsed
+
+    parse.__name__ = "float"
+    return parse
+
+
+def _base(value: Any) -> Base:
+    canonical = parse_base(str(value))
+    if canonical is None:
+        raise OptionError(f"--base must be e, 2 or 10 (or nats, bits), got {str(value)!r}")
+    return canonical
+
+
+def _reduction(value: Any) -> Reduction:
+    text = str(value).strip().lower()
+    for reduction in get_args(Reduction):
+        if text == reduction:
+            return cast(Reduction, reduction)
+    raise OptionError(f"--reduction must be mean, sum or none, got {str(value)!r}")
+
+
+def _library(value: Any) -> str:
+    """A library ``--like`` knows, by any of its names; checked here so that a wrong name is
+    refused before any input is read."""
+    from cecli.frameworks import library_named
+    from cecli.inputs import InputError
+
+    try:
+        return library_named(str(value))
+    except InputError as error:
+        raise OptionError(with_flags(str(error), error.parameter)) from None
+
+
+# --- arguments -----------------------------------------------------------------------------
+
+Labels = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="LABELS",
+        help="Targets: one-hot or soft rows like 1,0,0, or one class index per row (0;2;1).",
+        show_default=False,
+    ),
+]
+Preds = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="PREDS",
+        help="Predictions: probability rows like 0.7,0.2,0.1 (logits with --logits).",
+        show_default=False,
+    ),
+]
+Normalize = Annotated[
+    bool,
+    typer.Option("--normalize", help="Renormalise PREDS rows to sum to 1 before clipping."),
+]
+Smoothing = Annotated[
+    float,
+    typer.Option(parser=number("--smoothing"), help="Label smoothing ε: y' = (1-ε)·y + ε/C."),
+]
+PosWeight = Annotated[
+    float,
+    typer.Option(parser=number("--pos-weight"), help="Weight of the positive (y=1) terms."),
+]
+
+# --- the groups ----------------------------------------------------------------------------
+
+_NUMERICS = "Numerics"
+_OUTPUT = "Output"
+_COMPARE = "Compare"
+_FILES = "Files"
+
+
+@dataclass(frozen=True)
+class LossOptions:
+    """How PREDS are read and the loss is reduced: the loss functions' own keywords."""
+
+    logits: Annotated[
+        bool, typer.Option("--logits", help="PREDS are raw scores (logits), not probabilities.")
+    ] = False
+    classes: Annotated[
+        str | None,
+        typer.Option(
+            "--classes", help="Class names, a,b,c; LABELS may then be names.", show_default=False
+        ),
+    ] = None
+    eps: Annotated[
+        float,
+        typer.Option(
+            "--eps",
+            parser=number("--eps"),
+            help="Clip probabilities to [eps, 1-eps]; 0 turns clipping off.",
+            rich_help_panel=_NUMERICS,
+        ),
+    ] = DEFAULT_EPS
+    base: Annotated[
+        Base,
+        typer.Option(
+            "--base",
+            parser=_base,
+            metavar="[e|2|10]",
+            help="Unit of every value: e (nats), 2 (bits) or 10.",
+            rich_help_panel=_NUMERICS,
+        ),
+    ] = "e"
+    reduction: Annotated[
+        Reduction,
+        typer.Option(
+            "--reduction",
+            parser=_reduction,
+            metavar="[mean|sum|none]",
+            help="Across rows: mean, sum or none (one value per row).",
+            rich_help_panel=_NUMERICS,
+        ),
+    ] = "mean"
+
+    def keywords(self) -> dict[str, Any]:
+        """The keyword arguments every loss function takes, as the library names them."""
+        return {
+            "logits": self.logits, "eps": self.eps, "base": self.base,
+            "reduction": self.reduction,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object.", rich_help_panel=_OUTPUT)
+    ] = False
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Print the loss alone, at full precision.",
+            rich_help_panel=_OUTPUT,
+        ),
+    ] = False
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="After the table, say what the numbers mean.", rich_help_panel=_OUTPUT
+        ),
+    ] = False
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    vs: Annotated[
+        str | None,
+        typer.Option(
+            "--vs",
+            help="A second PREDS to compare with, side by side.",
+            rich_help_panel=_COMPARE,
+            show_default=False,
+        ),
+    ] = None
+    like: Annotated[
+        str | None,
+        typer.Option(
+            "--like",
+            parser=_library,
+            metavar="LIB",
+            help="Print what torch, keras, sklearn or optax returns for this input instead.",
+            rich_help_panel=_COMPARE,
+            show_default=False,
+        ),
+    ] = None
+    frameworks: Annotated[
+        bool,
+        typer.Option(
+            "--frameworks",
+            help="Compare with PyTorch, Keras, scikit-learn and optax, and say why they differ.",
+            rich_help_panel=_COMPARE,
+        ),
+    ] = False
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """How to read a file; no ``sources`` when LABELS and PREDS are typed instead."""
+
+    csv: Annotated[
+        str | None,
+        typer.Option(
+            "--csv", help="Score a CSV file (.csv.gz too; - reads stdin).", rich_help_panel=_FILES
+        ),
+    ] = None
+    parquet: Annotated[
+        str | None,
+        typer.Option("--parquet", help="Score a Parquet file.", rich_help_panel=_FILES),
+    ] = None
+    label_col: Annotated[
+        str | None,
+        typer.Option(
+            help="Column of class indices or names (default: 'label').", rich_help_panel=_FILES
+        ),
+    ] = None
+    label_cols: Annotated[
+        str | None,
+        typer.Option(
+            help="Columns of per-class targets, names or globs (default: y0…yK).",
+            rich_help_panel=_FILES,
+        ),
+    ] = None
+    pred_cols: Annotated[
+        str | None,
+        typer.Option(
+            help="Prediction columns, names or globs like 'p*' (default: p0…pK).",
+            rich_help_panel=_FILES,
+        ),
+    ] = None
+    weight_col: Annotated[
+        str | None, typer.Option(help="Column of per-row sample weights.", rich_help_panel=_FILES)
+    ] = None
+    id_col: Annotated[
+        str | None,
+        typer.Option(help="Column to copy into the per-row output.", rich_help_panel=_FILES),
+    ] = None
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter (default: detected).", rich_help_panel=_FILES)
+    ] = None
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid", help="Score the valid rows, report the rest.", rich_help_panel=_FILES
+        ),
+    ] = False
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write one loss per row to this CSV file (- for standard output).",
+            rich_help_panel=_FILES,
+        ),
+    ] = None
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="Hide the progress bar.", rich_help_panel=_FILES)
+    ] = False
+    labels_file: Annotated[
+        str | None,
+        typer.Option(
+            "--labels", help="A file of labels, beside --preds FILE.", rich_help_panel=_FILES
+        ),
+    ] = None
+    preds_file: Annotated[
+        str | None,
+        typer.Option(
+            "--preds", help="A file of predictions, beside --labels FILE.", rich_help_panel=_FILES
+        ),
+    ] = None
+
+    @property
+    def sources(self) -> list[str]:
+        """The files to read: one, or the labels file and the predictions file."""
+        given = [self.csv, self.parquet, self.labels_file, self.preds_file]
+        return [source for source in given if source is not None]
+
+    def given(self) -> list[str]:
+        """The flags of the file options that were set, in declaration order."""
+        return [
+            FLAGS.get(f.name, "--" + f.name.replace("_", "-"))
+            for f in fields(self)
+            if getattr(self, f.name) not in (None, False)
+        ]
+
+
+@dataclass(frozen=True)
+class Common:
+    """The option groups every loss command has, gathered for the command's body."""
+
+    loss: LossOptions
+    output: OutputOptions
+    compare: CompareOptions
+    files: FileOptions
+
+
+GROUPS: dict[str, type[Any]] = {
+    "loss": LossOptions,
+    "output": OutputOptions,
+    "compare": CompareOptions,
+    "files": FileOptions,
+}
+
+FLAGS: dict[str, str] = {
+    "eps": "--eps", "base": "--base", "reduction": "--reduction", "logits": "--logits",
+    "weights": "--weights", "smoothing": "--smoothing", "pos_weight": "--pos-weight",
+    "neg_weight": "--neg-weight", "gamma": "--gamma", "alpha": "--alpha",
+    "class_names": "--classes", "classes": "--classes", "library": "--like", "like": "--like",
+    "label_col": "--label-col", "label_cols": "--label-cols", "pred_cols": "--pred-cols",
+    "weight_col": "--weight-col", "id_col": "--id-col", "delimiter": "--delimiter",
+    "skip_invalid": "--skip-invalid", "labels_file": "--labels", "preds_file": "--preds",
+    "json_output": "--json", "no_progress": "--no-progress", "sigmoid": "--sigmoid",
+    "binary": "--binary", "normalize": "--normalize", "vs": "--vs",
+    "frameworks": "--frameworks", "explain": "--explain", "quiet": "--quiet", "csv": "--csv",
+    "parquet": "--parquet", "output": "--output",
+}  # fmt: skip
+"""Each library parameter (and option group field), as the command line names it."""
+
+
+def with_flags(message: str, parameter: str | None) -> str:
+    """A library message with the parameter it names written as the option instead
+    (``eps must be…`` reads ``--eps must be…``, ``use logits=True`` reads ``use --logits``)."""
+    flag = FLAGS.get(parameter or "")
+    if parameter is None or flag is None:
+        return message
+    spelled = rf"(?<![\w-]){re.escape(parameter)}(?:=True)?(?![\w-])"
+    return re.sub(spelled, flag, message)
+
+
+_Command = TypeVar("_Command", bound=Callable[..., None])
+
+
+def with_groups(command: _Command) -> _Command:
+    """Give ``command`` (whose last parameter is ``common: Common``) every group's options.
+
+    Typer reads a command's options from its signature; this writes each group's fields into
+    the signature once, instead of into seven parameter lists by hand, and calls the command
+    with the values gathered back into their groups.
+    """
+    signature = inspect.signature(command)
+    own = [p for name, p in signature.parameters.items() if name != "common"]
+    shared: list[inspect.Parameter] = []
+    members: dict[str, list[str]] = {}
+    for group_name, group in GROUPS.items():
+        hints = get_type_hints(group, include_extras=True)
+        members[group_name] = []
+        for field in fields(group):
+            members[group_name].append(field.name)
+            shared.append(
+                inspect.Parameter(
+                    field.name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=field.default,
+                    annotation=hints[field.name],
+                )
+            )
+    clash = {p.name for p in own} & {p.name for p in shared}
+    assert not clash, f"{command.__name__}: {clash} declared twice"
+
+    context = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+
+    @functools.wraps(command)
+    def with_options(ctx: typer.Context, **values: Any) -> None:
+        if ctx.args:
+            positionals = [values[name] for name in ("labels", "preds") if values[name] is not None]
+            reparse_trailing_options(ctx, positionals)
+            return
+        groups = {
+            name: GROUPS[name](**{field: values.pop(field) for field in names})
+            for name, names in members.items()
+        }
+        command(common=Common(**groups), **values)
+
+    parameters = [context, *own, *shared]
+    setattr(with_options, "__signature__", signature.replace(parameters=parameters))  # noqa: B010
+    with_options.__annotations__ = {p.name: p.annotation for p in parameters}
+    return cast(_Command, with_options)
+
+
+# --- options typed after the arguments -------------------------------------------------------
+
+# Negative numbers (`-1.2,0.3`) must reach the arguments instead of being read as options, so
+# the loss commands take unknown options and extra arguments; options typed after `--`
+# (`cecli ce -- 0 -1.2,0.3 --logits`) arrive as extra arguments, handed back to the parser once.
+COMMAND_SETTINGS: dict[str, Any] = {
+    "ignore_unknown_options": True,
+    "allow_extra_args": True,
+    "help_option_names": ["-h", "--help"],
+}
+NUMBER_LIKE = re.compile(r"^-[\d.]")
+_NUMBERS = re.compile(r"^[-+\d.eE,;\[\] ]+$")
+_reparsing: contextvars.ContextVar[bool] = contextvars.ContextVar("reparsing", default=False)
+
+
+def _extra_arguments(extras: list[str]) -> OptionError:
+    shown = " ".join(extras)
+    if all(_NUMBERS.match(token) for token in extras):
+        return OptionError(
+            f"unexpected extra argument(s): {shown} (a vector is one argument: separate its "
+            'values with commas, 0.7,0.2,0.1, or quote them, "0.7 0.2 0.1")'
+        )
+    return OptionError(f"unexpected extra argument(s): {shown}")
+
+
+def reparse_trailing_options(ctx: typer.Context, positionals: list[str]) -> None:
+    """Run the command again with the extra arguments first, if they are its options."""
+    extras = list(ctx.args)
+    known = sorted({o for p in ctx.command.params for o in [*p.opts, *p.secondary_opts]})
+    if _reparsing.get() or not extras[0].startswith("-") or NUMBER_LIKE.match(extras[0]):
+        raise _extra_arguments(extras)
+    for token in extras:
+        name = token.split("=", 1)[0]
+        if token.startswith("-") and not NUMBER_LIKE.match(token) and name not in known:
+            raise unknown_option(name, known)
+    reparsing = _reparsing.set(True)
+    try:
+        code = ctx.command.main(
+            args=[*extras, "--", *positionals], prog_name=ctx.command_path, standalone_mode=False
+        )
+    finally:
+        _reparsing.reset(reparsing)
+    if isinstance(code, int) and code:
+        raise typer.Exit(code)
+
+
+def unknown_option(name: str, known: list[str]) -> OptionError:
+    close = difflib.get_close_matches(name, [k for k in known if k.startswith("-")], n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return OptionError(f"no such option: {name}{hint}")

@@ -1,0 +1,107 @@
+"""What a loss command was asked to do, and which options go together.
+
+:class:`Request` is everything a command line said, frozen; :func:`check` is the one place
+that decides which combinations are refused, a pure function with no input read and nothing
+printed, unit-tested on its own (``tests/test_cli_request.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from cecli.inputs import InputError
+
+if TYPE_CHECKING:
+    from cecli.cli.options import Common
+    from cecli.registry import Command
+    from cecli.render import Mode
+
+Route = Literal["typed", "versus", "frameworks", "file"]
+"""The four ways a request is run: typed vectors, ``--vs``, ``--like``/``--frameworks``, a
+file."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """A loss command's arguments and options, as given."""
+
+    command: Command
+    labels: str | None
+    preds: str | None
+    common: Common
+    options: dict[str, Any] = field(default_factory=dict)
+    """The loss function's keyword arguments beyond the shared ones (``weights``, ``gamma``…),
+    named as the library names them."""
+
+    @property
+    def mode(self) -> Mode:
+        output = self.common.output
+        if output.json_output:
+            return "json"
+        if output.quiet:
+            return "quiet"
+        return "explain" if output.explain else "table"
+
+    @property
+    def keywords(self) -> dict[str, Any]:
+        """Every keyword argument of the loss function but the class names."""
+        return {**self.common.loss.keywords(), **self.options}
+
+    @property
+    def route(self) -> Route:
+        compare = self.common.compare
+        if self.common.files.sources:
+            return "file"
+        if compare.like is not None or compare.frameworks:
+            return "frameworks"
+        return "versus" if compare.vs is not None else "typed"
+
+
+def check(request: Request) -> Route:
+    """The route ``request`` takes; an :class:`InputError` if its options do not go together.
+
+    Nothing is read: a bad combination is refused before standard input or a file is opened.
+    """
+    output, compare, files = request.common.output, request.common.compare, request.common.files
+    if output.json_output and output.quiet:
+        raise InputError("use either --json or --quiet, not both")
+    if output.explain and (output.json_output or output.quiet):
+        raise InputError(
+            "--explain adds sentences under the table; it does not go with "
+            + ("--json" if output.json_output else "--quiet")
+        )
+    if compare.like is not None and compare.frameworks:
+        raise InputError("use either --like LIB or --frameworks, not both")
+    compares = "--like" if compare.like is not None else "--frameworks"
+    if compare.vs is not None and (compare.like is not None or compare.frameworks):
+        raise InputError(f"--vs does not go with {compares}")
+    if output.explain and (compare.like is not None or compare.frameworks):
+        raise InputError(f"--explain does not go with {compares}: its table says why they differ")
+    route = request.route
+    if route != "file":
+        given = files.given()
+        if given:
+            raise InputError(f"{given[0]} goes with --csv FILE, --parquet FILE or --labels FILE")
+        if request.labels is None or request.preds is None:
+            missing = "LABELS and PREDS" if request.labels is None else "PREDS"
+            raise InputError(f"missing {missing} (or score a file with --csv FILE)")
+        return route
+    if request.labels is not None or request.preds is not None:
+        raise InputError("give either LABELS and PREDS or a file (--csv/--parquet), not both")
+    if compare.vs is not None:
+        raise InputError("--vs compares typed PREDS; it does not go with a file")
+    if compare.like is not None or compare.frameworks:
+        raise InputError(f"{compares} compares typed LABELS and PREDS; it does not go with a file")
+    if output.explain:
+        raise InputError(
+            "--explain explains typed LABELS and PREDS term by term; a file's summary has no "
+            "terms to explain"
+        )
+    if files.csv is not None and files.parquet is not None:
+        raise InputError("use either --csv or --parquet, not both")
+    if (files.labels_file is None) != (files.preds_file is None):
+        raise InputError("--labels FILE and --preds FILE go together")
+    if len(files.sources) > 2:
+        raise InputError("use either --csv/--parquet or --labels with --preds, not both")
+    return route

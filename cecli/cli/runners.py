@@ -1,0 +1,161 @@
+"""One runner per way a loss command is run: each is a library call and a render call.
+
+:func:`run` checks the request (:func:`cecli.cli.request.check`) and hands it to the runner
+of its route.  Errors are raised (:class:`cecli.inputs.InputError`) and become an exit code
+in :func:`cecli.cli.main` only.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, TYPE_CHECKING, Literal
+
+from cecli.cli.request import Request, check
+from cecli.inputs import InputError, parse_class_names, parse_matrix, read_argument
+from cecli.render import Output
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cecli.numerics import FloatArray
+    from cecli.scoring import ScoredRows, ScoringProgress
+
+
+def run(request: Request) -> None:
+    route = check(request)
+    names = (
+        parse_class_names(request.common.loss.classes)
+        if request.common.loss.classes is not None
+        else None
+    )
+    if route == "file":
+        run_file(request, names)
+        return
+    labels, preds = _typed(request, names)
+    if route == "frameworks":
+        run_frameworks(request, labels, preds)
+    elif route == "versus":
+        run_versus(request, labels, preds, names)
+    else:
+        run_typed(request, labels, preds, names)
+
+
+def _typed(request: Request, names: tuple[str, ...] | None) -> tuple[FloatArray, FloatArray]:
+    """LABELS and PREDS as matrices, with ``-`` read from standard input (once)."""
+    assert request.labels is not None
+    assert request.preds is not None
+    label_text, pred_text = request.labels.strip(), request.preds.strip()
+    if label_text == "-" and pred_text == "-":
+        raise InputError("only one of LABELS and PREDS can be '-' (standard input)")
+    if "-" in (label_text, pred_text) and sys.stdin is not None and sys.stdin.isatty():
+        name = "LABELS" if label_text == "-" else "PREDS"
+        Output().hint(f"reading {name} from standard input (end with Ctrl-D)")
+    labels = read_argument(request.labels, sys.stdin)
+    preds = read_argument(request.preds, sys.stdin)
+    return (
+        parse_matrix(labels, "LABELS", class_names=names),
+        parse_matrix(preds, "PREDS"),
+    )
+
+
+def run_typed(
+    request: Request, labels: FloatArray, preds: FloatArray, names: tuple[str, ...] | None
+) -> None:
+    from cecli.registry import compute
+
+    result = compute(request.command, labels, preds, class_names=names, **request.keywords)
+    Output(mode=request.mode).emit(result)
+
+
+def run_versus(
+    request: Request, labels: FloatArray, preds: FloatArray, names: tuple[str, ...] | None
+) -> None:
+    from cecli.registry import versus
+
+    assert request.common.compare.vs is not None
+    other = parse_matrix(read_argument(request.common.compare.vs, sys.stdin), "--vs")
+    if other.shape != preds.shape:
+        raise InputError(
+            f"--vs has {other.shape[0]} row(s) of {other.shape[1]} values but PREDS has "
+            f"{preds.shape[0]} row(s) of {preds.shape[1]}"
+        )
+    comparison = versus(
+        request.command, labels, preds, other, class_names=names, **request.keywords
+    )
+    Output(mode=request.mode).emit_comparison(comparison)
+
+
+def run_frameworks(request: Request, labels: FloatArray, preds: FloatArray) -> None:
+    from cecli import render
+    from cecli.frameworks import compare_frameworks, library_named
+
+    like = request.common.compare.like
+    comparison = compare_frameworks(
+        request.command,
+        labels,
+        preds,
+        library=None if like is None else library_named(like),
+        **request.keywords,
+    )
+    render.emit_frameworks_comparison(Output(mode=request.mode), comparison)
+
+
+def run_file(request: Request, names: tuple[str, ...] | None) -> None:
+    from contextlib import ExitStack
+
+    from cecli import render
+    from cecli.files import atomic_writer
+    from cecli.scoring import score_file
+
+    files, mode = request.common.files, request.mode
+    kind: Literal["csv", "parquet"] | None = None
+    if files.csv is not None:
+        kind = "csv"
+    elif files.parquet is not None:
+        kind = "parquet"
+    rows_to_stdout = files.output == "-" or (
+        request.common.loss.reduction == "none" and files.output is None
+    )
+    with ExitStack() as stack:
+        # The output first: a name that cannot be written is refused before any input is read.
+        stream: IO[str] | None = None
+        if rows_to_stdout:
+            stream = sys.stdout
+        elif files.output is not None:
+            stream = stack.enter_context(atomic_writer(files.output, files.sources))
+        writer: render.RowWriter | None = None
+        bar: Callable[[int], None] | None = None
+
+        def write_rows(rows: ScoredRows) -> None:
+            nonlocal writer
+            if writer is None:
+                assert stream is not None
+                # --output writes CSV, to a file or (``-``) to standard output, whatever the mode.
+                row_mode = mode if files.output is None else "table"
+                grad_names = list(rows.class_labels) if request.command == "grad" else None
+                writer = render.RowWriter(stream, row_mode, rows.columns.identifier, grad_names)
+            writer(rows.batch, rows.keep, rows.result)
+
+        def advance(step: ScoringProgress) -> None:
+            nonlocal bar
+            if bar is None:
+                shown = not files.no_progress
+                progress = render.progress(sys.stderr, step.rows_expected, step.size_bytes, shown)
+                bar = stack.enter_context(progress)
+            bar(step.rows_added)
+
+        sources = files.sources
+        summary = score_file(
+            sources[0] if len(sources) == 1 else (sources[0], sources[1]), request.command,
+            **request.keywords, class_names=names, label_col=files.label_col,
+            label_cols=files.label_cols, pred_cols=files.pred_cols, weight_col=files.weight_col,
+            id_col=files.id_col, delimiter=files.delimiter, kind=kind,
+            skip_invalid=files.skip_invalid, on_rows=write_rows if stream is not None else None,
+            on_progress=advance,
+            stdin=getattr(sys.stdin, "buffer", None),  # None when standard input is closed
+        )  # fmt: skip
+    if rows_to_stdout:
+        for message in render.summary_warnings(summary):
+            Output().warn(message)
+        return
+    render.emit_summary(summary, mode, sys.stdout, sys.stderr)

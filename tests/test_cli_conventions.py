@@ -1,0 +1,154 @@
+"""The command line's conventions: typed choices, strict commands, one error style, `grad`
+like every other subcommand, `--vs` and `--classes` everywhere, and `plot --logits` a flag."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import cecli
+from tests.helpers import run
+
+IRIS = "sample_data/iris3_index.csv"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ce", "--csv", IRIS, "--reduction", "avg"], "--reduction must be mean, sum or none"),
+        (["ce", "0", "0.5,0.5", "--reduction", "avg"], "--reduction must be mean, sum or none"),
+        (["ce", "0", "0.5,0.5", "--base", "3"], "--base must be e, 2 or 10"),
+        (["ce", "0", "0.5,0.5", "--like", "pytoch"], "--like takes torch, keras"),
+        (["plot", "ce", "--wdth", "40"], "no such option: --wdth"),
+        (["tour", "1", "extra", "junk"], "unexpected extra argument"),
+        (["plot", "bce", "--gamma", "2"], "--gamma does not apply to `plot bce`"),
+        (["plot", "smooth", "--at", "0.5"], "--at does not apply to `plot smooth`"),
+        (["plot", "ce", "0.5"], "unexpected extra argument: 0.5"),
+        (["cee", "1"], "no such command 'cee'"),
+        (["ce", "0", "0.7", "0.2", "0.1"], "separate its values with commas"),
+        (["ce", "0", "0.7,0.3", "--explain", "--json"], "--explain adds sentences"),
+        (["ce", "--csv", IRIS, "--explain"], "--explain explains typed LABELS and PREDS"),
+    ],
+)
+def test_refused_before_anything_runs(args: list[str], message: str) -> None:
+    code, out, err = run(*args)
+    assert (code, out) == (2, "")
+    assert err.startswith("cecli: error: ")
+    assert err.count("\n") == 1
+    assert message in err
+
+
+def test_a_bad_choice_is_refused_before_the_file_is_read(tmp_path: object) -> None:
+    code, _, err = run("ce", "--csv", "no/such/file.csv", "--reduction", "avg")
+    assert code == 2
+    assert "--reduction" in err
+    assert "no/such/file.csv" not in err
+
+
+def test_help_offers_shell_completion() -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    assert "--install-completion" in out
+    assert "--show-completion" in out
+
+
+def test_h_is_help_for_every_command() -> None:
+    for command in cecli.cli.COMMANDS:
+        code, out, err = run(command, "-h")
+        assert (code, err) == (0, ""), command
+        assert f"cecli {command}" in out
+
+
+def test_aliases_of_choices_still_work() -> None:
+    assert run("ce", "0", "0.5,0.5", "--base", "bits", "-q")[1] == "1.0\n"
+    assert run("ce", "0", "0.5,0.5", "--like", "pytorch", "-q")[0] == 0
+
+
+# --- grad like every other subcommand -------------------------------------------------------
+
+
+def test_grad_reads_probabilities_by_default_like_ce() -> None:
+    """Before, `grad --csv` scored the probability columns as logits: 0.888 where ce says 0.587."""
+    ce = json.loads(run("ce", "--csv", IRIS, "--json", "--no-progress")[1])
+    grad = json.loads(run("grad", "--csv", IRIS, "--json", "--no-progress")[1])
+    assert grad["loss"] == pytest.approx(ce["loss"], rel=1e-12)
+
+
+def test_grad_quiet_prints_the_gradient_as_like_does() -> None:
+    """softmax(log p) − y = p − y for a probability row that sums to 1."""
+    code, out, _ = run("grad", "0", "0.5,0.25,0.25", "-q")
+    assert code == 0
+    assert out == "-0.5,0.25,0.25\n"
+    code, like, _ = run("grad", "0", "0.5,0.25,0.25", "--like", "torch", "-q")
+    assert code == 0
+    assert [float(v) for v in like.split(",")] == pytest.approx([-0.5, 0.25, 0.25], rel=1e-12)
+
+
+def test_grad_logits_flag() -> None:
+    """z = (0, 0): softmax is (1/2, 1/2), so ∂L/∂z = (−1/2, 1/2)."""
+    assert run("grad", "0", "0,0", "--logits", "-q")[1] == "-0.5,0.5\n"
+    assert run("grad", "0", "0,0", "--probs", "--logits")[0] == 2
+
+
+def test_grad_per_row_json_lines_carry_the_gradient(tmp_path: object) -> None:
+    code, out, _ = run("grad", "--csv", IRIS, "--reduction", "none", "--json", "--no-progress")
+    assert code == 0
+    first = json.loads(out.splitlines()[0])
+    assert set(first) == {"line", "loss", "grad"}
+    assert len(first["grad"]) == 3
+    assert sum(first["grad"]) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_grad_csv_columns_say_what_they_hold() -> None:
+    code, out, _ = run("grad", "--csv", IRIS, "--output", "-", "--no-progress")
+    assert code == 0
+    assert out.splitlines()[0] == "line,loss,dL/dz_p0,dL/dz_p1,dL/dz_p2"
+
+
+# --- --vs and --classes everywhere, plot --logits --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "labels", "a", "b"),
+    [
+        ("multilabel", "1,0", "0.5,0.5", "0.25,0.5"),
+        ("smooth", "0", "0.5,0.5", "0.25,0.75"),
+    ],
+)
+def test_vs_on_every_loss_command(command: str, labels: str, a: str, b: str) -> None:
+    code, out, err = run(command, labels, a, "--vs", b, "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    alone_a = json.loads(run(command, labels, a, "--json")[1])
+    alone_b = json.loads(run(command, labels, b, "--json")[1])
+    assert document["a"]["loss"] == alone_a["loss"]
+    assert document["b"]["loss"] == alone_b["loss"]
+
+
+def test_multilabel_vs_gradient_is_sigma_minus_y() -> None:
+    """For probabilities, σ(logit p) = p, so ∂L/∂z = (p − y)/C under the mean over C classes."""
+    document = json.loads(run("multilabel", "1,0", "0.5,0.5", "--vs", "0.25,0.5", "--json")[1])
+    assert document["grad_b"] == [[pytest.approx((0.25 - 1) / 2), pytest.approx(0.5 / 2)]]
+
+
+def test_bce_takes_class_names() -> None:
+    code, out, err = run("bce", "1,0", "0.75,0.5", "--classes", "cat,dog", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["loss"] == pytest.approx((-math.log(0.75) - math.log(0.5)) / 2, rel=1e-15)
+    assert "cat" in run("bce", "1,0", "0.75,0.5", "--classes", "cat,dog")[1]
+
+
+def test_plot_softmax_takes_the_logits_as_its_argument() -> None:
+    code, out, err = run("plot", "softmax", "2,1,0.1", "--width", "72")
+    assert code == 0, err
+    assert "softmax(z / T) of z = 2, 1, 0.1" in out
+
+
+def test_plot_logits_flag_marks_sigma_of_z() -> None:
+    """σ(0) = 1/2: the point is marked at p = 0.5, where −log p = log 2."""
+    code, out, err = run("plot", "ce", "--at", "0", "--logits", "--width", "80")
+    assert code == 0, err
+    assert f"p = 0.5: loss = {math.log(2):.7g}" in out
