@@ -6,6 +6,7 @@ value, what the gradient pushes.  Every number quoted is read from the result.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,25 +66,16 @@ def _worst_row(result: LossResult) -> list[str]:
 
 def explain(result: LossResult) -> list[str]:
     """A few sentences about ``result``, first row first."""
-    if isinstance(result, SmoothingResult):
-        sentences = _smoothing(result)
-    elif isinstance(result, CrossEntropyResult):
-        sentences = _cross_entropy(result)
-    elif isinstance(result, MultilabelResult):
-        sentences = _multilabel(result)
-    elif isinstance(result, BinaryResult):
-        sentences = _binary(result)
-    elif isinstance(result, KLResult):
-        sentences = _kl(result)
-    elif isinstance(result, GradResult):
-        sentences = _grad(result)
-    elif isinstance(result, FocalResult):
-        sentences = _focal(result)
-    else:
-        sentences = []
-    return sentences + _worst_row(result)
+    return _sentences(result) + _worst_row(result)
 
 
+@functools.singledispatch
+def _sentences(result: LossResult) -> list[str]:
+    """What the first row of ``result`` shows, by the type of loss."""
+    return []
+
+
+@_sentences.register(CrossEntropyResult)
 def _cross_entropy(result: CrossEntropyResult) -> list[str]:
     terms = result.terms[0]
     top = int(np.argmax(terms))
@@ -121,6 +113,7 @@ def _cross_entropy(result: CrossEntropyResult) -> list[str]:
     return sentences
 
 
+@_sentences.register(SmoothingResult)
 def _smoothing(result: SmoothingResult) -> list[str]:
     hard, smooth = float(result.per_row_hard[0]), float(result.per_row[0])
     return [
@@ -131,6 +124,7 @@ def _smoothing(result: SmoothingResult) -> list[str]:
     ]
 
 
+@_sentences.register(BinaryResult)
 def _binary(result: BinaryResult) -> list[str]:
     terms = result.terms[0]
     top = int(np.argmax(terms))
@@ -142,6 +136,7 @@ def _binary(result: BinaryResult) -> list[str]:
     ]
 
 
+@_sentences.register(MultilabelResult)
 def _multilabel(result: MultilabelResult) -> list[str]:
     positive = float(result.positive_terms[0].sum())
     negative = float(result.negative_terms[0].sum())
@@ -159,6 +154,7 @@ def _multilabel(result: MultilabelResult) -> list[str]:
     ]  # fmt: skip
 
 
+@_sentences.register(KLResult)
 def _kl(result: KLResult) -> list[str]:
     terms = result.terms[0]
     top = int(np.argmax(np.abs(terms)))
@@ -166,10 +162,11 @@ def _kl(result: KLResult) -> list[str]:
         f"D_KL = {_g(result.per_row[0])} {result.unit} is the extra cost of coding P with Q: "
         f"H(P,Q) = {_g(result.per_row_cross_entropy[0])} against H(P) = "
         f"{_g(result.per_row_entropy[0])}. {_subject(result, top)} differs most "
-        f"(p = {_g(result.p[0, top])}, q = {_g(result.q[0, top])})."
+        f"(p = {_g(result.targets[0, top])}, q = {_g(result.probs[0, top])})."
     ]
 
 
+@_sentences.register(GradResult)
 def _grad(result: GradResult) -> list[str]:
     g = result.grad[0]
     up, down = int(np.argmin(g)), int(np.argmax(g))
@@ -180,6 +177,7 @@ def _grad(result: GradResult) -> list[str]:
     ]
 
 
+@_sentences.register(FocalResult)
 def _focal(result: FocalResult) -> list[str]:
     ce, focal = float(result.per_row_ce[0]), float(result.per_row[0])
     sentences = [

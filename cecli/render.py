@@ -15,8 +15,8 @@ import os
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, Literal, ParamSpec, TextIO
+from dataclasses import dataclass, field, replace
+from typing import IO, TYPE_CHECKING, Any, Literal, ParamSpec, TextIO, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -87,6 +87,8 @@ class Output:
     mode: Mode = "table"
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    rows: int | None = ROW_BLOCKS
+    """Rows of a batch shown term by term (None: every row); the rest are counted."""
 
     def warn(self, message: str) -> None:
         """One warning line; a message indented by two spaces continues the warning above it
@@ -113,7 +115,7 @@ class Output:
             self.stdout.write(quiet_text(comparison.a) + quiet_text(comparison.b))
         else:
             console = _console(self.stdout)
-            for renderable in comparison_tables(comparison):
+            for renderable in comparison_tables(comparison, self.rows):
                 console.print(renderable)
             for sentence in compare(comparison):
                 console.print(_conclusion(sentence))
@@ -147,7 +149,7 @@ class Output:
             self.stdout.write(json_text(result))
         else:
             console = _console(self.stdout)
-            for renderable in tables_for(result):
+            for renderable in tables_for(result, self.rows):
                 console.print(renderable)
             if self.mode == "explain":
                 from cecli.explain import explain
@@ -224,7 +226,7 @@ def json_text(result: LossResult) -> str:
 def warnings_for(result: LossResult) -> list[str]:
     """Plain-language warnings about the input or the value (never printed to stdout)."""
     messages: list[str] = []
-    if isinstance(result, KLResult) and result.unnormalized_p_rows:
+    if result.unnormalized_p_rows:
         messages.append(_unnormalized_message("LABELS", result.unnormalized_p_rows))
     if result.unnormalized_rows:
         messages.append(_unnormalized_message("PREDS", result.unnormalized_rows))
@@ -315,8 +317,8 @@ def _conclusion(sentence: str) -> Text:
 # --- numbers -------------------------------------------------------------------------------
 
 
-def fmt(value: float) -> str:
-    """A number for a person: 7 significant digits, ``inf``/``nan`` spelled out."""
+def fmt(value: float, digits: int = 7) -> str:
+    """A number for a person: ``digits`` significant digits, ``inf``/``nan`` spelled out."""
     number = float(value)
     if math.isnan(number):
         return "nan"
@@ -324,7 +326,7 @@ def fmt(value: float) -> str:
         return "inf" if number > 0 else "-inf"
     if number == 0.0:
         return "0"
-    return f"{number:.7g}"
+    return f"{number:.{digits}g}"
 
 
 _LOG_NAMES = {"e": "log", "2": "log₂", "10": "log₁₀"}
@@ -334,21 +336,10 @@ def _log(result: LossResult) -> str:
     return _LOG_NAMES[result.base]
 
 
-def _element_wise(result: LossResult) -> bool:
-    """Whether the loss reduces over every element rather than over rows."""
-    if isinstance(result, BinaryResult):
-        return not isinstance(result, MultilabelResult)
-    if isinstance(result, FocalResult):
-        return result.binary
-    return isinstance(result, GradResult) and result.sigmoid
-
-
 def _reduction_words(result: LossResult) -> str:
     if result.reduction == "none":
         return f"per row, {result.rows} row{'s' if result.rows != 1 else ''}"
-    count, what = result.rows, "row"
-    if _element_wise(result):
-        count, what = result.rows * result.classes, "element"
+    count, what = result.reduced_elements, "element" if result.element_wise else "row"
     return f"{result.reduction} over {count} {what}{'s' if count != 1 else ''}"
 
 
@@ -378,39 +369,10 @@ def _table(title: str, columns: Sequence[str]) -> Table:
     return table
 
 
-def _flagged(value: float, flag: bool) -> str:
-    return f"[yellow]{fmt(value)}*[/]" if flag else fmt(value)
-
-
-def _class_label(result: LossResult, index: int) -> RenderableType:
+def _class_label(result: LossResult, index: int) -> Text:
     if result.class_names is not None:
         return _data(result.class_names[index])
-    return str(index)
-
-
-def _shown_classes(targets: FloatArray) -> tuple[list[int], int]:
-    """Which classes of a row to list, and how many are left out."""
-    classes = targets.shape[0]
-    if classes <= CLASS_LINES:
-        return list(range(classes)), 0
-    shown = sorted(set(range(CLASS_LINES // 2)) | set(np.flatnonzero(targets).tolist()))
-    return shown, classes - len(shown)
-
-
-_EIGHTHS = " ▏▎▍▌▋▊▉█"
-SHARE_WIDTH = 10
-
-
-def _share(value: float, terms: FloatArray) -> str:
-    """``value``'s share of the terms' total as a bar and a percentage, so the dominant term is
-    seen before it is read (magnitudes, for terms of both signs)."""
-    total = float(np.sum(np.abs(terms)))
-    if not (math.isfinite(total) and total > 0 and math.isfinite(value)):
-        return ""
-    fraction = abs(value) / total
-    eighths = round(fraction * SHARE_WIDTH * 8)
-    bar = "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
-    return f"[cyan]{bar:<{SHARE_WIDTH}}[/] {fraction:4.0%}"
+    return _data(str(index))
 
 
 def _text(markup: str) -> RenderableType:
@@ -440,21 +402,296 @@ def _clip_note(result: LossResult) -> RenderableType | None:
     )
 
 
-def _summary(result: LossResult, name: str) -> list[RenderableType]:
+def _scalar(value: float | FloatArray) -> float:
+    return float(np.sum(value)) if isinstance(value, np.ndarray) else float(value)
+
+
+# --- term tables from column specs ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A number in a term table, drawn at the precision the table fits with."""
+
+    value: float
+    style: str = ""
+    star: bool = False
+    """Marks a probability that clipping changed."""
+    prefix: str = ""
+
+
+def _clipped_cell(value: float, clipped: bool) -> Cell:
+    return Cell(float(value), style="yellow", star=True) if clipped else Cell(float(value))
+
+
+CellContent: TypeAlias = "float | str | Cell | Text"
+"""What a column spec gives for a class: a number, markup, a styled number or data text."""
+
+ColumnRole = Literal["label", "value", "clipped", "share"]
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSpec:
+    """One column of a term table: its header, its cell for a class, and its Σ (the footer).
+
+    ``role`` says what fitting may do to it: a ``share`` column loses its bars and then goes,
+    a ``clipped`` column (the probabilities after clipping) goes when clipping changed none of
+    them, since it then repeats the column before it."""
+
+    header: str
+    cell: Callable[[int, int], CellContent]
+    """(row, class) → the cell."""
+    footer: Callable[[int], CellContent] | None = None
+    """row → the Σ cell."""
+    role: ColumnRole = "value"
+
+
+def _share_column(terms: FloatArray, header: str = "share") -> ColumnSpec:
+    """Each term's part of its row's total magnitude, so the dominant term is seen before it is
+    read (magnitudes, for terms of both signs)."""
+
+    def fraction(row: int, c: int) -> float:
+        total, value = float(np.sum(np.abs(terms[row]))), float(terms[row, c])
+        if not (math.isfinite(total) and total > 0 and math.isfinite(value)):
+            return math.nan
+        return abs(value) / total
+
+    return ColumnSpec(header, fraction, role="share")
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """How much of a term table is drawn: the steps taken, in order, to fit a width."""
+
+    share: Literal["bar", "percent", "none"] = "bar"
+    clipped_column: bool = True
+    two_line_headers: bool = False
+    digits: int = 7
+
+
+FITS: tuple[Fit, ...] = (
+    Fit(),
+    Fit(share="percent"),
+    Fit(share="none"),
+    Fit(share="none", clipped_column=False),
+    *(
+        Fit(share="none", clipped_column=False, two_line_headers=True, digits=digits)
+        for digits in (7, 6, 5, 4)
+    ),
+)
+"""The fixed order in which a table gives way to a narrow terminal: the share bars (the
+percentages stay), then the share column, then the clipped-probability column where nothing
+was clipped, then headers on two lines, then digits, down to 4 significant ones."""
+
+FULL = FITS[0]
+_EIGHTHS = " ▏▎▍▌▋▊▉█"
+SHARE_WIDTH = 10
+WIDE = 20
+"""Classes beyond which a row shows only the classes that matter."""
+
+
+@dataclass(frozen=True, slots=True)
+class Others:
+    """The classes a wide row leaves out, and what their terms add up to."""
+
+    count: int
+    sums: str
+    """``their terms = 0.01``: the Σ the line names."""
+
+
+def _fmt_cell(content: CellContent, digits: int) -> RenderableType:
+    from rich.text import Text
+
+    if isinstance(content, Text):
+        return content
+    if isinstance(content, str):
+        return Text.from_markup(content)
+    if isinstance(content, Cell):
+        number = content.prefix + fmt(content.value, digits) + ("*" if content.star else "")
+        return Text(number, style=content.style)
+    return Text(fmt(content, digits))
+
+
+def _share_cell(fraction: float, share: Literal["bar", "percent", "none"]) -> RenderableType:
+    from rich.text import Text
+
+    if math.isnan(fraction):
+        return Text("")
+    percent = f"{fraction:4.0%}"
+    if share == "percent":
+        return Text(percent)
+    eighths = round(fraction * SHARE_WIDTH * 8)
+    bar = "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
+    return Text.assemble((f"{bar:<{SHARE_WIDTH}}", "cyan"), f" {percent}")
+
+
+def _two_lines(header: str) -> str:
+    """A header broken in two at the space (or after the hyphen) nearest its middle."""
+    breaks = [i for i, character in enumerate(header) if character in " -" and i > 0]
+    if not breaks:
+        return header
+    middle = min(breaks, key=lambda i: abs(2 * i - len(header)))
+    if header[middle] == "-":
+        return header[: middle + 1] + "\n" + header[middle + 1 :]
+    return header[:middle] + "\n" + header[middle + 1 :]
+
+
+class TermTable:
+    """A row's terms, class by class, drawn to fit the width it is given.
+
+    A renderable: rich hands it the width it may use, and it draws the fullest layout of
+    :data:`FITS` that fits there without cutting a number, then one line saying what it left
+    out (every digit stays in ``--json`` and ``-q``)."""
+
+    def __init__(
+        self,
+        title: str,
+        columns: Sequence[ColumnSpec],
+        row: int,
+        classes: Sequence[int],
+        *,
+        others: Others | None = None,
+        clipped: bool = False,
+    ) -> None:
+        self.title = title
+        self.columns = list(columns)
+        self.row = row
+        self.classes = list(classes)
+        self.others = others
+        self.clipped = clipped
+        """Whether clipping changed a probability of this row (its column then stays)."""
+
+    def layout(self, fit: Fit) -> Table:
+        """The rich table drawn at ``fit``."""
+        from rich.box import Box
+        from rich.table import Table
+
+        box = Box("    \n    \n ── \n    \n    \n ── \n    \n    \n")  # a rule above the Σ row
+        columns = [
+            spec
+            for spec in self.columns
+            if not (spec.role == "share" and fit.share == "none")
+            and not (spec.role == "clipped" and not fit.clipped_column and not self.clipped)
+        ]
+        footer = any(spec.footer is not None for spec in columns)
+        table = Table(title=self.title or None, box=box, title_justify="left", show_footer=footer)
+        for spec in columns:
+            header = _two_lines(spec.header) if fit.two_line_headers else spec.header
+            table.add_column(
+                header,
+                footer=_fmt_cell("" if spec.footer is None else spec.footer(self.row), fit.digits),
+                justify="left" if spec.role == "label" else "right",
+                no_wrap=True,
+            )
+        for c in self.classes:
+            table.add_row(*(self._cell(spec, c, fit) for spec in columns))
+        return table
+
+    def _cell(self, spec: ColumnSpec, c: int, fit: Fit) -> RenderableType:
+        content = spec.cell(self.row, c)
+        if spec.role == "share" and isinstance(content, float):
+            return _share_cell(content, fit.share)
+        return _fmt_cell(content, fit.digits)
+
+    def fitted(self, console: Console, width: int) -> tuple[Table, Fit]:
+        """The fullest layout whose widest line fits ``width`` columns (the last one if none)."""
+        from rich.measure import Measurement
+
+        unbounded = console.options.update_width(10_000)
+        for fit in FITS:
+            table = self.layout(fit)
+            if Measurement.get(console, unbounded, table).maximum <= width:
+                break
+        return table, fit
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table, fit = self.fitted(console, options.max_width)
+        yield table
+        if self.others is not None:
+            others = self.others
+            yield _text(f"… {others.count:,} other classes (Σ {others.sums})")
+        left_out = self.left_out(fit)
+        if left_out:
+            yield _text(f"[dim]To fit {options.max_width} columns: {left_out}.[/]")
+
+    def left_out(self, fit: Fit) -> str:
+        """What ``fit`` leaves out of the full table, in words ("" for nothing)."""
+        parts: list[str] = []
+        has = {spec.role for spec in self.columns}
+        if "share" in has and fit.share == "percent":
+            parts.append("no share bars")
+        elif "share" in has and fit.share == "none":
+            parts.append("no share column")
+        if "clipped" in has and not fit.clipped_column and not self.clipped:
+            clipped = next(spec.header for spec in self.columns if spec.role == "clipped")
+            parts.append(f"no {clipped} column (nothing was clipped)")
+        if fit.digits < FULL.digits:
+            parts.append(f"{fit.digits} digits (--json has all)")
+        return ", ".join(parts)
+
+
+def _shown_classes(
+    result: LossResult, row: int, targets: FloatArray, terms: FloatArray, what: str = "terms"
+) -> tuple[list[int], Others | None]:
+    """The classes of a row to list, in class order, and what the rest add up to.  Up to
+    :data:`WIDE` classes, all of them; wider rows show the true class(es), the highest
+    predictions and the largest terms."""
+    classes = result.classes
+    if classes <= WIDE:
+        return list(range(classes)), None
+    truth = [int(c) for c in np.flatnonzero(targets[row] > 0)]
+    if len(truth) > 10:  # soft or many labels: the largest targets
+        truth = _top(targets[row], 10)
+    top_predictions = _top(result.probs[row], 5)
+    magnitudes = np.abs(terms[row])
+    largest_terms = _top(np.where(np.isnan(magnitudes), np.inf, magnitudes), 5)  # nan is news
+    shown = sorted({int(c) for c in (*truth, *top_predictions, *largest_terms)})
+    return shown, _others(classes, shown, [(what, terms[row])])
+
+
+def _top(values: FloatArray, count: int) -> list[int]:
+    """The classes of the ``count`` largest values, less those tied with the first value left
+    out (a tie among 998 classes names none of them)."""
+    order = np.argsort(-values, kind="stable")
+    if values.size <= count:
+        return [int(c) for c in order]
+    cut = values[order[count]]
+    return [int(c) for c in order[:count] if values[c] > cut]
+
+
+def _others(classes: int, shown: Sequence[int], sums: Sequence[tuple[str, FloatArray]]) -> Others:
+    """The classes not in ``shown``, with the Σ of each named row of terms over them."""
+    hidden = np.ones(classes, dtype=bool)
+    hidden[list(shown)] = False
+    text = ", ".join(
+        f"their {what} = {fmt(float(np.sum(values[hidden])))}" for what, values in sums
+    )
+    return Others(int(hidden.sum()), text)
+
+
+def _summary(result: LossResult, name: str, rows: int | None) -> list[RenderableType]:
     """Per-row table for batches, then the headline with its unit and reduction."""
     out: list[RenderableType] = []
+    listed = result.rows if rows is None else max(rows, PER_ROW_LINES)
     if result.rows > 1:
         table = _table("Per row", ["row", f"loss ({result.unit})"])
-        for row in range(min(result.rows, PER_ROW_LINES)):
+        for row in range(min(result.rows, listed)):
             table.add_row(str(row + 1), fmt(result.per_row[row]))
-        if result.rows > PER_ROW_LINES:
-            table.add_row("…", f"({result.rows - PER_ROW_LINES} more rows)")
         out.append(table)
+        if result.rows > listed:
+            out.append(
+                _text(
+                    f"… {result.rows - listed:,} more rows (--rows all lists them, --json "
+                    f"gives every value)"
+                )
+            )
     if result.reduction == "none":
+        values = result.headline()[: min(result.rows, listed)]
         out.append(
             _text(
                 f"[bold]{name}[/] per row ({result.unit}): "
-                + ", ".join(fmt(v) for v in result.headline()[:PER_ROW_LINES])
+                + ", ".join(fmt(v) for v in values)
+                + (", …" if len(values) < result.rows else "")
             )
         )
     else:
@@ -467,119 +704,145 @@ def _summary(result: LossResult, name: str) -> list[RenderableType]:
     return out
 
 
-def _scalar(value: float | FloatArray) -> float:
-    return float(np.sum(value)) if isinstance(value, np.ndarray) else float(value)
+def _blocks(result: LossResult, rows: int | None) -> range:
+    return range(result.rows if rows is None else min(result.rows, rows))
 
 
-def _blocks(result: LossResult) -> range:
-    return range(min(result.rows, ROW_BLOCKS))
+def _rows_left_out(result: LossResult, rows: int | None) -> list[RenderableType]:
+    """The one line after a batch's term tables that says which rows they leave out."""
+    shown = len(_blocks(result, rows))
+    if shown == result.rows:
+        return []
+    first = f"row {shown + 1}" if shown + 1 == result.rows else f"rows {shown + 1}–{result.rows}"
+    return [_text(f"No term tables for {first} (--rows all shows them, --json every value).")]
 
 
 # --- one builder per result type -----------------------------------------------------------
 
 
-def tables_for(result: LossResult) -> list[RenderableType]:
-    """The renderables that teach ``result``: term tables, formulas, totals, headline."""
-    builders: list[tuple[type[LossResult], Callable[[LossResult], list[RenderableType]]]] = [
-        (SmoothingResult, _smooth_tables),  # type: ignore[list-item]
-        (CrossEntropyResult, _ce_tables),  # type: ignore[list-item]
-        (MultilabelResult, _multilabel_tables),  # type: ignore[list-item]
-        (BinaryResult, _bce_tables),  # type: ignore[list-item]
-        (KLResult, _kl_tables),  # type: ignore[list-item]
-        (GradResult, _grad_tables),  # type: ignore[list-item]
-        (FocalResult, _focal_tables),  # type: ignore[list-item]
-    ]
-    for kind, builder in builders:
-        if isinstance(result, kind):
-            return builder(result)
+def tables_for(result: LossResult, rows: int | None = ROW_BLOCKS) -> list[RenderableType]:
+    """The renderables that teach ``result``: term tables, formulas, totals, headline.
+
+    ``rows``: how many rows of a batch are shown term by term (None: every row)."""
+    if rows is not None and rows < 0:
+        raise ValueError(f"rows must be at least 0, got {rows}")
+    return _tables(result, rows)
+
+
+@functools.singledispatch
+def _tables(result: LossResult, rows: int | None) -> list[RenderableType]:
     raise TypeError(f"no table for {type(result).__name__}")
 
 
-def _ce_tables(result: CrossEntropyResult) -> list[RenderableType]:
+def _label_column(result: LossResult, sigma: bool = True) -> ColumnSpec:
+    return ColumnSpec(
+        "class",
+        lambda r, c: _class_label(result, c),
+        (lambda r: "[bold]Σ[/]") if sigma else None,
+        "label",
+    )
+
+
+def _sum_of(values: FloatArray, bold: bool = False) -> Callable[[int], CellContent]:
+    """The footer of a column of ``values``: the row's Σ, bold for the loss itself."""
+    return lambda r: Cell(float(np.sum(values[r])), style="bold" if bold else "")
+
+
+def _probability_columns(
+    result: LossResult, p: str, activation: str, given: FloatArray | None = None
+) -> list[ColumnSpec]:
+    """PREDS as given and the probabilities used: logits and their softmax (σ), or the
+    probabilities and the same after clipping."""
+    given = result.preds if given is None else given
+    if result.logits:
+        return [
+            ColumnSpec("z (logit)", lambda r, c: given[r, c]),
+            ColumnSpec(f"{p} = {activation}(z)", lambda r, c: result.probs[r, c]),
+        ]
+    return [
+        ColumnSpec(p, lambda r, c: given[r, c]),
+        ColumnSpec(
+            f"{p} clipped",
+            lambda r, c: _clipped_cell(result.probs[r, c], bool(result.clipped[r, c])),
+            role="clipped",
+        ),
+    ]
+
+
+def _term_table(
+    result: LossResult,
+    name: str,
+    columns: Sequence[ColumnSpec],
+    row: int,
+    shown: Sequence[int],
+    others: Others | None,
+) -> TermTable:
+    clipped = bool(result.clipped[row].any())
+    return TermTable(
+        _row_title(name, result, row), columns, row, shown, others=others, clipped=clipped
+    )
+
+
+@_tables.register(CrossEntropyResult)
+def _ce_tables(result: CrossEntropyResult, rows: int | None) -> list[RenderableType]:
     log = _log(result)
-    weighted = result.weights is not None
+    weights = result.weights
+    columns = [_label_column(result), ColumnSpec("y", lambda r, c: result.targets[r, c])]
+    if weights is not None:
+        columns.append(ColumnSpec("w", lambda r, c: weights[c]))
+    columns += [
+        *_probability_columns(result, "p", "softmax"),
+        ColumnSpec(f"{log} p", lambda r, c: result.log_probs[r, c]),
+        ColumnSpec(
+            "−w·y·log p" if weights is not None else "−y·log p",
+            lambda r, c: result.terms[r, c],
+            _sum_of(result.terms, bold=True),
+        ),
+        _share_column(result.terms),
+    ]
     out: list[RenderableType] = []
-    for row in _blocks(result):
-        columns = ["class", "y"]
-        if weighted:
-            columns.append("w")
-        columns += ["z (logit)", "p = softmax(z)"] if result.logits else ["p", "p clipped"]
-        columns += [f"{log} p", "−w·y·log p" if weighted else "−y·log p", "share"]
-        table = _table(_row_title("Categorical cross-entropy", result, row), columns)
-        shown, hidden = _shown_classes(result.targets[row])
-        for c in shown:
-            cells: list[RenderableType] = [_class_label(result, c), fmt(result.targets[row, c])]
-            if weighted and result.weights is not None:
-                cells.append(fmt(result.weights[c]))
-            cells += [
-                fmt(result.preds[row, c]),
-                _flagged(result.probs[row, c], bool(result.clipped[row, c])),
-                fmt(result.log_probs[row, c]),
-                fmt(result.terms[row, c]),
-                _share(result.terms[row, c], result.terms[row]),
-            ]
-            table.add_row(*cells)
-        if hidden:
-            table.add_row("…", f"{hidden} more classes", *[""] * (len(columns) - 2))
-        table.add_row(
-            "[bold]Σ[/]", *[""] * (len(columns) - 3), f"[bold]{fmt(result.per_row[row])}[/]", ""
-        )
-        out.append(table)
-        coefficient = (
-            result.targets[row]
-            if result.weights is None
-            else (result.targets[row] * result.weights)
-        )
-        formula = _sum_terms(
-            f"{fmt(coefficient[c])}×{log} {fmt(result.probs[row, c])}" for c in shown
-        )
+    for row in _blocks(result, rows):
+        shown, others = _shown_classes(result, row, result.targets, result.terms)
+        out.append(_term_table(result, "Categorical cross-entropy", columns, row, shown, others))
+        targets, probs = result.targets[row], result.probs[row]
+        coefficient = targets if weights is None else targets * weights
+        # A wide row's formula names the classes that count; a narrow one shows the zeros too.
+        named = shown if others is None else [c for c in shown if coefficient[c] != 0]
+        formula = _sum_terms(f"{fmt(coefficient[c])}×{log} {fmt(probs[c])}" for c in named)
         out.append(_text(f"L = −({formula}) = {fmt(result.per_row[row])} {result.unit}"))
         note = _clip_note(result)
         if note is not None and result.clipped[row].any():
             out.append(note)
-    if weighted and result.reduction == "mean":
+    out.extend(_rows_left_out(result, rows))
+    if weights is not None and result.reduction == "mean":
         out.append(
             _text(
                 f"weighted mean: Σ loss / Σ w·y = {fmt(sum(result.per_row.tolist()))} / "
                 f"{fmt(sum(result.row_divisors.tolist()))}"
             )
         )
-    out.extend(_summary(result, "Cross-entropy"))
+    out.extend(_summary(result, "Cross-entropy", rows))
     return out
 
 
-def _smooth_tables(result: SmoothingResult) -> list[RenderableType]:
+@_tables.register(SmoothingResult)
+def _smooth_tables(result: SmoothingResult, rows: int | None) -> list[RenderableType]:
     log = _log(result)
+    columns = [
+        _label_column(result),
+        ColumnSpec("y (hard)", lambda r, c: result.hard_targets[r, c]),
+        ColumnSpec("y′ (smoothed)", lambda r, c: result.targets[r, c]),
+        ColumnSpec("p", lambda r, c: _clipped_cell(result.probs[r, c], bool(result.clipped[r, c]))),
+        ColumnSpec(f"{log} p", lambda r, c: result.log_probs[r, c]),
+        ColumnSpec("−y·log p", lambda r, c: result.hard_terms[r, c], _sum_of(result.hard_terms)),
+        ColumnSpec("−y′·log p", lambda r, c: result.terms[r, c], _sum_of(result.terms, bold=True)),
+        _share_column(result.terms),
+    ]
     out: list[RenderableType] = []
-    for row in _blocks(result):
-        columns = ["class", "y (hard)", "y′ (smoothed)", "p", f"{log} p", "−y·log p", "−y′·log p"]
-        columns.append("share")
-        table = _table(_row_title("Label smoothing", result, row), columns)
-        shown, hidden = _shown_classes(result.hard_targets[row])
-        for c in shown:
-            table.add_row(
-                _class_label(result, c),
-                fmt(result.hard_targets[row, c]),
-                fmt(result.targets[row, c]),
-                _flagged(result.probs[row, c], bool(result.clipped[row, c])),
-                fmt(result.log_probs[row, c]),
-                fmt(result.hard_terms[row, c]),
-                fmt(result.terms[row, c]),
-                _share(result.terms[row, c], result.terms[row]),
-            )
-        if hidden:
-            table.add_row("…", f"{hidden} more classes", *[""] * 6)
-        table.add_row(
-            "[bold]Σ[/]",
-            "",
-            "",
-            "",
-            "",
-            fmt(result.per_row_hard[row]),
-            f"[bold]{fmt(result.per_row[row])}[/]",
-            "",
-        )
-        out.append(table)
+    for row in _blocks(result, rows):
+        shown, others = _shown_classes(result, row, result.hard_targets, result.terms)
+        out.append(_term_table(result, "Label smoothing", columns, row, shown, others))
+    out.extend(_rows_left_out(result, rows))
     eps, classes = result.smoothing, result.classes
     out.append(
         _text(
@@ -595,51 +858,37 @@ def _smooth_tables(result: SmoothingResult) -> list[RenderableType]:
                 f"{fmt(result.headline()[0])} {result.unit}"
             )
         )
-    out.extend(_summary(result, "Smoothed cross-entropy"))
+    out.extend(_summary(result, "Smoothed cross-entropy", rows))
     return out
 
 
 def _bce_rows(
-    result: BinaryResult, title: str, positive_header: str, negative_header: str
+    result: BinaryResult,
+    title: str,
+    positive_header: str,
+    negative_header: str,
+    rows: int | None,
 ) -> list[RenderableType]:
     log = _log(result)
+    columns = [
+        _label_column(result),
+        ColumnSpec("y", lambda r, c: result.targets[r, c]),
+        *_probability_columns(result, "p", "σ"),
+        ColumnSpec(
+            positive_header, lambda r, c: result.positive_terms[r, c],
+            _sum_of(result.positive_terms),
+        ),
+        ColumnSpec(
+            negative_header, lambda r, c: result.negative_terms[r, c],
+            _sum_of(result.negative_terms),
+        ),
+        ColumnSpec("term", lambda r, c: result.terms[r, c], _sum_of(result.terms, bold=True)),
+        _share_column(result.terms),
+    ]  # fmt: skip
     out: list[RenderableType] = []
-    for row in _blocks(result):
-        columns = [
-            "class",
-            "y",
-            *(["z (logit)", "p = σ(z)"] if result.logits else ["p", "p clipped"]),
-            positive_header,
-            negative_header,
-            "term",
-            "share",
-        ]
-        table = _table(_row_title(title, result, row), columns)
-        shown, hidden = _shown_classes(result.targets[row])
-        for c in shown:
-            table.add_row(
-                _class_label(result, c),
-                fmt(result.targets[row, c]),
-                fmt(result.preds[row, c]),
-                _flagged(result.probs[row, c], bool(result.clipped[row, c])),
-                fmt(result.positive_terms[row, c]),
-                fmt(result.negative_terms[row, c]),
-                fmt(result.terms[row, c]),
-                _share(result.terms[row, c], result.terms[row]),
-            )
-        if hidden:
-            table.add_row("…", f"{hidden} more classes", *[""] * 6)
-        table.add_row(
-            "[bold]Σ[/]",
-            "",
-            "",
-            "",
-            fmt(result.positive_terms[row].sum()),
-            fmt(result.negative_terms[row].sum()),
-            f"[bold]{fmt(result.terms[row].sum())}[/]",
-            "",
-        )
-        out.append(table)
+    for row in _blocks(result, rows):
+        shown, others = _shown_classes(result, row, result.targets, result.terms)
+        out.append(_term_table(result, title, columns, row, shown, others))
         shown_terms = _sum_terms(
             (
                 f"({fmt(result.targets[row, c])}×{log} {fmt(result.probs[row, c])} + "
@@ -652,12 +901,14 @@ def _bce_rows(
         note = _clip_note(result)
         if note is not None and result.clipped[row].any():
             out.append(note)
+    out.extend(_rows_left_out(result, rows))
     return out
 
 
-def _bce_tables(result: BinaryResult) -> list[RenderableType]:
+@_tables.register(BinaryResult)
+def _bce_tables(result: BinaryResult, rows: int | None) -> list[RenderableType]:
     weight = "" if result.pos_weight == 1.0 else f"{fmt(result.pos_weight)}·"
-    out = _bce_rows(result, "Binary cross-entropy", f"−{weight}y·log p", "−(1−y)·log(1−p)")
+    out = _bce_rows(result, "Binary cross-entropy", f"−{weight}y·log p", "−(1−y)·log(1−p)", rows)
     terms = result.rows * result.classes
     total = float(np.sum(result.terms))
     if result.reduction == "sum":
@@ -670,12 +921,15 @@ def _bce_tables(result: BinaryResult) -> list[RenderableType]:
                 f"{result.classes} term{'s' if result.classes != 1 else ''})"
             )
         )
-    out.extend(_summary(result, "Binary cross-entropy"))
+    out.extend(_summary(result, "Binary cross-entropy", rows))
     return out
 
 
-def _multilabel_tables(result: MultilabelResult) -> list[RenderableType]:
-    out = _bce_rows(result, "Multi-label BCE", "positive −y·log p", "negative −(1−y)·log(1−p)")
+@_tables.register(MultilabelResult)
+def _multilabel_tables(result: MultilabelResult, rows: int | None) -> list[RenderableType]:
+    out = _bce_rows(
+        result, "Multi-label BCE", "positive −y·log p", "negative −(1−y)·log(1−p)", rows
+    )
     positive = float(np.sum(result.positive_terms))
     negative = float(np.sum(result.negative_terms))
     total = positive + negative
@@ -696,49 +950,32 @@ def _multilabel_tables(result: MultilabelResult) -> list[RenderableType]:
                 f"{_reduction_words(result)})"
             )
         )
-    out.extend(_summary(result, "Multi-label loss"))
+    out.extend(_summary(result, "Multi-label loss", rows))
     return out
 
 
-def _kl_tables(result: KLResult) -> list[RenderableType]:
+@_tables.register(KLResult)
+def _kl_tables(result: KLResult, rows: int | None) -> list[RenderableType]:
     log = _log(result)
-    out: list[RenderableType] = []
-    for row in _blocks(result):
-        columns = [
-            "class",
-            "p",
-            *(["z (logit)", "q = softmax(z)"] if result.logits else ["q", "q clipped"]),
-            "p·log(p/q)",
-            "−p·log p",
+    columns = [
+        _label_column(result),
+        ColumnSpec("p", lambda r, c: result.targets[r, c]),
+        *_probability_columns(result, "q", "softmax"),
+        ColumnSpec("p·log(p/q)", lambda r, c: result.terms[r, c], _sum_of(result.terms, True)),
+        ColumnSpec(
+            "−p·log p", lambda r, c: result.entropy_terms[r, c], _sum_of(result.entropy_terms)
+        ),
+        ColumnSpec(
             "−p·log q",
-            "share of D_KL",
-        ]
-        table = _table(_row_title("KL divergence", result, row), columns)
-        shown, hidden = _shown_classes(result.p[row])
-        for c in shown:
-            table.add_row(
-                _class_label(result, c),
-                fmt(result.p[row, c]),
-                fmt(result.q_given[row, c]),
-                _flagged(result.q[row, c], bool(result.clipped[row, c])),
-                fmt(result.terms[row, c]),
-                fmt(result.entropy_terms[row, c]),
-                fmt(result.cross_entropy_terms[row, c]),
-                _share(result.terms[row, c], result.terms[row]),
-            )
-        if hidden:
-            table.add_row("…", f"{hidden} more classes", *[""] * 6)
-        table.add_row(
-            "[bold]Σ[/]",
-            "",
-            "",
-            "",
-            f"[bold]{fmt(result.per_row[row])}[/]",
-            fmt(result.per_row_entropy[row]),
-            fmt(result.per_row_cross_entropy[row]),
-            "",
-        )
-        out.append(table)
+            lambda r, c: result.cross_entropy_terms[r, c],
+            _sum_of(result.cross_entropy_terms),
+        ),
+        _share_column(result.terms, "share of D_KL"),
+    ]
+    out: list[RenderableType] = []
+    for row in _blocks(result, rows):
+        shown, others = _shown_classes(result, row, result.targets, result.terms)
+        out.append(_term_table(result, "KL divergence", columns, row, shown, others))
         out.append(
             _text(
                 f"H(P,Q) = H(P) + D_KL(P‖Q): {fmt(result.per_row_cross_entropy[row])} = "
@@ -749,6 +986,7 @@ def _kl_tables(result: KLResult) -> list[RenderableType]:
         note = _clip_note(result)
         if note is not None and result.clipped[row].any():
             out.append(note)
+    out.extend(_rows_left_out(result, rows))
     if result.reduction != "none":
         out.append(
             _text(
@@ -756,96 +994,92 @@ def _kl_tables(result: KLResult) -> list[RenderableType]:
                 f"{fmt(_scalar(result.cross_entropy))} {result.unit}"
             )
         )
-    out.extend(_summary(result, "KL divergence D_KL(P‖Q)"))
+    out.extend(_summary(result, "KL divergence D_KL(P‖Q)", rows))
     return out
 
 
-def _grad_tables(result: GradResult) -> list[RenderableType]:
-    out: list[RenderableType] = []
+@_tables.register(GradResult)
+def _grad_tables(result: GradResult, rows: int | None) -> list[RenderableType]:
     activation = "σ(z)" if result.sigmoid else "softmax(z)"
-    for row in _blocks(result):
-        columns = ["class", "y"]
-        if not result.logits:
-            columns.append("p")
-        columns += [
+    grad_probs = result.grad_probs
+    columns = [
+        _label_column(result, sigma=False),
+        ColumnSpec("y", lambda r, c: result.targets[r, c]),
+    ]
+    if not result.logits:
+        columns.append(
+            ColumnSpec(
+                "p", lambda r, c: _clipped_cell(result.preds[r, c], bool(result.clipped[r, c]))
+            )
+        )
+    columns += [
+        ColumnSpec(
             "z" if result.logits else ("z = logit p" if result.sigmoid else "z = log p"),
-            activation,
+            lambda r, c: result.logits_used[r, c],
+        ),
+        ColumnSpec(activation, lambda r, c: result.probs[r, c]),
+        ColumnSpec(
             f"∂L/∂z = {activation} − y",
-        ]
-        if result.grad_probs is not None:
-            columns.append("∂L/∂p")
-        table = _table(_row_title("Gradient w.r.t. the logits", result, row), columns)
-        shown, hidden = _shown_classes(result.targets[row])
-        for c in shown:
-            cells: list[RenderableType] = [_class_label(result, c), fmt(result.targets[row, c])]
-            if not result.logits:
-                cells.append(_flagged(result.preds[row, c], bool(result.clipped[row, c])))
-            cells += [
-                fmt(result.logits_used[row, c]),
-                fmt(result.probs[row, c]),
-                f"[bold]{fmt(result.grad[row, c])}[/]",
-            ]
-            if result.grad_probs is not None:
-                cells.append(fmt(result.grad_probs[row, c]))
-            table.add_row(*cells)
-        if hidden:
-            table.add_row("…", f"{hidden} more classes", *[""] * (len(columns) - 2))
-        out.append(table)
+            lambda r, c: Cell(float(result.grad[r, c]), style="bold"),
+        ),
+    ]
+    if grad_probs is not None:
+        columns.append(ColumnSpec("∂L/∂p", lambda r, c: grad_probs[r, c]))
+    out: list[RenderableType] = []
+    for row in _blocks(result, rows):
+        shown, others = _shown_classes(result, row, result.targets, result.grad, "∂L/∂z")
+        out.append(_term_table(result, "Gradient w.r.t. the logits", columns, row, shown, others))
+    out.extend(_rows_left_out(result, rows))
     scale = []
-    count = result.rows * result.classes if result.sigmoid else result.rows
-    if result.reduction == "mean" and count > 1:
-        scale.append(f"divided by {count} for the mean")
+    if result.reduction == "mean" and result.reduced_elements > 1:
+        scale.append(f"divided by {result.reduced_elements} for the mean")
     if result.base != "e":
         scale.append(f"divided by ln {result.base} for {result.unit}")
     if scale:
         out.append(_text("The gradient is " + " and ".join(scale) + "."))
     out.append(_text("Negative entries push their logit up, positive ones push it down."))
     loss_name = "Binary cross-entropy" if result.sigmoid else "Cross-entropy"
-    out.extend(_summary(result, loss_name))
+    out.extend(_summary(result, loss_name, rows))
     return out
 
 
-def _focal_tables(result: FocalResult) -> list[RenderableType]:
-    out: list[RenderableType] = []
+def _down_weighted(ce_term: float, focal_term: float) -> CellContent:
+    """How many times smaller the focal term is than the cross-entropy term."""
+    if ce_term == 0 or math.isinf(ce_term):  # inf / inf: no ratio to show
+        return ""
+    if focal_term == 0:
+        return "all"
+    return Cell(float(ce_term / focal_term), prefix="×")
+
+
+@_tables.register(FocalResult)
+def _focal_tables(result: FocalResult, rows: int | None) -> list[RenderableType]:
     gamma = fmt(result.gamma)
-    for row in _blocks(result):
-        columns = ["class", "y", "p", "p_t", f"(1−p_t)^{gamma}"]
-        if result.alpha_t is not None:
-            columns.append("α_t" if result.binary else "α")
-        columns += ["CE term", "focal term", "down-weighted", "share"]
-        title = "Binary focal loss" if result.binary else "Focal loss"
-        table = _table(_row_title(title, result, row), columns)
-        shown, hidden = _shown_classes(result.targets[row])
-        for c in shown:
-            ce_term, focal_term = result.ce_terms[row, c], result.terms[row, c]
-            cells: list[RenderableType] = [
-                _class_label(result, c),
-                fmt(result.targets[row, c]),
-                _flagged(result.probs[row, c], bool(result.clipped[row, c])),
-                fmt(result.p_t[row, c]),
-                fmt(result.modulating[row, c]),
-            ]
-            if result.alpha_t is not None:
-                cells.append(fmt(result.alpha_t[row, c]))
-            ratio = (
-                ""
-                if ce_term == 0 or math.isinf(ce_term)  # inf / inf: no ratio to show
-                else ("all" if focal_term == 0 else f"×{fmt(ce_term / focal_term)}")
-            )
-            cells += [fmt(ce_term), fmt(focal_term), ratio, _share(focal_term, result.terms[row])]
-            table.add_row(*cells)
-        if hidden:
-            table.add_row("…", f"{hidden} more classes", *[""] * (len(columns) - 2))
-        pad = [""] * (len(columns) - 5)
-        table.add_row(
-            "[bold]Σ[/]",
-            *pad,
-            fmt(result.ce_terms[row].sum()),
-            f"[bold]{fmt(result.terms[row].sum())}[/]",
-            "",
-            "",
-        )
-        out.append(table)
+    alpha_t = result.alpha_t
+    columns = [
+        _label_column(result),
+        ColumnSpec("y", lambda r, c: result.targets[r, c]),
+        ColumnSpec("p", lambda r, c: _clipped_cell(result.probs[r, c], bool(result.clipped[r, c]))),
+        ColumnSpec("p_t", lambda r, c: result.p_t[r, c]),
+        ColumnSpec(f"(1−p_t)^{gamma}", lambda r, c: result.modulating[r, c]),
+    ]
+    if alpha_t is not None:
+        columns.append(ColumnSpec("α_t" if result.binary else "α", lambda r, c: alpha_t[r, c]))
+    columns += [
+        ColumnSpec("CE term", lambda r, c: result.ce_terms[r, c], _sum_of(result.ce_terms)),
+        ColumnSpec("focal term", lambda r, c: result.terms[r, c], _sum_of(result.terms, bold=True)),
+        ColumnSpec(
+            "down-weighted",
+            lambda r, c: _down_weighted(float(result.ce_terms[r, c]), float(result.terms[r, c])),
+        ),
+        _share_column(result.terms),
+    ]
+    title = "Binary focal loss" if result.binary else "Focal loss"
+    out: list[RenderableType] = []
+    for row in _blocks(result, rows):
+        shown, others = _shown_classes(result, row, result.targets, result.terms)
+        out.append(_term_table(result, title, columns, row, shown, others))
+    out.extend(_rows_left_out(result, rows))
     alpha = (
         "α_t·"
         if result.binary and result.alpha is not None
@@ -858,7 +1092,7 @@ def _focal_tables(result: FocalResult) -> list[RenderableType]:
         out.append(
             _text(f"cross-entropy on the same input: {fmt(_scalar(result.ce))} {result.unit}")
         )
-    out.extend(_summary(result, "Focal loss"))
+    out.extend(_summary(result, "Focal loss", rows))
     return out
 
 
@@ -1163,7 +1397,7 @@ def _print_stop(
     show(_data(stop.intro))
     for result in stop.results:
         for renderable in tables_for(result):
-            show(_narrowed(console, renderable))
+            show(renderable)
     if stop.frameworks is not None:
         view = stop.frameworks
         emit_frameworks(
@@ -1175,86 +1409,74 @@ def _print_stop(
     console.print()
 
 
-def _narrowed(console: Console, renderable: RenderableType) -> RenderableType:
-    """A table too wide for the console, made to fit without cutting a number: first without
-    its share column (a picture of the terms beside it), then with headers and notes that
-    hold spaces on two lines.  A table that fits is returned as it is."""
-    from rich.measure import Measurement
-    from rich.table import Table
-
-    def too_wide() -> bool:
-        assert isinstance(renderable, Table)
-        unbounded = console.options.update_width(10_000)
-        return Measurement.get(console, unbounded, renderable).maximum > console.width
-
-    if not isinstance(renderable, Table) or not too_wide():
-        return renderable
-    renderable.columns = [c for c in renderable.columns if not str(c.header).startswith("share")]
-    if too_wide():
-        for column in renderable.columns:
-            column.header = _two_lines(column.header)
-            # rich keeps a column's cells in a list of its own, read here before drawing.
-            column._cells[:] = [_two_lines(cell) for cell in column._cells]
-    return renderable
-
-
-def _two_lines(cell: RenderableType) -> RenderableType:
-    """Plain text with spaces, broken at the space nearest its middle."""
-    if not isinstance(cell, str) or "[" in cell or " " not in cell.strip():
-        return cell
-    middle = min(
-        (i for i, character in enumerate(cell) if character == " "),
-        key=lambda i: abs(2 * i - len(cell)),
-    )
-    return cell[:middle] + "\n" + cell[middle + 1 :]
-
-
 # --- side by side (--vs) -------------------------------------------------------------------
 
 
-def _per_class(result: LossResult) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Targets, the model's probabilities and each class's term, whatever the loss."""
-    if isinstance(result, KLResult):
-        return result.p, result.q, result.terms
-    if isinstance(result, GradResult):
-        return result.targets, result.probs, result.grad
-    assert isinstance(result, CrossEntropyResult | BinaryResult | FocalResult)
-    return result.targets, result.probs, result.terms
+@functools.singledispatch
+def _compared_terms(result: LossResult) -> FloatArray:
+    """Each class's term, the column ``--vs`` sets side by side."""
+    raise TypeError(f"no terms for {type(result).__name__}")
 
 
-def _pair(x: float, y: float) -> list[str]:
-    """Two cells, highlighted where A and B differ."""
-    if bool(np.isclose(x, y)):
-        return [fmt(x), fmt(y)]
-    return [f"[bold yellow]{fmt(x)}[/]", f"[bold yellow]{fmt(y)}[/]"]
+@_compared_terms.register(CrossEntropyResult)
+@_compared_terms.register(BinaryResult)
+@_compared_terms.register(KLResult)
+@_compared_terms.register(FocalResult)
+def _(result: CrossEntropyResult | BinaryResult | KLResult | FocalResult) -> FloatArray:
+    return result.terms
 
 
-def comparison_tables(comparison: Comparison) -> list[RenderableType]:
+@_compared_terms.register(GradResult)
+def _(result: GradResult) -> FloatArray:
+    return result.grad
+
+
+def _pair_column(header: str, values: FloatArray, other: FloatArray) -> ColumnSpec:
+    """One side of a pair of columns, highlighted where A and B differ; Σ below."""
+
+    def cell(row: int, c: int) -> CellContent:
+        value = float(values[row, c])
+        differs = not bool(np.isclose(value, other[row, c]))
+        return Cell(value, style="bold yellow" if differs else "")
+
+    return ColumnSpec(header, cell)
+
+
+def comparison_tables(
+    comparison: Comparison, rows: int | None = ROW_BLOCKS
+) -> list[RenderableType]:
     """One table per row: A's and B's probabilities, terms and gradients next to each other."""
     a, b = comparison.a, comparison.b
-    targets, probs_a, terms_a = _per_class(a)
-    _, probs_b, terms_b = _per_class(b)
-    with_grad = comparison.grad_a is not None and comparison.grad_b is not None
+    terms_a, terms_b = _compared_terms(a), _compared_terms(b)
     # KL compares distributions P and Q, not labels and predictions: its columns say so.
-    truth, model = ("P", "Q") if isinstance(a, KLResult) else ("y", "p")
+    truth, model = ("P", "Q") if a.name == "kl" else ("y", "p")
+    columns = [
+        _label_column(a),
+        ColumnSpec(truth, lambda r, c: a.targets[r, c]),
+        _pair_column(f"{model} (A)", a.probs, b.probs),
+        _pair_column(f"{model} (B)", b.probs, a.probs),
+        replace(_pair_column("term (A)", terms_a, terms_b), footer=_sum_of(terms_a)),
+        replace(_pair_column("term (B)", terms_b, terms_a), footer=_sum_of(terms_b)),
+    ]
+    if comparison.grad_a is not None and comparison.grad_b is not None:
+        columns += [
+            _pair_column("∂L/∂z (A)", comparison.grad_a, comparison.grad_b),
+            _pair_column("∂L/∂z (B)", comparison.grad_b, comparison.grad_a),
+        ]
     out: list[RenderableType] = []
-    for row in _blocks(a):
-        columns = ["class", truth, f"{model} (A)", f"{model} (B)", "term (A)", "term (B)"]
-        if with_grad:
-            columns += ["∂L/∂z (A)", "∂L/∂z (B)"]
-        table = _table(_row_title("A and B side by side", a, row), columns)
-        for c in range(a.classes):
-            cells: list[RenderableType] = [_class_label(a, c), fmt(targets[row, c])]
-            cells += _pair(probs_a[row, c], probs_b[row, c])
-            cells += _pair(terms_a[row, c], terms_b[row, c])
-            if with_grad and comparison.grad_a is not None and comparison.grad_b is not None:
-                cells += _pair(comparison.grad_a[row, c], comparison.grad_b[row, c])
-            table.add_row(*cells)
-        table.add_row(
-            "[bold]Σ[/]", "", "", "", fmt(float(np.sum(terms_a[row]))),
-            fmt(float(np.sum(terms_b[row]))), *([""] * (2 if with_grad else 0)),
-        )  # fmt: skip
-        out.append(table)
+    for row in _blocks(a, rows):
+        shown, _ = _shown_classes(a, row, a.targets, terms_a)
+        shown = sorted({*shown, *_shown_classes(b, row, b.targets, terms_b)[0]})
+        others = (
+            None
+            if len(shown) == a.classes
+            else _others(
+                a.classes, shown, [("terms (A)", terms_a[row]), ("terms (B)", terms_b[row])]
+            )
+        )
+        title = _row_title("A and B side by side", a, row)
+        out.append(TermTable(title, columns, row, shown, others=others))
+    out.extend(_rows_left_out(a, rows))
     totals = (
         f"loss A = {fmt(float(np.sum(a.headline())))}, loss B = "
         f"{fmt(float(np.sum(b.headline())))} {a.unit} ({_reduction_words(a)})"

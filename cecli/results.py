@@ -76,12 +76,24 @@ class LossResult:
     class_names: tuple[str, ...] | None
     unnormalized_rows: tuple[int, ...]
     """0-based rows of PREDS that should sum to 1 and do not (within 1e-4)."""
+    unnormalized_p_rows: tuple[int, ...] = ()
+    """0-based rows of LABELS that should sum to 1 and do not: P of KL divergence, the only
+    loss whose LABELS are distributions that are not renormalised for it."""
     row_totals: FloatArray
     """Each row's share of the summed loss (``reduction='sum'`` adds these)."""
     row_divisors: FloatArray
     """Each row's share of the mean's denominator: 1, C for element-wise losses, Σ w·y."""
     row_extras: dict[str, FloatArray] = field(default_factory=dict)
     """Row shares of the other reduced values (``entropy``, ``positive``, ``ce``…)."""
+    targets: FloatArray
+    """(N, C) what the model should have said: one-hot or soft labels as used (after label
+    smoothing), P for KL divergence."""
+    preds: FloatArray
+    """(N, C) PREDS as given: probabilities, or logits with ``logits=True`` (Q for KL)."""
+    probs: FloatArray
+    """(N, C) the probabilities used: clipped, or softmax (σ) of the logits."""
+    clipped: BoolArray
+    """(N, C) which probabilities clipping changed."""
 
     @property
     def rows(self) -> int:
@@ -89,7 +101,7 @@ class LossResult:
 
     @property
     def classes(self) -> int:
-        raise NotImplementedError
+        return int(self.probs.shape[1])
 
     @property
     def unit(self) -> str:
@@ -98,7 +110,17 @@ class LossResult:
     @property
     def clipped_count(self) -> int:
         """How many probabilities clipping changed (0 from logits or with eps = 0)."""
-        return 0
+        return int(self.clipped.sum())
+
+    @property
+    def element_wise(self) -> bool:
+        """Whether the loss reduces over every element (row × class) rather than over rows."""
+        return False
+
+    @property
+    def reduced_elements(self) -> int:
+        """How many values the reduction across rows averages or adds."""
+        return self.rows * self.classes if self.element_wise else self.rows
 
     def row_losses(self) -> RowLosses:
         """The per-row part of this result."""
@@ -154,29 +176,14 @@ class CrossEntropyResult(LossResult):
 
     name: ClassVar[str] = "ce"
 
-    targets: FloatArray
-    """(N, C) target distributions actually used (after label smoothing)."""
     label_indices: IntArray | None
     """(N,) class indices when LABELS were given as indices."""
-    preds: FloatArray
-    """(N, C) PREDS as given (probabilities, or logits with ``logits=True``)."""
-    probs: FloatArray
-    """(N, C) the probabilities used: clipped, or softmax of the logits."""
-    clipped: BoolArray
     log_probs: FloatArray
     """(N, C) ``log p`` in the chosen base."""
     terms: FloatArray
     """(N, C) ``-w_c·y_c·log p_c``; each row sums to ``per_row``."""
     weights: FloatArray | None
     smoothing: float
-
-    @property
-    def classes(self) -> int:
-        return int(self.probs.shape[1])
-
-    @property
-    def clipped_count(self) -> int:
-        return int(self.clipped.sum())
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -205,12 +212,7 @@ class BinaryResult(LossResult):
 
     name: ClassVar[str] = "bce"
 
-    targets: FloatArray
-    """(N, C) labels actually used (after label smoothing)."""
-    preds: FloatArray
-    probs: FloatArray
-    clipped: BoolArray
-    log_p: FloatArray
+    log_probs: FloatArray
     """(N, C) ``log p`` in the chosen base."""
     log_not_p: FloatArray
     """(N, C) ``log(1 - p)`` in the chosen base."""
@@ -228,12 +230,8 @@ class BinaryResult(LossResult):
         return total
 
     @property
-    def classes(self) -> int:
-        return int(self.probs.shape[1])
-
-    @property
-    def clipped_count(self) -> int:
-        return int(self.clipped.sum())
+    def element_wise(self) -> bool:
+        return True
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -245,6 +243,10 @@ class MultilabelResult(BinaryResult):
     positive: float | FloatArray
     negative: float | FloatArray
 
+    @property
+    def element_wise(self) -> bool:
+        return False
+
     def _extra_json(self) -> dict[str, JsonValue]:
         return {"positive": json_array(self.positive), "negative": json_array(self.negative)}
 
@@ -255,12 +257,6 @@ class KLResult(LossResult):
 
     name: ClassVar[str] = "kl"
 
-    p: FloatArray
-    q_given: FloatArray
-    """(N, C) Q as given (probabilities, or logits with ``logits=True``)."""
-    q: FloatArray
-    """(N, C) the Q used: clipped, or softmax of the logits."""
-    clipped: BoolArray
     terms: FloatArray
     """(N, C) ``p·log(p/q)``."""
     entropy_terms: FloatArray
@@ -271,15 +267,6 @@ class KLResult(LossResult):
     per_row_cross_entropy: FloatArray
     entropy: float | FloatArray
     cross_entropy: float | FloatArray
-    unnormalized_p_rows: tuple[int, ...]
-
-    @property
-    def classes(self) -> int:
-        return int(self.p.shape[1])
-
-    @property
-    def clipped_count(self) -> int:
-        return int(self.clipped.sum())
 
     def _extra_json(self) -> dict[str, JsonValue]:
         return {
@@ -294,15 +281,9 @@ class GradResult(LossResult):
 
     name: ClassVar[str] = "grad"
 
-    targets: FloatArray
     label_indices: IntArray | None
-    preds: FloatArray
-    """(N, C) PREDS as given: logits, or probabilities with ``probs=True``."""
     logits_used: FloatArray
     """(N, C) the logits z (``log p`` for probabilities; ``logit(p)`` with ``sigmoid``)."""
-    probs: FloatArray
-    """(N, C) softmax(z), or σ(z) with ``sigmoid``."""
-    clipped: BoolArray
     grad: FloatArray
     """(N, C) ∂L/∂z for the reported (reduced) loss, in the chosen base."""
     grad_probs: FloatArray | None
@@ -310,12 +291,8 @@ class GradResult(LossResult):
     sigmoid: bool
 
     @property
-    def classes(self) -> int:
-        return int(self.probs.shape[1])
-
-    @property
-    def clipped_count(self) -> int:
-        return int(self.clipped.sum())
+    def element_wise(self) -> bool:
+        return self.sigmoid
 
     def _extra_json(self) -> dict[str, JsonValue]:
         document: dict[str, JsonValue] = {"grad": json_array(self.grad)}
@@ -330,11 +307,7 @@ class FocalResult(LossResult):
 
     name: ClassVar[str] = "focal"
 
-    targets: FloatArray
     label_indices: IntArray | None
-    preds: FloatArray
-    probs: FloatArray
-    clipped: BoolArray
     p_t: FloatArray
     """(N, C) the probability given to what happened: p where y=1, 1-p where y=0 (binary)."""
     modulating: FloatArray
@@ -351,12 +324,8 @@ class FocalResult(LossResult):
     binary: bool
 
     @property
-    def classes(self) -> int:
-        return int(self.probs.shape[1])
-
-    @property
-    def clipped_count(self) -> int:
-        return int(self.clipped.sum())
+    def element_wise(self) -> bool:
+        return self.binary
 
     def _extra_json(self) -> dict[str, JsonValue]:
         return {

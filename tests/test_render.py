@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 import numpy as np
 import pytest
@@ -70,12 +71,37 @@ def test_logits_table_shows_softmax() -> None:
     assert "0.6590011" in text
 
 
-def test_wide_rows_list_the_labelled_classes() -> None:
+def _listed_classes(text: str) -> list[str]:
+    """The first cell of each class row of the term tables in ``text``."""
+    cells = [
+        line.split()[0] for line in text.splitlines() if line.startswith("  ") and line.strip()
+    ]
+    return [cell for cell in cells if cell not in ("class", "Σ")]
+
+
+def test_wide_rows_show_the_classes_that_matter_in_class_order() -> None:
     labels = np.zeros((1, 1000))
     labels[0, 700] = 1.0
-    text = render(cecli.ce(labels, np.full((1, 1000), 1e-3)))
-    assert "700" in text
-    assert "more classes" in text
+    preds = np.full((1, 1000), 0.5 / 998)
+    preds[0, [5, 900]] = [0.3, 0.2]  # the top predictions; the true class 700 gets 0.5 / 998
+    text = render(cecli.ce(labels, preds), width=80)
+    listed = _listed_classes(text)
+    assert listed == ["5", "700", "900"]
+    # The other classes' terms are 0 · log p: their sum is 0.
+    assert "… 997 other classes (Σ their terms = 0)" in text
+    assert f"{-math.log(0.5 / 998):.7g}" in text
+
+
+def test_wide_multilabel_rows_sum_the_classes_left_out() -> None:
+    labels = np.zeros((1, 1000))
+    labels[0, [3, 500]] = 1.0
+    preds = np.full((1, 1000), 0.01)
+    preds[0, [3, 500]] = 0.3
+    text = render(cecli.multilabel(labels, preds), width=80)
+    listed = _listed_classes(text)
+    assert listed == ["3", "500"]
+    left_out = math.fsum([-math.log1p(-0.01)] * 998)
+    assert f"… 998 other classes (Σ their terms = {left_out:.7g})" in text
 
 
 def test_batches_show_blocks_then_per_row_table() -> None:
@@ -83,8 +109,30 @@ def test_batches_show_blocks_then_per_row_table() -> None:
     text = render(result)
     assert "row 5" in text
     assert "row 6" not in text.split("Per row")[0]
+    assert "No term tables for rows 6–9 (--rows all shows them, --json every value)." in text
     assert "Per row" in text
     assert "mean over 9 rows" in text
+
+
+def test_rows_all_shows_every_rows_terms() -> None:
+    result = cecli.ce([0] * 300, np.full((300, 2), 0.5))
+    console = Console(record=True, width=100, file=io.StringIO())
+    for renderable in tables_for(result, rows=None):
+        console.print(renderable)
+    text = console.export_text()
+    assert "Categorical cross-entropy — row 300" in text
+    assert "No term tables" not in text
+    assert "more rows" not in text
+    assert text.count("0.6931472") >= 600  # each row's term and per-row loss
+
+
+def test_output_rows_sets_how_many_rows_get_term_tables() -> None:
+    out = io.StringIO()
+    result = cecli.ce([0] * 3, np.full((3, 2), 0.5))
+    Output(stdout=out, rows=1).emit(result)
+    assert "No term tables for rows 2–3" in out.getvalue()
+    with pytest.raises(ValueError, match="rows must be at least 0"):
+        tables_for(result, rows=-1)
 
 
 def test_multilabel_split() -> None:

@@ -25,7 +25,7 @@ import pytest
 from cecli import render
 from cecli.cli import main
 from cecli.frameworks import Reproduction
-from cecli.results import MultilabelResult
+from cecli.results import BinaryResult, MultilabelResult
 from cecli.tour import STOPS, Stop
 from tests.helpers import default_signal_actions, run
 
@@ -51,20 +51,27 @@ def test_list() -> None:
 # Every number a stop's tables show, by the field of the result that holds it.
 SHOWN_FIELDS = (
     "loss", "per_row", "targets", "preds", "probs", "log_probs", "terms", "positive_terms",
-    "negative_terms", "positive", "negative", "p", "q", "entropy", "cross_entropy", "grad",
+    "negative_terms", "positive", "negative", "entropy", "cross_entropy", "grad",
     "hard_targets", "loss_hard", "p_t", "modulating", "ce_terms", "ce",
 )  # fmt: skip
 NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[+-]?\d+)?")
 
 
 def _held(stop: Stop) -> set[float]:
-    """The finite numbers the stop's results and framework values hold."""
+    """The finite numbers the stop's results and framework values hold: of a row wider than
+    the tables list class by class, the labelled classes' values."""
     values: list[float] = []
     for result in stop.results:
         for name in SHOWN_FIELDS:
+            if name == "log_probs" and isinstance(result, BinaryResult):
+                continue  # binary tables show the terms, not log p
             value = getattr(result, name, None)
-            if value is not None:
-                values.extend(np.ravel(np.asarray(value, dtype=np.float64)).tolist())
+            if value is None:
+                continue
+            array = np.asarray(value, dtype=np.float64)
+            if array.ndim == 2 and result.classes > render.WIDE:
+                array = array[result.targets > 0]
+            values.extend(np.ravel(array).tolist())
     if stop.frameworks is not None:
         values.append(float(stop.frameworks.exact))
         values += [float(i.value) for i in stop.frameworks.found if isinstance(i, Reproduction)]
