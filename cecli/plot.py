@@ -7,8 +7,10 @@ dependencies, 30 ms to import) is imported only here, and this module only by ``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -17,7 +19,8 @@ from cecli.inputs import InputError
 from cecli.numerics import FloatArray
 
 GRID = np.linspace(0.005, 1.0, 400)
-"""Probabilities at which curves are evaluated (−log p is 5.3 at the left edge)."""
+"""Probabilities at which curves are evaluated (−log p is 5.3 at the left edge, above the
+plots' top of 5 unless a marked point is higher)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,13 +54,13 @@ class Plot:
 def _probabilities(values: Sequence[float], name: str) -> list[float]:
     for value in values:
         if not 0.0 < value <= 1.0:
-            raise InputError(f"{name}: {value:g} is not a probability in (0, 1]")
+            raise InputError(f"{name}: {value:g} is not a probability in (0, 1]", parameter=name)
     return list(values)
 
 
 def ce_plot(at: Sequence[float] = ()) -> Plot:
     """−log p for the true class's probability p, with the user's points marked."""
-    at = _probabilities(at, "--at")
+    at = _probabilities(at, "at")
     grid_loss = losses.binary_cross_entropy(
         np.ones((GRID.size, 1)), GRID[:, None], eps=0.0, reduction="none"
     )
@@ -75,13 +78,13 @@ def ce_plot(at: Sequence[float] = ()) -> Plot:
         y_label="loss",
         curves=(Curve("−log p", GRID, grid_loss.per_row),),
         marked=points,
-        y_max=5.5,
+        y_max=5.0,
     )
 
 
 def bce_plot(at: Sequence[float] = ()) -> Plot:
     """Both branches of binary cross-entropy: −log p (y = 1) and −log(1 − p) (y = 0)."""
-    at = _probabilities(at, "--at")
+    at = _probabilities(at, "at")
     inside = GRID[GRID < 1.0]
     probs = inside[:, None]
     positive = losses.binary_cross_entropy(np.ones_like(probs), probs, eps=0.0, reduction="none")
@@ -101,14 +104,17 @@ def bce_plot(at: Sequence[float] = ()) -> Plot:
             Curve("y = 0: −log(1 − p)", inside, negative.per_row),
         ),
         marked=tuple(points),
-        y_max=5.5,
+        y_max=5.0,
     )
 
 
 def focal_plot(gammas: Sequence[float]) -> Plot:
     """The focal-loss family −(1 − p_t)^γ·log p_t against p_t (Lin et al. 2017, figure 1)."""
     if not gammas:
-        raise InputError("--gamma needs at least one value")
+        raise InputError("gamma needs at least one value", parameter="gamma")
+    for gamma in gammas:
+        if not (math.isfinite(gamma) and gamma >= 0):
+            raise InputError(f"gamma must be ≥ 0 and finite, got {gamma:g}", parameter="gamma")
     curves = []
     for gamma in gammas:
         result = losses.focal_loss(
@@ -121,7 +127,7 @@ def focal_plot(gammas: Sequence[float]) -> Plot:
         x_label="p_t",
         y_label="loss",
         curves=tuple(curves),
-        y_max=5.5,
+        y_max=5.0,
     )
 
 
@@ -137,10 +143,12 @@ class Bars:
 
 def smooth_bars(classes: int, smoothing: float, true_class: int = 0) -> Bars:
     """Hard and smoothed one-hot targets, y′ = (1 − ε)·y + ε/C."""
-    if classes < 2:
-        raise InputError(f"--num-classes must be at least 2, got {classes}")
+    if not 2 <= classes <= MAX_CLASSES:
+        raise InputError(
+            f"num_classes must be from 2 to {MAX_CLASSES}, got {classes}", parameter="num_classes"
+        )
     if not 0.0 <= smoothing <= 1.0:
-        raise InputError(f"--smoothing must be in [0, 1], got {smoothing:g}")
+        raise InputError(f"smoothing must be in [0, 1], got {smoothing:g}", parameter="smoothing")
     probs = np.full((1, classes), 1.0 / classes)
     result = losses.label_smoothing([true_class], probs, smoothing=smoothing)
     return Bars(
@@ -156,12 +164,18 @@ def smooth_bars(classes: int, smoothing: float, true_class: int = 0) -> Bars:
 
 def softmax_bars(logits: Sequence[float], temperatures: Sequence[float]) -> Bars:
     """softmax(z / T) for each temperature T: low T sharpens, high T flattens."""
-    if len(logits) < 2:
-        raise InputError("--logits needs at least two values")
+    if not 2 <= len(logits) <= MAX_CLASSES:
+        raise InputError(
+            f"logits needs from 2 to {MAX_CLASSES} values, got {len(logits)}", parameter="logits"
+        )
+    if not temperatures:
+        raise InputError("temperature needs at least one value", parameter="temperature")
     groups = []
     for temperature in temperatures:
         if not temperature > 0:
-            raise InputError(f"--temperature must be > 0, got {temperature:g}")
+            raise InputError(
+                f"temperature must be > 0, got {temperature:g}", parameter="temperature"
+            )
         groups.append((f"T = {temperature:g}", numerics.softmax(_scaled_gaps(logits, temperature))))
     return Bars(
         title="softmax(z / T) of z = " + ", ".join(f"{z:g}" for z in logits),
@@ -181,27 +195,150 @@ def _scaled_gaps(logits: Sequence[float], temperature: float) -> FloatArray:
     return gaps
 
 
+PlotKind = Literal["ce", "bce", "focal", "smooth", "softmax"]
+MAX_CLASSES = 1000
+"""Bars beyond this many classes would not be read."""
+MAX_GROUPS = 10
+"""Curves or groups of bars beyond this many could not be told apart."""
+_OPTIONS: dict[str, frozenset[PlotKind]] = {
+    "at": frozenset({"ce", "bce"}),
+    "gamma": frozenset({"focal"}),
+    "smoothing": frozenset({"smooth"}),
+    "num_classes": frozenset({"smooth"}),
+    "logits": frozenset({"softmax"}),
+    "temperature": frozenset({"softmax"}),
+}
+"""Which plots each option draws something in."""
+DEFAULT_GAMMAS = (0.0, 0.5, 1.0, 2.0, 5.0)
+DEFAULT_CLASSES, DEFAULT_SMOOTHING = 5, 0.1
+DEFAULT_LOGITS = (2.0, 1.0, 0.1)
+DEFAULT_TEMPERATURES = (0.5, 1.0, 2.0)
+
+
+def figure(
+    kind: PlotKind,
+    *,
+    at: Sequence[float] | None = None,
+    gamma: Sequence[float] | None = None,
+    smoothing: float | None = None,
+    num_classes: int | None = None,
+    logits: Sequence[float] | None = None,
+    temperature: Sequence[float] | None = None,
+) -> Plot | Bars:
+    """The plot ``kind`` with the options given; an option that does not apply to it is
+    refused, not ignored (``figure("bce", gamma=[2])`` draws no γ)."""
+    given = {
+        "at": at, "gamma": gamma, "smoothing": smoothing, "num_classes": num_classes,
+        "logits": logits, "temperature": temperature,
+    }  # fmt: skip
+    if kind not in ("ce", "bce", "focal", "smooth", "softmax"):
+        raise InputError(
+            f"kind must be ce, bce, focal, smooth or softmax, got {kind!r}", parameter="kind"
+        )
+    for name, value in given.items():
+        if value is not None and kind not in _OPTIONS[name]:
+            kinds = " and ".join(sorted(_OPTIONS[name]))
+            raise InputError(
+                f"{name} does not apply to the {kind} plot (only to {kinds})", parameter=name
+            )
+    for name in ("at", "gamma", "temperature"):
+        values = given[name]
+        limit = 100 if name == "at" else MAX_GROUPS
+        if isinstance(values, Sequence) and len(values) > limit:
+            raise InputError(
+                f"{name} takes at most {limit} values, got {len(values)}", parameter=name
+            )
+    if kind == "ce":
+        return ce_plot(at or ())
+    if kind == "bce":
+        return bce_plot(at or ())
+    if kind == "focal":
+        return focal_plot(DEFAULT_GAMMAS if gamma is None else gamma)
+    if kind == "smooth":
+        return smooth_bars(
+            5 if num_classes is None else num_classes, 0.1 if smoothing is None else smoothing
+        )
+    return softmax_bars(
+        DEFAULT_LOGITS if logits is None else logits,
+        DEFAULT_TEMPERATURES if temperature is None else temperature,
+    )
+
+
+COLOURS = ("blue", "red", "green", "magenta", "bright_black")
+"""Curve colours that read on dark and on light backgrounds alike (no white, black or yellow)."""
+MARKERS = ("+", "x", "o", "*", "#")
+"""Without colour, each curve is drawn in a character of its own, which the legend repeats."""
+POINT_MARKER = "●"
+NICE_STEPS = (1.0, 2.0, 2.5, 5.0)
+"""Tick steps, times a power of ten, that a reader counts in without effort."""
+MIN_WIDTH, MIN_HEIGHT = 20, 5
+"""The smallest canvas a curve can be read on."""
+
+
+def nice_axis(top: float, rows: int) -> tuple[float, int]:
+    """The y-axis for values up to ``top`` in at most ``rows`` rows: the smallest nice step
+    (1, 2, 2.5 or 5 times a power of ten) and the rows it needs, so every row's tick is a
+    multiple of the step, from 0 to a top at or above ``top``."""
+    if not (math.isfinite(top) and top > 0):
+        top = 1.0
+    exponent = math.floor(math.log10(top / rows))
+    for power in (exponent, exponent + 1):
+        for step in NICE_STEPS:
+            value = step * 10.0**power
+            needed = math.ceil(top / value - 1e-9)
+            if needed <= rows:
+                return value, max(needed, 1)
+    raise AssertionError("a step of 10^(exponent + 1) always fits")
+
+
+def x_canvas(width: int) -> int:
+    """The widest canvas of at most ``width`` characters whose ticks (one every 10 characters)
+    fall on 0, 1 and nice fractions between: 100 (steps of 0.1), 50 (0.2), 40 (0.25), 20 (0.5)."""
+    for candidate in (100, 50, 40, 20):
+        if candidate <= width:
+            return candidate
+    return MIN_WIDTH
+
+
+def _tick(low: float, high: float) -> str:
+    return f"{low:.10g}"
+
+
 def draw(plot: Plot, width: int, height: int, color: bool) -> str:
-    """The plot as text, ``width`` × ``height`` characters of canvas."""
+    """The plot as text, at most ``width`` × ``height`` characters of canvas: x ticks at 0, 1
+    and nice fractions between, y ticks at multiples of a nice step from 0 up to a top that
+    holds every marked point."""
     import plotille
 
+    if width < MIN_WIDTH:
+        raise InputError(f"width must be at least {MIN_WIDTH}, got {width}", parameter="width")
+    if height < MIN_HEIGHT:
+        raise InputError(f"height must be at least {MIN_HEIGHT}, got {height}", parameter="height")
+    needed = plot.y_max or max(float(np.max(c.y)) for c in plot.curves)
+    marked = [m.y for m in plot.marked if math.isfinite(m.y)]
+    step, rows = nice_axis(max([needed, *marked]), height)
+    top = step * rows
     figure = plotille.Figure()
-    figure.width, figure.height = width, height
+    figure.width, figure.height = x_canvas(width), rows
     figure.color_mode = "names"
     figure.with_colors = color
     figure.x_label, figure.y_label = plot.x_label, plot.y_label
     figure.set_x_limits(min_=0.0, max_=1.0)
-    top = plot.y_max or max(float(np.max(c.y)) for c in plot.curves)
     figure.set_y_limits(min_=0.0, max_=top)
-    figure.x_ticks_fkt = lambda low, high: f"{low:.2f}"
-    figure.y_ticks_fkt = lambda low, high: f"{low:.2f}"
-    for curve in plot.curves:
+    figure.x_ticks_fkt = _tick
+    figure.y_ticks_fkt = _tick
+    several = len(plot.curves) > 1
+    for index, curve in enumerate(plot.curves):
         keep = curve.y <= top
-        figure.plot(curve.x[keep].tolist(), curve.y[keep].tolist(), label=curve.label)
+        figure.plot(
+            curve.x[keep].tolist(), curve.y[keep].tolist(), label=curve.label,
+            lc=COLOURS[index % len(COLOURS)],
+            marker=MARKERS[index % len(MARKERS)] if several and not color else None,
+        )  # fmt: skip
     if plot.marked:
         figure.scatter(
             [m.x for m in plot.marked], [min(m.y, top) for m in plot.marked],
-            label="your points", marker="●",
+            label="your points", marker=POINT_MARKER,
         )  # fmt: skip
     lines = [plot.title, figure.show(legend=True)]
     for point in plot.marked:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -54,17 +55,98 @@ def test_softmax_bars_sharpen_with_low_temperature() -> None:
 
 
 @pytest.mark.parametrize(
-    ("call", "message"),
+    ("call", "parameter", "message"),
     [
-        (lambda: plot.ce_plot([1.5]), "--at: 1.5 is not a probability in (0, 1]"),
-        (lambda: plot.smooth_bars(1, 0.1), "--num-classes must be at least 2"),
-        (lambda: plot.softmax_bars([1.0, 2.0], [0.0]), "--temperature must be > 0"),
+        (lambda: plot.ce_plot([1.5]), "at", "at: 1.5 is not a probability in (0, 1]"),
+        (lambda: plot.smooth_bars(1, 0.1), "num_classes", "num_classes must be from 2 to 1000"),
+        (lambda: plot.softmax_bars([1.0, 2.0], [0.0]), "temperature", "temperature must be > 0"),
+        (lambda: plot.focal_plot([-1.0]), "gamma", "gamma must be ≥ 0 and finite, got -1"),
+        (lambda: plot.figure("bce", gamma=[2.0]), "gamma", "gamma does not apply to the bce"),
+        (lambda: plot.figure("ce", smoothing=0.1), "smoothing", "only to smooth"),
+        (lambda: plot.figure("focal", at=[0.5]), "at", "at does not apply to the focal plot"),
+        (lambda: plot.figure("smooth", num_classes=1), "num_classes", "must be from 2"),
+        (lambda: plot.figure("focal", gamma=[1.0] * 11), "gamma", "at most 10 values, got 11"),
+        (lambda: plot.draw(plot.ce_plot(), 5, 10, False), "width", "width must be at least 20"),
+        (lambda: plot.draw(plot.ce_plot(), 60, 1, False), "height", "height must be at least 5"),
     ],
 )
-def test_plot_errors(call: object, message: str) -> None:
+def test_plot_errors_name_the_parameter(call: object, parameter: str, message: str) -> None:
     with pytest.raises(InputError) as raised:
         call()  # type: ignore[operator]
     assert message in str(raised.value)
+    assert raised.value.parameter == parameter
+
+
+def test_figure_draws_each_kind_with_its_defaults() -> None:
+    focal = plot.figure("focal")
+    assert isinstance(focal, plot.Plot)
+    assert [c.label for c in focal.curves] == ["γ = 0", "γ = 0.5", "γ = 1", "γ = 2", "γ = 5"]
+    smooth = plot.figure("smooth", num_classes=4, smoothing=0.2)
+    assert isinstance(smooth, plot.Bars)
+    assert smooth.groups[1][1].tolist() == pytest.approx([0.85, 0.05, 0.05, 0.05], rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("top", "rows", "axis"),
+    [(5.5, 10, (1.0, 6)), (5.5, 18, (0.5, 11)), (9.21034, 10, (1.0, 10)), (0.3, 5, (0.1, 3))],
+)
+def test_nice_axis_steps_are_nice_and_reach_the_top(
+    top: float, rows: int, axis: tuple[float, int]
+) -> None:
+    step, used = plot.nice_axis(top, rows)
+    assert (step, used) == pytest.approx(axis)
+    assert used <= rows
+    assert step * used >= top
+
+
+def _axis_labels(text: str) -> tuple[list[float], list[float]]:
+    """The y-axis tick values, top to bottom, and the x-axis tick values."""
+    lines = text.splitlines()
+    y = [float(line.split("|")[0]) for line in lines if re.match(r"^\s+-?[\d.]+ \|", line)]
+    ruler = next(i for i, line in enumerate(lines) if line.startswith("-----------|"))
+    x = [float(v) for v in lines[ruler + 1].replace("|", " ").split()]
+    return y, x
+
+
+def test_ticks_are_nice_and_include_0_and_1() -> None:
+    text = plot.draw(plot.ce_plot(), 60, 10, color=False)
+    y, x = _axis_labels(text)
+    assert x == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert y == [5.0, 4.5, 4.0, 3.5, 3.0, 2.5, 2.0, 1.5, 1.0, 0.5, 0.0]
+    assert _axis_labels(plot.draw(plot.ce_plot(), 45, 10, color=False))[1] == [
+        0.0, 0.25, 0.5, 0.75, 1.0,
+    ]  # fmt: skip
+    wide = plot.draw(plot.focal_plot([0.0, 2.0]), 110, 12, color=False)
+    assert _axis_labels(wide)[1] == pytest.approx([i / 10 for i in range(11)])
+
+
+def test_y_range_holds_every_marked_point() -> None:
+    marked = plot.ce_plot([0.0001, 0.5])
+    assert marked.marked[0].y == pytest.approx(-math.log(0.0001), rel=1e-15)
+    text = plot.draw(marked, 60, 10, color=False)
+    y, _ = _axis_labels(text)
+    assert y[0] >= -math.log(0.0001)
+    top_row = next(line for line in text.splitlines() if line.strip().startswith("9 |"))
+    assert "●" in top_row  # drawn where its loss is, not clamped to the top
+
+
+def test_curves_differ_without_colour_and_avoid_white_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    family = plot.focal_plot([0.0, 0.5, 1.0, 2.0, 5.0])
+    plain = plot.draw(family, 60, 10, color=False)
+    legend = plain.split("Legend:")[1].splitlines()[2:]
+    markers = [line.split()[0] for line in legend]
+    assert len(set(markers)) == 5, legend
+    assert "\x1b[" not in plain
+    canvas = plain.split("Legend:")[0]
+    for marker in plot.MARKERS:
+        assert marker in canvas
+    monkeypatch.setenv("FORCE_COLOR", "1")  # plotille colours only a terminal otherwise
+    coloured = plot.draw(family, 60, 10, color=True)
+    codes = set(re.findall(r"\x1b\[([\d;]+)m", coloured))
+    assert len(codes - {"0"}) >= 5
+    assert not codes & {"30", "37", "33", "97"}  # black, white, yellow, bright white
 
 
 def test_cli_plot_ce_marks_the_points() -> None:
