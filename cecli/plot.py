@@ -348,6 +348,8 @@ def draw(plot: Plot, width: int, height: int, color: bool) -> str:
 
 def draw_bars(bars: Bars, width: int) -> str:
     """Horizontal bars, one line per class and group, scaled to ``width``."""
+    if width < MIN_WIDTH:
+        raise InputError(f"width must be at least {MIN_WIDTH}, got {width}", parameter="width")
     label_width = max(len(name) for name, _ in bars.groups)
     bar_width = max(10, width - label_width - 20)
     lines = [bars.title]

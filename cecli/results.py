@@ -94,6 +94,8 @@ class LossResult:
     """(N, C) the probabilities used: clipped, or softmax (σ) of the logits."""
     clipped: BoolArray
     """(N, C) which probabilities clipping changed."""
+    label_indices: IntArray | None = None
+    """(N,) class indices when LABELS were given as indices (losses that take them)."""
 
     @property
     def rows(self) -> int:
@@ -176,8 +178,6 @@ class CrossEntropyResult(LossResult):
 
     name: ClassVar[str] = "ce"
 
-    label_indices: IntArray | None
-    """(N,) class indices when LABELS were given as indices."""
     log_probs: FloatArray
     """(N, C) ``log p`` in the chosen base."""
     terms: FloatArray
@@ -281,7 +281,6 @@ class GradResult(LossResult):
 
     name: ClassVar[str] = "grad"
 
-    label_indices: IntArray | None
     logits_used: FloatArray
     """(N, C) the logits z (``log p`` for probabilities; ``logit(p)`` with ``sigmoid``)."""
     grad: FloatArray
@@ -307,7 +306,6 @@ class FocalResult(LossResult):
 
     name: ClassVar[str] = "focal"
 
-    label_indices: IntArray | None
     p_t: FloatArray
     """(N, C) the probability given to what happened: p where y=1, 1-p where y=0 (binary)."""
     modulating: FloatArray

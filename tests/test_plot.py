@@ -68,6 +68,7 @@ def test_softmax_bars_sharpen_with_low_temperature() -> None:
         (lambda: plot.figure("focal", gamma=[1.0] * 11), "gamma", "at most 10 values, got 11"),
         (lambda: plot.draw(plot.ce_plot(), 5, 10, False), "width", "width must be at least 20"),
         (lambda: plot.draw(plot.ce_plot(), 60, 1, False), "height", "height must be at least 5"),
+        (lambda: plot.draw_bars(plot.smooth_bars(3, 0.1), 5), "width", "width must be at least"),
     ],
 )
 def test_plot_errors_name_the_parameter(call: object, parameter: str, message: str) -> None:
