@@ -427,7 +427,7 @@ def _clipped_cell(value: float, clipped: bool) -> Cell:
 CellContent: TypeAlias = "float | str | Cell | Text"
 """What a column spec gives for a class: a number, markup, a styled number or data text."""
 
-ColumnRole = Literal["label", "value", "clipped", "share"]
+ColumnRole = Literal["label", "value", "clipped", "share", "derived"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,7 +466,13 @@ class Fit:
     share: Literal["bar", "percent", "none"] = "bar"
     clipped_column: bool = True
     two_line_headers: bool = False
+    fold_names: bool = False
+    """Class names longer than :data:`NAME_WIDTH` go on several lines."""
     digits: int = 7
+    derived_column: bool = True
+    """A column computed from two others beside it (focal's down-weighting)."""
+    fold_numbers: bool = False
+    """The last resort: a number too long for its column goes on on the next line, whole."""
 
 
 FITS: tuple[Fit, ...] = (
@@ -474,14 +480,29 @@ FITS: tuple[Fit, ...] = (
     Fit(share="percent"),
     Fit(share="none"),
     Fit(share="none", clipped_column=False),
+    Fit(share="none", clipped_column=False, two_line_headers=True),
     *(
-        Fit(share="none", clipped_column=False, two_line_headers=True, digits=digits)
+        Fit(
+            share="none", clipped_column=False, two_line_headers=True, fold_names=True,
+            digits=digits,
+        )
         for digits in (7, 6, 5, 4)
     ),
-)
+    Fit(
+        share="none", clipped_column=False, two_line_headers=True, fold_names=True, digits=4,
+        derived_column=False,
+    ),
+    Fit(
+        share="none", clipped_column=False, two_line_headers=True, fold_names=True, digits=4,
+        derived_column=False, fold_numbers=True,
+    ),
+)  # fmt: skip
 """The fixed order in which a table gives way to a narrow terminal: the share bars (the
 percentages stay), then the share column, then the clipped-probability column where nothing
-was clipped, then headers on two lines, then digits, down to 4 significant ones."""
+was clipped, then headers on two lines, then long class names on several lines, then digits,
+down to 4 significant ones, then a column derived from two others; and if that is still too
+wide, numbers go on on the next line rather than be cut."""
+NAME_WIDTH = 16
 
 FULL = FITS[0]
 _EIGHTHS = " ▏▎▍▌▋▊▉█"
@@ -572,16 +593,22 @@ class TermTable:
             for spec in self.columns
             if not (spec.role == "share" and fit.share == "none")
             and not (spec.role == "clipped" and not fit.clipped_column and not self.clipped)
+            and not (spec.role == "derived" and not fit.derived_column)
         ]
         footer = any(spec.footer is not None for spec in columns)
         table = Table(title=self.title or None, box=box, title_justify="left", show_footer=footer)
         for spec in columns:
             header = _two_lines(spec.header) if fit.two_line_headers else spec.header
+            label = spec.role == "label"
+            fold = (fit.fold_names and label) or fit.fold_numbers
             table.add_column(
                 header,
                 footer=_fmt_cell("" if spec.footer is None else spec.footer(self.row), fit.digits),
-                justify="left" if spec.role == "label" else "right",
-                no_wrap=True,
+                justify="left" if label else "right",
+                no_wrap=not fold,
+                overflow="fold" if fold else "ellipsis",
+                max_width=NAME_WIDTH if fit.fold_names and label else None,
+                min_width=len("class") if label else None,
             )
         for c in self.classes:
             table.add_row(*(self._cell(spec, c, fit) for spec in columns))
@@ -625,9 +652,21 @@ class TermTable:
         if "clipped" in has and not fit.clipped_column and not self.clipped:
             clipped = next(spec.header for spec in self.columns if spec.role == "clipped")
             parts.append(f"no {clipped} column (nothing was clipped)")
+        if fit.fold_names and any(len(name) > NAME_WIDTH for name in self._names()):
+            parts.append("long class names folded")
         if fit.digits < FULL.digits:
             parts.append(f"{fit.digits} digits (--json has all)")
+        if "derived" in has and not fit.derived_column:
+            derived = next(spec.header for spec in self.columns if spec.role == "derived")
+            parts.append(f"no {derived} column")
+        if fit.fold_numbers:
+            parts.append("long numbers go on on the next line")
         return ", ".join(parts)
+
+    def _names(self) -> list[str]:
+        """The class labels the table lists, as text."""
+        labels = [spec for spec in self.columns if spec.role == "label"]
+        return [str(_fmt_cell(spec.cell(self.row, c), 7)) for spec in labels for c in self.classes]
 
 
 def _shown_classes(
@@ -1071,6 +1110,7 @@ def _focal_tables(result: FocalResult, rows: int | None) -> list[RenderableType]
         ColumnSpec(
             "down-weighted",
             lambda r, c: _down_weighted(float(result.ce_terms[r, c]), float(result.terms[r, c])),
+            role="derived",
         ),
         _share_column(result.terms),
     ]

@@ -88,3 +88,41 @@ def test_captured_80_column_screens(
     rendered = [line.rstrip() for line in _rendered(command, capsys).splitlines()]
     expected = (SCREENS / f"{name}-80.txt").read_text(encoding="utf-8").splitlines()
     assert rendered == expected
+
+
+def test_long_class_names_fold_before_a_number_is_cut(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    name = "a_class_name_of_fifty_seven_characters_that_goes_on_and_on"
+    out = _rendered(f"cecli ce 0 0.123456789,0.87654321 --classes {name},b", capsys)
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "…" not in out
+    assert "0.1234568" in out  # every digit kept: the name gave way
+    rows = [line.split()[0] for line in out.splitlines() if line.startswith("  a") or "_" in line]
+    assert "".join(rows) == name
+    assert "long class names folded" in out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cecli ce 0 -1e300,2.5e-300,123456.789 --logits --weights 1e-5,123.456,7",
+        "cecli bce 1,0,1,0 0.999999999,1e-12,0.5,0.3333333333",
+        "cecli kl 0.1,0.2,0.3,0.4 0.4,0.3,0.2,1e-12",
+        "cecli focal 1,0,1,0 0.9,1e-9,0.3,0.6 --binary --alpha 0.25 --gamma 3.5",
+        "cecli grad 0 0.7,0.2,0.1 --probs --base 10",
+        "cecli smooth 2 0.7,0.2,0.1 --smoothing 0.333",
+        "cecli multilabel 1,0,0,1,1 0.8,1e-9,0.3,0.6,0.999999 --pos-weight 3.25",
+    ],
+)
+def test_hard_numbers_fit_80_columns(
+    command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    out = _rendered(command, capsys)
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert not re.search(r"\d…|…\d", out), out
+    cells = [line for line in out.splitlines() if line.startswith("  ")]  # the tables' lines
+    assert cells
+    assert not any("…" in line for line in cells), out
