@@ -3,13 +3,18 @@ examples at 80, 100 and 160 columns, and a few whole screens at 80 columns."""
 
 from __future__ import annotations
 
+import io
 import re
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pytest
+from rich.console import Console
 
+import cecli
 from cecli.cli import main
+from cecli.render import tables_for
 from tests.test_readme import EXAMPLES
 
 SCREENS = Path(__file__).parent / "screens"
@@ -126,3 +131,45 @@ def test_hard_numbers_fit_80_columns(
     cells = [line for line in out.splitlines() if line.startswith("  ")]  # the tables' lines
     assert cells
     assert not any("…" in line for line in cells), out
+
+
+def _drawn(result: cecli.LossResult, width: int) -> str:
+    console = Console(record=True, width=width, file=io.StringIO())
+    for renderable in tables_for(result):
+        console.print(renderable)
+    return console.export_text()
+
+
+def test_too_narrow_a_table_folds_its_numbers_whole() -> None:
+    result = cecli.ce([0], [-1.234567e300, 2.5123456e-300, 123456.789], logits=True)
+    text = _drawn(result, 50)
+    assert max(len(line) for line in text.splitlines()) <= 50
+    assert not any("…" in line for line in text.splitlines() if line.startswith("  "))
+    assert "long numbers go on on the next line" in " ".join(text.split())
+    assert "1.235e+\n" in "\n".join(line.rstrip() for line in text.splitlines())
+
+
+def test_random_inputs_never_cut_a_cell_at_80_columns() -> None:
+    rng = np.random.default_rng(2026)
+    for _ in range(25):
+        classes = int(rng.integers(2, 9))
+        logits = rng.normal(size=classes) * 10.0 ** rng.integers(-300, 300, size=classes)
+        p = rng.dirichlet(np.ones(classes))
+        label = int(rng.integers(0, classes))
+        names = tuple("n" * int(rng.integers(1, 40)) + str(c) for c in range(classes))
+        weights = (rng.random(classes) + 0.1) * 10.0 ** rng.integers(-30, 30, size=classes)
+        results = [
+            cecli.ce([label], logits, logits=True, weights=weights, class_names=names),
+            cecli.kl(p, rng.dirichlet(np.ones(classes)), class_names=names),
+            cecli.focal([label], p, gamma=float(rng.random() * 5), alpha=0.3),
+            cecli.bce(rng.integers(0, 2, size=classes), p * 10.0 ** rng.integers(-12, 0)),
+            cecli.grad([label], logits),
+            cecli.smooth([label], p, smoothing=float(rng.random())),
+            cecli.multilabel(rng.integers(0, 2, size=classes), p, pos_weight=1e3 * rng.random()),
+        ]
+        for result in results:
+            with np.errstate(all="ignore"):
+                text = _drawn(result, 80)
+            assert max(len(line) for line in text.splitlines()) <= 80, text
+            cells = [line for line in text.splitlines() if line.startswith("  ")]
+            assert not any("…" in line for line in cells), text
