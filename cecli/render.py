@@ -108,9 +108,7 @@ class Output:
             for message in warnings_for(result):
                 self.warn(message)
         if self.mode == "json":
-            import json
-
-            self.stdout.write(json.dumps(comparison.to_json(), allow_nan=False) + "\n")
+            self.stdout.write(json_line(comparison.to_json()))
         elif self.mode == "quiet":
             self.stdout.write(quiet_text(comparison.a) + quiet_text(comparison.b))
         else:
@@ -218,9 +216,15 @@ def quiet_text(result: LossResult) -> str:
 
 def json_text(result: LossResult) -> str:
     """One strict RFC 8259 JSON object and a newline."""
+    return json_line(result.to_json())
+
+
+def json_line(document: dict[str, Any]) -> str:
+    """``document`` as one line of strict RFC 8259 JSON (no NaN or Infinity literals): the
+    one JSON writer behind every ``--json``."""
     import json
 
-    return json.dumps(result.to_json(), allow_nan=False) + "\n"
+    return json.dumps(document, allow_nan=False) + "\n"
 
 
 def warnings_for(result: LossResult) -> list[str]:
@@ -1164,14 +1168,12 @@ class RowWriter:
             else [i for i, k in zip(batch.ids, keep, strict=True) if k]
         )  # fmt: skip
         if self.mode == "json":
-            import json
-
             gradients = result.grad if isinstance(result, GradResult) else None
             for index, (key, value) in enumerate(zip(keys, result.per_row.tolist(), strict=True)):
                 document: dict[str, object] = {self.key: key, "loss": json_number(value)}
                 if gradients is not None:  # ∂L/∂z of the row, as the CSV form has it
                     document["grad"] = json_array(gradients[index])
-                self.stream.write(json.dumps(document, allow_nan=False) + "\n")
+                self.stream.write(json_line(document))
             return
         if self.mode == "quiet":
             self.stream.write("".join(f"{value!r}\n" for value in result.per_row.tolist()))
@@ -1592,7 +1594,6 @@ def emit_frameworks(
     note: str = "",
 ) -> None:
     """cecli's value beside the libraries': a table, JSON or the bare numbers."""
-    import json
 
     from cecli.frameworks import IMPORTS, Missing
 
@@ -1606,7 +1607,7 @@ def emit_frameworks(
                 "cecli": json_array(exact),
                 "frameworks": {item.library: item.to_json() for item in found},
             }
-        out.write(json.dumps(document, allow_nan=False) + "\n")
+        out.write(json_line(document))
     elif output.mode == "quiet":
         if like:
             (single,) = found
@@ -1651,9 +1652,7 @@ def emit_frameworks_comparison(output: Output, comparison: FrameworksComparison)
     """A :class:`~cecli.frameworks.FrameworksComparison`: its JSON, or the table of
     :func:`emit_frameworks` titled by what was asked."""
     if output.mode == "json":
-        import json
-
-        output.stdout.write(json.dumps(comparison.to_json(), allow_nan=False) + "\n")
+        output.stdout.write(json_line(comparison.to_json()))
         output.stdout.flush()
         return
     if comparison.library is not None:
