@@ -172,3 +172,24 @@ def test_share_bars_show_each_terms_part() -> None:
     assert "45%" in text  # 0.3·(−log 0.2) is 45 % of the sum
     kl = render(cecli.kl([0.5, 0.5], [0.9, 0.1]))
     assert "73%" in kl  # magnitudes, since p·log(p/q) can be negative
+
+
+def test_wide_side_by_side_lists_what_matters_to_either_prediction() -> None:
+    from cecli.explain import Comparison
+    from cecli.render import comparison_tables
+
+    labels = np.zeros((1, 1000))
+    labels[0, 700] = 1.0
+    a = np.full((1, 1000), 0.5 / 998)
+    a[0, [5, 900]] = [0.3, 0.2]
+    b = np.full((1, 1000), 0.6 / 998)
+    b[0, [42, 900]] = [0.25, 0.15]
+    comparison = Comparison(a=cecli.ce(labels, a), b=cecli.ce(labels, b), grad_a=None, grad_b=None)
+    console = Console(record=True, width=80, file=io.StringIO())
+    for renderable in comparison_tables(comparison):
+        console.print(renderable)
+    text = console.export_text()
+    assert _listed_classes(text) == ["5", "42", "700", "900"]
+    assert "… 996 other classes (Σ their terms (A) = 0, their terms (B) = 0)" in text
+    assert f"{-math.log(0.5 / 998):.7g}" in text
+    assert f"{-math.log(0.6 / 998):.7g}" in text
