@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+    from rich.measure import Measurement
     from rich.table import Table
     from rich.text import Text
 
@@ -634,6 +635,12 @@ class TermTable:
             if Measurement.get(console, unbounded, table).maximum <= width:
                 break
         return table, fit
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        from rich.measure import Measurement
+
+        table, _ = self.fitted(console, options.max_width)
+        return Measurement.get(console, options, table)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         table, fit = self.fitted(console, options.max_width)

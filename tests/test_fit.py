@@ -173,3 +173,15 @@ def test_random_inputs_never_cut_a_cell_at_80_columns() -> None:
             assert max(len(line) for line in text.splitlines()) <= 80, text
             cells = [line for line in text.splitlines() if line.startswith("  ")]
             assert not any("…" in line for line in cells), text
+
+
+def test_a_term_table_inside_a_panel_fits_the_panel() -> None:
+    from rich.panel import Panel
+
+    console = Console(record=True, width=80, file=io.StringIO())
+    table = tables_for(cecli.focal([1, 0, 1, 0], [0.9, 0.1, 0.3, 0.6], binary=True, alpha=0.25))[0]
+    console.print(Panel.fit(table))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text
+    assert "0.1475" in text  # class 2's focal term 0.25·0.7²·(−ln 0.3), to 4 digits at 76 columns
