@@ -439,9 +439,10 @@ ColumnRole = Literal["label", "value", "clipped", "share", "derived"]
 class ColumnSpec:
     """One column of a term table: its header, its cell for a class, and its Σ (the footer).
 
-    ``role`` says what fitting may do to it: a ``share`` column loses its bars and then goes,
-    a ``clipped`` column (the probabilities after clipping) goes when clipping changed none of
-    them, since it then repeats the column before it."""
+    ``role`` says what fitting may do to it (:data:`FITS`): a ``share`` column loses its bars
+    and then goes, a ``clipped`` column (the probabilities after clipping) goes when clipping
+    changed none of them, since it then repeats the column before it, a ``derived`` one goes
+    last; a ``label`` column folds long names."""
 
     header: str
     cell: Callable[[int, int], CellContent]
@@ -480,33 +481,32 @@ class Fit:
     """The last resort: a number too long for its column goes on on the next line, whole."""
 
 
-FITS: tuple[Fit, ...] = (
+def _cumulative(first: Fit, *steps: dict[str, Any]) -> tuple[Fit, ...]:
+    """``first``, then each step applied to the fit before it."""
+    fits = [first]
+    for changes in steps:
+        fits.append(replace(fits[-1], **changes))
+    return tuple(fits)
+
+
+FITS = _cumulative(
     Fit(),
-    Fit(share="percent"),
-    Fit(share="none"),
-    Fit(share="none", clipped_column=False),
-    Fit(share="none", clipped_column=False, two_line_headers=True),
-    *(
-        Fit(
-            share="none", clipped_column=False, two_line_headers=True, fold_names=True,
-            digits=digits,
-        )
-        for digits in (7, 6, 5, 4)
-    ),
-    Fit(
-        share="none", clipped_column=False, two_line_headers=True, fold_names=True, digits=4,
-        derived_column=False,
-    ),
-    Fit(
-        share="none", clipped_column=False, two_line_headers=True, fold_names=True, digits=4,
-        derived_column=False, fold_numbers=True,
-    ),
-)  # fmt: skip
-"""The fixed order in which a table gives way to a narrow terminal: the share bars (the
-percentages stay), then the share column, then the clipped-probability column where nothing
-was clipped, then headers on two lines, then long class names on several lines, then digits,
-down to 4 significant ones, then a column derived from two others; and if that is still too
-wide, numbers go on on the next line rather than be cut."""
+    {"share": "percent"},
+    {"share": "none"},
+    {"clipped_column": False},
+    {"two_line_headers": True},
+    {"fold_names": True},
+    {"digits": 6},
+    {"digits": 5},
+    {"digits": 4},
+    {"derived_column": False},
+    {"fold_numbers": True},
+)
+"""The fixed order in which a table gives way to a narrow terminal, each step keeping the ones
+before it: the share bars (the percentages stay), then the share column, then the clipped-
+probability column where nothing was clipped, then headers on two lines, then long class names
+on several lines, then digits, down to 4 significant ones, then a column derived from two
+others; and if that is still too wide, numbers go on on the next line rather than be cut."""
 NAME_WIDTH = 16
 
 FULL = FITS[0]
