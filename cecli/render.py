@@ -525,7 +525,7 @@ class Others:
     """``their terms = 0.01``: the Σ the line names."""
 
 
-def _fmt_cell(content: CellContent, digits: int) -> RenderableType:
+def _fmt_cell(content: CellContent, digits: int) -> Text:
     from rich.text import Text
 
     if isinstance(content, Text):
@@ -538,7 +538,7 @@ def _fmt_cell(content: CellContent, digits: int) -> RenderableType:
     return Text(fmt(content, digits))
 
 
-def _share_cell(fraction: float, share: Literal["bar", "percent", "none"]) -> RenderableType:
+def _share_cell(fraction: float, share: Literal["bar", "percent", "none"]) -> Text:
     from rich.text import Text
 
     if math.isnan(fraction):
@@ -587,63 +587,93 @@ class TermTable:
         self.clipped = clipped
         """Whether clipping changed a probability of this row (its column then stays)."""
 
-    def layout(self, fit: Fit) -> Table:
-        """The rich table drawn at ``fit``."""
-        from rich.box import Box
-        from rich.table import Table
-
-        box = Box("    \n    \n ── \n    \n    \n ── \n    \n    \n")  # a rule above the Σ row
-        columns = [
+    def _columns(self, fit: Fit) -> list[ColumnSpec]:
+        """The columns drawn at ``fit``."""
+        return [
             spec
             for spec in self.columns
             if not (spec.role == "share" and fit.share == "none")
             and not (spec.role == "clipped" and not fit.clipped_column and not self.clipped)
             and not (spec.role == "derived" and not fit.derived_column)
         ]
-        footer = any(spec.footer is not None for spec in columns)
-        table = Table(title=self.title or None, box=box, title_justify="left", show_footer=footer)
-        for spec in columns:
-            header = _two_lines(spec.header) if fit.two_line_headers else spec.header
+
+    def _cells(self, fit: Fit) -> tuple[list[ColumnSpec], list[str], list[list[Text]], list[Text]]:
+        """The columns drawn at ``fit``, their headers, their cells row by row, their Σ."""
+        columns = self._columns(fit)
+        headers = [_two_lines(s.header) if fit.two_line_headers else s.header for s in columns]
+        rows = [[self._cell(spec, c, fit) for spec in columns] for c in self.classes]
+        footers = [
+            _fmt_cell("" if spec.footer is None else spec.footer(self.row), fit.digits)
+            for spec in columns
+        ]
+        return columns, headers, rows, footers
+
+    def width(self, fit: Fit) -> int:
+        """The widest line of the table drawn at ``fit``, counted as rich lays it out: each
+        column as wide as its widest cell, plus a space of padding either side, a space
+        between columns and one at either edge.  Counting it here, instead of asking rich to
+        measure a whole table for each step, keeps a thousand-row ``--rows all`` quick."""
+        from rich.cells import cell_len
+
+        columns, headers, rows, footers = self._cells(fit)
+        widths = []
+        for index, spec in enumerate(columns):
+            widest = max(
+                *(cell_len(line) for line in headers[index].split("\n")),
+                *(row[index].cell_len for row in rows),
+                footers[index].cell_len,
+            )
+            if fit.fold_names and spec.role == "label":
+                widest = max(min(widest, NAME_WIDTH), len("class"))
+            widths.append(widest)
+        return sum(widths) + 3 * len(widths) + 1
+
+    def layout(self, fit: Fit) -> Table:
+        """The rich table drawn at ``fit``."""
+        from rich.box import Box
+        from rich.table import Table
+
+        box = Box("    \n    \n ── \n    \n    \n ── \n    \n    \n")  # a rule above the Σ row
+        columns, headers, rows, footers = self._cells(fit)
+        show_footer = any(spec.footer is not None for spec in columns)
+        table = Table(
+            title=self.title or None, box=box, title_justify="left", show_footer=show_footer
+        )
+        for spec, header, footer in zip(columns, headers, footers, strict=True):
             label = spec.role == "label"
             fold = (fit.fold_names and label) or fit.fold_numbers
             table.add_column(
                 header,
-                footer=_fmt_cell("" if spec.footer is None else spec.footer(self.row), fit.digits),
+                footer=footer,
                 justify="left" if label else "right",
                 no_wrap=not fold,
                 overflow="fold" if fold else "ellipsis",
                 max_width=NAME_WIDTH if fit.fold_names and label else None,
                 min_width=len("class") if label else None,
             )
-        for c in self.classes:
-            table.add_row(*(self._cell(spec, c, fit) for spec in columns))
+        for row in rows:
+            table.add_row(*row)
         return table
 
-    def _cell(self, spec: ColumnSpec, c: int, fit: Fit) -> RenderableType:
+    def _cell(self, spec: ColumnSpec, c: int, fit: Fit) -> Text:
         content = spec.cell(self.row, c)
         if spec.role == "share" and isinstance(content, float):
             return _share_cell(content, fit.share)
         return _fmt_cell(content, fit.digits)
 
-    def fitted(self, console: Console, width: int) -> tuple[Table, Fit]:
+    def fitted(self, width: int) -> tuple[Table, Fit]:
         """The fullest layout whose widest line fits ``width`` columns (the last one if none)."""
-        from rich.measure import Measurement
-
-        unbounded = console.options.update_width(10_000)
-        for fit in FITS:
-            table = self.layout(fit)
-            if Measurement.get(console, unbounded, table).maximum <= width:
-                break
-        return table, fit
+        fit = next((fit for fit in FITS if self.width(fit) <= width), FITS[-1])
+        return self.layout(fit), fit
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         from rich.measure import Measurement
 
-        table, _ = self.fitted(console, options.max_width)
+        table, _ = self.fitted(options.max_width)
         return Measurement.get(console, options, table)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        table, fit = self.fitted(console, options.max_width)
+        table, fit = self.fitted(options.max_width)
         yield table
         if self.others is not None:
             others = self.others

@@ -185,3 +185,31 @@ def test_a_term_table_inside_a_panel_fits_the_panel() -> None:
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "…" not in text
     assert "0.1475" in text  # class 2's focal term 0.25·0.7²·(−ln 0.3), to 4 digits at 76 columns
+
+
+def test_counted_width_is_the_width_rich_measures() -> None:
+    """The fitting counts a table's width itself (measuring each step with rich was too slow
+    for --rows all); for every step but the last (which folds numbers) the count must be
+    rich's own measure."""
+    from rich.measure import Measurement
+
+    from cecli.render import FITS, TermTable
+
+    console = Console(width=1000, file=io.StringIO())
+    results = [
+        cecli.ce([0], [0.1, 0.5, 0.4], weights=[1.5, 2, 3], class_names=("a", "bb", "c\x1bc")),
+        cecli.ce([1], [1000.0, -1000.0, 3.0], logits=True),
+        cecli.bce([1, 0], [0.0, 1e-300]),
+        cecli.kl([0.5, 0.5], [0.9, 0.1], base="2"),
+        cecli.focal([1, 0], [0.9, 0.2], binary=True, alpha=0.25),
+        cecli.grad([0], [0.7, 0.2, 0.1], probs=True),
+        cecli.smooth([0], [0.7, 0.2, 0.1]),
+        cecli.multilabel([1, 0], [0.8, 0.1], class_names=("a_very_long_class_name_indeed", "b")),
+    ]
+    for result in results:
+        tables = [r for r in tables_for(result) if isinstance(r, TermTable)]
+        assert tables
+        for table in tables:
+            for fit in FITS[:-1]:
+                measured = Measurement.get(console, console.options, table.layout(fit)).maximum
+                assert table.width(fit) == measured, (result, fit)
