@@ -163,7 +163,7 @@ def test_random_inputs_never_cut_a_cell_at_80_columns() -> None:
             cecli.kl(p, rng.dirichlet(np.ones(classes)), class_names=names),
             cecli.focal([label], p, gamma=float(rng.random() * 5), alpha=0.3),
             cecli.bce(rng.integers(0, 2, size=classes), p * 10.0 ** rng.integers(-12, 0)),
-            cecli.grad([label], logits),
+            cecli.grad([label], logits, logits=True),
             cecli.smooth([label], p, smoothing=float(rng.random())),
             cecli.multilabel(rng.integers(0, 2, size=classes), p, pos_weight=1e3 * rng.random()),
         ]
@@ -202,7 +202,7 @@ def test_counted_width_is_the_width_rich_measures() -> None:
         cecli.bce([1, 0], [0.0, 1e-300]),
         cecli.kl([0.5, 0.5], [0.9, 0.1], base="2"),
         cecli.focal([1, 0], [0.9, 0.2], binary=True, alpha=0.25),
-        cecli.grad([0], [0.7, 0.2, 0.1], probs=True),
+        cecli.grad([0], [0.7, 0.2, 0.1]),
         cecli.smooth([0], [0.7, 0.2, 0.1]),
         cecli.multilabel([1, 0], [0.8, 0.1], class_names=("a_very_long_class_name_indeed", "b")),
     ]
