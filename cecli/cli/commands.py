@@ -326,7 +326,9 @@ def plot(
             plots.smooth_bars(num_classes, smoothing)
             if kind == "smooth"
             else plots.softmax_bars(
-                _at_most(parse_vector(values or "2,1,0.1", "Z"), PLOT_MAX_CLASSES, "Z"),
+                _at_least_two(
+                    _at_most(parse_vector(values or "2,1,0.1", "Z"), PLOT_MAX_CLASSES, "Z")
+                ),
                 _at_most(
                     parse_vector(temperature, "--temperature"), PLOT_MAX_GROUPS, "--temperature"
                 ),
@@ -349,6 +351,14 @@ def plot(
     }[kind]()
     canvas = max(20, columns - 24)  # the axes and their labels take the rest
     out.text(plots.draw(figure, canvas, max(5, height), color=out.colour()))
+
+
+def _at_least_two(logits: list[float]) -> list[float]:
+    # Checked here, as the library's check names its parameter logits, and plot's --logits
+    # is another option: the logits of a softmax plot are its argument Z.
+    if len(logits) < 2:
+        raise InputError(f"Z: a softmax needs at least two logits, got {len(logits)}")
+    return logits
 
 
 def _at_most(values: Any, limit: int, option: str) -> list[float]:

@@ -19,7 +19,7 @@ from typing import Annotated, Any, TypeVar, cast, get_args, get_type_hints
 
 import typer
 
-from cecli.inputs import parse_number
+from cecli.inputs import InputError, parse_number
 from cecli.losses import DEFAULT_EPS
 from cecli.numerics import Base, parse_base
 from cecli.results import Reduction
@@ -190,6 +190,29 @@ class OutputOptions:
             "--explain", help="After the table, say what the numbers mean.", rich_help_panel=_OUTPUT
         ),
     ] = False
+    rows: Annotated[
+        str | None,
+        typer.Option(
+            "--rows",
+            metavar="N|all",
+            help="Rows of a batch shown term by term (default 5); all shows every row.",
+            rich_help_panel=_OUTPUT,
+            show_default=False,
+        ),
+    ] = None
+
+    def rows_shown(self) -> int | None:
+        """``--rows`` as a count (None for all), 5 when not given."""
+        from cecli.render import ROW_BLOCKS
+
+        if self.rows is None:
+            return ROW_BLOCKS
+        if self.rows.strip().lower() == "all":
+            return None
+        text = self.rows.strip()
+        if not (text.isascii() and text.isdigit()):
+            raise InputError(f"--rows takes a whole number or all, got {self.rows!r}")
+        return int(text)
 
 
 @dataclass(frozen=True)
@@ -342,7 +365,9 @@ FLAGS: dict[str, str] = {
     "json_output": "--json", "no_progress": "--no-progress", "sigmoid": "--sigmoid",
     "binary": "--binary", "normalize": "--normalize", "vs": "--vs",
     "frameworks": "--frameworks", "explain": "--explain", "quiet": "--quiet", "csv": "--csv",
-    "parquet": "--parquet", "output": "--output",
+    "parquet": "--parquet", "output": "--output", "rows": "--rows", "at": "--at",
+    "temperature": "--temperature", "num_classes": "--num-classes", "width": "--width",
+    "height": "--height",
 }  # fmt: skip
 """Each library parameter (and option group field), as the command line names it."""
 

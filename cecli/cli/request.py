@@ -71,6 +71,11 @@ def check(request: Request) -> Route:
             "--explain adds sentences under the table; it does not go with "
             + ("--json" if output.json_output else "--quiet")
         )
+    output.rows_shown()  # a --rows that is not a count is refused before anything is read
+    if output.rows is not None and (output.json_output or output.quiet):
+        raise InputError(
+            "--rows chooses the rows shown term by term; --json and --quiet give every row"
+        )
     if compare.like is not None and compare.frameworks:
         raise InputError("use either --like LIB or --frameworks, not both")
     compares = "--like" if compare.like is not None else "--frameworks"
@@ -97,6 +102,11 @@ def check(request: Request) -> Route:
         raise InputError(
             "--explain explains typed LABELS and PREDS term by term; a file's summary has no "
             "terms to explain"
+        )
+    if output.rows is not None:
+        raise InputError(
+            "--rows chooses the rows of typed PREDS shown term by term; a file's summary has "
+            "no term tables (--reduction none lists every row)"
         )
     if files.csv is not None and files.parquet is not None:
         raise InputError("use either --csv or --parquet, not both")

@@ -64,7 +64,7 @@ def run_typed(
     from cecli.registry import compute
 
     result = compute(request.command, labels, preds, class_names=names, **request.keywords)
-    Output(mode=request.mode).emit(result)
+    Output(mode=request.mode, rows=request.common.output.rows_shown()).emit(result)
 
 
 def run_versus(
@@ -82,7 +82,7 @@ def run_versus(
     comparison = versus(
         request.command, labels, preds, other, class_names=names, **request.keywords
     )
-    Output(mode=request.mode).emit_comparison(comparison)
+    Output(mode=request.mode, rows=request.common.output.rows_shown()).emit_comparison(comparison)
 
 
 def run_frameworks(request: Request, labels: FloatArray, preds: FloatArray) -> None:
