@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from cecli.evaluation import Accuracy, Breakdown, Evaluation
 from cecli.files import Batch, Columns, Table
 from cecli.inputs import InputError, parse_number
 from cecli.numerics import UNITS, Base, ExactSum, FloatArray
@@ -80,6 +81,17 @@ class BatchSummary:
     skipped_reasons: tuple[str, ...]
     blank_lines: int = 0
     """Empty lines of a CSV file: not records, so neither scored nor skipped."""
+    accuracy: Accuracy | None = None
+    """Accuracy beside the loss (ce, focal, smooth, bce, multilabel)."""
+    per_class: tuple[Breakdown, ...] | None = None
+    """One row per class (per output for binary losses), in class order, if asked for."""
+    groups: tuple[Breakdown, ...] | None = None
+    """One row per distinct value of the ``group_by`` columns, the largest loss first."""
+    group_by: tuple[str, ...] = ()
+    weighted: bool = False
+    """Rows or classes carry weights: the loss is a weighted mean (or sum)."""
+    notes: tuple[str, ...] = ()
+    """What was guessed from the file's layout (columns taken as weights, class names…)."""
 
     @property
     def unit(self) -> str:
@@ -112,6 +124,16 @@ class BatchSummary:
         document["skipped"] = self.skipped
         document["blank_lines"] = self.blank_lines
         document["source"] = self.source
+        document["weighted"] = self.weighted
+        if self.accuracy is not None:
+            document.update(self.accuracy.to_json())
+        if self.per_class is not None:
+            document["per_class"] = {row.name: row.to_json() for row in self.per_class}
+        if self.groups is not None:
+            document["group_by"] = list(self.group_by)
+            document["groups"] = [row.to_json(self.group_by) for row in self.groups]
+        if self.notes:
+            document["notes"] = list(self.notes)
         return document
 
 
@@ -179,6 +201,8 @@ class Accumulator:
     classes: int = 0
     name: str = "loss"
     base: Base = "e"
+    evaluation: Evaluation | None = None
+    """Accuracy, per-class and per-group sums, when the file is scored as an evaluation."""
 
     def update(
         self,
@@ -186,8 +210,17 @@ class Accumulator:
         lines: npt.NDArray[np.int64],
         ids: list[str] | None = None,
         sample_weights: FloatArray | None = None,
+        *,
+        labels: FloatArray | None = None,
+        preds: FloatArray | None = None,
+        keys: list[npt.NDArray[np.object_]] | None = None,
     ) -> None:
-        """Fold in one batch's result (rows in file order, with their line numbers)."""
+        """Fold in one batch's result (rows in file order, with their line numbers); the
+        evaluation, if any, also needs the rows' labels, predictions and group keys."""
+        if self.evaluation is not None:
+            if labels is None or preds is None:
+                raise ValueError("an evaluation needs the rows' labels and predictions")
+            self.evaluation.update(result, labels, preds, lines, sample_weights, keys)
         per_row = result.per_row
         batch_total = _weighted_sum(result.row_totals, sample_weights)
         self.total += batch_total
@@ -287,6 +320,10 @@ class Accumulator:
         ]
         self.skip(other.reasons, other.skipped)
         self.blank_lines += other.blank_lines
+        if self.evaluation is not None and other.evaluation is not None:
+            self.evaluation.merge(other.evaluation)
+        elif self.evaluation is None:
+            self.evaluation = other.evaluation
 
     def compute(self, *, reduction: Reduction, source: str) -> BatchSummary:
         """Reduce: the sum, or the sum over the summed denominators (the mean)."""
@@ -305,6 +342,7 @@ class Accumulator:
                 raise InputError(f"{source}: the weights sum to 0; the mean is undefined")
             total = self.total.ratio(self.divisor)
             extras = {key: extra.ratio(self.divisor) for key, extra in self.extras.items()}
+        report = None if self.evaluation is None else self.evaluation.compute(reduction)
         return BatchSummary(
             name=self.name,
             source=source,
@@ -329,6 +367,10 @@ class Accumulator:
             skipped=self.skipped,
             skipped_reasons=tuple(self.reasons),
             blank_lines=self.blank_lines,
+            accuracy=None if report is None else report.accuracy,
+            per_class=None if report is None else report.per_class,
+            groups=None if report is None else report.groups,
+            group_by=() if report is None else report.group_by,
         )
 
     def _percentiles(self) -> dict[int, float]:
@@ -524,9 +566,10 @@ def score_table(
     skip_invalid: bool,
     on_rows: RowSink | None = None,
     on_progress: ProgressFn | None = None,
+    evaluation: Evaluation | None = None,
 ) -> Accumulator:
     """Score every batch of ``table``; per-row results go to ``on_rows`` in file order."""
-    accumulator = Accumulator()
+    accumulator = Accumulator(evaluation=evaluation)
     classes = len(columns.preds)
     # Held by name: without it, one Ctrl-C in four landed in the generator's finally block
     # run as a finalizer, where Python can only print it ("Exception ignored in …").
@@ -543,12 +586,19 @@ def score_table(
         keep = ~(blank | bad)
         if keep.all():
             result = compute(batch.labels, batch.preds)
-            accumulator.update(result, batch.lines, batch.ids, batch.weights)
+            accumulator.update(
+                result, batch.lines, batch.ids, batch.weights,
+                labels=batch.labels, preds=batch.preds, keys=batch.keys,
+            )  # fmt: skip
         elif keep.any():
-            result = compute(batch.labels[keep], batch.preds[keep])
+            labels, preds = batch.labels[keep], batch.preds[keep]
+            result = compute(labels, preds)
             ids = batch.ids and [i for i, k in zip(batch.ids, keep, strict=True) if k]
             weights = None if batch.weights is None else batch.weights[keep]
-            accumulator.update(result, batch.lines[keep], ids, weights)
+            keys = None if batch.keys is None else [column[keep] for column in batch.keys]
+            accumulator.update(
+                result, batch.lines[keep], ids, weights, labels=labels, preds=preds, keys=keys
+            )
         if keep.any() and on_rows is not None:
             on_rows(batch, keep, result)
         if on_progress is not None:

@@ -59,6 +59,8 @@ class Columns:
     label_index: bool
     weight: str | None = None
     identifier: str | None = None
+    group_by: tuple[str, ...] = ()
+    """Columns whose values group the rows (read as text)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +75,8 @@ class Batch:
     """Line numbers (CSV, 1-based, header = 1) or row numbers (Parquet, 1-based)."""
     blank: np.ndarray | None = None
     """Which rows are empty lines (not records), or None if there are none."""
+    keys: list[np.ndarray] | None = None
+    """Each ``group_by`` column's values as text (object arrays), or None without groups."""
 
 
 _SPACES = " \t"
@@ -489,6 +493,7 @@ class Table:
         reading = Reading.of(columns, class_names)
         selected = [*columns.labels, *columns.preds]
         selected += [c for c in (columns.weight, columns.identifier) if c and c not in selected]
+        selected += [c for c in columns.group_by if c not in selected]
         for source in self.sources:
             source.check_types(selected)
         start = self.sources[0].first
@@ -597,7 +602,7 @@ class Table:
     ) -> Batch:
         import polars as pl
 
-        plain = columns.weight is None and columns.identifier is None
+        plain = columns.weight is None and columns.identifier is None and not columns.group_by
         if plain and chunk.width == len(columns.labels) + len(columns.preds):
             # The usual case: one conversion of the whole batch, then two views of it.
             block = np.asarray(chunk.to_numpy(), dtype=np.float64)
@@ -611,7 +616,13 @@ class Table:
         ids = None
         if columns.identifier:
             ids = chunk.get_column(columns.identifier).cast(pl.String).fill_null("").to_list()
-        return Batch(labels, preds, weights, ids, lines, blank)
+        keys = None
+        if columns.group_by:
+            keys = [
+                chunk.get_column(name).cast(pl.String).fill_null("").to_numpy()
+                for name in columns.group_by
+            ]
+        return Batch(labels, preds, weights, ids, lines, blank, keys)
 
     def _explain(self, text: str) -> str:
         if "more fields" in text or "does not match number of columns" in text:
@@ -1167,6 +1178,7 @@ def select_columns(
     pred_cols: str | None = None,
     weight_col: str | None = None,
     id_col: str | None = None,
+    group_by: Sequence[str] = (),
 ) -> Columns:
     """Pick label and prediction columns by option, else by the default names.
 
@@ -1181,6 +1193,9 @@ def select_columns(
     ):
         if name is not None and name not in columns:
             raise InputError(f"{option}: no column {name!r} (columns: {_listed(columns)})")
+    for name in group_by:
+        if name not in columns:
+            raise InputError(f"--by: no column {name!r} (columns: {_listed(columns)})")
     if label_col is not None and label_cols is not None:
         raise InputError("use either --label-col or --label-cols, not both")
     if label_col is not None:
@@ -1197,7 +1212,7 @@ def select_columns(
         )
     if family == "binary" and index:
         index = False  # one 0/1 label per row for a single binary output
-    others = {*labels, weight_col, id_col}
+    others = {*labels, weight_col, id_col, *group_by}
     if pred_cols is not None:
         preds = _expand(pred_cols, columns, "--pred-cols")
     elif preds_by_number := _indexed(columns, "p", "--pred-cols"):
@@ -1214,7 +1229,7 @@ def select_columns(
             f"{len(labels)} label column(s) ({_listed(labels)}) but {len(preds)} prediction "
             f"column(s) ({_listed(preds)})"
         )
-    return Columns(tuple(labels), tuple(preds), index, weight_col, id_col)
+    return Columns(tuple(labels), tuple(preds), index, weight_col, id_col, tuple(group_by))
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ progress reach the caller through callbacks; nothing here prints.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import sys
@@ -20,6 +21,7 @@ import numpy.typing as npt
 
 from cecli import losses
 from cecli.batch import BatchSummary, score_table
+from cecli.evaluation import Evaluation, Kind
 from cecli.files import Batch, Columns, Family, open_table, select_columns
 from cecli.inputs import InputError
 from cecli.numerics import FloatArray
@@ -115,6 +117,10 @@ def score_file(
     on_rows: Callable[[ScoredRows], None] | None = None,
     on_progress: Callable[[ScoringProgress], None] | None = None,
     stdin: IO[bytes] | None = None,
+    per_class: bool = False,
+    by: str | Sequence[str] | None = None,
+    top_k: int | None = None,
+    threshold: float = 0.5,
 ) -> BatchSummary:
     """Score every row of a file with ``loss`` and summarise, as ``cecli LOSS --csv FILE``.
 
@@ -130,6 +136,12 @@ def score_file(
 
     ``on_rows`` receives each batch's scored rows in file order (:class:`ScoredRows`),
     ``on_progress`` a :class:`ScoringProgress` before the first batch and after each one.
+
+    Accuracy comes beside the loss for ``ce``, ``focal``, ``smooth`` (top-1, top-``top_k``
+    with 5 by default past 5 classes, mean probability of the true class) and ``bce``,
+    ``multilabel`` (at ``threshold``); see :mod:`cecli.evaluation`.  ``per_class`` adds one
+    row per class (per output for binary losses), ``by`` (column names, or one string of
+    names separated by commas) one row per distinct value of those columns.
     """
     if loss not in LOSS_FUNCTIONS:
         known = ", ".join(LOSS_FUNCTIONS)
@@ -147,6 +159,7 @@ def score_file(
         )
     names = tuple(class_names) if class_names is not None else None
     compute = _batch_function(loss, options, names)
+    group_by = _column_list(by)
     probabilities = not logits if probs is None else probs
     sources = (
         [os.fspath(path_or_table[0]), os.fspath(path_or_table[1])]
@@ -157,9 +170,15 @@ def score_file(
     with open_table(*sources, kind=kind, delimiter=delimiter, stdin=reader) as table:
         columns = select_columns(
             table.columns, _family(loss, options), label_col=label_col, label_cols=label_cols,
-            pred_cols=pred_cols, weight_col=weight_col, id_col=id_col,
+            pred_cols=pred_cols, weight_col=weight_col, id_col=id_col, group_by=group_by,
         )  # fmt: skip
         class_labels = names if names is not None else tuple(columns.preds)
+        evaluation = evaluation_for(
+            loss, options, class_labels, per_class=per_class, by=group_by, top_k=top_k,
+            threshold=threshold,
+        )  # fmt: skip
+        if per_class and evaluation is not None and evaluation.kind == "binary":
+            compute = _batch_function(loss, options, names, full=True)
         expected, size = table.estimated_rows(), table.size
         read = 0
 
@@ -180,8 +199,46 @@ def score_file(
             table, columns, compute, probabilities=probabilities,
             class_names=list(names) if names is not None else None, skip_invalid=skip_invalid,
             on_rows=hand_on if on_rows is not None else None, on_progress=report,
+            evaluation=evaluation,
         )  # fmt: skip
-        return accumulator.compute(reduction=reduction, source=table.display)
+        summary = accumulator.compute(reduction=reduction, source=table.display)
+        weighted = columns.weight is not None or options.get("weights") is not None
+        return dataclasses.replace(summary, weighted=weighted)
+
+
+def _column_list(by: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``by`` as column names: a string is names separated by commas."""
+    if by is None:
+        return ()
+    parts = [by] if isinstance(by, str) else list(by)
+    names = [name.strip() for part in parts for name in str(part).split(",") if name.strip()]
+    return tuple(dict.fromkeys(names))
+
+
+def evaluation_for(
+    loss: LossName,
+    options: dict[str, Any],
+    class_labels: Sequence[str],
+    *,
+    per_class: bool = False,
+    by: Sequence[str] = (),
+    top_k: int | None = None,
+    threshold: float = 0.5,
+) -> Evaluation | None:
+    """The evaluation state a loss's file is scored with: accuracy where the loss has a true
+    class or outcome, groups for any loss; None for ``kl`` and ``grad`` without groups."""
+    kind: Kind | None = None
+    if loss in ("ce", "smooth") or (loss == "focal" and not options.get("binary")):
+        kind = "categorical"
+    elif loss in ("bce", "multilabel") or loss == "focal":
+        kind = "binary"
+    if kind is None and not (by or per_class or top_k is not None):
+        return None
+    return Evaluation.create(
+        kind, class_labels, logits=bool(options.get("logits")),
+        normalize=bool(options.get("normalize")), top_k=top_k, threshold=threshold,
+        per_class=per_class, by=by,
+    )  # fmt: skip
 
 
 def loss_options(loss: LossName, given: dict[str, Any]) -> dict[str, Any]:
@@ -207,12 +264,19 @@ def _family(loss: LossName, options: dict[str, Any]) -> Family:
 
 
 def _batch_function(
-    loss: LossName, options: dict[str, Any], names: tuple[str, ...] | None
+    loss: LossName, options: dict[str, Any], names: tuple[str, ...] | None, *, full: bool = False
 ) -> Callable[[FloatArray, FloatArray], RowLosses | LossResult]:
-    """What scores one batch: per-row values only, except ``grad``'s per-row gradients."""
+    """What scores one batch: per-row values only, except ``grad``'s per-row gradients and,
+    with ``full``, the whole result (per-output terms, for a per-output breakdown)."""
     function = LOSS_FUNCTIONS[loss]
     takes_names = "class_names" in inspect.signature(function).parameters
     named: dict[str, Any] = {"class_names": names} if takes_names else {}
+    if full:
+
+        def full_result(y: FloatArray, p: FloatArray) -> LossResult:
+            return function(y, p, **options, **named)
+
+        return full_result
     if loss == "ce":
         # Faster than the full result: the true class's probability alone, by index.
         row_options = {k: v for k, v in options.items() if k != "reduction"}
