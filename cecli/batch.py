@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cecli.evaluation import Accuracy, Breakdown, Evaluation
-from cecli.files import Batch, Columns, Table
+from cecli.files import Batch, Columns, KeyColumn, Table
 from cecli.inputs import InputError, parse_number
 from cecli.numerics import UNITS, Base, ExactSum, FloatArray
 from cecli.results import JsonValue, LossResult, Reduction, RowLosses, json_number
@@ -213,7 +213,7 @@ class Accumulator:
         *,
         labels: FloatArray | None = None,
         preds: FloatArray | None = None,
-        keys: list[npt.NDArray[np.object_]] | None = None,
+        keys: list[KeyColumn] | None = None,
     ) -> None:
         """Fold in one batch's result (rows in file order, with their line numbers); the
         evaluation, if any, also needs the rows' labels, predictions and group keys."""
@@ -420,8 +420,14 @@ def find_problems(
     blank = nothing if batch.blank is None else np.asarray(batch.blank, dtype=np.bool_)
     if _all_valid(batch, columns, probabilities=probabilities, classes=classes):
         return blank, nothing, []
+    not_number = "is not a number"
+    if columns.preds_guessed:
+        shown = ", ".join(columns.preds[:5]) + (", …" if len(columns.preds) > 5 else "")
+        not_number += (
+            f" (the prediction columns were guessed as {shown}; choose them with --pred-cols)"
+        )
     checks: list[tuple[npt.NDArray[np.bool_], tuple[str, ...], str]] = [
-        (np.isnan(preds), columns.preds, "is not a number"),
+        (np.isnan(preds), columns.preds, not_number),
         (np.isinf(preds), columns.preds, "is not a finite number"),
         (
             np.isnan(labels),
@@ -595,7 +601,7 @@ def score_table(
             result = compute(labels, preds)
             ids = batch.ids and [i for i, k in zip(batch.ids, keep, strict=True) if k]
             weights = None if batch.weights is None else batch.weights[keep]
-            keys = None if batch.keys is None else [column[keep] for column in batch.keys]
+            keys = None if batch.keys is None else [column.take(keep) for column in batch.keys]
             accumulator.update(
                 result, batch.lines[keep], ids, weights, labels=labels, preds=preds, keys=keys
             )

@@ -61,6 +61,24 @@ class Columns:
     identifier: str | None = None
     group_by: tuple[str, ...] = ()
     """Columns whose values group the rows (read as text)."""
+    class_names: tuple[str, ...] | None = None
+    """Class names read from prediction columns named ``p_<class>`` (or ``prob_``, ``logit_``)."""
+    preds_guessed: bool = False
+    """The prediction columns are every column no other role took (for error messages)."""
+    notes: tuple[str, ...] = ()
+    """What was guessed from the column names, to be said once."""
+
+
+@dataclass(frozen=True, eq=False)
+class KeyColumn:
+    """One ``group_by`` column of a batch as text: a code per row, and each code's value."""
+
+    codes: np.ndarray
+    values: tuple[str, ...]
+
+    def take(self, rows: np.ndarray | slice) -> KeyColumn:
+        """The same column for ``rows`` (a mask or indices)."""
+        return KeyColumn(self.codes[rows], self.values)
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,8 +93,8 @@ class Batch:
     """Line numbers (CSV, 1-based, header = 1) or row numbers (Parquet, 1-based)."""
     blank: np.ndarray | None = None
     """Which rows are empty lines (not records), or None if there are none."""
-    keys: list[np.ndarray] | None = None
-    """Each ``group_by`` column's values as text (object arrays), or None without groups."""
+    keys: list[KeyColumn] | None = None
+    """Each ``group_by`` column's values, or None without groups."""
 
 
 _SPACES = " \t"
@@ -463,6 +481,18 @@ def _first(
     return [pl.concat(parts, how="vertical").head(count)], blank[:count]
 
 
+def _key_column(column: pl.Series) -> KeyColumn:
+    """A column as text, coded by hashing (ten times quicker than sorting its strings)."""
+    import polars as pl
+
+    text = column.cast(pl.String).fill_null("")
+    values = text.unique(maintain_order=True)
+    codes = text.replace_strict(
+        values, pl.int_range(0, len(values), eager=True, dtype=pl.UInt32), return_dtype=pl.UInt32
+    )
+    return KeyColumn(codes.to_numpy(), tuple(values.to_list()))
+
+
 class Table:
     """One file, or a labels file beside a predictions file, read lazily in record batches.
 
@@ -618,10 +648,7 @@ class Table:
             ids = chunk.get_column(columns.identifier).cast(pl.String).fill_null("").to_list()
         keys = None
         if columns.group_by:
-            keys = [
-                chunk.get_column(name).cast(pl.String).fill_null("").to_numpy()
-                for name in columns.group_by
-            ]
+            keys = [_key_column(chunk.get_column(name)) for name in columns.group_by]
         return Batch(labels, preds, weights, ids, lines, blank, keys)
 
     def _explain(self, text: str) -> str:
@@ -1184,7 +1211,10 @@ def select_columns(
 
     Labels: ``--label-col`` (one class index or name per row), ``--label-cols`` (one column per
     class), else a ``label`` column, else ``y0…yK``.  Predictions: ``--pred-cols`` (names or
-    globs like ``p*``), else ``p0…pK``, else every other column.
+    globs like ``p*``), else ``p0…pK``, else ``p_<class>`` (``prob_``, ``logit_``: the class
+    names), else every other column.  A column ``id`` names the rows and ``weight`` (or
+    ``sample_weight``) weights them unless an option says otherwise; what was guessed so is in
+    ``notes``.
     """
     for option, name in (
         ("--label-col", label_col),
@@ -1198,6 +1228,15 @@ def select_columns(
             raise InputError(f"--by: no column {name!r} (columns: {_listed(columns)})")
     if label_col is not None and label_cols is not None:
         raise InputError("use either --label-col or --label-cols, not both")
+    notes: list[str] = []
+    present = set(columns)
+    if id_col is None and "id" in present and "id" not in group_by and label_col != "id":
+        id_col = "id"
+        notes.append("column 'id' names the rows and is not a prediction (--id-col to choose)")
+    guessed_weight = None
+    if weight_col is None:
+        taken = {label_col, *group_by}
+        guessed_weight = next((c for c in _WEIGHT_NAMES if c in present and c not in taken), None)
     if label_col is not None:
         labels, index = [label_col], True
     elif label_cols is not None:
@@ -1208,17 +1247,35 @@ def select_columns(
         labels, index = labels_by_number, False
     else:
         raise InputError(
-            "no label column: name it 'label' (or y0, y1, … per class), or pass --label-col"
+            f"no label column: name it 'label' (or y0, y1, … per class), or pass --label-col; "
+            f"the columns are {_listed(columns)}"
         )
     if family == "binary" and index:
         index = False  # one 0/1 label per row for a single binary output
-    others = {*labels, weight_col, id_col, *group_by}
+    if guessed_weight in labels:
+        guessed_weight = None
+    others = {*labels, weight_col or guessed_weight, id_col, *group_by}
+    class_names: tuple[str, ...] | None = None
+    every_other = False  # the prediction columns are whatever no other role took
     if pred_cols is not None:
         preds = _expand(pred_cols, columns, "--pred-cols")
     elif preds_by_number := _indexed(columns, "p", "--pred-cols"):
         preds = preds_by_number
+    elif named := _named_predictions(columns, others):
+        preds, class_names = named
+        notes.append(
+            f"the {len(preds)} prediction columns {_listed(preds)} name the classes "
+            f"{_listed(class_names)} (--pred-cols, --classes to choose)"
+        )
     else:
         preds = [c for c in columns if c not in others]
+        every_other = True
+    if guessed_weight is not None and guessed_weight not in preds:
+        weight_col = guessed_weight
+        notes.append(
+            f"column {guessed_weight!r} weights the rows: the loss is a weighted mean "
+            "(--weight-col to choose another)"
+        )
     overlap = set(preds) & set(labels)
     if overlap:
         raise InputError(f"column {sorted(overlap)[0]!r} is both a label and a prediction")
@@ -1229,7 +1286,27 @@ def select_columns(
             f"{len(labels)} label column(s) ({_listed(labels)}) but {len(preds)} prediction "
             f"column(s) ({_listed(preds)})"
         )
-    return Columns(tuple(labels), tuple(preds), index, weight_col, id_col, tuple(group_by))
+    return Columns(
+        tuple(labels), tuple(preds), index, weight_col, id_col, tuple(group_by), class_names,
+        preds_guessed=every_other, notes=tuple(notes),
+    )  # fmt: skip
+
+
+_WEIGHT_NAMES = ("weight", "sample_weight")
+_NAMED_PREFIXES = ("p_", "prob_", "logit_")
+
+
+def _named_predictions(
+    columns: Sequence[str], others: set[str | None]
+) -> tuple[list[str], tuple[str, ...]] | None:
+    """Columns ``p_<class>`` (or ``prob_``, ``logit_``: one prefix for all) and their classes,
+    if there are at least two and every class name is distinct and not empty."""
+    for prefix in _NAMED_PREFIXES:
+        found = [c for c in columns if c.startswith(prefix) and c not in others]
+        names = tuple(c[len(prefix) :] for c in found)
+        if len(found) >= 2 and all(names) and len(set(names)) == len(names):
+            return found, names
+    return None
 
 
 @contextlib.contextmanager

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from cecli.batch import BatchSummary
+    from cecli.evaluation import Accuracy
     from cecli.explain import Comparison
     from cecli.files import Batch
     from cecli.frameworks import FrameworksComparison, Missing, Reproduction
@@ -1259,10 +1260,11 @@ def summary_warnings(summary: BatchSummary) -> list[str]:
 
 
 def summary_tables(summary: BatchSummary) -> list[RenderableType]:
-    """What a scored file looks like: the loss, the spread of per-row losses, the worst rows."""
+    """What a scored file looks like: the loss, the spread of per-row losses, accuracy, the
+    worst rows, then per-class and per-group tables when asked for."""
     unit = summary.unit
     table = _table("", ["", unit])
-    table.add_row(f"[bold]loss ({summary.reduction})[/]", f"[bold]{fmt(summary.loss)}[/]")
+    table.add_row(f"[bold]loss ({_loss_words(summary)})[/]", f"[bold]{fmt(summary.loss)}[/]")
     for key, value in summary.extras.items():
         table.add_row(key.replace("_", " "), fmt(value))
     approx = "" if summary.percentiles_exact else "≈ "
@@ -1272,7 +1274,8 @@ def summary_tables(summary: BatchSummary) -> list[RenderableType]:
         table.add_row(f"per-row p{q}", approx + fmt(value))
     table.add_row("per-row max", fmt(summary.row_max))
     table.add_row("clipped predictions", f"{summary.clipped:,}")
-    table.add_row("rows not summing to 1", f"{summary.unnormalized:,}")
+    if summary.name not in ("bce", "multilabel"):  # independent outputs need not sum to 1
+        table.add_row("rows not summing to 1", f"{summary.unnormalized:,}")
     if summary.skipped:
         table.add_row("invalid rows skipped", f"{summary.skipped:,}")
     if summary.blank_lines:
@@ -1283,6 +1286,8 @@ def summary_tables(summary: BatchSummary) -> list[RenderableType]:
         (safe_text(summary.source), "bold"), f": {summary.rows:,} rows scored ({summary.name})"
     )
     out: list[RenderableType] = [heading, table]
+    if summary.accuracy is not None:
+        out.append(_accuracy_table(summary.accuracy))
     if summary.worst:
         with_ids = any(row.identifier for row in summary.worst)
         worst = _table("Worst rows", ["line", *(["id"] if with_ids else []), f"loss ({unit})"])
@@ -1290,13 +1295,98 @@ def summary_tables(summary: BatchSummary) -> list[RenderableType]:
             identifier = [_data(row.identifier)] if with_ids else []
             worst.add_row(str(row.line), *identifier, fmt(row.loss))
         out.append(worst)
+    if summary.per_class is not None:
+        out.append(_per_class_table(summary))
+    if summary.groups is not None:
+        out.append(_groups_table(summary))
     return out
+
+
+def _loss_words(summary: BatchSummary) -> str:
+    """How the loss shown was reduced: under ``reduction='none'`` the summary shows the mean."""
+    reduction = "sum" if summary.reduction == "sum" else "mean"
+    return f"weighted {reduction}" if summary.weighted else reduction
+
+
+def _percent(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.2%}" if math.isfinite(value) else fmt(value)
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else fmt(value)
+
+
+def _accuracy_table(accuracy: Accuracy) -> RenderableType:
+    table = _table("", ["", "accuracy"])
+    if accuracy.threshold is not None:
+        table.add_row(f"accuracy (p > {fmt(accuracy.threshold)})", _percent(accuracy.accuracy))
+        if accuracy.exact_match is not None:
+            table.add_row("rows with every output right", _percent(accuracy.exact_match))
+        table.add_row("mean p of the true outcome", fmt(accuracy.mean_p_true))
+        return table
+    table.add_row("top-1 accuracy", _percent(accuracy.accuracy))
+    if accuracy.top_k is not None:
+        table.add_row(f"top-{accuracy.top_k} accuracy", _percent(accuracy.top_k_accuracy))
+    table.add_row("mean p of the true class", fmt(accuracy.mean_p_true))
+    return table
+
+
+def _per_class_table(summary: BatchSummary) -> RenderableType:
+    rows = summary.per_class or ()
+    binary = any(row.positives is not None for row in rows)
+    top_k = summary.accuracy.top_k if summary.accuracy is not None else None
+    columns = ["output" if binary else "class", "positives" if binary else "rows", "share",
+               f"loss ({summary.unit})", "accuracy"]  # fmt: skip
+    columns += [f"top-{top_k}"] if top_k is not None else []
+    columns += ["mean p true"]
+    columns += [f"loss of 1s ({summary.unit})", f"loss of 0s ({summary.unit})"] if binary else []
+    table = _table("Per output" if binary else "Per class", columns)
+    for row in rows:
+        cells: list[RenderableType] = [
+            _data(row.name), f"{row.positives if binary else row.rows:,}", _percent(row.share),
+            _number(row.loss), _percent(row.accuracy),
+        ]  # fmt: skip
+        cells += [_percent(row.top_k_accuracy)] if top_k is not None else []
+        cells += [_number(row.mean_p_true)]
+        cells += [_number(row.positive_loss), _number(row.negative_loss)] if binary else []
+        table.add_row(*cells)
+    return table
+
+
+def _groups_table(summary: BatchSummary) -> RenderableType:
+    top_k = summary.accuracy.top_k if summary.accuracy is not None else None
+    has_accuracy = summary.accuracy is not None
+    columns = [*summary.group_by, "rows", "share", f"loss ({summary.unit})"]
+    columns += ["accuracy"] if has_accuracy else []
+    columns += [f"top-{top_k}"] if top_k is not None else []
+    columns += ["worst line"]
+    table = _table(f"By {', '.join(safe_text(c) for c in summary.group_by)}", columns)
+    for row in summary.groups or ():
+        cells: list[RenderableType] = [_data(value) for value in row.key]
+        cells += [f"{row.rows:,}", _percent(row.share), _number(row.loss)]
+        cells += [_percent(row.accuracy)] if has_accuracy else []
+        cells += [_percent(row.top_k_accuracy)] if top_k is not None else []
+        cells += ["" if row.worst_line is None else str(row.worst_line)]
+        table.add_row(*cells)
+    total: list[RenderableType] = ["[bold]total[/]", *([""] * (len(summary.group_by) - 1))]
+    total += [f"{summary.rows:,}", _percent(1.0), fmt(summary.loss)]
+    accuracy = summary.accuracy
+    total += [_percent(accuracy.accuracy)] if accuracy is not None else []
+    total += [_percent(accuracy.top_k_accuracy)] if accuracy is not None and top_k else []
+    total += [str(summary.worst[0].line) if summary.worst else ""]
+    table.add_section()
+    table.add_row(*total)
+    return table
 
 
 @_floats_as_computed
 def emit_summary(summary: BatchSummary, mode: Mode, stdout: TextIO, stderr: TextIO) -> None:
-    """Warnings to stderr, then the summary in ``mode`` to stdout."""
+    """Notes and warnings to stderr, then the summary in ``mode`` to stdout."""
     warnings = Output(stderr=stderr)
+    for note in summary.notes:
+        warnings.hint(note)
     for message in summary_warnings(summary):
         warnings.warn(message)
     if mode == "quiet":

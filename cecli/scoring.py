@@ -172,6 +172,9 @@ def score_file(
             table.columns, _family(loss, options), label_col=label_col, label_cols=label_cols,
             pred_cols=pred_cols, weight_col=weight_col, id_col=id_col, group_by=group_by,
         )  # fmt: skip
+        if names is None and columns.class_names is not None:
+            names = columns.class_names  # from the prediction columns' names (p_<class>)
+            compute = _batch_function(loss, options, names)
         class_labels = names if names is not None else tuple(columns.preds)
         evaluation = evaluation_for(
             loss, options, class_labels, per_class=per_class, by=group_by, top_k=top_k,
@@ -203,7 +206,7 @@ def score_file(
         )  # fmt: skip
         summary = accumulator.compute(reduction=reduction, source=table.display)
         weighted = columns.weight is not None or options.get("weights") is not None
-        return dataclasses.replace(summary, weighted=weighted)
+        return dataclasses.replace(summary, weighted=weighted, notes=columns.notes)
 
 
 def _column_list(by: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ import cecli.evaluation
 import cecli.files
 from cecli.batch import BatchSummary
 from cecli.evaluation import Breakdown
+from cecli.files import KeyColumn
 from cecli.inputs import InputError
 from cecli.scoring import LossName
 from tests import oracle
@@ -516,7 +517,8 @@ def test_accumulators_merged_in_any_order_equal_one_pass_and_pickle(tmp_path: Pa
     labels = np.array(data.labels, dtype=float)[:, None]
     preds = np.array(data.preds)
     weights = np.array(data.weights)
-    keys = np.array(data.splits, dtype=object)
+    values = tuple(dict.fromkeys(data.splits))
+    keys = KeyColumn(np.array([values.index(s) for s in data.splits], np.uint32), values)
     lines = np.arange(2, 92)
 
     def accumulator() -> Accumulator:
@@ -527,7 +529,7 @@ def test_accumulators_merged_in_any_order_equal_one_pass_and_pickle(tmp_path: Pa
         state = accumulator()
         state.update(
             categorical_cross_entropy_rows(labels[part], preds[part]), lines[part], None,
-            weights[part], labels=labels[part], preds=preds[part], keys=[keys[part]],
+            weights[part], labels=labels[part], preds=preds[part], keys=[keys.take(part)],
         )  # fmt: skip
         return state
 
@@ -546,3 +548,40 @@ def test_accumulators_merged_in_any_order_equal_one_pass_and_pickle(tmp_path: Pa
         tenfold.merge(pickle.loads(pickle.dumps(fold(slice(0, 90)))))
     once = pickle.dumps(fold(slice(0, 90)).evaluation)
     assert len(pickle.dumps(tenfold.evaluation)) < 1.05 * len(once)
+
+
+# --- per-row details ---------------------------------------------------------------------------
+
+
+def test_row_details_name_the_true_and_predicted_class_and_the_rank() -> None:
+    from cecli.evaluation import Evaluation
+
+    evaluation = Evaluation.create("categorical", ["cat", "dog", "bird"])
+    labels = np.array([[0.0], [1.0], [2.0]])
+    preds = np.array([[0.7, 0.2, 0.1], [0.4, 0.4, 0.2], [0.5, 0.2, 0.3]])
+    details = evaluation.row_details(labels, preds)
+    assert details == {
+        "label": ["cat", "dog", "bird"],
+        "pred": ["cat", "cat", "cat"],  # row 2: dog level with cat, which ranks first
+        "p_true": [0.7, 0.4, 0.3],
+        "rank": [1, 2, 2],
+        "correct": [1, 0, 0],
+    }
+    logits = Evaluation.create("categorical", ["a", "b"], logits=True)
+    (p_true,) = logits.row_details(np.array([[1.0]]), np.array([[0.0, 2.0]]))["p_true"]
+    assert_close(p_true, oracle.softmax([0.0, 2.0])[1])
+
+
+def test_row_details_of_binary_outputs() -> None:
+    from cecli.evaluation import Evaluation
+
+    evaluation = Evaluation.create("binary", ["x", "y"], threshold=0.5)
+    labels = np.array([[1.0, 0.0], [1.0, 1.0]])
+    preds = np.array([[0.9, 0.2], [0.6, 0.4]])
+    details = evaluation.row_details(labels, preds)
+    assert details["label"] == ["x", "x|y"]
+    assert details["pred"] == ["x", "x"]
+    assert details["correct"] == [1, 0]
+    # A per-row value, computed in float: within rounding of the exact mean.
+    expected = [(Fraction(0.9) + 1 - Fraction(0.2)) / 2, (Fraction(0.6) + Fraction(0.4)) / 2]
+    assert details["p_true"] == pytest.approx([float(e) for e in expected], rel=1e-15)
