@@ -67,6 +67,8 @@ class Columns:
     """The prediction columns are every column no other role took (for error messages)."""
     notes: tuple[str, ...] = ()
     """What was guessed from the column names, to be said once."""
+    keep: tuple[str, ...] = ()
+    """Columns carried, as text, to the per-row output."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +97,8 @@ class Batch:
     """Which rows are empty lines (not records), or None if there are none."""
     keys: list[KeyColumn] | None = None
     """Each ``group_by`` column's values, or None without groups."""
+    kept: list[KeyColumn] | None = None
+    """Each ``keep`` column's values, or None."""
 
 
 _SPACES = " \t"
@@ -523,7 +527,7 @@ class Table:
         reading = Reading.of(columns, class_names)
         selected = [*columns.labels, *columns.preds]
         selected += [c for c in (columns.weight, columns.identifier) if c and c not in selected]
-        selected += [c for c in columns.group_by if c not in selected]
+        selected += [c for c in (*columns.group_by, *columns.keep) if c not in selected]
         for source in self.sources:
             source.check_types(selected)
         start = self.sources[0].first
@@ -632,7 +636,8 @@ class Table:
     ) -> Batch:
         import polars as pl
 
-        plain = columns.weight is None and columns.identifier is None and not columns.group_by
+        plain = columns.weight is None and columns.identifier is None
+        plain = plain and not columns.group_by and not columns.keep
         if plain and chunk.width == len(columns.labels) + len(columns.preds):
             # The usual case: one conversion of the whole batch, then two views of it.
             block = np.asarray(chunk.to_numpy(), dtype=np.float64)
@@ -649,7 +654,8 @@ class Table:
         keys = None
         if columns.group_by:
             keys = [_key_column(chunk.get_column(name)) for name in columns.group_by]
-        return Batch(labels, preds, weights, ids, lines, blank, keys)
+        kept = [_key_column(chunk.get_column(name)) for name in columns.keep] or None
+        return Batch(labels, preds, weights, ids, lines, blank, keys, kept)
 
     def _explain(self, text: str) -> str:
         if "more fields" in text or "does not match number of columns" in text:
@@ -1206,6 +1212,7 @@ def select_columns(
     weight_col: str | None = None,
     id_col: str | None = None,
     group_by: Sequence[str] = (),
+    keep: Sequence[str] = (),
 ) -> Columns:
     """Pick label and prediction columns by option, else by the default names.
 
@@ -1223,9 +1230,10 @@ def select_columns(
     ):
         if name is not None and name not in columns:
             raise InputError(f"{option}: no column {name!r} (columns: {_listed(columns)})")
-    for name in group_by:
-        if name not in columns:
-            raise InputError(f"--by: no column {name!r} (columns: {_listed(columns)})")
+    for option, names in (("--by", group_by), ("--keep", keep)):
+        for name in names:
+            if name not in columns:
+                raise InputError(f"{option}: no column {name!r} (columns: {_listed(columns)})")
     if label_col is not None and label_cols is not None:
         raise InputError("use either --label-col or --label-cols, not both")
     notes: list[str] = []
@@ -1288,7 +1296,7 @@ def select_columns(
         )
     return Columns(
         tuple(labels), tuple(preds), index, weight_col, id_col, tuple(group_by), class_names,
-        preds_guessed=every_other, notes=tuple(notes),
+        preds_guessed=every_other, notes=tuple(notes), keep=tuple(keep),
     )  # fmt: skip
 
 

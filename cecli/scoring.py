@@ -55,6 +55,23 @@ class ScoredRows:
     columns: Columns
     class_labels: tuple[str, ...]
     """The class names given, else the prediction columns' names."""
+    evaluation: Evaluation | None = None
+
+    def kept(self) -> dict[str, list[str]]:
+        """Each ``keep`` column's text for the scored rows."""
+        found = self.batch.kept or []
+        return {
+            name: [column.values[code] for code in column.codes[self.keep].tolist()]
+            for name, column in zip(self.columns.keep, found, strict=True)
+        }
+
+    def details(self) -> dict[str, list[object]]:
+        """Per-row label, pred, p_true, rank and correct of the scored rows
+        (:meth:`cecli.evaluation.Evaluation.row_details`)."""
+        if self.evaluation is None:
+            raise InputError("per-row details need a true class or outcome (not kl or grad)")
+        labels, preds = self.batch.labels[self.keep], self.batch.preds[self.keep]
+        return self.evaluation.row_details(labels, preds)
 
     @property
     def lines(self) -> npt.NDArray[np.int64]:
@@ -121,6 +138,7 @@ def score_file(
     by: str | Sequence[str] | None = None,
     top_k: int | None = None,
     threshold: float = 0.5,
+    keep: str | Sequence[str] | None = None,
 ) -> BatchSummary:
     """Score every row of a file with ``loss`` and summarise, as ``cecli LOSS --csv FILE``.
 
@@ -141,7 +159,8 @@ def score_file(
     with 5 by default past 5 classes, mean probability of the true class) and ``bce``,
     ``multilabel`` (at ``threshold``); see :mod:`cecli.evaluation`.  ``per_class`` adds one
     row per class (per output for binary losses), ``by`` (column names, or one string of
-    names separated by commas) one row per distinct value of those columns.
+    names separated by commas) one row per distinct value of those columns.  ``keep`` columns
+    reach ``on_rows`` as text (:meth:`ScoredRows.kept`), beside :meth:`ScoredRows.details`.
     """
     if loss not in LOSS_FUNCTIONS:
         known = ", ".join(LOSS_FUNCTIONS)
@@ -171,6 +190,7 @@ def score_file(
         columns = select_columns(
             table.columns, _family(loss, options), label_col=label_col, label_cols=label_cols,
             pred_cols=pred_cols, weight_col=weight_col, id_col=id_col, group_by=group_by,
+            keep=_column_list(keep),
         )  # fmt: skip
         if names is None and columns.class_names is not None:
             names = columns.class_names  # from the prediction columns' names (p_<class>)
@@ -195,7 +215,7 @@ def score_file(
             batch: Batch, keep: npt.NDArray[np.bool_], result: RowLosses | LossResult
         ) -> None:
             if on_rows is not None:
-                on_rows(ScoredRows(batch, keep, result, columns, class_labels))
+                on_rows(ScoredRows(batch, keep, result, columns, class_labels, evaluation))
 
         report(0)
         accumulator = score_table(

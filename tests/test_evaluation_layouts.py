@@ -128,3 +128,18 @@ def test_the_words_of_the_summary(tmp_path: Path) -> None:
     out, _ = _table_text(cecli.score_file(path, "ce", pred_cols="p*", reduction="sum"))
     assert "loss (sum)" in out
     assert "rows not summing to 1" in out
+
+
+def test_scored_rows_carry_kept_columns_and_details(tmp_path: Path) -> None:
+    from cecli.scoring import ScoredRows
+
+    scored: list[ScoredRows] = []
+    cecli.score_file(_file(tmp_path), "ce", keep="split,id", on_rows=scored.append)
+    kept = {name: [v for rows in scored for v in rows.kept()[name]] for name in ("split", "id")}
+    assert kept == {"split": ["train", "test", "test", "train", "valid"], "id": list("abcde")}
+    details = [rows.details() for rows in scored]
+    assert [p for d in details for p in d["p_true"]] == [p for p, _, _ in ROWS]
+    assert [c for d in details for c in d["correct"]] == [int(right) for _, _, right in ROWS]
+    assert [c for d in details for c in d["pred"]] == ["cat", "bird", "bird", "dog", "dog"]
+    with pytest.raises(InputError, match="--keep: no column 'nope'"):
+        cecli.score_file(_file(tmp_path), "ce", keep=["nope"])
