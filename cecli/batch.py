@@ -33,6 +33,8 @@ Scored = RowLosses | LossResult
 ComputeFn = Callable[[FloatArray, FloatArray], Scored]
 RowSink = Callable[[Batch, npt.NDArray[np.bool_], Scored], None]
 ProgressFn = Callable[[int], None]
+SkipSink = Callable[[Batch, "list[Problem]"], None]
+"""Receives each batch's skipped rows, one :class:`Problem` per row, in row order."""
 
 WORST_ROWS = 5
 REASONS_KEPT = 5
@@ -408,9 +410,10 @@ class Accumulator:
 
 
 def find_problems(
-    batch: Batch, columns: Columns, *, probabilities: bool, classes: int
+    batch: Batch, columns: Columns, *, probabilities: bool, classes: int, every_row: bool = False
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], list[Problem]]:
-    """Empty lines, invalid rows and what is wrong with the first few invalid ones.
+    """Empty lines, invalid rows and what is wrong with the first few invalid ones (with
+    ``every_row``, with each of them, in row order).
 
     Only an empty line is not a record; any other row, whatever its fields hold (nothing
     that reads as a number included), is scored or invalid.
@@ -459,11 +462,12 @@ def find_problems(
     for mask, names, reason in checks:
         mask = mask & ~blank[:, np.newaxis]
         rows_hit = mask.any(axis=1)
-        for row in np.flatnonzero(rows_hit & ~bad)[:REASONS_KEPT]:
+        first = np.flatnonzero(rows_hit & ~bad)
+        for row in first if every_row else first[:REASONS_KEPT]:
             problems.append(Problem(int(row), names[int(np.argmax(mask[row]))], reason))
         bad |= rows_hit
     problems.sort(key=lambda problem: problem.row)
-    return blank, bad, problems[:REASONS_KEPT]
+    return blank, bad, problems if every_row else problems[:REASONS_KEPT]
 
 
 def _all_valid(batch: Batch, columns: Columns, *, probabilities: bool, classes: int) -> bool:
@@ -562,6 +566,22 @@ class _Consumer:
     stopped = False
 
 
+@dataclass(frozen=True, eq=False)
+class Rejected:
+    """The rows skipped as invalid, read again from the file as they are written."""
+
+    header: list[str]
+    rows: Iterator[tuple[int, str, list[str]]]
+    """(line, reason, fields) of each skipped row, in file order."""
+
+
+def rejected_rows(table: Table, skipped: dict[int, str]) -> Rejected:
+    """The records at the lines of ``skipped`` (line → reason), with their reasons."""
+    header = table.sources[0].columns if len(table.sources) == 1 else []
+    found = ((line, skipped[line], fields) for line, fields in table.records(skipped))
+    return Rejected(header, found)
+
+
 def score_table(
     table: Table,
     columns: Columns,
@@ -573,6 +593,7 @@ def score_table(
     on_rows: RowSink | None = None,
     on_progress: ProgressFn | None = None,
     evaluation: Evaluation | None = None,
+    on_skipped: SkipSink | None = None,
 ) -> Accumulator:
     """Score every batch of ``table``; per-row results go to ``on_rows`` in file order."""
     accumulator = Accumulator(evaluation=evaluation)
@@ -581,14 +602,18 @@ def score_table(
     # run as a finalizer, where Python can only print it ("Exception ignored in …").
     batches = prefetched(table.batches(columns, class_names))
     for batch in batches:
+        every_row = on_skipped is not None and skip_invalid
         blank, bad, problems = find_problems(
-            batch, columns, probabilities=probabilities, classes=classes
+            batch, columns, probabilities=probabilities, classes=classes, every_row=every_row
         )
         accumulator.blank_lines += int(blank.sum())
         if problems and not skip_invalid:
             raise InputError(describe(table, batch, problems[0]))
         if bad.any():
-            accumulator.skip((describe(table, batch, p) for p in problems), int(bad.sum()))
+            first = problems[:REASONS_KEPT]
+            accumulator.skip((describe(table, batch, p) for p in first), int(bad.sum()))
+            if on_skipped is not None:
+                on_skipped(batch, problems)
         keep = ~(blank | bad)
         if keep.all():
             result = compute(batch.labels, batch.preds)

@@ -25,7 +25,7 @@ import stat
 import tempfile
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
@@ -677,6 +677,36 @@ class Table:
         if "non-equal length" in text:
             return f"{self.display}: the files have different numbers of rows"
         return f"{self.display}: cannot read the file ({text})"
+
+    def records(self, lines: Collection[int]) -> Iterator[tuple[int, list[str]]]:
+        """The records at ``lines`` (as counted by ``Batch.lines``), in file order, as text:
+        a CSV record's fields as written, a Parquet row's values as text (null as empty)."""
+        if len(self.sources) != 1:
+            raise InputError("--rejects reads one file; not --labels with --preds")
+        source, wanted = self.sources[0], set(lines)
+        if not wanted:
+            return
+        if source.kind == "parquet":
+            import polars as pl
+
+            rows = sorted(wanted)
+            with source.reading():
+                frame = (
+                    source.scan().with_row_index("__row", offset=source.first)
+                    .filter(pl.col("__row").is_in(rows)).collect()
+                )  # fmt: skip
+            names = source.columns
+            text = frame.select([pl.col(c).cast(pl.String).fill_null("") for c in names])
+            for row, values in zip(frame.get_column("__row").to_list(), text.rows(), strict=True):
+                yield int(row), list(values)
+            return
+        last = max(wanted)
+        with source.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+            for number, fields in enumerate(_csv_records(handle, source.separator), 1):
+                if number in wanted:
+                    yield number, fields
+                if number >= last:
+                    return
 
     def raw_value(self, line: int, column: str) -> str | None:
         """The text of the field at ``line`` (as counted by ``Batch.lines``) of ``column``."""

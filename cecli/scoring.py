@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cecli import losses
-from cecli.batch import BatchSummary, score_table
+from cecli.batch import BatchSummary, Problem, Rejected, rejected_rows, score_table
 from cecli.evaluation import Evaluation, Kind
 from cecli.files import Batch, Columns, Family, open_table, select_columns
 from cecli.inputs import InputError
@@ -139,6 +139,7 @@ def score_file(
     top_k: int | None = None,
     threshold: float = 0.5,
     keep: str | Sequence[str] | None = None,
+    on_rejects: Callable[[Rejected], None] | None = None,
 ) -> BatchSummary:
     """Score every row of a file with ``loss`` and summarise, as ``cecli LOSS --csv FILE``.
 
@@ -161,6 +162,8 @@ def score_file(
     row per class (per output for binary losses), ``by`` (column names, or one string of
     names separated by commas) one row per distinct value of those columns.  ``keep`` columns
     reach ``on_rows`` as text (:meth:`ScoredRows.kept`), beside :meth:`ScoredRows.details`.
+    With ``skip_invalid``, ``on_rejects`` receives the skipped rows read again from the file
+    (one file only), each with its line and reason, once every row is scored.
     """
     if loss not in LOSS_FUNCTIONS:
         known = ", ".join(LOSS_FUNCTIONS)
@@ -217,14 +220,22 @@ def score_file(
             if on_rows is not None:
                 on_rows(ScoredRows(batch, keep, result, columns, class_labels, evaluation))
 
+        skipped: dict[int, str] = {}
+
+        def note_skipped(batch: Batch, problems: list[Problem]) -> None:
+            for problem in problems:
+                skipped[int(batch.lines[problem.row])] = f"{problem.column}: {problem.reason}"
+
         report(0)
         accumulator = score_table(
             table, columns, compute, probabilities=probabilities,
             class_names=list(names) if names is not None else None, skip_invalid=skip_invalid,
             on_rows=hand_on if on_rows is not None else None, on_progress=report,
-            evaluation=evaluation,
+            evaluation=evaluation, on_skipped=note_skipped if on_rejects is not None else None,
         )  # fmt: skip
         summary = accumulator.compute(reduction=reduction, source=table.display)
+        if on_rejects is not None:
+            on_rejects(rejected_rows(table, skipped))
         weighted = columns.weight is not None or options.get("weights") is not None
         return dataclasses.replace(summary, weighted=weighted, notes=columns.notes)
 

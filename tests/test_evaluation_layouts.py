@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from mpmath import mp, mpf
 
 import cecli
 from cecli import render
+from cecli.batch import Rejected
 from cecli.files import select_columns
 from cecli.inputs import InputError
 from tests.helpers import assert_close
@@ -143,3 +145,35 @@ def test_scored_rows_carry_kept_columns_and_details(tmp_path: Path) -> None:
     assert [c for d in details for c in d["pred"]] == ["cat", "bird", "bird", "dog", "dog"]
     with pytest.raises(InputError, match="--keep: no column 'nope'"):
         cecli.score_file(_file(tmp_path), "ce", keep=["nope"])
+
+
+def _collector(found: list[tuple[int, str, list[str]]]) -> Callable[[Rejected], None]:
+    def collect(rejected: Rejected) -> None:
+        found.extend(rejected.rows)
+
+    return collect
+
+
+def test_every_skipped_row_reaches_on_rejects_whatever_the_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cecli.files
+
+    lines = ["label,p0,p1"]
+    bad: list[int] = []
+    for i in range(40):
+        if i % 3 == 1:
+            lines.append(f"0,oops{i},0.5")
+            bad.append(i + 2)  # the header is line 1
+        else:
+            lines.append("1,0.25,0.75")
+    path = _file(tmp_path, "\n".join(lines) + "\n", "many.csv")
+    for chunk in (1 << 20, 64):
+        monkeypatch.setattr(cecli.files, "CHUNK_BYTES", chunk)
+        found: list[tuple[int, str, list[str]]] = []
+        summary = cecli.score_file(path, skip_invalid=True, on_rejects=_collector(found))
+        assert [line for line, _, _ in found] == bad
+        assert [fields[1] for _, _, fields in found] == [f"oops{line - 2}" for line in bad]
+        assert {reason for _, reason, _ in found} == {"p0: is not a number"}
+        assert summary.skipped == len(bad)
+        assert len(summary.skipped_reasons) == 5  # the summary still lists the first five
