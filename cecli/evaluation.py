@@ -278,8 +278,11 @@ class OutputTally:
     positive_loss: ExactSum = field(default_factory=ExactSum)
     correct: ExactSum = field(default_factory=ExactSum)
     p_true: ExactSum = field(default_factory=ExactSum)
+    split: bool = True
+    """Whether the loss's terms come apart into positive and negative labels' (not focal's)."""
 
     def merge(self, other: OutputTally) -> None:
+        self.split = self.split and other.split
         self.positives += other.positives
         self.loss += other.loss
         self.positive_loss += other.positive_loss
@@ -519,6 +522,8 @@ class Evaluation:
             tally.loss += _weighted(terms[:, column], weights)
             if positive_terms is not None:
                 tally.positive_loss += _weighted(positive_terms[:, column], weights)
+            else:
+                tally.split = False
             tally.correct += _counted(right[:, column], weights)
             tally.p_true += _weighted(p_outcome[:, column], weights)
             if not self.logits:
@@ -649,7 +654,8 @@ class Evaluation:
             top_k_accuracy=None,
             mean_p_true=tally.p_true.ratio(weight) if defined else None,
             worst_line=None, worst_loss=None, positives=tally.positives,
-            positive_loss=reduced(tally.positive_loss), negative_loss=reduced(negative),
+            positive_loss=reduced(tally.positive_loss) if tally.split else None,
+            negative_loss=reduced(negative) if tally.split else None,
         )  # fmt: skip
 
 

@@ -489,6 +489,12 @@ def _key_column(column: pl.Series) -> KeyColumn:
     """A column as text, coded by hashing (ten times quicker than sorting its strings)."""
     import polars as pl
 
+    if column.dtype.is_float():
+        # A column also read as numbers (a label column of indices): 3, not 3.0.
+        numbers = column.fill_nan(None)
+        whole = (numbers == numbers.floor()) & (numbers.abs() < 2.0**53)
+        if bool(whole.fill_null(True).all()):
+            column = numbers.cast(pl.Int64)
     text = column.cast(pl.String).fill_null("")
     values = text.unique(maintain_order=True)
     codes = text.replace_strict(

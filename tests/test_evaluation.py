@@ -585,3 +585,22 @@ def test_row_details_of_binary_outputs() -> None:
     # A per-row value, computed in float: within rounding of the exact mean.
     expected = [(Fraction(0.9) + 1 - Fraction(0.2)) / 2, (Fraction(0.6) + Fraction(0.4)) / 2]
     assert details["p_true"] == pytest.approx([float(e) for e in expected], rel=1e-15)
+
+
+def test_focal_outputs_have_no_positive_and_negative_split(tmp_path: Path) -> None:
+    data = BinaryRows(30, 2)
+    path = data.write(tmp_path / "focal.csv")
+    summary = cecli.score_file(path, "focal", binary=True, pred_cols="p*", per_class=True)
+    assert summary.per_class is not None
+    for column, row in enumerate(summary.per_class):
+        assert row.positive_loss is None  # focal's terms do not come apart by label
+        assert row.negative_loss is None
+        assert row.positives == sum(1 for ys in data.labels if ys[column])
+
+
+def test_a_group_column_read_as_numbers_keeps_whole_numbers_whole(tmp_path: Path) -> None:
+    rows = [[0, 0.6, 0.4], [1, 0.3, 0.7], [0, 0.8, 0.2]]
+    path = _write_csv(tmp_path / "by_label.csv", ["label", "p0", "p1"], rows)
+    summary = cecli.score_file(path, "ce", by="label")
+    assert summary.groups is not None
+    assert sorted((row.key, row.rows) for row in summary.groups) == [(("0",), 2), (("1",), 1)]
