@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from cecli.batch import BatchSummary
+    from cecli.batch import BatchSummary, Rejected
     from cecli.evaluation import Accuracy
     from cecli.explain import Comparison
     from cecli.files import Batch
@@ -1197,9 +1197,17 @@ class RowWriter:
         self.header_written = False
 
     def __call__(
-        self, batch: Batch, keep: npt.NDArray[np.bool_], result: LossResult | RowLosses
+        self,
+        batch: Batch,
+        keep: npt.NDArray[np.bool_],
+        result: LossResult | RowLosses,
+        extra: dict[str, list[object]] | None = None,
     ) -> None:
+        """Write the kept rows' losses, with ``extra`` columns (``--columns``, ``--keep``)
+        after them."""
         import polars as pl
+
+        extra = extra or {}
 
         keys: Sequence[object] = (
             batch.lines[keep].tolist() if batch.ids is None
@@ -1211,6 +1219,7 @@ class RowWriter:
                 document: dict[str, object] = {self.key: key, "loss": json_number(value)}
                 if gradients is not None:  # ∂L/∂z of the row, as the CSV form has it
                     document["grad"] = json_array(gradients[index])
+                document.update({name: _json_cell(values[index]) for name, values in extra.items()})
                 self.stream.write(json_line(document))
             return
         if self.mode == "quiet":
@@ -1222,8 +1231,26 @@ class RowWriter:
             frame.update(
                 {self.shown(f"dL/dz_{n}"): result.grad[:, c] for c, n in enumerate(self.grad_names)}
             )
+        for name, values in extra.items():
+            frame[self.shown(name)] = [
+                self.shown(value) if isinstance(value, str) else value for value in values
+            ]
         self.stream.write(pl.DataFrame(frame).write_csv(include_header=not self.header_written))
         self.header_written = True
+
+
+def write_rejects(stream: IO[str], rejected: Rejected) -> None:
+    """The skipped rows as CSV: their line, the reason, then their fields as written."""
+    import csv
+
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(["line", "reason", *rejected.header])
+    for line, reason, fields in rejected.rows:
+        writer.writerow([line, reason, *fields])
+
+
+def _json_cell(value: object) -> object:
+    return json_number(value) if isinstance(value, float) else value
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -1358,11 +1385,15 @@ def _per_class_table(summary: BatchSummary) -> RenderableType:
 def _groups_table(summary: BatchSummary) -> RenderableType:
     top_k = summary.accuracy.top_k if summary.accuracy is not None else None
     has_accuracy = summary.accuracy is not None
-    columns = [*summary.group_by, "rows", "share", f"loss ({summary.unit})"]
+    from rich.markup import escape
+
+    # Column names come from the file: shown, never read as markup.
+    by = [escape(safe_text(column)) for column in summary.group_by]
+    columns = [*by, "rows", "share", f"loss ({summary.unit})"]
     columns += ["accuracy"] if has_accuracy else []
     columns += [f"top-{top_k}"] if top_k is not None else []
     columns += ["worst line"]
-    table = _table(f"By {', '.join(safe_text(c) for c in summary.group_by)}", columns)
+    table = _table(f"By {', '.join(by)}", columns)
     for row in summary.groups or ():
         cells: list[RenderableType] = [_data(value) for value in row.key]
         cells += [f"{row.rows:,}", _percent(row.share), _number(row.loss)]
@@ -1392,9 +1423,7 @@ def emit_summary(summary: BatchSummary, mode: Mode, stdout: TextIO, stderr: Text
     if mode == "quiet":
         stdout.write(f"{summary.loss!r}\n")
     elif mode == "json":
-        import json
-
-        stdout.write(json.dumps(summary.to_json(), allow_nan=False) + "\n")
+        stdout.write(json_line(summary.to_json()))
     else:
         console = _console(stdout)
         for renderable in summary_tables(summary):

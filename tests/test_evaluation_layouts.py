@@ -177,3 +177,35 @@ def test_every_skipped_row_reaches_on_rejects_whatever_the_batches(
         assert {reason for _, reason, _ in found} == {"p0: is not a number"}
         assert summary.skipped == len(bad)
         assert len(summary.skipped_reasons) == 5  # the summary still lists the first five
+
+
+def test_group_column_names_are_shown_not_read_as_markup(tmp_path: Path) -> None:
+    text = "label,[bold]x[/bold],p0,p1\n0,[red]a,0.6,0.4\n1,b,0.3,0.7\n"
+    summary = cecli.score_file(_file(tmp_path, text, "markup.csv"), "ce", by="[bold]x[/bold]")
+    out, _ = _table_text(summary)
+    assert "By [bold]x[/bold]" in out
+    assert "[red]a" in out
+
+
+def test_row_writer_adds_columns_and_rejects_are_csv(tmp_path: Path) -> None:
+    import numpy as np
+
+    from cecli.files import Batch
+    from cecli.results import RowLosses
+
+    stream = io.StringIO()
+    writer = render.RowWriter(stream, "table", "id", None)
+    losses = np.array([0.5, 0.25])
+    rows = RowLosses(
+        name="ce", base="e", classes=2, per_row=losses, row_totals=losses,
+        row_divisors=np.ones(2), row_extras={}, clipped_count=0, unnormalized_rows=(),
+    )  # fmt: skip
+    batch = Batch(np.zeros((2, 1)), np.zeros((2, 2)), None, ["a", "b"], np.array([2, 3]))
+    writer(batch, np.array([True, True]), rows, {"pred": ["x", "y, z"], "correct": [1, 0]})
+    assert stream.getvalue().splitlines() == [
+        "id,loss,pred,correct", "a,0.5,x,1", 'b,0.25,"y, z",0'
+    ]  # fmt: skip
+    rejects = io.StringIO()
+    found = Rejected(["label", "p0"], iter([(4, "p0: is not a number", ["1", "a,b"])]))
+    render.write_rejects(rejects, found)
+    assert rejects.getvalue() == 'line,reason,label,p0\n4,p0: is not a number,1,"a,b"\n'
