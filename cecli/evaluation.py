@@ -39,7 +39,7 @@ Kind = Literal["categorical", "binary"]
 IndexArray = npt.NDArray[np.intp]
 
 GROUP_LIMIT = 100_000
-"""Distinct groups kept at most: each costs a few hundred bytes of state."""
+"""Distinct groups kept at most: each holds about 3 KB of exact sums (300 MB at the cap)."""
 DEFAULT_TOP_K = 5
 """Top-k reported by default when there are more classes than this."""
 ROW_COLUMNS = ("label", "pred", "p_true", "rank", "correct")
