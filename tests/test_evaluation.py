@@ -7,6 +7,7 @@ bit for bit), losses from their definition in mpmath.
 
 from __future__ import annotations
 
+import itertools
 import json
 import pickle
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mpmath import mp, mpf
 
 import cecli
@@ -604,3 +607,46 @@ def test_a_group_column_read_as_numbers_keeps_whole_numbers_whole(tmp_path: Path
     summary = cecli.score_file(path, "ce", by="label")
     assert summary.groups is not None
     assert sorted((row.key, row.rows) for row in summary.groups) == [(("0",), 2), (("1",), 1)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.integers(1, 60),
+    cuts=st.lists(st.integers(0, 60), max_size=5),
+    order_seed=st.integers(0, 1000),
+    weighted=st.booleans(),
+)
+def test_binary_states_merged_from_any_cuts_equal_one_pass(
+    rows: int, cuts: list[int], order_seed: int, weighted: bool
+) -> None:
+    from cecli.batch import Accumulator
+    from cecli.losses import multilabel_cross_entropy
+    from cecli.scoring import evaluation_for
+
+    rng = np.random.default_rng(order_seed)
+    labels = rng.integers(0, 2, (rows, 3)).astype(float)
+    preds = rng.uniform(0.0, 1.0, (rows, 3))
+    weights = rng.choice([0.5, 1.0, 3.0], rows) if weighted else None
+    values = ("a", "b", "c")
+    keys = KeyColumn(rng.integers(0, 3, rows).astype(np.uint32), values)
+    lines = np.arange(2, rows + 2)
+
+    def fold(part: slice) -> Accumulator:
+        evaluation = evaluation_for("multilabel", {}, ["x", "y", "z"], per_class=True, by=["g"])
+        state = Accumulator(evaluation=evaluation)
+        result = multilabel_cross_entropy(labels[part], preds[part], reduction="none")
+        if result.rows:
+            state.update(
+                result, lines[part], None, None if weights is None else weights[part],
+                labels=labels[part], preds=preds[part], keys=[keys.take(part)],
+            )  # fmt: skip
+        return state
+
+    bounds = sorted({0, rows, *(min(c, rows) for c in cuts)})
+    parts = [fold(slice(a, b)) for a, b in itertools.pairwise(bounds)]
+    parts = [parts[i] for i in rng.permutation(len(parts))]
+    merged = parts[0]
+    for part in parts[1:]:
+        merged.merge(pickle.loads(pickle.dumps(part)))
+    whole = fold(slice(0, rows)).compute(reduction="mean", source="t").to_json()
+    assert merged.compute(reduction="mean", source="t").to_json() == whole
