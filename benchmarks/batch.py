@@ -16,6 +16,15 @@ in orders where each follows each other equally often, and prints median wall ti
 (a)/(c) ≤ 0.8 on the large file, peak RSS of (a) ≤ 512 MiB and flat in file size.  All four
 print the mean cross-entropy; the script checks they agree.  --log prints every run with the
 tool that ran just before it.
+
+--evaluation times a file scored as a model evaluation instead, on the same rows with a
+``model`` column (four models) beside the label:
+
+  (e) cecli ce --csv FILE -q                                      the plain run
+  (f) cecli ce --csv FILE --per-class --by model --top-k 5 --json  the evaluation
+  (g) pandas.read_csv + groupby("model"): per-model log loss and top-1 accuracy
+
+with the targets (f)/(e) ≤ 1.3 and the same flat peak RSS (≤ 512 MiB).
 """
 
 from __future__ import annotations
@@ -79,6 +88,65 @@ def generate(rows: int) -> tuple[Path, Path]:
     return csv_path, parquet_path
 
 
+PANDAS_GROUPBY = """
+import sys
+import numpy as np
+import pandas as pd
+frame = pd.read_csv(sys.argv[1])
+probs = frame[[f"p{i}" for i in range(10)]].to_numpy()
+labels = frame["label"].to_numpy()
+frame["loss"] = -np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1 - 1e-7))
+frame["right"] = probs.argmax(axis=1) == labels
+by_model = frame.groupby("model").agg(loss=("loss", "mean"), accuracy=("right", "mean"))
+print(repr(float(frame["loss"].mean())), len(by_model))
+"""
+
+
+def generate_evaluation(rows: int) -> Path:
+    """The rows of :func:`generate`'s CSV file with a ``model`` column (skipped if present)."""
+    import polars as pl
+
+    csv_path, _ = generate(rows)
+    path = DATA / f"evaluation_{rows}.csv"
+    if not path.exists():
+        models = ["resnet", "vit", "convnext", "mlp"]
+        model = pl.int_range(0, pl.len()).mod(len(models))
+        frame = pl.scan_csv(csv_path).with_columns(
+            model=model.replace_strict(list(range(len(models))), models, return_dtype=pl.String)
+        )
+        frame.sink_csv(path)
+    return path
+
+
+def evaluation_commands(rows: int, cecli: list[str], python: str) -> dict[str, list[str]]:
+    # Generated in a child process: a child forked from this one after it held the rows would
+    # report this process's peak RSS as its own.
+    here = str(Path(__file__).resolve().parent)
+    script = (
+        f"import sys; sys.path.insert(0, {here!r}); import batch; batch.generate_evaluation({rows})"
+    )
+    subprocess.run([python, "-c", script], check=True)
+    path = str(DATA / f"evaluation_{rows}.csv")
+    plain = [*cecli, "ce", "--csv", path, "-q", "--no-progress"]
+    return {
+        "(e) cecli plain": plain,
+        "(f) cecli evaluation": [
+            *cecli,
+            "ce",
+            "--csv",
+            path,
+            "--no-progress",
+            "--json",
+            "--per-class",
+            "--by",
+            "model",
+            "--top-k",
+            "5",
+        ],
+        "(g) pandas groupby": [python, "-c", PANDAS_GROUPBY, path],
+    }
+
+
 def warm_cache(*paths: Path) -> None:
     """Read the files once, so that no tool's first run pays for reading them from disk."""
     for path in paths:
@@ -128,6 +196,9 @@ def main() -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--log", action="store_true", help="print every run")
+    parser.add_argument(
+        "--evaluation", action="store_true", help="time --per-class --by model --top-k 5"
+    )
     args = parser.parse_args()
     script = Path(sys.executable).with_name("cecli")
     cecli = [str(script)] if script.exists() else [shutil.which("cecli") or "cecli"]
@@ -135,6 +206,9 @@ def main() -> int:
     print(f"{'rows':>11}  {'tool':<24} {'wall s':>8} {'peak MiB':>9}   value")
     peaks: dict[int, float] = {}
     for rows in args.rows:
+        if args.evaluation:
+            evaluate(rows, evaluation_commands(rows, cecli, python), args.runs, log=args.log)
+            continue
         csv_path, parquet_path = generate(rows)
         warm_cache(csv_path, parquet_path)
         commands = {
@@ -187,6 +261,34 @@ def main() -> int:
             f"{peaks[large] / peaks[small]:.2f}× its peak at {small:,} rows (target ≤ 1.5)"
         )
     return 0
+
+
+def evaluate(rows: int, commands: dict[str, list[str]], runs: int, *, log: bool) -> None:
+    """Time the evaluation commands in balanced orders; print medians, peaks and the ratio."""
+    import json
+
+    warm_cache(Path(commands["(e) cecli plain"][3]))
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    peaks: dict[str, float] = dict.fromkeys(commands, 0.0)
+    shown: dict[str, str] = {}
+    names = list(commands)
+    for order in balanced_orders(len(names), runs):
+        for name in (names[i] for i in order):
+            wall, peak, output = measure(commands[name])
+            if log:
+                print(f"{rows:>11,}  {name:<24} {wall:8.2f}")
+            walls[name].append(wall)
+            peaks[name] = max(peaks[name], peak)
+            if name.startswith("(f)"):
+                document = json.loads(output)
+                output = f"{document['loss']!r} accuracy {document['accuracy']!r}"
+            shown[name] = output
+    median = {name: statistics.median(times) for name, times in walls.items()}
+    for name in commands:
+        print(f"{rows:>11,}  {name:<24} {median[name]:8.2f} {peaks[name]:9.0f}   {shown[name]}")
+    ratio = median["(f) cecli evaluation"] / median["(e) cecli plain"]
+    pandas = median["(g) pandas groupby"] / median["(f) cecli evaluation"]
+    print(f"{'':>11}  ratios: (f)/(e) {ratio:.2f} (target ≤ 1.3), (g)/(f) {pandas:.2f}")
 
 
 if __name__ == "__main__":

@@ -117,6 +117,7 @@ _NUMERICS = "Numerics"
 _OUTPUT = "Output"
 _COMPARE = "Compare"
 _FILES = "Files"
+_EVALUATION = "Evaluation"
 
 
 @dataclass(frozen=True)
@@ -321,6 +322,56 @@ class FileOptions:
             "--preds", help="A file of predictions, beside --labels FILE.", rich_help_panel=_FILES
         ),
     ] = None
+    rejects: Annotated[
+        str | None,
+        typer.Option(
+            "--rejects", help="With --skip-invalid: write the skipped rows, line and reason.",
+            rich_help_panel=_FILES, show_default=False,
+        ),
+    ] = None  # fmt: skip
+    per_class: Annotated[
+        bool,
+        typer.Option(
+            "--per-class", help="A row per class (per output for bce, multilabel).",
+            rich_help_panel=_EVALUATION,
+        ),
+    ] = False  # fmt: skip
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by", help="A row per value of these columns (repeat, or a,b).",
+            rich_help_panel=_EVALUATION, show_default=False,
+        ),
+    ] = None  # fmt: skip
+    top_k: Annotated[
+        int | None,
+        typer.Option(
+            "--top-k", help="Top-k accuracy (default: 5 past 5 classes).",
+            rich_help_panel=_EVALUATION, show_default=False,
+        ),
+    ] = None  # fmt: skip
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold", parser=number("--threshold"),
+            help="bce/multilabel: positive above this probability (0.5).",
+            rich_help_panel=_EVALUATION, show_default=False,
+        ),
+    ] = None  # fmt: skip
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns", help="Per-row output: add label,pred,p_true,rank,correct.",
+            rich_help_panel=_EVALUATION, show_default=False,
+        ),
+    ] = None  # fmt: skip
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep", help="Per-row output: copy these input columns (repeat, or a,b).",
+            rich_help_panel=_EVALUATION, show_default=False,
+        ),
+    ] = None  # fmt: skip
 
     @property
     def sources(self) -> list[str]:
@@ -367,7 +418,8 @@ FLAGS: dict[str, str] = {
     "frameworks": "--frameworks", "explain": "--explain", "quiet": "--quiet", "csv": "--csv",
     "parquet": "--parquet", "output": "--output", "rows": "--rows", "at": "--at",
     "temperature": "--temperature", "num_classes": "--num-classes", "width": "--width",
-    "height": "--height",
+    "height": "--height", "rejects": "--rejects", "per_class": "--per-class", "by": "--by",
+    "top_k": "--top-k", "threshold": "--threshold", "columns": "--columns", "keep": "--keep",
 }  # fmt: skip
 """Each library parameter (and option group field), as the command line names it."""
 

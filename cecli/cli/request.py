@@ -114,4 +114,12 @@ def check(request: Request) -> Route:
         raise InputError("--labels FILE and --preds FILE go together")
     if len(files.sources) > 2:
         raise InputError("use either --csv/--parquet or --labels with --preds, not both")
+    if files.rejects is not None and not files.skip_invalid:
+        raise InputError("--rejects writes the rows --skip-invalid skips; add it")
+    per_row = files.output is not None or request.common.loss.reduction == "none"
+    for option, value in (("--columns", files.columns), ("--keep", files.keep)):
+        if value and not per_row:
+            raise InputError(
+                f"{option} adds to the per-row output: use --reduction none or --output"
+            )
     return route

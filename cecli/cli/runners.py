@@ -116,6 +116,7 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
     rows_to_stdout = files.output == "-" or (
         request.common.loss.reduction == "none" and files.output is None
     )
+    details = _row_columns(files.columns)
     with ExitStack() as stack:
         # The output first: a name that cannot be written is refused before any input is read.
         stream: IO[str] | None = None
@@ -125,6 +126,9 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
             stream = stack.enter_context(atomic_writer(files.output, files.sources))
         writer: render.RowWriter | None = None
         bar: Callable[[int], None] | None = None
+        rejects: IO[str] | None = None
+        if files.rejects is not None:
+            rejects = stack.enter_context(atomic_writer(files.rejects, files.sources))
 
         def write_rows(rows: ScoredRows) -> None:
             nonlocal writer
@@ -134,7 +138,12 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
                 row_mode = mode if files.output is None else "table"
                 grad_names = list(rows.class_labels) if request.command == "grad" else None
                 writer = render.RowWriter(stream, row_mode, rows.columns.identifier, grad_names)
-            writer(rows.batch, rows.keep, rows.result)
+            extra: dict[str, list[object]] = {}
+            if details:
+                extra = {name: values for name, values in rows.details().items() if name in details}
+            for name, texts in rows.kept().items():
+                extra[name] = list(texts)
+            writer(rows.batch, rows.keep, rows.result, extra)
 
         def advance(step: ScoringProgress) -> None:
             nonlocal bar
@@ -151,11 +160,28 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
             label_cols=files.label_cols, pred_cols=files.pred_cols, weight_col=files.weight_col,
             id_col=files.id_col, delimiter=files.delimiter, kind=kind,
             skip_invalid=files.skip_invalid, on_rows=write_rows if stream is not None else None,
-            on_progress=advance,
+            on_progress=advance, per_class=files.per_class, by=files.by, top_k=files.top_k,
+            threshold=0.5 if files.threshold is None else files.threshold, keep=files.keep,
+            on_rejects=(lambda found: render.write_rejects(rejects, found)) if rejects else None,
             stdin=getattr(sys.stdin, "buffer", None),  # None when standard input is closed
         )  # fmt: skip
     if rows_to_stdout:
+        for note in summary.notes:
+            Output().hint(note)
         for message in render.summary_warnings(summary):
             Output().warn(message)
         return
     render.emit_summary(summary, mode, sys.stdout, sys.stderr)
+
+
+def _row_columns(columns: str | None) -> tuple[str, ...]:
+    """The ``--columns`` asked for, each one that :meth:`ScoredRows.details` gives."""
+    from cecli.evaluation import ROW_COLUMNS
+
+    names = tuple(name.strip() for name in (columns or "").split(",") if name.strip())
+    unknown = [name for name in names if name not in ROW_COLUMNS]
+    if unknown:
+        raise InputError(
+            f"--columns: no column {unknown[0]!r}; choose among {', '.join(ROW_COLUMNS)}"
+        )
+    return names
