@@ -52,6 +52,19 @@ class WorstRow:
     """Line in the CSV file (the header is line 1), or row in a Parquet file."""
     identifier: str
     loss: float
+    file: str = ""
+    """The file the row is in, when several were scored."""
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class FileSummary:
+    """One input's share when several were scored (``by_file``)."""
+
+    source: str
+    loss: float
+    """NaN when the file has no row to score."""
+    rows: int
+    skipped: int
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -80,6 +93,8 @@ class BatchSummary:
     skipped_reasons: tuple[str, ...]
     blank_lines: int = 0
     """Empty lines of a CSV file: not records, so neither scored nor skipped."""
+    files: tuple[FileSummary, ...] = ()
+    """One summary per input, when asked for (``by_file``)."""
 
     @property
     def unit(self) -> str:
@@ -103,8 +118,8 @@ class BatchSummary:
             "percentiles_exact": self.percentiles_exact,
         }
         document["worst"] = [
-            {"line": row.line, **({"id": row.identifier} if row.identifier else {}),
-             "loss": json_number(row.loss)}
+            {**({"file": row.file} if row.file else {}), "line": row.line,
+             **({"id": row.identifier} if row.identifier else {}), "loss": json_number(row.loss)}
             for row in self.worst
         ]  # fmt: skip
         document["clipped"] = self.clipped
@@ -112,6 +127,12 @@ class BatchSummary:
         document["skipped"] = self.skipped
         document["blank_lines"] = self.blank_lines
         document["source"] = self.source
+        if self.files:
+            document["files"] = [
+                {"source": file.source, "loss": json_number(file.loss), "rows": file.rows,
+                 "skipped": file.skipped}
+                for file in self.files
+            ]  # fmt: skip
         return document
 
 

@@ -938,17 +938,19 @@ def open_table(
     kind: Literal["csv", "parquet"] | None,
     delimiter: str | None,
     stdin: IO[bytes] | None,
+    names: Sequence[str] = (),
 ) -> Iterator[Table]:
     """Open one file, or a labels file and a predictions file, for batch reading.
 
     CSV (``.gz`` too, ``-`` for standard input) or Parquet; ``kind=None`` tells them apart by
     the ``.parquet`` suffix.  Standard input and gzip files are first copied, in bounded
-    chunks, to a temporary file, so that memory stays flat whatever their size.
+    chunks, to a temporary file, so that memory stays flat whatever their size.  ``names``,
+    if given, are what messages call the files (a URL whose local copy is read).
     """
     if sum(source == "-" for source in sources) > 1:
         raise InputError("only one file can be '-' (standard input)")
     with contextlib.ExitStack() as stack:
-        opened = []
+        opened: list[Source] = []
         for source in sources:
             file_kind = kind or ("parquet" if source.endswith(".parquet") else "csv")
             path = _local_path(stack, source, file_kind, stdin)
@@ -956,6 +958,8 @@ def open_table(
             if len(separator) != 1:
                 raise InputError(f"--delimiter must be one character, got {separator!r}")
             display = "<stdin>" if source == "-" else source
+            if names:
+                display = names[len(opened)]
             opened.append(Source(path, display, file_kind, separator))
         yield Table(opened)
 
