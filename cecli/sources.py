@@ -11,7 +11,12 @@ system; credentials come from where each file system looks (environment, profile
 was chosen over polars' own object store by a measurement and by what the readers need: the
 CSV reader cuts byte ranges of a local file and Parquet is read row group by row group, so a
 remote file is copied once, in bounded chunks, to the temporary folder and read from there.
-MEASUREMENT-PLACEHOLDER  Nothing of fsspec
+Measured against an S3 server on the same machine (1M rows x 11 columns, three runs each):
+copying the 202 MB CSV object through s3fs took 2.2-2.5 s, where polars' ``scan_csv`` of the
+URL (its object store) took 3.9-4.0 s to collect; local parsing adds about 0.4 s to the copy.
+The 76 MB Parquet object: 0.5-0.7 s to copy, 1.3-1.5 s for polars' ``scan_parquet``.  fsspec
+also lists and globs ``http(s)://`` and every cloud alike, and takes each file system's own
+option names, where polars' differ per cloud.  Nothing of fsspec
 is imported for local files.
 """
 
@@ -127,8 +132,8 @@ def file_system(url: str, storage_options: StorageOptions) -> tuple[AbstractFile
         raise InputError(f"{url}: reading URLs needs fsspec; pip install 'cecli[cloud]'") from None
     try:
         fs, path = url_to_fs(url, **dict(storage_options))
-    except ImportError as error:
-        raise InputError(f"{url}: {error}; pip install 'cecli[cloud]'") from None
+    except ImportError as error:  # fsspec names the package the protocol needs (gcsfs…)
+        raise InputError(f"{url}: {_reason(error)}") from None
     except (ValueError, TypeError) as error:
         raise InputError(f"{url}: cannot open ({_reason(error)})") from None
     return fs, path
