@@ -128,6 +128,7 @@ def score_file(
     skip_invalid: bool = False,
     by_file: bool = False,
     storage_options: Mapping[str, Any] | None = None,
+    dask: str | None = None,
     on_rows: Callable[[ScoredRows], None] | None = None,
     on_progress: Callable[[ScoringProgress], None] | None = None,
     stdin: IO[bytes] | None = None,
@@ -149,7 +150,11 @@ def score_file(
     rows and messages name the file.  In two-file mode each side may be such a list, and the
     files are paired in order.  ``by_file`` adds one :class:`~cecli.batch.FileSummary` per
     input.  URLs (``s3://…``, ``gs://…``, ``az://…``, ``https://…``, ``file://…``) are read
-    through fsspec with ``storage_options``.
+    through fsspec with ``storage_options``.  ``dask`` scores on a Dask cluster:
+    ``"local"`` or ``"local:N"`` starts N worker processes here, ``"auto"`` takes the
+    scheduler of Dask's configuration (``DASK_SCHEDULER_ADDRESS``), any other value is a
+    scheduler's address (``tcp://host:8786``); see :mod:`cecli.distributed`.  The result is
+    the same as on one machine, to the last bit.
 
     ``on_rows`` receives each batch's scored rows in file order (:class:`ScoredRows`),
     ``on_progress`` a :class:`ScoringProgress` before the first batch and after each one.
@@ -177,6 +182,17 @@ def score_file(
     )  # fmt: skip
     specs, inputs = expand_inputs(path_or_table, job.storage_options)
     display = describe_inputs(specs, inputs)
+    if dask is not None:
+        if on_rows is not None:
+            raise InputError(
+                "per-row output is not available on a cluster; score without dask",
+                parameter="dask",
+            )
+        from cecli.distributed import score_on_dask
+
+        return score_on_dask(
+            job, inputs, display, address=dask, by_file=by_file, on_progress=on_progress
+        )
     reader = stdin if stdin is not None else getattr(sys.stdin, "buffer", None)
     if len(inputs) == 1 and not by_file:
         accumulator, _ = job.score_input(inputs[0], reader, on_rows, on_progress)
@@ -258,9 +274,11 @@ class Job:
         files: tuple[InputFile, ...],
         stdin: IO[bytes] | None,
         local: tuple[str, ...] | None = None,
+        names: Sequence[str] | None = None,
     ) -> Iterator[Table]:
         """The input as a table; a remote file is read from a local copy.  ``local`` replaces
-        the files' paths (a block of a file, say) and messages still name the files."""
+        the files' paths (a block of a file, say); ``names`` are what messages call the files
+        (their paths or URLs, unless given)."""
         with contextlib.ExitStack() as stack:
             paths = local or tuple(
                 str(fetch(stack, f.location, self.kind_of(f), self.storage_options))
@@ -271,7 +289,7 @@ class Job:
             kind = self.kind or (kinds.pop() if len(kinds) == 1 else None)
             with open_table(
                 *paths, kind=kind, delimiter=self.delimiter, stdin=stdin,
-                names=[f.display for f in files],
+                names=list(names) if names is not None else [f.display for f in files],
             ) as table:  # fmt: skip
                 yield table
 
@@ -382,11 +400,22 @@ def _size(files: tuple[InputFile, ...]) -> int:
 
 def file_summary(accumulator: Accumulator, reduction: Reduction, source: str) -> FileSummary:
     """One input's loss, rows and skipped rows; its loss is NaN if it has nothing to score."""
-    try:
-        loss = accumulator.compute(reduction=reduction, source=source).loss
-    except InputError:
-        loss = math.nan
-    return FileSummary(source=source, loss=loss, rows=accumulator.rows, skipped=accumulator.skipped)
+    return FileSummary(
+        source=source, loss=share_loss(accumulator, reduction), rows=accumulator.rows,
+        skipped=accumulator.skipped,
+    )  # fmt: skip
+
+
+def share_loss(accumulator: Accumulator, reduction: Reduction) -> float:
+    """The loss ``compute`` gives for these rows, or NaN where it has none (no rows, or
+    weights that sum to 0 under a mean)."""
+    if accumulator.rows == 0:
+        return math.nan
+    if reduction == "sum":
+        return accumulator.total.value()
+    if accumulator.divisor.is_zero():
+        return math.nan
+    return accumulator.total.ratio(accumulator.divisor)
 
 
 def tag_lines(accumulator: Accumulator, key: int) -> None:

@@ -161,3 +161,12 @@ def test_file_urls_read_local_files_without_fsspec(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"file://{path}\n"
+
+
+def test_parquet_parts_in_s3_on_a_two_worker_cluster(s3: dict[str, Any], parts: list[Path]) -> None:
+    pytest.importorskip("distributed")  # installed by the test extra: never skipped in CI
+    url = f"s3://{BUCKET}/parts/part-*.parquet"
+    options = {"weight_col": "w", "by_file": True, "storage_options": s3["options"]}
+    single = cecli.score_file(url, **options)
+    on_cluster = cecli.score_file(url, **options, dask="local:2")
+    assert json.dumps(on_cluster.to_json()) == json.dumps(single.to_json())
