@@ -184,3 +184,22 @@ def test_a_gzip_part_is_read_like_the_others(split: tuple[str, list[str], list[i
         shutil.copyfileobj(plain, compressed)
     mixed = cecli.score_file([parts[0], parts[1], packed])
     assert _numbers(mixed.to_json()) == _numbers(cecli.score_file(list(parts)).to_json())
+
+
+def test_the_table_names_each_worst_rows_file_and_each_files_share(
+    split: tuple[str, list[str], list[int]],
+) -> None:
+    import io
+
+    from cecli import render
+
+    _, parts, _ = split
+    summary = cecli.score_file(list(parts), by_file=True)
+    out, err = io.StringIO(), io.StringIO()
+    render.emit_summary(summary, "table", out, err)
+    text = out.getvalue()
+    worst = text[text.index("Worst rows") : text.index("By file")]
+    assert f"{summary.worst[0].file}  " in worst
+    shares = text[text.index("By file") :].splitlines()
+    for part, share in zip(parts, summary.files, strict=True):
+        assert any(line.split()[:1] == [part] and f"{share.rows:,}" in line for line in shares)
