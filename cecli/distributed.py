@@ -214,9 +214,8 @@ def connect(address: str, stack: contextlib.ExitStack) -> Client:
         import dask
         from distributed import Client, LocalCluster
     except ImportError:
-        raise InputError(
-            f"scoring on a Dask cluster needs Dask; {INSTALL}", parameter="dask"
-        ) from None
+        # No parameter: the command line would rewrite the extra's name as the option's.
+        raise InputError(f"scoring on a Dask cluster needs Dask; {INSTALL}") from None
     local = re.fullmatch(r"local(?::(\d+))?", address)
     try:
         if local:

@@ -221,3 +221,33 @@ def fetch(
         stream: IO[bytes]
         with fs.open(path, "rb") as stream:
             return files._spool(stack, stream, f".{kind}", url)
+
+
+def parse_storage_options(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` settings as fsspec's storage options: ``true``/``false`` are booleans, a
+    whole number is an integer, anything else text; a dotted key (``client_kwargs.region_name``)
+    is a nested setting."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, equals, text = item.partition("=")
+        if not equals or not key.strip():
+            raise InputError(
+                f"storage_options: {item!r} is not KEY=VALUE", parameter="storage_options"
+            )
+        value: Any = text
+        if text.lower() in ("true", "false"):
+            value = text.lower() == "true"
+        elif re.fullmatch(r"[+-]?\d+", text):
+            value = int(text)
+        *parents, last = key.strip().split(".")
+        place = options
+        for parent in parents:
+            nested = place.setdefault(parent, {})
+            if not isinstance(nested, dict):
+                raise InputError(
+                    f"storage_options: {key!r} sets inside {parent!r}, which has a value",
+                    parameter="storage_options",
+                )
+            place = nested
+        place[last] = value
+    return options

@@ -170,3 +170,20 @@ def test_parquet_parts_in_s3_on_a_two_worker_cluster(s3: dict[str, Any], parts: 
     single = cecli.score_file(url, **options)
     on_cluster = cecli.score_file(url, **options, dask="local:2")
     assert json.dumps(on_cluster.to_json()) == json.dumps(single.to_json())
+
+
+def test_storage_options_from_key_value_settings() -> None:
+    from cecli.sources import parse_storage_options
+
+    assert parse_storage_options(
+        ["endpoint_url=http://127.0.0.1:9000", "anon=True", "client_kwargs.region_name=eu",
+         "default_block_size=1048576", "profile=a=b"]
+    ) == {
+        "endpoint_url": "http://127.0.0.1:9000", "anon": True,
+        "client_kwargs": {"region_name": "eu"}, "default_block_size": 1048576,
+        "profile": "a=b",
+    }  # fmt: skip
+    for bad in ("endpoint_url", "=x"):
+        with pytest.raises(cecli.InputError, match="is not KEY=VALUE") as raised:
+            parse_storage_options([bad])
+        assert raised.value.parameter == "storage_options"
