@@ -222,6 +222,12 @@ def connect(address: str, stack: contextlib.ExitStack) -> Client:
             workers = int(local.group(1) or os.cpu_count() or 1)
             if workers < 1:
                 raise InputError("dask: local:N needs N ≥ 1 workers", parameter="dask")
+            # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc map and
+            # unmap every block's buffers afresh: tasks measured 2-3x slower than in-process
+            # (0.3 s against 0.07 s to cut a 69 MB file).  This machine's workers go without.
+            environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+            environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+            stack.enter_context(dask.config.set({"distributed.nanny.pre-spawn-environ": environ}))
             cluster = stack.enter_context(
                 LocalCluster(
                     n_workers=workers,
