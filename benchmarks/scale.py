@@ -21,6 +21,7 @@ generates them) as ``--files`` CSV parts into a temporary folder (removed at the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import pickle
 import shutil
 import statistics
@@ -131,8 +132,6 @@ def main() -> int:
 
 
 def _run(args: argparse.Namespace, folder: Path) -> int:
-    from distributed import Client, LocalCluster
-
     from cecli import distributed
 
     started = time.perf_counter()
@@ -161,23 +160,17 @@ def _run(args: argparse.Namespace, folder: Path) -> int:
     print(f"  {local} / one process: {statistics.median(times[local]) / single:.2f}x")
     print(f"  same digits: {agree}")
 
-    with (
-        LocalCluster(
-            n_workers=args.workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=50,
-        ) as cluster,  # fmt: skip
-        Client(cluster) as client,
-    ):
+    with contextlib.ExitStack() as stack:
         import cecli
 
-        cecli.score_file(str(paths[0]), dask=cluster.scheduler_address)  # workers warm
+        # The cluster dask="local:N" starts (workers without Dask's malloc trim setting).
+        client = distributed.connect(local, stack)
+        address = client.scheduler.address
+        cecli.score_file(str(paths[0]), dask=address)  # workers warm
         warm = []
         for _ in range(args.runs):
             start = time.perf_counter()
-            cecli.score_file(pattern, dask=cluster.scheduler_address)
+            cecli.score_file(pattern, dask=address)
             warm.append(time.perf_counter() - start)
         rate = scheduler_rate(client)
     state_bytes, merged_bytes, task_rows, task_seconds, tasks, block = task_figures(paths)
