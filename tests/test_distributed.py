@@ -226,6 +226,29 @@ def test_the_scheduler_comes_from_dask_configuration(
         cecli.score_file(inputs["parquet"][0], dask="auto")
 
 
+def test_dask_on_the_command_line(
+    cluster: tuple[LocalCluster, Client],
+    inputs: dict[str, list[str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cecli.cli import main
+
+    address = _workers(cluster, 2)
+    args = ["ce", "--label-col", "label", "--pred-cols", ",".join(CLASSES), "--classes",
+            ",".join(CLASSES), "--weight-col", "w", "--skip-invalid", "--by-file",
+            "--json"]  # fmt: skip
+    files = [a for f in inputs["parquet"] for a in ("--parquet", f)]
+    assert main([*args, *files]) == 0
+    single = capsys.readouterr().out
+    assert main([*args, *files, "--dask", address]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == single
+    assert main(["ce", *files, "--reduction", "none", "--dask", address]) == 2
+    assert capsys.readouterr().err == (
+        "cecli: error: per-row output is not available on a cluster; score without --dask\n"
+    )
+
+
 # Last of the tests on the shared cluster: its nanny does not always bring the worker back.
 def test_a_worker_killed_mid_run_changes_nothing(
     cluster: tuple[LocalCluster, Client], inputs: dict[str, list[str]]

@@ -187,3 +187,21 @@ def test_storage_options_from_key_value_settings() -> None:
         with pytest.raises(cecli.InputError, match="is not KEY=VALUE") as raised:
             parse_storage_options([bad])
         assert raised.value.parameter == "storage_options"
+
+
+def test_storage_options_on_the_command_line(
+    s3: dict[str, Any], parts: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cecli.cli import main
+
+    options = s3["options"]
+    settings = [f"--storage-option={k}={v}" for k, v in options.items()]
+    url = f"s3://{BUCKET}/parts/part-*.parquet"
+    assert main(["ce", "--parquet", url, *settings, "--weight-col", "w", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    remote = cecli.score_file(url, weight_col="w", storage_options=options)
+    assert json.dumps(document) == json.dumps(remote.to_json())
+    assert main(["ce", "--parquet", url, "--storage-option", "endpoint_url"]) == 2
+    assert capsys.readouterr().err == (
+        "cecli: error: --storage-option: 'endpoint_url' is not KEY=VALUE\n"
+    )

@@ -203,3 +203,59 @@ def test_the_table_names_each_worst_rows_file_and_each_files_share(
     shares = text[text.index("By file") :].splitlines()
     for part, share in zip(parts, summary.files, strict=True):
         assert any(line.split()[:1] == [part] and f"{share.rows:,}" in line for line in shares)
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from cecli.cli import main
+
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_repeated_csv_options_score_every_file(
+    split: tuple[str, list[str], list[int]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, parts, _ = split
+    code, out, err = _cli(capsys, "ce", *[a for p in parts for a in ("--csv", p)], "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out) == json.loads(json.dumps(cecli.score_file(list(parts)).to_json()))
+    assert json.loads(out)["rows"] == 300  # not the last file's 80 alone
+
+
+def test_a_glob_with_by_file_on_the_command_line(
+    split: tuple[str, list[str], list[int]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, parts, sizes = split
+    pattern = str(Path(parts[0]).parent / "part-*.csv")
+    code, out, err = _cli(capsys, "ce", "--csv", pattern, "--by-file", "--json")
+    assert (code, err) == (0, "")
+    document = json.loads(out)
+    assert [(f["source"], f["rows"]) for f in document["files"]] == list(
+        zip(parts, sizes, strict=True)
+    )
+    code, out, err = _cli(capsys, "ce", "--csv", pattern + ".gz")
+    assert (code, out) == (2, "")
+    assert err == f"cecli: error: {pattern}.gz: no file matches the pattern\n"
+
+
+def test_labels_and_preds_lists_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = _rows(30, seed=5)
+    whole = _write(tmp_path / "whole.csv", rows)
+    args = ["ce"]
+    for number, chunk in enumerate((rows[:10], rows[10:])):
+        fields = [row.split(",") for row in chunk]
+        (tmp_path / f"y{number}.csv").write_text("label\n" + "".join(f"{f[0]}\n" for f in fields))
+        (tmp_path / f"p{number}.csv").write_text(
+            "p0,p1,p2\n" + "".join(",".join(f[1:4]) + "\n" for f in fields)
+        )
+        args += ["--labels", str(tmp_path / f"y{number}.csv")]
+        args += ["--preds", str(tmp_path / f"p{number}.csv")]
+    code, out, err = _cli(capsys, *args, "-q")
+    assert (code, err) == (0, "")
+    assert out == f"{cecli.score_file(whole).loss!r}\n"

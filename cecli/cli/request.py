@@ -98,10 +98,10 @@ def check(request: Request) -> Route:
             "--explain explains typed LABELS and PREDS term by term; a file's summary has no "
             "terms to explain"
         )
-    if files.csv is not None and files.parquet is not None:
+    if files.csv and files.parquet:
         raise InputError("use either --csv or --parquet, not both")
-    if (files.labels_file is None) != (files.preds_file is None):
+    if bool(files.labels_file) != bool(files.preds_file):
         raise InputError("--labels FILE and --preds FILE go together")
-    if len(files.sources) > 2:
+    if files.labels_file and (files.csv or files.parquet):
         raise InputError("use either --csv/--parquet or --labels with --preds, not both")
     return route
