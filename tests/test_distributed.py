@@ -204,6 +204,12 @@ def test_the_first_bad_record_in_input_order_is_the_error(
     with pytest.raises(cecli.InputError) as on_cluster:
         cecli.score_file(files, **strict, dask=address)
     assert str(on_cluster.value) == str(single.value)
+    # Nothing of the failed run is left on the cluster (its tasks cancelled and released).
+    _, client = cluster
+    deadline = time.monotonic() + 30
+    while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
+        assert time.monotonic() < deadline, "tasks of the failed run are still on the cluster"
+        time.sleep(0.05)
 
 
 def test_the_scheduler_comes_from_dask_configuration(
