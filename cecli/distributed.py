@@ -250,8 +250,12 @@ def connect(address: str, stack: contextlib.ExitStack) -> Client:
         return stack.enter_context(Client(address, timeout=timeout))
     except InputError:
         raise
-    except (OSError, TimeoutError, ValueError) as error:
-        why = " ".join(str(error).split()) or type(error).__name__
+    except (OSError, TimeoutError, ValueError, RuntimeError) as error:
+        # RuntimeError: a local cluster whose workers failed to start; say why, in one line.
+        cause = error.__cause__ if isinstance(error, RuntimeError) and error.__cause__ else error
+        why = " ".join(str(cause).split()) or type(cause).__name__
+        if local:
+            raise InputError(f"dask: cannot start {address} ({why})", parameter="dask") from None
         raise InputError(
             f"dask: cannot reach the scheduler at {address} ({why})", parameter="dask"
         ) from None

@@ -321,3 +321,20 @@ def test_without_dask_one_error_names_the_extra(inputs: dict[str, list[str]]) ->
     assert result.stdout == (
         "700\nscoring on a Dask cluster needs Dask; pip install 'cecli[dask]'\n"
     )
+
+
+def test_a_local_cluster_that_cannot_start_is_one_error(
+    inputs: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import distributed as dask_distributed
+
+    def failing(*args: object, **kwargs: object) -> None:
+        try:
+            raise OSError("no room for a worker")
+        except OSError as error:  # as distributed words it: a RuntimeError with the cause
+            raise RuntimeError("Nanny failed to start.") from error
+
+    monkeypatch.setattr(dask_distributed, "LocalCluster", failing)
+    with pytest.raises(cecli.InputError) as raised:
+        cecli.score_file(inputs["csv"][0], dask="local:2")
+    assert str(raised.value) == "dask: cannot start local:2 (no room for a worker)"
