@@ -221,7 +221,7 @@ def expand_inputs(
                 "two-file mode pairs them in order"
             )
         pairs = list(zip(label_files, pred_files, strict=True))
-        return [*labels, *preds], [(a, b) for a, b in pairs]
+        return [f"{', '.join(labels)} + {', '.join(preds)}"], [(a, b) for a, b in pairs]
     specs = as_list(path_or_table)
     if not specs:
         raise InputError("no input file given")
@@ -233,7 +233,8 @@ def describe_inputs(specs: list[str], inputs: list[tuple[InputFile, ...]]) -> st
     if len(inputs) == 1:
         return " + ".join(file.display for file in inputs[0])
     given = ", ".join(specs)
-    return given if len(specs) == len(inputs) else f"{given} ({len(inputs):,} files)"
+    what = "pairs of files" if len(inputs[0]) == 2 else "files"
+    return given if len(specs) == len(inputs) else f"{given} ({len(inputs):,} {what})"
 
 
 @dataclass(frozen=True)

@@ -161,6 +161,7 @@ def test_two_file_mode_pairs_lists_in_order(tmp_path: Path) -> None:
         preds.append(str(pred_file))
     paired = cecli.score_file((labels, preds))
     assert _numbers(paired.to_json()) == _numbers(cecli.score_file(whole).to_json())
+    assert paired.source == f"{', '.join(labels)} + {', '.join(preds)} (2 pairs of files)"
     pairs = {f"{a} + {b}" for a, b in zip(labels, preds, strict=True)}
     assert {row.file for row in paired.worst} <= pairs
     with pytest.raises(cecli.InputError, match="2 labels file"):
