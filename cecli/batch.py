@@ -55,6 +55,19 @@ class WorstRow:
     """Line in the CSV file (the header is line 1), or row in a Parquet file."""
     identifier: str
     loss: float
+    file: str = ""
+    """The file the row is in, when several were scored."""
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class FileSummary:
+    """One input's share when several were scored (``by_file``)."""
+
+    source: str
+    loss: float
+    """NaN when the file has no row to score."""
+    rows: int
+    skipped: int
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -94,6 +107,8 @@ class BatchSummary:
     """Rows or classes carry weights: the loss is a weighted mean (or sum)."""
     notes: tuple[str, ...] = ()
     """What was guessed from the file's layout (columns taken as weights, class names…)."""
+    files: tuple[FileSummary, ...] = ()
+    """One summary per input, when asked for (``by_file``)."""
 
     @property
     def unit(self) -> str:
@@ -117,8 +132,8 @@ class BatchSummary:
             "percentiles_exact": self.percentiles_exact,
         }
         document["worst"] = [
-            {"line": row.line, **({"id": row.identifier} if row.identifier else {}),
-             "loss": json_number(row.loss)}
+            {**({"file": row.file} if row.file else {}), "line": row.line,
+             **({"id": row.identifier} if row.identifier else {}), "loss": json_number(row.loss)}
             for row in self.worst
         ]  # fmt: skip
         document["clipped"] = self.clipped
@@ -136,6 +151,12 @@ class BatchSummary:
             document["groups"] = [row.to_json(self.group_by) for row in self.groups]
         if self.notes:
             document["notes"] = list(self.notes)
+        if self.files:
+            document["files"] = [
+                {"source": file.source, "loss": json_number(file.loss), "rows": file.rows,
+                 "skipped": file.skipped}
+                for file in self.files
+            ]  # fmt: skip
         return document
 
 
@@ -205,6 +226,10 @@ class Accumulator:
     base: Base = "e"
     evaluation: Evaluation | None = None
     """Accuracy, per-class and per-group sums, when the file is scored as an evaluation."""
+    weighted: bool = False
+    """A weight column was read (the loss is a weighted mean)."""
+    notes: list[str] = field(default_factory=list)
+    """What was guessed from the files' layout, each said once."""
 
     def update(
         self,
@@ -322,6 +347,8 @@ class Accumulator:
         ]
         self.skip(other.reasons, other.skipped)
         self.blank_lines += other.blank_lines
+        self.weighted = self.weighted or other.weighted
+        self.notes += [note for note in other.notes if note not in self.notes]
         if self.evaluation is not None and other.evaluation is not None:
             self.evaluation.merge(other.evaluation)
         elif self.evaluation is None:

@@ -269,6 +269,8 @@ class Source:
         self.size = path.stat().st_size
         self.first = 2 if kind == "csv" else 1
         """The line (CSV, after the header) or row (Parquet) of the first record."""
+        self.rows: tuple[int, int] | None = None
+        """Only these Parquet rows (start, stop), read as if they were the whole file."""
         if kind == "csv":
             if len(separator) != 1 or not separator.isascii():
                 raise InputError(f"--delimiter must be one ASCII character, got {separator!r}")
@@ -419,7 +421,8 @@ class Source:
         is an empty value."""
         if self.kind == "parquet":
             with self.reading():
-                value = self.scan().slice(record, 1).select(column).collect().item()
+                start = self.rows[0] if self.rows else 0
+                value = self.scan().slice(start + record, 1).select(column).collect().item()
             return "" if value is None else str(value)
         line, position = record + self.first, self.columns.index(column)
         with self.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
@@ -633,8 +636,10 @@ class Table:
         _check_row_groups(source, set(mine))
         # One slice of the lazy scan at a time reads only the row groups it needs: flat
         # memory (150 -> 174 MiB from 1M to 10M rows), where collect_batches grew to 338.
-        for offset in range(0, source.estimated_rows(), BATCH_ROWS):
-            piece = source.scan().slice(offset, BATCH_ROWS).select(mine).collect()
+        start, stop = source.rows or (0, source.estimated_rows())
+        for offset in range(start, stop, BATCH_ROWS):
+            count = min(BATCH_ROWS, stop - offset)
+            piece = source.scan().slice(offset, count).select(mine).collect()
             yield reading.finish_parquet(piece), None
 
     def _to_batch(
@@ -890,7 +895,9 @@ class RecordTooLong(InputError):
         self.line = line
 
 
-def _record_blocks(path: Path, separator: str = ",") -> Iterator[bytes]:
+def _record_blocks(
+    path: Path, separator: str = ",", chunk_bytes: int | None = None
+) -> Iterator[bytes]:
     """The file after its header in blocks of whole records, about ``CHUNK_BYTES`` each.
 
     Each block is read by one ``os.pread`` straight into the ``bytes`` that polars takes: no
@@ -905,7 +912,7 @@ def _record_blocks(path: Path, separator: str = ",") -> Iterator[bytes]:
             raise RecordTooLong(1)
         start, size = len(header), os.fstat(fd).st_size
         while start < size:
-            length = _block_stop(fd, start, size) - start
+            length = _block_stop(fd, start, size, chunk_bytes) - start
             while True:
                 data = os.pread(fd, length, start)
                 if not data:
@@ -928,10 +935,10 @@ def _record_blocks(path: Path, separator: str = ",") -> Iterator[bytes]:
 _SEARCH_BYTES = 1 << 16
 
 
-def _block_stop(fd: int, start: int, size: int) -> int:
-    """The end of the last line in ``CHUNK_BYTES`` from ``start`` (``start + CHUNK_BYTES``
-    if there is none; the end of the file, if it is nearer)."""
-    limit = start + CHUNK_BYTES
+def _block_stop(fd: int, start: int, size: int, chunk_bytes: int | None = None) -> int:
+    """The end of the last line in ``chunk_bytes`` (default ``CHUNK_BYTES``) from ``start``
+    (``start + chunk_bytes`` if there is none; the end of the file, if it is nearer)."""
+    limit = start + (chunk_bytes or CHUNK_BYTES)
     if limit >= size:
         return size
     window_end = limit
@@ -1018,17 +1025,19 @@ def open_table(
     kind: Literal["csv", "parquet"] | None,
     delimiter: str | None,
     stdin: IO[bytes] | None,
+    names: Sequence[str] = (),
 ) -> Iterator[Table]:
     """Open one file, or a labels file and a predictions file, for batch reading.
 
     CSV (``.gz`` too, ``-`` for standard input) or Parquet; ``kind=None`` tells them apart by
     the ``.parquet`` suffix.  Standard input and gzip files are first copied, in bounded
-    chunks, to a temporary file, so that memory stays flat whatever their size.
+    chunks, to a temporary file, so that memory stays flat whatever their size.  ``names``,
+    if given, are what messages call the files (a URL whose local copy is read).
     """
     if sum(source == "-" for source in sources) > 1:
         raise InputError("only one file can be '-' (standard input)")
     with contextlib.ExitStack() as stack:
-        opened = []
+        opened: list[Source] = []
         for source in sources:
             file_kind = kind or ("parquet" if source.endswith(".parquet") else "csv")
             path = _local_path(stack, source, file_kind, stdin)
@@ -1036,6 +1045,8 @@ def open_table(
             if len(separator) != 1:
                 raise InputError(f"--delimiter must be one character, got {separator!r}")
             display = "<stdin>" if source == "-" else source
+            if names:
+                display = names[len(opened)]
             opened.append(Source(path, display, file_kind, separator))
         yield Table(opened)
 

@@ -1317,15 +1317,28 @@ def summary_tables(summary: BatchSummary) -> list[RenderableType]:
         out.append(_accuracy_table(summary.accuracy))
     if summary.worst:
         with_ids = any(row.identifier for row in summary.worst)
-        worst = _table("Worst rows", ["line", *(["id"] if with_ids else []), f"loss ({unit})"])
+        with_files = any(row.file for row in summary.worst)
+        worst = _table(
+            "Worst rows",
+            [*(["file"] if with_files else []), "line", *(["id"] if with_ids else []),
+             f"loss ({unit})"],
+        )  # fmt: skip
         for row in summary.worst:
             identifier = [_data(row.identifier)] if with_ids else []
-            worst.add_row(str(row.line), *identifier, fmt(row.loss))
+            file = [_data(row.file)] if with_files else []
+            worst.add_row(*file, str(row.line), *identifier, fmt(row.loss))
         out.append(worst)
     if summary.per_class is not None:
         out.append(_per_class_table(summary))
     if summary.groups is not None:
         out.append(_groups_table(summary))
+    if summary.files:
+        shares = _table("By file", ["file", f"loss ({summary.reduction})", "rows", "skipped"])
+        for share in summary.files:
+            shares.add_row(
+                _data(share.source), fmt(share.loss), f"{share.rows:,}", f"{share.skipped:,}"
+            )
+        out.append(shares)
     return out
 
 

@@ -8,11 +8,14 @@ progress reach the caller through callbacks; nothing here prints.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import heapq
 import inspect
+import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Literal, get_args
 
@@ -20,12 +23,21 @@ import numpy as np
 import numpy.typing as npt
 
 from cecli import losses
-from cecli.batch import BatchSummary, Problem, Rejected, rejected_rows, score_table
+from cecli.batch import (
+    Accumulator,
+    BatchSummary,
+    FileSummary,
+    Problem,
+    Rejected,
+    rejected_rows,
+    score_table,
+)
 from cecli.evaluation import Evaluation, Kind
-from cecli.files import Batch, Columns, Family, open_table, select_columns
+from cecli.files import Batch, Columns, Family, Table, open_table, select_columns
 from cecli.inputs import InputError
 from cecli.numerics import FloatArray
 from cecli.results import LossResult, Reduction, RowLosses
+from cecli.sources import InputFile, expand_all, fetch, kind_of
 
 LossName = Literal["ce", "bce", "multilabel", "kl", "grad", "smooth", "focal"]
 FileKind = Literal["csv", "parquet"]
@@ -56,6 +68,8 @@ class ScoredRows:
     class_labels: tuple[str, ...]
     """The class names given, else the prediction columns' names."""
     evaluation: Evaluation | None = None
+    source: str = ""
+    """The file (or labels file + predictions file) the rows are in."""
 
     def kept(self) -> dict[str, list[str]]:
         """Each ``keep`` column's text for the scored rows."""
@@ -104,8 +118,15 @@ class ScoringProgress:
     size_bytes: int
 
 
+Paths = PathLike | Sequence[PathLike]
+"""One argument (a file, a folder of parts, a glob or a URL) or a list of them."""
+
+_LINE_BITS = 40
+"""Lines of different inputs are told apart while merged: ``(input << 40) | line``."""
+
+
 def score_file(
-    path_or_table: PathLike | tuple[PathLike, PathLike],
+    path_or_table: Paths | tuple[Paths, Paths],
     loss: LossName = "ce",
     *,
     logits: bool | None = None,
@@ -131,6 +152,9 @@ def score_file(
     delimiter: str | None = None,
     kind: FileKind | None = None,
     skip_invalid: bool = False,
+    by_file: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+    dask: str | None = None,
     on_rows: Callable[[ScoredRows], None] | None = None,
     on_progress: Callable[[ScoringProgress], None] | None = None,
     stdin: IO[bytes] | None = None,
@@ -143,27 +167,29 @@ def score_file(
 ) -> BatchSummary:
     """Score every row of a file with ``loss`` and summarise, as ``cecli LOSS --csv FILE``.
 
-    ``path_or_table`` is one file, or ``(labels_path, preds_path)``.  A ``.parquet`` name is
-    read as Parquet and any other as CSV (``.gz`` too), unless ``kind`` says; ``"-"`` reads
-    ``stdin`` (default: standard input).  The loss options (``logits``, ``eps``, ``base``,
-    ``weights``, ``smoothing``, ``gamma``…) are those of the loss's function, e.g.
-    :func:`cecli.ce`; None leaves the function's default, and an option the loss does not
+    ``path_or_table`` is one file, a list of them, or ``(labels_path, preds_path)``.  A
+    ``.parquet`` name is read as Parquet and any other as CSV (``.gz`` too), unless ``kind``
+    says; ``"-"`` reads ``stdin`` (default: standard input).  The loss options (``logits``,
+    ``eps``, ``base``, ``weights``, ``smoothing``, ``gamma``…) are those of the loss's function,
+    e.g. :func:`cecli.ce`; None leaves the function's default, and an option the loss does not
     take raises :class:`~cecli.InputError`.  ``label_col`` (one column of class indices or
     names), ``label_cols`` and ``pred_cols`` (names or globs such as ``"p*"``), ``weight_col``
     and ``id_col`` pick the columns.  With ``skip_invalid`` invalid rows are counted and left
     out instead of raising.
 
+    Many inputs: a list of paths, a glob (``"preds/part-*.csv.gz"``) or a folder of parts
+    (see :mod:`cecli.sources`) are scored as one table, each file with its own header; worst
+    rows and messages name the file.  In two-file mode each side may be such a list, and the
+    files are paired in order.  ``by_file`` adds one :class:`~cecli.batch.FileSummary` per
+    input.  URLs (``s3://…``, ``gs://…``, ``az://…``, ``https://…``, ``file://…``) are read
+    through fsspec with ``storage_options``.  ``dask`` scores on a Dask cluster:
+    ``"local"`` or ``"local:N"`` starts N worker processes here, ``"auto"`` takes the
+    scheduler of Dask's configuration (``DASK_SCHEDULER_ADDRESS``), any other value is a
+    scheduler's address (``tcp://host:8786``); see :mod:`cecli.distributed`.  The result is
+    the same as on one machine, to the last bit.
+
     ``on_rows`` receives each batch's scored rows in file order (:class:`ScoredRows`),
     ``on_progress`` a :class:`ScoringProgress` before the first batch and after each one.
-
-    Accuracy comes beside the loss for ``ce``, ``focal``, ``smooth`` (top-1, top-``top_k``
-    with 5 by default past 5 classes, mean probability of the true class) and ``bce``,
-    ``multilabel`` (at ``threshold``); see :mod:`cecli.evaluation`.  ``per_class`` adds one
-    row per class (per output for binary losses), ``by`` (column names, or one string of
-    names separated by commas) one row per distinct value of those columns.  ``keep`` columns
-    reach ``on_rows`` as text (:meth:`ScoredRows.kept`), beside :meth:`ScoredRows.details`.
-    With ``skip_invalid``, ``on_rejects`` receives the skipped rows read again from the file
-    (one file only), each with its line and reason, once every row is scored.
     """
     if loss not in LOSS_FUNCTIONS:
         known = ", ".join(LOSS_FUNCTIONS)
@@ -179,46 +205,166 @@ def score_file(
         raise InputError(
             f"reduction must be mean, sum or none, got {reduction!r}", parameter="reduction"
         )
-    names = tuple(class_names) if class_names is not None else None
-    compute = _batch_function(loss, options, names)
-    group_by = _column_list(by)
-    probabilities = not logits if probs is None else probs
-    sources = (
-        [os.fspath(path_or_table[0]), os.fspath(path_or_table[1])]
-        if isinstance(path_or_table, tuple)
-        else [os.fspath(path_or_table)]
-    )
+    job = Job(
+        loss=loss, options=options,
+        names=tuple(class_names) if class_names is not None else None,
+        label_col=label_col, label_cols=label_cols, pred_cols=pred_cols,
+        weight_col=weight_col, id_col=id_col, delimiter=delimiter, kind=kind,
+        skip_invalid=skip_invalid, storage_options=dict(storage_options or {}),
+        per_class=per_class, group_by=_column_list(by), top_k=top_k, threshold=threshold,
+        keep=_column_list(keep),
+    )  # fmt: skip
+    specs, inputs = expand_inputs(path_or_table, job.storage_options)
+    display = describe_inputs(specs, inputs)
+    if dask is not None:
+        if on_rows is not None:
+            raise InputError(
+                "per-row output is not available on a cluster; score without dask",
+                parameter="dask",
+            )
+        from cecli.distributed import score_on_dask
+
+        return score_on_dask(
+            job, inputs, display, address=dask, by_file=by_file, on_progress=on_progress
+        )
     reader = stdin if stdin is not None else getattr(sys.stdin, "buffer", None)
-    with open_table(*sources, kind=kind, delimiter=delimiter, stdin=reader) as table:
-        columns = select_columns(
-            table.columns, _family(loss, options), label_col=label_col, label_cols=label_cols,
-            pred_cols=pred_cols, weight_col=weight_col, id_col=id_col, group_by=group_by,
-            keep=_column_list(keep),
+    if on_rejects is not None and len(inputs) != 1:
+        raise InputError("the rejected rows are written for one input only", parameter="rejects")
+    if len(inputs) == 1 and not by_file:
+        accumulator, _ = job.score_input(inputs[0], reader, on_rows, on_progress, on_rejects)
+        return job.finish(accumulator.compute(reduction=reduction, source=display), accumulator)
+    return _score_inputs(job, inputs, display, reader, by_file, on_rows, on_progress)
+
+
+def expand_inputs(
+    path_or_table: Paths | tuple[Paths, Paths], storage_options: Mapping[str, Any]
+) -> tuple[list[str], list[tuple[InputFile, ...]]]:
+    """The arguments as given, and the inputs they name: one file each, or a labels file
+    and a predictions file each (two-file mode, paired in order)."""
+
+    def as_list(paths: Paths) -> list[str]:
+        if isinstance(paths, str | os.PathLike):
+            return [os.fspath(paths)]
+        return [os.fspath(p) for p in paths]
+
+    if isinstance(path_or_table, tuple) and len(path_or_table) == 2:
+        labels, preds = (as_list(side) for side in path_or_table)
+        label_files = expand_all(labels, storage_options)
+        pred_files = expand_all(preds, storage_options)
+        if len(label_files) != len(pred_files):
+            raise InputError(
+                f"{len(label_files)} labels file(s) but {len(pred_files)} predictions file(s); "
+                "two-file mode pairs them in order"
+            )
+        pairs = list(zip(label_files, pred_files, strict=True))
+        return [f"{', '.join(labels)} + {', '.join(preds)}"], [(a, b) for a, b in pairs]
+    specs = as_list(path_or_table)
+    if not specs:
+        raise InputError("no input file given")
+    return specs, [(file,) for file in expand_all(specs, storage_options)]
+
+
+def describe_inputs(specs: list[str], inputs: list[tuple[InputFile, ...]]) -> str:
+    """What the summary's ``source`` says: the file, or the arguments and how many files."""
+    if len(inputs) == 1:
+        return " + ".join(file.display for file in inputs[0])
+    given = ", ".join(specs)
+    what = "pairs of files" if len(inputs[0]) == 2 else "files"
+    return given if len(specs) == len(inputs) else f"{given} ({len(inputs):,} {what})"
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to score and how, apart from the inputs: sent as it is to cluster workers."""
+
+    loss: LossName
+    options: dict[str, Any]
+    names: tuple[str, ...] | None
+    label_col: str | None
+    label_cols: str | None
+    pred_cols: str | None
+    weight_col: str | None
+    id_col: str | None
+    delimiter: str | None
+    kind: FileKind | None
+    skip_invalid: bool
+    storage_options: dict[str, Any]
+    per_class: bool = False
+    group_by: tuple[str, ...] = ()
+    top_k: int | None = None
+    threshold: float = 0.5
+    keep: tuple[str, ...] = ()
+
+    @property
+    def reduction(self) -> Reduction:
+        reduction: Reduction = self.options["reduction"]
+        return reduction
+
+    def kind_of(self, file: InputFile) -> FileKind:
+        return self.kind or ("parquet" if kind_of(file.display) == "parquet" else "csv")
+
+    def columns(self, table: Table) -> Columns:
+        return select_columns(
+            table.columns, _family(self.loss, self.options), label_col=self.label_col,
+            label_cols=self.label_cols, pred_cols=self.pred_cols, weight_col=self.weight_col,
+            id_col=self.id_col, group_by=self.group_by, keep=self.keep,
         )  # fmt: skip
+
+    def finish(self, summary: BatchSummary, accumulator: Accumulator) -> BatchSummary:
+        """``summary`` saying whether weights applied and what was guessed from the layout."""
+        weighted = accumulator.weighted or self.options.get("weights") is not None
+        return dataclasses.replace(summary, weighted=weighted, notes=tuple(accumulator.notes))
+
+    @contextlib.contextmanager
+    def opened(
+        self,
+        files: tuple[InputFile, ...],
+        stdin: IO[bytes] | None,
+        local: tuple[str, ...] | None = None,
+        names: Sequence[str] | None = None,
+    ) -> Iterator[Table]:
+        """The input as a table; a remote file is read from a local copy.  ``local`` replaces
+        the files' paths (a block of a file, say); ``names`` are what messages call the files
+        (their paths or URLs, unless given)."""
+        with contextlib.ExitStack() as stack:
+            paths = local or tuple(
+                str(fetch(stack, f.location, self.kind_of(f), self.storage_options))
+                if f.remote else f.path
+                for f in files
+            )  # fmt: skip
+            kinds = {self.kind_of(f) for f in files}
+            kind = self.kind or (kinds.pop() if len(kinds) == 1 else None)
+            with open_table(
+                *paths, kind=kind, delimiter=self.delimiter, stdin=stdin,
+                names=list(names) if names is not None else [f.display for f in files],
+            ) as table:  # fmt: skip
+                yield table
+
+    def score_table(
+        self,
+        table: Table,
+        on_rows: Callable[[ScoredRows], None] | None = None,
+        report: Callable[[int], None] | None = None,
+        on_rejects: Callable[[Rejected], None] | None = None,
+    ) -> Accumulator:
+        """Every row of ``table`` scored into one accumulator."""
+        columns = self.columns(table)
+        names = self.names
         if names is None and columns.class_names is not None:
             names = columns.class_names  # from the prediction columns' names (p_<class>)
-            compute = _batch_function(loss, options, names)
         class_labels = names if names is not None else tuple(columns.preds)
         evaluation = evaluation_for(
-            loss, options, class_labels, per_class=per_class, by=group_by, top_k=top_k,
-            threshold=threshold,
+            self.loss, self.options, class_labels, per_class=self.per_class, by=self.group_by,
+            top_k=self.top_k, threshold=self.threshold,
         )  # fmt: skip
-        if per_class and evaluation is not None and evaluation.kind == "binary":
-            compute = _batch_function(loss, options, names, full=True)
-        expected, size = table.estimated_rows(), table.size
-        read = 0
-
-        def report(rows: int) -> None:
-            nonlocal read
-            read += rows
-            if on_progress is not None:
-                on_progress(ScoringProgress(read, rows, expected, size))
+        full = self.per_class and evaluation is not None and evaluation.kind == "binary"
 
         def hand_on(
             batch: Batch, keep: npt.NDArray[np.bool_], result: RowLosses | LossResult
         ) -> None:
             if on_rows is not None:
-                on_rows(ScoredRows(batch, keep, result, columns, class_labels, evaluation))
+                on_rows(ScoredRows(batch, keep, result, columns, class_labels, evaluation,
+                                   table.display))  # fmt: skip
 
         skipped: dict[int, str] = {}
 
@@ -226,18 +372,153 @@ def score_file(
             for problem in problems:
                 skipped[int(batch.lines[problem.row])] = f"{problem.column}: {problem.reason}"
 
-        report(0)
+        probs = self.options.get("probs")
+        probabilities = not self.options.get("logits") if probs is None else bool(probs)
         accumulator = score_table(
-            table, columns, compute, probabilities=probabilities,
-            class_names=list(names) if names is not None else None, skip_invalid=skip_invalid,
+            table, columns, _batch_function(self.loss, self.options, names, full=full),
+            probabilities=probabilities,
+            class_names=list(names) if names is not None else None,
+            skip_invalid=self.skip_invalid,
             on_rows=hand_on if on_rows is not None else None, on_progress=report,
             evaluation=evaluation, on_skipped=note_skipped if on_rejects is not None else None,
         )  # fmt: skip
-        summary = accumulator.compute(reduction=reduction, source=table.display)
+        accumulator.weighted = columns.weight is not None
+        accumulator.notes = list(columns.notes)
         if on_rejects is not None:
             on_rejects(rejected_rows(table, skipped))
-        weighted = columns.weight is not None or options.get("weights") is not None
-        return dataclasses.replace(summary, weighted=weighted, notes=columns.notes)
+        return accumulator
+
+    def score_input(
+        self,
+        files: tuple[InputFile, ...],
+        stdin: IO[bytes] | None,
+        on_rows: Callable[[ScoredRows], None] | None,
+        on_progress: Callable[[ScoringProgress], None] | None,
+        on_rejects: Callable[[Rejected], None] | None = None,
+        *,
+        before: tuple[int, int] = (0, 0),
+        rows_per_byte: float | None = None,
+        total_bytes: int | None = None,
+    ) -> tuple[Accumulator, int]:
+        """One input scored, and how many bytes it has; progress counts on from ``before``
+        (rows, bytes already read) towards an estimate of all inputs."""
+        with self.opened(files, stdin) as table:
+            size = table.size
+            expected = table.estimated_rows()
+            if total_bytes is not None:
+                per_byte = rows_per_byte if rows_per_byte is not None else expected / max(size, 1)
+                expected = before[0] + expected + int(per_byte * (total_bytes - before[1] - size))
+            read = before[0]
+
+            def report(rows: int) -> None:
+                nonlocal read
+                read += rows
+                if on_progress is not None:
+                    on_progress(ScoringProgress(read, rows, expected, total_bytes or size))
+
+            if before == (0, 0):
+                report(0)
+            return self.score_table(table, on_rows, report, on_rejects), size
+
+
+def _score_inputs(
+    job: Job,
+    inputs: list[tuple[InputFile, ...]],
+    display: str,
+    stdin: IO[bytes] | None,
+    by_file: bool,
+    on_rows: Callable[[ScoredRows], None] | None,
+    on_progress: Callable[[ScoringProgress], None] | None,
+) -> BatchSummary:
+    """Inputs scored one after the other into one accumulator, in input order."""
+    total = Accumulator()
+    shares: list[FileSummary] = []
+    names = [" + ".join(file.display for file in files) for files in inputs]
+    total_bytes = sum(_size(files) for files in inputs)
+    rows = done = 0
+    classes: tuple[int, str] | None = None
+    for index, files in enumerate(inputs):
+        accumulator, size = job.score_input(
+            files, stdin, on_rows, on_progress, before=(rows, done),
+            rows_per_byte=rows / done if done else None, total_bytes=total_bytes,
+        )  # fmt: skip
+        rows, done = rows + accumulator.rows + accumulator.skipped, done + size
+        if accumulator.rows:
+            if classes is not None and classes[0] != accumulator.classes:
+                raise InputError(
+                    f"{names[index]}: {accumulator.classes} classes, but {classes[1]} has "
+                    f"{classes[0]}; score them apart"
+                )
+            classes = (accumulator.classes, names[index])
+        if by_file:
+            shares.append(file_summary(accumulator, job.reduction, names[index]))
+        tag_lines(accumulator, index)
+        total.merge(accumulator)
+    summary = job.finish(total.compute(reduction=job.reduction, source=display), total)
+    return untag_lines(summary, lambda key, line: (names[key], line), tuple(shares))
+
+
+def _size(files: tuple[InputFile, ...]) -> int:
+    """Bytes of local files (for progress); 0 for what has no size at hand."""
+    total = 0
+    for file in files:
+        with contextlib.suppress(OSError):
+            if not file.remote and file.path != "-":
+                total += os.stat(file.path).st_size
+    return total
+
+
+def file_summary(accumulator: Accumulator, reduction: Reduction, source: str) -> FileSummary:
+    """One input's loss, rows and skipped rows; its loss is NaN if it has nothing to score."""
+    return FileSummary(
+        source=source, loss=share_loss(accumulator, reduction), rows=accumulator.rows,
+        skipped=accumulator.skipped,
+    )  # fmt: skip
+
+
+def share_loss(accumulator: Accumulator, reduction: Reduction) -> float:
+    """The loss ``compute`` gives for these rows, or NaN where it has none (no rows, or
+    weights that sum to 0 under a mean)."""
+    if accumulator.rows == 0:
+        return math.nan
+    if reduction == "sum":
+        return accumulator.total.value()
+    if accumulator.divisor.is_zero():
+        return math.nan
+    return accumulator.total.ratio(accumulator.divisor)
+
+
+def tag_lines(accumulator: Accumulator, key: int) -> None:
+    """Mark the lines an accumulator keeps (worst rows, unnormalized rows) with ``key``, so
+    that merged with other inputs' they stay apart and ties go to the earlier input."""
+    accumulator.worst = [
+        (value, -((key << _LINE_BITS) | -line), identifier)
+        for value, line, identifier in accumulator.worst
+    ]
+    heapq.heapify(accumulator.worst)
+    accumulator.unnormalized_lines = [
+        (key << _LINE_BITS) | line for line in accumulator.unnormalized_lines
+    ]
+
+
+def untag_lines(
+    summary: BatchSummary,
+    locate: Callable[[int, int], tuple[str, int]],
+    files: tuple[FileSummary, ...] = (),
+) -> BatchSummary:
+    """``summary`` with the tagged lines back as (file, line), through ``locate(key, line)``."""
+    mask = (1 << _LINE_BITS) - 1
+
+    def where(tagged: int) -> tuple[str, int]:
+        return locate(tagged >> _LINE_BITS, tagged & mask)
+
+    worst = tuple(
+        dataclasses.replace(row, file=file, line=line)
+        for row in summary.worst
+        for file, line in [where(row.line)]
+    )
+    lines = tuple(where(tagged)[1] for tagged in summary.unnormalized_lines)
+    return dataclasses.replace(summary, worst=worst, unnormalized_lines=lines, files=files)
 
 
 def _column_list(by: str | Sequence[str] | None) -> tuple[str, ...]:

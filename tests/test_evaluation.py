@@ -37,6 +37,11 @@ RNG = np.random.default_rng(13)
 NAMES = ("cat", "dog", "bird", "fish")
 
 
+def _mpf(value: Fraction) -> Any:
+    """A fraction as an mpmath number (mpmath before 1.4 does not take a Fraction)."""
+    return mpf(value.numerator) / mpf(value.denominator)
+
+
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Path:
     lines = [",".join(header)]
     lines += [",".join(repr(v) if isinstance(v, float) else str(v) for v in row) for row in rows]
@@ -98,7 +103,7 @@ class CategoricalRows:
             Fraction(0),
         )
         losses = {i: -mp.log(mpf(self.preds[i][self.labels[i]])) for i in rows}
-        loss = mp.fsum(mpf(self.weights[i]) * losses[i] for i in rows) / mpf(weight or 1)
+        loss = mp.fsum(mpf(self.weights[i]) * losses[i] for i in rows) / _mpf(weight or Fraction(1))
         worst = max(rows, key=lambda i: (losses[i], -i)) if rows else None
         result: dict[str, object] = {
             "rows": len(rows), "weight": float(weight),
@@ -308,9 +313,9 @@ def test_binary_outputs_accuracy_at_a_threshold_and_per_output_rows(
         assert row.accuracy == _ratio(hits, weight)
         positive = mp.fsum(-mpf(w) * mp.log(mpf(p)) for y, p, w in triples if y)
         negative = mp.fsum(-mpf(w) * mp.log(1 - mpf(p)) for y, p, w in triples if not y)
-        assert_close(row.positive_loss, positive / mpf(weight))
-        assert_close(row.negative_loss, negative / mpf(weight))
-        assert_close(row.loss, (positive + negative) / mpf(weight))
+        assert_close(row.positive_loss, positive / _mpf(weight))
+        assert_close(row.negative_loss, negative / _mpf(weight))
+        assert_close(row.loss, (positive + negative) / _mpf(weight))
         assert_close(row.share, (positive + negative) / total)
 
 

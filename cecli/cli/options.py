@@ -253,14 +253,21 @@ class FileOptions:
     """How to read a file; no ``sources`` when LABELS and PREDS are typed instead."""
 
     csv: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            "--csv", help="Score a CSV file (.csv.gz too; - reads stdin).", rich_help_panel=_FILES
+            "--csv",
+            help="Score a CSV file (.csv.gz too; - reads stdin); repeat it, or give a quoted "
+            "glob, a folder of parts or a URL, for many.",
+            rich_help_panel=_FILES,
         ),
     ] = None
     parquet: Annotated[
-        str | None,
-        typer.Option("--parquet", help="Score a Parquet file.", rich_help_panel=_FILES),
+        list[str] | None,
+        typer.Option(
+            "--parquet",
+            help="Score a Parquet file; repeat it, or give a quoted glob, a folder or a URL.",
+            rich_help_panel=_FILES,
+        ),
     ] = None
     label_col: Annotated[
         str | None,
@@ -311,13 +318,15 @@ class FileOptions:
         bool, typer.Option("--no-progress", help="Hide the progress bar.", rich_help_panel=_FILES)
     ] = False
     labels_file: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            "--labels", help="A file of labels, beside --preds FILE.", rich_help_panel=_FILES
+            "--labels",
+            help="A file of labels, beside --preds FILE (several: paired in order).",
+            rich_help_panel=_FILES,
         ),
     ] = None
     preds_file: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--preds", help="A file of predictions, beside --labels FILE.", rich_help_panel=_FILES
         ),
@@ -372,12 +381,37 @@ class FileOptions:
             rich_help_panel=_EVALUATION, show_default=False,
         ),
     ] = None  # fmt: skip
+    by_file: Annotated[
+        bool,
+        typer.Option(
+            "--by-file", help="Add one summary row per input file.", rich_help_panel=_FILES
+        ),
+    ] = False
+    storage_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--storage-option",
+            metavar="KEY=VALUE",
+            help="A setting for reading URLs through fsspec, e.g. endpoint_url=http://host:9000.",
+            rich_help_panel=_FILES,
+        ),
+    ] = None
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            metavar="ADDRESS",
+            help="Score on a Dask cluster: a scheduler's address, local[:N] worker processes "
+            "here, or auto (DASK_SCHEDULER_ADDRESS).",
+            rich_help_panel=_FILES,
+        ),
+    ] = None
 
     @property
     def sources(self) -> list[str]:
-        """The files to read: one, or the labels file and the predictions file."""
+        """The files (globs, folders, URLs) given, in the order of the options."""
         given = [self.csv, self.parquet, self.labels_file, self.preds_file]
-        return [source for source in given if source is not None]
+        return [source for sources in given if sources for source in sources]
 
     def given(self) -> list[str]:
         """The flags of the file options that were set, in declaration order."""
@@ -420,6 +454,8 @@ FLAGS: dict[str, str] = {
     "temperature": "--temperature", "num_classes": "--num-classes", "width": "--width",
     "height": "--height", "rejects": "--rejects", "per_class": "--per-class", "by": "--by",
     "top_k": "--top-k", "threshold": "--threshold", "columns": "--columns", "keep": "--keep",
+    "by_file": "--by-file", "dask": "--dask",
+    "storage_options": "--storage-option", "storage_option": "--storage-option",
 }  # fmt: skip
 """Each library parameter (and option group field), as the command line names it."""
 

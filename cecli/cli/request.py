@@ -108,11 +108,11 @@ def check(request: Request) -> Route:
             "--rows chooses the rows of typed PREDS shown term by term; a file's summary has "
             "no term tables (--reduction none lists every row)"
         )
-    if files.csv is not None and files.parquet is not None:
+    if files.csv and files.parquet:
         raise InputError("use either --csv or --parquet, not both")
-    if (files.labels_file is None) != (files.preds_file is None):
+    if bool(files.labels_file) != bool(files.preds_file):
         raise InputError("--labels FILE and --preds FILE go together")
-    if len(files.sources) > 2:
+    if files.labels_file and (files.csv or files.parquet):
         raise InputError("use either --csv/--parquet or --labels with --preds, not both")
     if files.rejects is not None and not files.skip_invalid:
         raise InputError("--rejects writes the rows --skip-invalid skips; add it")

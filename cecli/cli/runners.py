@@ -8,7 +8,7 @@ in :func:`cecli.cli.main` only.
 from __future__ import annotations
 
 import sys
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from cecli.cli.request import Request, check
 from cecli.inputs import InputError, parse_class_names, parse_matrix, read_argument
@@ -106,12 +106,13 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
     from cecli import render
     from cecli.files import atomic_writer
     from cecli.scoring import score_file
+    from cecli.sources import parse_storage_options
 
     files, mode = request.common.files, request.mode
     kind: Literal["csv", "parquet"] | None = None
-    if files.csv is not None:
+    if files.csv:
         kind = "csv"
-    elif files.parquet is not None:
+    elif files.parquet:
         kind = "parquet"
     rows_to_stdout = files.output == "-" or (
         request.common.loss.reduction == "none" and files.output is None
@@ -153,9 +154,14 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
                 bar = stack.enter_context(progress)
             bar(step.rows_added)
 
-        sources = files.sources
+        given = files.csv or files.parquet
+        inputs: Any = (
+            (list(files.labels_file or []), list(files.preds_file or [])) if given is None
+            else given[0] if len(given) == 1 else list(given)
+        )  # fmt: skip
         summary = score_file(
-            sources[0] if len(sources) == 1 else (sources[0], sources[1]), request.command,
+            inputs, request.command, by_file=files.by_file, dask=files.dask,
+            storage_options=parse_storage_options(files.storage_option or []),
             **request.keywords, class_names=names, label_col=files.label_col,
             label_cols=files.label_cols, pred_cols=files.pred_cols, weight_col=files.weight_col,
             id_col=files.id_col, delimiter=files.delimiter, kind=kind,

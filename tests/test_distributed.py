@@ -1,0 +1,340 @@
+"""Scoring on a real Dask cluster (a LocalCluster of worker processes) gives, bit for bit,
+the JSON of one process: for 1, 2 and 3 workers, any task order, CSV cut into byte ranges
+and Parquet into row groups, weights, skipped rows, class names and several files.
+
+The reference is always ``cecli.score_file`` without ``dask``, the single-process path,
+whose numbers other tests check against the mpmath oracle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+import cecli
+from cecli import distributed
+from cecli.distributed import Block
+from cecli.scoring import ScoringProgress
+
+pytest.importorskip("distributed")  # installed by the test extra: never skipped in CI
+
+from distributed import Client, LocalCluster
+
+CLASSES = ("cat", "dog", "eel", "fox")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[tuple[LocalCluster, Client]]:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=50,
+        ) as local,  # fmt: skip
+        Client(local) as client,
+    ):
+        yield local, client
+
+
+def _workers(cluster: tuple[LocalCluster, Client], count: int) -> str:
+    """The cluster scaled to ``count`` workers; its address."""
+    local, client = cluster
+    local.scale(count)
+    deadline = time.monotonic() + 60
+    while len(client.scheduler_info(n_workers=-1)["workers"]) != count:
+        assert time.monotonic() < deadline, "the cluster did not scale"
+        time.sleep(0.1)
+    address: str = local.scheduler_address
+    return address
+
+
+def _frame(rows: int, seed: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    raw = rng.random((rows, len(CLASSES))) + 0.01
+    probs = raw / raw.sum(axis=1, keepdims=True)
+    return pl.DataFrame(
+        {
+            "id": [f"r{seed}-{i}" for i in range(rows)],
+            "label": [CLASSES[i] for i in rng.integers(0, len(CLASSES), rows)],
+            **{name: probs[:, i] for i, name in enumerate(CLASSES)},
+            "w": rng.integers(0, 4, rows).astype(np.float64),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """Three inputs of the same rows as CSV and as Parquet (row groups of 40 rows); the
+    second has invalid values (one a probability above 1, one not a number)."""
+    folder = tmp_path_factory.mktemp("inputs")
+    csv_files, parquet_files = [], []
+    for number, rows in enumerate((700, 900, 500)):
+        frame = _frame(rows, seed=number)
+        if number == 1:
+            frame = frame.with_columns(
+                pl.when(pl.int_range(pl.len()).is_in([37, 650]))
+                .then(pl.lit(1.5))
+                .otherwise(pl.col("dog"))
+                .alias("dog")
+            )
+        path = folder / f"part-{number}"
+        frame.write_csv(f"{path}.csv")
+        frame.write_parquet(f"{path}.parquet", row_group_size=40)
+        csv_files.append(f"{path}.csv")
+        parquet_files.append(f"{path}.parquet")
+    return {"csv": csv_files, "parquet": parquet_files}
+
+
+OPTIONS: dict[str, Any] = {
+    "class_names": CLASSES, "label_col": "label", "pred_cols": ",".join(CLASSES),
+    "weight_col": "w", "id_col": "id", "skip_invalid": True, "by_file": True,
+}  # fmt: skip
+
+
+def _same(one: cecli.BatchSummary, other: cecli.BatchSummary) -> None:
+    """Every number and name of the JSON, as text: equal floats print the same digits."""
+    assert json.dumps(other.to_json()) == json.dumps(one.to_json())
+
+
+@pytest.fixture(autouse=True)
+def small_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of a few KiB (CSV) and 3 row groups (Parquet): many tasks per file."""
+    monkeypatch.setattr(distributed, "TASK_BYTES", 9_000)
+    monkeypatch.setattr(distributed, "TASK_ROWS", 120)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_the_cluster_gives_the_single_process_json_bit_for_bit(
+    cluster: tuple[LocalCluster, Client], inputs: dict[str, list[str]], workers: int
+) -> None:
+    address = _workers(cluster, workers)
+    for kind in ("csv", "parquet"):
+        files = inputs[kind]
+        for options in (OPTIONS, {**OPTIONS, "reduction": "sum"}):
+            single = cecli.score_file(files, **options)
+            assert single.skipped == 2
+            _same(single, cecli.score_file(files, **options, dask=address))
+        one_file = {k: v for k, v in OPTIONS.items() if k != "by_file"}  # no file names
+        _same(
+            cecli.score_file(files[1], **one_file),
+            cecli.score_file(files[1], **one_file, dask=address),
+        )
+    _workers(cluster, 2)
+
+
+def test_csv_and_parquet_agree_and_any_task_order_gives_the_same(
+    cluster: tuple[LocalCluster, Client], inputs: dict[str, list[str]]
+) -> None:
+    from cecli.scoring import Job, describe_inputs, expand_inputs
+
+    address = _workers(cluster, 2)
+    results: dict[str, Any] = {}
+    for kind in ("csv", "parquet"):
+        specs, files = expand_inputs(inputs[kind], {})
+        job = Job(
+            loss="ce", options={"reduction": "mean"}, names=CLASSES, label_col="label",
+            label_cols=None, pred_cols=",".join(CLASSES), weight_col="w", id_col="id",
+            delimiter=None, kind=None, skip_invalid=True, storage_options={},
+        )  # fmt: skip
+        orders: list[Callable[[list[Block]], list[Block]] | None] = [
+            None,
+            lambda blocks: blocks[::-1],
+            lambda blocks: random.Random(7).sample(blocks, len(blocks)),
+        ]
+        found = [
+            distributed.score_on_dask(
+                job,
+                files,
+                describe_inputs(specs, files),
+                address=address,
+                by_file=True,
+                submit_order=order,
+            )
+            for order in orders
+        ]
+        for other in found[1:]:
+            _same(found[0], other)
+        results[kind] = found[0].to_json()
+    assert len(distributed.csv_spans(inputs["csv"][1], ",", 9_000)) > 3  # many blocks
+    for document in results.values():  # the parts' names differ only by their suffix
+        document.pop("source")
+        for row in [*document["worst"], *document["files"]]:
+            key = "file" if "file" in row else "source"
+            row[key] = row[key].rsplit(".", 1)[0]
+    for row in results["parquet"]["worst"]:
+        row["line"] += 1  # row 1 of a Parquet file is line 2 of a CSV file, after its header
+    assert json.dumps(results["csv"]) == json.dumps(results["parquet"])
+
+
+def test_the_first_bad_record_in_input_order_is_the_error(
+    cluster: tuple[LocalCluster, Client], inputs: dict[str, list[str]], tmp_path: Path
+) -> None:
+    address = _workers(cluster, 2)
+    strict = {k: v for k, v in OPTIONS.items() if k not in ("skip_invalid", "by_file")}
+    for kind in ("csv", "parquet"):
+        with pytest.raises(cecli.InputError) as single:
+            cecli.score_file(inputs[kind], **strict)
+        with pytest.raises(cecli.InputError) as on_cluster:
+            cecli.score_file(inputs[kind], **strict, dask=address)
+        assert str(on_cluster.value) == str(single.value)
+    # A bad value deep in the first file (its 9th block) and one early in the last: the
+    # first file's is reported, at its line in the file, although a later block fails first.
+    late = tmp_path / "late.csv"
+    text = Path(inputs["csv"][0]).read_text().splitlines()
+    text[600] = text[600].replace(",", ",x", 3)
+    late.write_text("\n".join(text) + "\n")
+    files = [str(late), inputs["csv"][1]]
+    with pytest.raises(cecli.InputError) as single:
+        cecli.score_file(files, **strict)
+    assert f"{late}:601:" in str(single.value)
+    with pytest.raises(cecli.InputError) as on_cluster:
+        cecli.score_file(files, **strict, dask=address)
+    assert str(on_cluster.value) == str(single.value)
+    # Nothing of the failed run is left on the cluster (its tasks cancelled and released).
+    _, client = cluster
+    deadline = time.monotonic() + 30
+    while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
+        assert time.monotonic() < deadline, "tasks of the failed run are still on the cluster"
+        time.sleep(0.05)
+
+
+def test_the_scheduler_comes_from_dask_configuration(
+    cluster: tuple[LocalCluster, Client],
+    inputs: dict[str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dask
+
+    address = _workers(cluster, 2)
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
+    dask.config.refresh()
+    try:
+        summary = cecli.score_file(inputs["parquet"][0], **OPTIONS, dask="auto")
+    finally:
+        monkeypatch.delenv("DASK_SCHEDULER_ADDRESS")
+        dask.config.refresh()
+    _same(cecli.score_file(inputs["parquet"][0], **OPTIONS), summary)
+    with pytest.raises(cecli.InputError, match="no scheduler address; set DASK_SCHEDULER"):
+        cecli.score_file(inputs["parquet"][0], dask="auto")
+
+
+def test_dask_on_the_command_line(
+    cluster: tuple[LocalCluster, Client],
+    inputs: dict[str, list[str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cecli.cli import main
+
+    address = _workers(cluster, 2)
+    args = ["ce", "--label-col", "label", "--pred-cols", ",".join(CLASSES), "--classes",
+            ",".join(CLASSES), "--weight-col", "w", "--skip-invalid", "--by-file",
+            "--json"]  # fmt: skip
+    files = [a for f in inputs["parquet"] for a in ("--parquet", f)]
+    assert main([*args, *files]) == 0
+    single = capsys.readouterr().out
+    assert main([*args, *files, "--dask", address]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == single
+    assert main(["ce", *files, "--reduction", "none", "--dask", address]) == 2
+    assert capsys.readouterr().err == (
+        "cecli: error: per-row output is not available on a cluster; score without --dask\n"
+    )
+
+
+# Last of the tests on the shared cluster: its nanny does not always bring the worker back.
+def test_a_worker_killed_mid_run_changes_nothing(
+    cluster: tuple[LocalCluster, Client], inputs: dict[str, list[str]]
+) -> None:
+    address = _workers(cluster, 2)
+    _, client = cluster
+    before = set(client.scheduler_info(n_workers=-1)["workers"])
+    victim = sorted(before)[0]
+    pid: int = client.run(os.getpid, workers=[victim])[victim]
+    killed: list[str] = []
+
+    def kill(progress: ScoringProgress) -> None:
+        if not killed:  # as soon as the tasks are submitted, before any has finished
+            os.kill(pid, signal.SIGKILL)  # the worker process, not its nanny
+            killed.append(victim)
+
+    single = cecli.score_file(inputs["csv"], **OPTIONS)
+    survived = cecli.score_file(inputs["csv"], **OPTIONS, dask=address, on_progress=kill)
+    _same(single, survived)
+    assert killed
+    deadline = time.monotonic() + 60
+    while victim in client.scheduler_info(n_workers=-1)["workers"]:
+        assert time.monotonic() < deadline, "the worker was not killed"
+        time.sleep(0.1)
+
+
+def test_an_unreachable_scheduler_is_one_error(inputs: dict[str, list[str]]) -> None:
+    import dask
+
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
+        pytest.raises(cecli.InputError) as raised,
+    ):
+        cecli.score_file(inputs["csv"][0], dask="tcp://127.0.0.1:9")
+    assert str(raised.value).startswith("dask: cannot reach the scheduler at tcp://127.0.0.1:9 (")
+    assert "\n" not in str(raised.value)
+    assert raised.value.parameter == "dask"
+
+
+def test_a_local_cluster_of_its_own(inputs: dict[str, list[str]]) -> None:
+    part = inputs["csv"][2]
+    _same(cecli.score_file(part, **OPTIONS), cecli.score_file(part, **OPTIONS, dask="local:1"))
+
+
+def test_without_dask_one_error_names_the_extra(inputs: dict[str, list[str]]) -> None:
+    script = (
+        "import sys\n"
+        "sys.modules['distributed'] = None\n"  # as if it were not installed
+        "import cecli\n"
+        f"options = {OPTIONS!r}\n"
+        f"print(cecli.score_file({inputs['csv'][0]!r}, **options).rows)\n"
+        "names = ('dask', 'distributed')\n"
+        "dask = [m for m, v in sys.modules.items() if v and m.split('.')[0] in names]\n"
+        "assert not dask, dask\n"
+        "try:\n"
+        f"    cecli.score_file({inputs['csv'][0]!r}, dask='local:2')\n"
+        "except cecli.InputError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "700\nscoring on a Dask cluster needs Dask; pip install 'cecli[dask]'\n"
+    )
+
+
+def test_a_local_cluster_that_cannot_start_is_one_error(
+    inputs: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import distributed as dask_distributed
+
+    def failing(*args: object, **kwargs: object) -> None:
+        try:
+            raise OSError("no room for a worker")
+        except OSError as error:  # as distributed words it: a RuntimeError with the cause
+            raise RuntimeError("Nanny failed to start.") from error
+
+    monkeypatch.setattr(dask_distributed, "LocalCluster", failing)
+    with pytest.raises(cecli.InputError) as raised:
+        cecli.score_file(inputs["csv"][0], dask="local:2")
+    assert str(raised.value) == "dask: cannot start local:2 (no room for a worker)"
