@@ -6,15 +6,20 @@ options map onto which of its arguments, the call a user can paste, and a NumPy 
 follows the library's own operations in the library's own dtype.  No library is imported:
 ``tests/frameworks`` checks every kernel against the real libraries.
 
-Adding a library (JAX, MLX, TensorFlow) is adding entries to :data:`ENTRIES`; the kernels
-are built from a handful of primitives written the way those libraries write them.
+What a library does the same way in every loss (its imports, whether ``--eps`` sets its
+clip bound, whether it flushes subnormals, what it has nearest to an option it lacks) is one
+small :class:`Framework` in :data:`FRAMEWORKS`; what depends on the loss or the input (the
+variant a call uses, the inputs it refuses, the conventions it names) is carried by the
+entry.  Adding a library (JAX, MLX, TensorFlow) is adding one :class:`Framework` and its
+entries; nothing else in this module names a library.  The kernels are built from a handful
+of primitives written the way those libraries write them.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,8 +31,8 @@ from cecli.losses import DEFAULT_EPS
 from cecli.numerics import FloatArray
 from cecli.results import GradResult, LossResult
 
-Library = Literal["torch", "keras", "sklearn", "optax"]
-LIBRARIES: tuple[Library, ...] = ("torch", "keras", "sklearn", "optax")
+Library = str
+"""A library's short name, a key of :data:`FRAMEWORKS` (``torch``, ``keras``…)."""
 Command = Literal["ce", "bce", "multilabel", "kl", "grad", "smooth", "focal"]
 Inputs = Literal["probs", "logits"]
 DType = Literal["float32", "float64"]
@@ -39,13 +44,41 @@ TORCH_LOG_CLAMP = -100.0
 SKLEARN_EPS = float(np.finfo(np.float64).eps)
 """scikit-learn's ``log_loss`` clips to [eps, 1-eps] with the dtype's machine epsilon."""
 
-IMPORTS: dict[Library, str] = {
-    "torch": "import torch",
-    "keras": "import os; os.environ['KERAS_BACKEND'] = 'torch'; import keras, numpy as np",
-    "sklearn": "import sklearn.metrics, scipy.special",
-    "optax": "import jax, jax.numpy as jnp, optax",
-}
-"""What a pasted call needs first."""
+
+@dataclass(frozen=True)
+class Framework:
+    """What one library does the same way in every loss it has."""
+
+    name: Library
+    title: str
+    """How the library calls itself (``PyTorch``)."""
+    imports: str
+    """What a pasted call needs first."""
+    aliases: tuple[str, ...] = ()
+    """Other names ``--like`` accepts for it (``pytorch``)."""
+    eps_sets_clip: bool = False
+    """``--eps`` maps onto the library's clip bound (Keras' ``keras.config.epsilon()``)."""
+    flushes_subnormals: bool = False
+    """Inputs and results below the dtype's smallest normal are 0 (XLA on the CPU)."""
+    hints: Mapping[str, str] = field(default_factory=dict)
+    """cecli option → what the library has nearest to it, where it lacks the option."""
+
+
+class _Imports(Mapping[str, str]):
+    """Each library's imports, read from :data:`FRAMEWORKS` whenever asked."""
+
+    def __getitem__(self, library: str) -> str:
+        return FRAMEWORKS[library].imports
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FRAMEWORKS)
+
+    def __len__(self) -> int:
+        return len(FRAMEWORKS)
+
+
+IMPORTS: Mapping[str, str] = _Imports()
+"""What a pasted call of each library needs first."""
 
 
 class Unsupported(InputError):
@@ -121,12 +154,16 @@ class Reproduction:
             "dtype": self.dtype,
             "conventions": list(self.conventions),
             "call": self.call,
-            "imports": IMPORTS[self.library],
+            "imports": FRAMEWORKS[self.library].imports,
         }
 
 
 Kernel = Callable[[Problem, "Entry"], FloatArray]
 CallText = Callable[[Problem, "Entry"], str]
+Variant = Callable[[Problem], "str | None"]
+Check = Callable[[Problem, "Entry"], None]
+Notes = Callable[[Problem, "Entry"], list[str]]
+ClipSees = Callable[[Problem, "Entry"], FloatArray]
 
 
 @dataclass(frozen=True)
@@ -150,6 +187,16 @@ class Entry:
     weighted_mean_by_rows: bool = False
     """A class-weighted mean divides by N instead of Σ w[y_n] (PyTorch, probability targets)."""
     default_alpha: float | None = None
+    variant: Variant | None = None
+    """The function the input picks among the library's variants, None for ``function``."""
+    check: Check | None = None
+    """Raises :class:`Unsupported` for inputs this function cannot take."""
+    notes: Notes | None = None
+    """Conventions this function adds for the input, in words."""
+    clip_sees: ClipSees | None = None
+    """What the clip acts on when PREDS are logits (None: nothing is clipped)."""
+    elements_mean_note: str | None = None
+    """How to say that ``mean`` divides by every element ({elements}, {rows})."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +218,7 @@ def _dt(entry: Entry) -> type[np.floating[Any]]:
 
 def _cast(values: npt.ArrayLike, entry: Entry) -> FloatArray:
     array = np.asarray(values, dtype=_dt(entry))
-    return _flush_subnormals(array) if entry.library == "optax" else array
+    return _flush_subnormals(array) if FRAMEWORKS[entry.library].flushes_subnormals else array
 
 
 def _flush_subnormals(array: FloatArray) -> FloatArray:
@@ -247,9 +294,9 @@ def _option(problem: Problem, name: str, default: Any = None) -> Any:
 
 
 def _clip_value(problem: Problem, entry: Entry) -> float:
-    """The clip bound: Keras' epsilon (``--eps`` maps onto it), or the entry's own."""
-    if entry.library == "keras":
-        return float(_option(problem, "eps", KERAS_EPSILON))
+    """The clip bound: the library's own, or ``--eps`` where it maps onto it (Keras)."""
+    if FRAMEWORKS[entry.library].eps_sets_clip:
+        return float(_option(problem, "eps", entry.clip or 0.0))
     return entry.clip or 0.0
 
 
@@ -638,17 +685,17 @@ def _torch_ce_call(problem: Problem, entry: Entry) -> str:
 
 def _function_name(problem: Problem, entry: Entry) -> str:
     """The function a call uses, where the input picks among the library's variants."""
-    if entry.library == "torch" and entry.command in ("ce", "smooth") and _uses_nll(problem):
-        return "torch.nn.functional.nll_loss"
-    integer_labels = problem.indices is not None and not _option(problem, "smoothing")
-    if entry.command in ("ce", "smooth") and integer_labels:
-        if entry.library == "keras":
-            return "keras.losses.SparseCategoricalCrossentropy"
-        if entry.library == "optax":
-            return "optax.softmax_cross_entropy_with_integer_labels"
-    if entry.library == "keras" and entry.command == "focal" and _option(problem, "binary"):
-        return "keras.losses.BinaryFocalCrossentropy"
-    return entry.function
+    picked = entry.variant(problem) if entry.variant is not None else None
+    return picked or entry.function
+
+
+def _integer_labels(problem: Problem) -> bool:
+    return problem.indices is not None and not _option(problem, "smoothing")
+
+
+def _variant_when(test: Callable[[Problem], bool], function: str) -> Variant:
+    """A :data:`Variant`: ``function`` for the inputs that pass ``test``."""
+    return lambda problem: function if test(problem) else None
 
 
 def _torch_bce_call(problem: Problem, entry: Entry) -> str:
@@ -819,14 +866,66 @@ _LOG_LOSS = "sklearn.metrics.log_loss"
 _OPTAX_BCE = "optax.sigmoid_binary_cross_entropy"
 
 
+FRAMEWORKS: dict[Library, Framework] = {
+    "torch": Framework(
+        "torch", "PyTorch", "import torch", aliases=("pytorch",),
+        hints={
+            "pos_weight": f" (add --logits: {_TORCH_BCE_LOGITS} has pos_weight)",
+            "neg_weight": " (its weight= multiplies both terms of an element)",
+            "eps": " (PyTorch does not clip)",
+        },
+    ),
+    "keras": Framework(
+        "keras", "Keras 3",
+        "import os; os.environ['KERAS_BACKEND'] = 'torch'; import keras, numpy as np",
+        eps_sets_clip=True,
+        hints={
+            "weights": " (nearest: class_weight in Model.fit)",
+            "pos_weight": " (nearest: class_weight in Model.fit)",
+        },
+    ),
+    "sklearn": Framework(
+        "sklearn", "scikit-learn", "import sklearn.metrics, scipy.special",
+        aliases=("scikit-learn",),
+        hints={
+            "weights": " (nearest: sample_weight, one weight per row)",
+            "eps": " (its eps argument is gone since 1.5; it clips at machine epsilon)",
+        },
+    ),
+    "optax": Framework(
+        "optax", "optax", "import jax, jax.numpy as jnp, optax", flushes_subnormals=True,
+        hints={
+            "weights": " (nearest: multiply the per-example losses yourself)",
+            "eps": " (optax does not clip)",
+        },
+    ),
+}  # fmt: skip
+"""Every library ``--like`` knows, by its short name."""
+
+LIBRARIES: tuple[Library, ...] = tuple(FRAMEWORKS)
+
+
 def _entries() -> tuple[Entry | Gap, ...]:
+    torch_nll = _variant_when(_uses_nll, "torch.nn.functional.nll_loss")
     torch_ce = {
         "function": _TORCH_CE,
         "dtype": "float64",
         "kernel": _torch_ce,
         "call": _torch_ce_call,
+        "variant": torch_nll,
+        "notes": _torch_log_p_as_logits,
     }
     keras = {"dtype": "float32", "clip": KERAS_EPSILON}
+    keras_sparse = _variant_when(_integer_labels, "keras.losses.SparseCategoricalCrossentropy")
+    keras_binary_focal = _variant_when(
+        lambda problem: bool(_option(problem, "binary")), "keras.losses.BinaryFocalCrossentropy"
+    )
+    optax_integer = _variant_when(
+        _integer_labels, "optax.softmax_cross_entropy_with_integer_labels"
+    )
+    sklearn = {"check": _sklearn_check, "notes": _squashed_logits,
+               "clip_sees": _sklearn_probabilities}  # fmt: skip
+    kl_mean = "reduction='mean' divides by all {elements} elements ('batchmean' is KL)"
     return (
         # PyTorch: float64 tensors as the calls build them; no clipping but BCE's log clamp.
         Entry("torch", "ce", "logits", options=_CE_OPTIONS, weighted_mean_by_rows=True, **torch_ce),  # type: ignore[arg-type]
@@ -842,9 +941,9 @@ def _entries() -> tuple[Entry | Gap, ...]:
         Entry("torch", "multilabel", "logits", _TORCH_BCE_LOGITS, "float64", _torch_bce_kernel,
               _torch_bce_call, options={"pos_weight": "pos_weight"}, mean_over="elements"),
         Entry("torch", "kl", "probs", "torch.nn.functional.kl_div", "float64", _torch_kl,
-              _torch_kl_call, mean_over="elements"),
+              _torch_kl_call, mean_over="elements", elements_mean_note=kl_mean),
         Entry("torch", "kl", "logits", "torch.nn.functional.kl_div", "float64", _torch_kl,
-              _torch_kl_call, mean_over="elements"),
+              _torch_kl_call, mean_over="elements", elements_mean_note=kl_mean),
         Entry("torch", "grad", "logits", "torch.autograd", "float64", _torch_grad,
               _torch_grad_call, options={"sigmoid": "binary_cross_entropy_with_logits"}),
         Entry("torch", "grad", "probs", "torch.autograd", "float64", _torch_grad,
@@ -855,14 +954,14 @@ def _entries() -> tuple[Entry | Gap, ...]:
         # Keras 3 Loss objects with the torch backend: float32, clip at epsilon = 1e-7.
         Entry("keras", "ce", "probs", _KERAS_CE, kernel=_keras_ce, call=_keras_call,
               options={**_KERAS_OPTIONS, "smoothing": "label_smoothing", "normalize": "built in"},
-              renormalises=True, **keras),  # type: ignore[arg-type]
+              renormalises=True, variant=keras_sparse, **keras),  # type: ignore[arg-type]
         Entry("keras", "ce", "logits", _KERAS_CE, "float32", _keras_ce, _keras_call,
-              options={"smoothing": "label_smoothing"}),
+              options={"smoothing": "label_smoothing"}, variant=keras_sparse),
         Entry("keras", "smooth", "probs", _KERAS_CE, kernel=_keras_ce, call=_keras_call,
               options={**_KERAS_OPTIONS, "smoothing": "label_smoothing", "normalize": "built in"},
-              renormalises=True, **keras),  # type: ignore[arg-type]
+              renormalises=True, variant=keras_sparse, **keras),  # type: ignore[arg-type]
         Entry("keras", "smooth", "logits", _KERAS_CE, "float32", _keras_ce, _keras_call,
-              options={"smoothing": "label_smoothing"}),
+              options={"smoothing": "label_smoothing"}, variant=keras_sparse),
         Entry("keras", "bce", "probs", _KERAS_BCE, kernel=_keras_bce, call=_keras_call,
               options={**_KERAS_OPTIONS, "smoothing": "label_smoothing"}, mean_over="elements",
               **keras),  # type: ignore[arg-type]
@@ -882,18 +981,20 @@ def _entries() -> tuple[Entry | Gap, ...]:
               kernel=_keras_focal, call=_keras_call,
               options={**_KERAS_OPTIONS, "alpha": "alpha", "binary": "BinaryFocalCrossentropy",
                        "normalize": "built in"},
-              renormalises=True, default_alpha=0.25, **keras),  # type: ignore[arg-type]
+              renormalises=True, default_alpha=0.25, variant=keras_binary_focal,
+              **keras),  # type: ignore[arg-type]
         Entry("keras", "focal", "logits", "keras.losses.CategoricalFocalCrossentropy",
               kernel=_keras_focal, call=_keras_call,
               options={**_KERAS_OPTIONS, "alpha": "alpha", "binary": "BinaryFocalCrossentropy"},
-              default_alpha=0.25, **keras),  # type: ignore[arg-type]
+              default_alpha=0.25, variant=keras_binary_focal, clip_sees=_focal_probabilities,
+              **keras),  # type: ignore[arg-type]
         # scikit-learn: float64, clip at machine epsilon, no renormalising (a warning instead).
         # It takes probabilities: logits go in through scipy.special.softmax or expit.
         *[Entry("sklearn", "ce", kind, _LOG_LOSS, "float64", _sklearn_log_loss, _sklearn_call,
-                clip=SKLEARN_EPS)
+                clip=SKLEARN_EPS, **sklearn)  # type: ignore[arg-type]
           for kind in ("probs", "logits")],
         *[Entry("sklearn", command, kind, _LOG_LOSS, "float64", _sklearn_log_loss,
-                _sklearn_call, clip=SKLEARN_EPS, mean_over="elements")
+                _sklearn_call, clip=SKLEARN_EPS, mean_over="elements", **sklearn)  # type: ignore[arg-type]
           for command in ("bce", "multilabel") for kind in ("probs", "logits")],
         Gap("sklearn", "kl", None, "scikit-learn has no KL divergence; nearest: "
             "scipy.stats.entropy(p, q) (which renormalises both rows)"),
@@ -907,10 +1008,12 @@ def _entries() -> tuple[Entry | Gap, ...]:
         # Its losses take logits: probabilities go in as jnp.log(p) (softmax losses) or
         # jax.scipy.special.logit(p) (sigmoid losses).
         *[Entry("optax", "ce", kind, "optax.softmax_cross_entropy", "float32", _optax_ce,
-                _optax_ce_call, options={"smoothing": "optax.smooth_labels"})
+                _optax_ce_call, options={"smoothing": "optax.smooth_labels"},
+                variant=optax_integer, notes=_log_p_as_logits)
           for kind in ("logits", "probs")],
         *[Entry("optax", "smooth", kind, "optax.softmax_cross_entropy", "float32", _optax_ce,
-                _optax_ce_call, options={"smoothing": "optax.smooth_labels"})
+                _optax_ce_call, options={"smoothing": "optax.smooth_labels"},
+                variant=optax_integer, notes=_log_p_as_logits)
           for kind in ("logits", "probs")],
         *[Entry("optax", command, kind, _OPTAX_BCE, "float32", _optax_bce, _optax_call,
                 mean_over="elements")
@@ -921,12 +1024,10 @@ def _entries() -> tuple[Entry | Gap, ...]:
                 options={"sigmoid": "sigmoid_binary_cross_entropy"})
           for kind in ("logits", "probs")],
         *[Entry("optax", "focal", kind, "optax.sigmoid_focal_loss", "float32", _optax_focal,
-                _optax_call, options={"alpha": "alpha", "binary": "sigmoid"})
+                _optax_call, options={"alpha": "alpha", "binary": "sigmoid"},
+                check=_optax_focal_check)
           for kind in ("logits", "probs")],
     )  # fmt: skip
-
-
-ENTRIES: tuple[Entry | Gap, ...] = _entries()
 
 
 def find(library: Library, command: Command, inputs: Inputs) -> Entry | Gap:
@@ -976,41 +1077,39 @@ def _check(problem: Problem, entry: Entry) -> None:
         if name == "base":
             raise Unsupported(f"{function} reports nats; drop {option} to compare")
         raise Unsupported(f"{option} has no counterpart in {function}{_nearest(name, entry)}")
-    if entry.library == "optax" and problem.command == "focal" and not _option(problem, "binary"):
+    if entry.check is not None:
+        entry.check(problem, entry)
+    if problem.reduction == "none" and entry.command == "grad":
+        raise Unsupported(f"{function} needs a scalar loss: use --reduction mean or sum")
+
+
+def _optax_focal_check(problem: Problem, entry: Entry) -> None:
+    if not _option(problem, "binary"):
         raise Unsupported(
             "optax's focal loss is the sigmoid (binary) one: add --binary "
             "(optax.sigmoid_focal_loss); for softmax focal loss use --like keras"
         )
-    if problem.reduction == "none" and entry.command == "grad":
-        raise Unsupported(f"{function} needs a scalar loss: use --reduction mean or sum")
-    if entry.library == "sklearn":
-        if problem.reduction == "none":
-            raise Unsupported(
-                f"{function} returns a mean or a sum (normalize=False); nearest: --reduction sum"
-            )
-        if problem.command == "ce" and problem.hard_indices() is None:
-            raise Unsupported(
-                f"{function} takes class labels, not soft targets; nearest: "
-                "--like torch (cross_entropy takes probability targets)"
-            )
-        if problem.command != "ce" and not bool(np.all(np.isin(problem.targets, (0.0, 1.0)))):
-            raise Unsupported(f"{function} takes labels 0 and 1, not soft targets")
+
+
+def _sklearn_check(problem: Problem, entry: Entry) -> None:
+    function = _function_name(problem, entry)
+    if problem.reduction == "none":
+        raise Unsupported(
+            f"{function} returns a mean or a sum (normalize=False); nearest: --reduction sum"
+        )
+    if problem.command == "ce" and problem.hard_indices() is None:
+        raise Unsupported(
+            f"{function} takes class labels, not soft targets; nearest: "
+            "--like torch (cross_entropy takes probability targets)"
+        )
+    if problem.command != "ce" and not bool(np.all(np.isin(problem.targets, (0.0, 1.0)))):
+        raise Unsupported(f"{function} takes labels 0 and 1, not soft targets")
 
 
 def _nearest(option: str, entry: Entry) -> str:
-    hints = {
-        ("torch", "pos_weight"): f" (add --logits: {_TORCH_BCE_LOGITS} has pos_weight)",
-        ("torch", "neg_weight"): " (its weight= multiplies both terms of an element)",
-        ("keras", "weights"): " (nearest: class_weight in Model.fit)",
-        ("keras", "pos_weight"): " (nearest: class_weight in Model.fit)",
-        ("sklearn", "weights"): " (nearest: sample_weight, one weight per row)",
-        ("optax", "weights"): " (nearest: multiply the per-example losses yourself)",
-        ("torch", "eps"): " (PyTorch does not clip)",
-        ("optax", "eps"): " (optax does not clip)",
-        ("sklearn", "eps"): " (its eps argument is gone since 1.5; it clips at machine epsilon)",
-    }
-    if (entry.library, option) in hints:
-        return hints[entry.library, option]
+    hint = FRAMEWORKS[entry.library].hints.get(option)
+    if hint is not None:
+        return hint
     others = [
         other.library
         for other in ENTRIES
@@ -1020,7 +1119,7 @@ def _nearest(option: str, entry: Entry) -> str:
     ]
     if others:
         return " (" + ", ".join(f"--like {name}" for name in others) + " has it)"
-    return " (none of the four libraries has it)"
+    return " (none of the libraries has it)"
 
 
 def reproduce(library: Library, problem: Problem) -> Reproduction:
@@ -1058,7 +1157,7 @@ class Missing:
 def reproduce_all(problem: Problem) -> list[Reproduction | Missing]:
     """Every library's value for ``problem``, or why it has none."""
     found: list[Reproduction | Missing] = []
-    for library in LIBRARIES:
+    for library in FRAMEWORKS:
         try:
             found.append(reproduce(library, problem))
         except Unsupported as gap:
@@ -1074,24 +1173,16 @@ def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
     binary_focal = problem.command == "focal" and bool(_option(problem, "binary"))
     if probabilities and entry.renormalises and not binary_focal and _unnormalised(p):
         found.append("renormalised rows")
-    softmax_of_log_p = problem.command in ("ce", "smooth") and (
-        (entry.library == "torch" and not _uses_nll(problem)) or entry.library == "optax"
-    )
-    if probabilities and softmax_of_log_p and _unnormalised(p):
-        found.append("log p read as logits: log_softmax renormalised rows")
+    if entry.notes is not None:
+        found.extend(entry.notes(problem, entry))
     found.extend(_clipping(problem, entry, value))
-    if entry.library == "sklearn" and problem.logits:
-        squash = "softmax" if problem.command == "ce" else "expit"
-        found.append(f"log of {squash}(z): digits lost where p is near 1")
     if bool(np.any(np.isnan(value))):
         found.append("0·log 0 gives nan")
     by_elements = entry.mean_over == "elements" and problem.command in ("multilabel", "kl")
     if problem.reduction == "mean" and by_elements and problem.classes > 1:
         elements = problem.classes * problem.rows
-        if entry.library == "torch" and problem.command == "kl":
-            found.append(f"reduction='mean' divides by all {elements} elements ('batchmean' is KL)")
-        else:
-            found.append(f"mean over classes too (÷ {elements}, not ÷ {problem.rows})")
+        note = entry.elements_mean_note or "mean over classes too (÷ {elements}, not ÷ {rows})"
+        found.append(note.format(elements=elements, rows=problem.rows))
     weighted = _option(problem, "weights") is not None and entry.weighted_mean_by_rows
     row_targets = problem.indices is None and not _uses_nll(problem)
     if weighted and row_targets and problem.reduction == "mean":
@@ -1138,15 +1229,36 @@ def _clipping(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
 
 
 def _clipped_probabilities(problem: Problem, entry: Entry) -> FloatArray | None:
-    """The probabilities a clip could act on: PREDS, or what Keras' focal loss makes of
-    logits before it clips (cecli never clips what comes from logits)."""
+    """The probabilities a clip could act on: PREDS, or what the library makes of logits
+    before it clips (Keras' focal loss, scikit-learn's call); cecli never clips logits."""
     if not problem.logits:
         return problem.preds
-    if entry.library == "keras" and entry.command == "focal":
-        return _sigmoid(problem.preds) if _option(problem, "binary") else _softmax(problem.preds)
-    if entry.library == "sklearn":
-        return _sklearn_probabilities(problem, entry)
-    return None
+    return None if entry.clip_sees is None else entry.clip_sees(problem, entry)
+
+
+def _focal_probabilities(problem: Problem, entry: Entry) -> FloatArray:
+    """What Keras' focal losses make of logits: sigmoid (binary) or softmax."""
+    return _sigmoid(problem.preds) if _option(problem, "binary") else _softmax(problem.preds)
+
+
+def _log_p_as_logits(problem: Problem, entry: Entry) -> list[str]:
+    """Probabilities passed as log p to a softmax loss: log_softmax renormalises their rows."""
+    if not problem.logits and _unnormalised(problem.preds):
+        return ["log p read as logits: log_softmax renormalised rows"]
+    return []
+
+
+def _torch_log_p_as_logits(problem: Problem, entry: Entry) -> list[str]:
+    """As :func:`_log_p_as_logits` where cross_entropy gets log p (nll_loss takes it as is)."""
+    return [] if _uses_nll(problem) else _log_p_as_logits(problem, entry)
+
+
+def _squashed_logits(problem: Problem, entry: Entry) -> list[str]:
+    """Logits turned into probabilities before a log (scikit-learn's call)."""
+    if not problem.logits:
+        return []
+    squash = "softmax" if problem.command == "ce" else "expit"
+    return [f"log of {squash}(z): digits lost where p is near 1"]
 
 
 def _short(number: float) -> str:
@@ -1162,24 +1274,19 @@ def _unnormalised(p: FloatArray) -> bool:
 # --- from Python: one call per comparison -----------------------------------------------------
 
 
-LIBRARY_NAMES: dict[str, Library] = {
-    "torch": "torch", "pytorch": "torch", "keras": "keras", "sklearn": "sklearn",
-    "scikit-learn": "sklearn", "optax": "optax",
-}  # fmt: skip
-"""The names a library goes by, each to the one :data:`LIBRARIES` uses."""
-
 ALWAYS_GIVEN: dict[Command, tuple[str, ...]] = {"smooth": ("smoothing",), "focal": ("gamma",)}
 """Options every library gets for these losses, even at cecli's default."""
 
 
 def library_named(name: str) -> Library:
-    """``torch``, ``pytorch``, ``keras``, ``sklearn``, ``scikit-learn`` or ``optax``."""
-    library = LIBRARY_NAMES.get(name.strip().lower())
-    if library is None:
-        raise InputError(
-            f"library takes torch, keras, sklearn or optax, not {name!r}", parameter="library"
-        )
-    return library
+    """A key of :data:`FRAMEWORKS`, or one of its aliases (``pytorch``, ``scikit-learn``)."""
+    wanted = name.strip().lower()
+    for framework in FRAMEWORKS.values():
+        if wanted == framework.name or wanted in framework.aliases:
+            return framework.name
+    known = list(FRAMEWORKS)
+    listed = ", ".join(known[:-1]) + " or " + known[-1]
+    raise InputError(f"library takes {listed}, not {name!r}", parameter="library")
 
 
 @dataclass(frozen=True, eq=False)
@@ -1272,3 +1379,7 @@ def like(
     (found,) = compare_frameworks(loss, labels, preds, library=library, **options).found
     assert isinstance(found, Reproduction)  # reproduce raises instead of returning Missing
     return found
+
+
+# Built last: the entries name the checks and notes defined above.
+ENTRIES: tuple[Entry | Gap, ...] = _entries()

@@ -17,6 +17,7 @@ import pytest
 
 from cecli import frameworks
 from cecli.frameworks import LIBRARIES, Entry, Gap, find
+from cecli.inputs import InputError
 from tests.helpers import run, within_rounding
 
 COMMANDS = ("ce", "bce", "multilabel", "kl", "grad", "smooth", "focal")
@@ -46,6 +47,61 @@ def test_adding_a_library_is_adding_entries() -> None:
     assert kinds == {Entry, Gap}
     pairs = [(e.library, e.command, e.inputs) for e in frameworks.ENTRIES]
     assert len(pairs) == len(set(pairs))
+
+
+def _toy_mean_nll(problem: frameworks.Problem, entry: Entry) -> np.ndarray:
+    """A made-up library: float64, no clipping, −log p of each row's arg-max label, mean."""
+    indices = problem.hard_indices()
+    assert indices is not None
+    picked = problem.preds[np.arange(problem.rows), indices]
+    return np.asarray(np.mean(-np.log(picked)))
+
+
+def test_a_toy_library_is_one_framework_and_its_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding a library touches nothing in frameworks.py but FRAMEWORKS and ENTRIES."""
+    toy = frameworks.Framework(
+        "toy", "Toy", "import toy", aliases=("toylib",), hints={"weights": " (nearest: toy.w)"}
+    )
+    entries = (
+        Entry("toy", "ce", "probs", "toy.nll", "float64", _toy_mean_nll,
+              lambda problem, entry: f"toy.nll({problem.preds.tolist()})",
+              notes=lambda problem, entry: ["takes the arg-max"],
+              variant=lambda problem: "toy.sparse_nll" if problem.indices is not None else None),
+        Gap("toy", "ce", "logits", "toy has no logits; nearest: toy.softmax first"),
+    )  # fmt: skip
+    monkeypatch.setitem(frameworks.FRAMEWORKS, "toy", toy)
+    monkeypatch.setattr(frameworks, "ENTRIES", (*frameworks.ENTRIES, *entries))
+
+    preds = [[0.25, 0.75], [0.5, 0.5]]
+    found = frameworks.like("ce", [1, 0], preds, library="toylib")
+    assert found.library == "toy"
+    assert found.function == "toy.sparse_nll"
+    with mpmath.workdps(30):
+        expected = float((-mpmath.log(mpmath.mpf(0.75)) - mpmath.log(mpmath.mpf(0.5))) / 2)
+    assert float(found.value) == pytest.approx(expected, rel=1e-15)
+    assert found.conventions == ("takes the arg-max",)
+    assert found.to_json()["imports"] == "import toy"
+    assert frameworks.IMPORTS["toy"] == "import toy"
+    assert frameworks.like("ce", [[0, 1], [1, 0]], preds, library="toy").function == "toy.nll"
+
+    everyone = frameworks.compare_frameworks("ce", [1, 0], preds)
+    assert [item.library for item in everyone.found] == [*LIBRARIES, "toy"]
+    with pytest.raises(frameworks.Unsupported, match=r"--weights has no counterpart in "
+                       r"toy.sparse_nll \(nearest: toy.w\)"):  # fmt: skip
+        frameworks.like("ce", [1, 0], preds, library="toy", weights=[1.0, 2.0])
+    with pytest.raises(frameworks.Unsupported, match=r"nearest: toy\.softmax first"):
+        frameworks.like("ce", [1, 0], preds, library="toy", logits=True)
+    with pytest.raises(InputError, match=r"library takes torch, .*, optax or toy, not 'toi'"):
+        frameworks.like("ce", [1, 0], preds, library="toi")
+
+
+def test_no_library_is_named_outside_the_frameworks_and_the_entries() -> None:
+    """What depends on the library lives in its Framework or its entries, not in branches."""
+    import inspect
+
+    source = inspect.getsource(frameworks)
+    assert "entry.library ==" not in source
+    assert "entry.library in" not in source
 
 
 def test_p_zero_on_the_true_class_the_three_clipping_conventions() -> None:
