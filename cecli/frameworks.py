@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cecli.inputs import InputError
-from cecli.losses import DEFAULT_EPS
+from cecli.losses import DEFAULT_EPS, sample_weight_vector
 from cecli.numerics import FloatArray
 from cecli.results import GradResult, LossResult
 
@@ -197,6 +197,8 @@ class Entry:
     """What the clip acts on when PREDS are logits (None: nothing is clipped)."""
     elements_mean_note: str | None = None
     """How to say that ``mean`` divides by every element ({elements}, {rows})."""
+    sample_weights_note: str | None = None
+    """What a mean with ``sample_weights`` divides by, where the library takes them."""
 
 
 @dataclass(frozen=True)
@@ -425,6 +427,15 @@ def _torch_grad(problem: Problem, entry: Entry) -> FloatArray:
 # A Keras Loss object reduces the per-row values by their sum over the batch size: a mean.
 
 
+def _keras_reduce(per_row: FloatArray, problem: Problem, entry: Entry) -> FloatArray:
+    """``Loss.__call__``'s reduction: values times ``sample_weight``, then their sum over
+    the batch size (N, zero weights included), their sum, or the values."""
+    weights = _option(problem, "sample_weights")
+    if weights is not None:
+        per_row = per_row * _cast(weights, entry)
+    return _reduce(per_row, problem.reduction)
+
+
 def _keras_smooth_categorical(y: FloatArray, smoothing: float) -> FloatArray:
     kind = y.dtype.type
     return y * kind(1.0 - smoothing) + kind(smoothing) / kind(y.shape[-1])
@@ -444,11 +455,11 @@ def _keras_ce(problem: Problem, entry: Entry) -> FloatArray:
     log_p = _keras_log_probs(problem, entry, p)
     if problem.indices is not None and not smoothing:
         rows = np.arange(problem.rows)
-        return _reduce(-log_p[rows, problem.indices], problem.reduction)
+        return _keras_reduce(-log_p[rows, problem.indices], problem, entry)
     y = _cast(problem.targets, entry)
     if smoothing:
         y = _keras_smooth_categorical(y, smoothing)
-    return _reduce(-np.sum(y * log_p, axis=-1), problem.reduction)
+    return _keras_reduce(-np.sum(y * log_p, axis=-1), problem, entry)
 
 
 def _keras_bce(problem: Problem, entry: Entry) -> FloatArray:
@@ -464,14 +475,14 @@ def _keras_bce(problem: Problem, entry: Entry) -> FloatArray:
         eps = _clip_value(problem, entry)
         elements = _torch_bce(_clip(p, eps, 1.0 - eps), y)
     per_row = np.sum(elements, axis=-1) / kind(problem.classes)
-    return _reduce(per_row, problem.reduction)
+    return _keras_reduce(per_row, problem, entry)
 
 
 def _keras_kl(problem: Problem, entry: Entry) -> FloatArray:
     eps = _clip_value(problem, entry)
     y = _clip(_cast(problem.targets, entry), eps, 1.0)
     q = _clip(_cast(problem.preds, entry), eps, 1.0)
-    return _reduce(np.sum(y * np.log(y / q), axis=-1), problem.reduction)
+    return _keras_reduce(np.sum(y * np.log(y / q), axis=-1), problem, entry)
 
 
 def _keras_focal(problem: Problem, entry: Entry) -> FloatArray:
@@ -491,13 +502,13 @@ def _keras_focal(problem: Problem, entry: Entry) -> FloatArray:
             a = kind(alpha)
             focal = (y * a + (1 - y) * kind(1.0 - alpha)) * focal
         per_row = np.sum(focal, axis=-1) / kind(problem.classes)
-        return _reduce(per_row, problem.reduction)
+        return _keras_reduce(per_row, problem, entry)
     if problem.logits:
         p = _softmax(p)
     output = _clip(p / np.sum(p, axis=-1, keepdims=True), eps, 1.0 - eps)
     cce = -y * np.log(output)
     weighting = np.power(1 - output, gamma) * kind(0.25 if alpha is None else alpha)
-    return _reduce(np.sum(weighting * cce, axis=-1), problem.reduction)
+    return _keras_reduce(np.sum(weighting * cce, axis=-1), problem, entry)
 
 
 # --- kernels: scikit-learn ---------------------------------------------------------------
@@ -522,9 +533,20 @@ def _sklearn_log_loss(problem: Problem, entry: Entry) -> FloatArray:
         flat = p.ravel()
         picked = np.where(y == 1.0, flat, 1 - flat)
     per_sample = -np.log(_clip(picked, SKLEARN_EPS, 1 - SKLEARN_EPS))
+    weights = _sklearn_sample_weight(problem)
     if problem.reduction == "sum":
-        return np.asarray(np.sum(per_sample))
-    return np.asarray(np.average(per_sample))
+        return np.asarray(np.sum(per_sample if weights is None else weights * per_sample))
+    return np.asarray(np.average(per_sample, weights=weights))
+
+
+def _sklearn_sample_weight(problem: Problem) -> FloatArray | None:
+    """``sample_weight`` as the call passes it: one per row, repeated per class for BCE
+    (whose call flattens the rows into one sample per element)."""
+    weights = _option(problem, "sample_weights")
+    if weights is None:
+        return None
+    vector = np.asarray(weights, dtype=np.float64)
+    return vector if problem.command == "ce" else np.repeat(vector, problem.classes)
 
 
 # --- kernels: optax (float32, as JAX computes by default) ---------------------------------
@@ -770,7 +792,9 @@ def _keras_call(problem: Problem, entry: Entry) -> str:
         arguments.append(("reduction", "None" if reduction == "none" else repr(reduction)))
     inside = _kw(arguments)[2:]
     y = _np(targets, integers=targets.ndim == 1)
-    return f"{_keras_prefix(problem)}{name}({inside})({y}, {_np(problem.preds)})"
+    weights = _option(problem, "sample_weights")
+    weighted = _kw([("sample_weight", None if weights is None else _np(np.asarray(weights)))])
+    return f"{_keras_prefix(problem)}{name}({inside})({y}, {_np(problem.preds)}{weighted})"
 
 
 def _sklearn_call(problem: Problem, entry: Entry) -> str:
@@ -783,13 +807,19 @@ def _sklearn_call(problem: Problem, entry: Entry) -> str:
         if problem.logits:
             proba = f"scipy.special.softmax({proba}, axis=1)"
         arguments = [("labels", repr(list(range(problem.classes)))), ("normalize", normalize)]
-        return f"{entry.function}({y}, y_proba={proba}{_kw(arguments)})"
+        arguments += _sklearn_weight_kw(problem)
+        return f"{entry.function}({y}, {proba}{_kw(arguments)})"
     y = _numbers(problem.targets.ravel(), integers=True)
     proba = _numbers(problem.preds.ravel())
     if problem.logits:
         proba = f"scipy.special.expit({proba})"
-    arguments = [("labels", "[0, 1]"), ("normalize", normalize)]
-    return f"{entry.function}({y}, y_proba={proba}{_kw(arguments)})"
+    arguments = [("labels", "[0, 1]"), ("normalize", normalize), *_sklearn_weight_kw(problem)]
+    return f"{entry.function}({y}, {proba}{_kw(arguments)})"
+
+
+def _sklearn_weight_kw(problem: Problem) -> list[tuple[str, str | None]]:
+    weights = _sklearn_sample_weight(problem)
+    return [("sample_weight", None if weights is None else _numbers(weights))]
 
 
 def _jnp(values: FloatArray, *, integers: bool = False) -> str:
@@ -861,8 +891,12 @@ _TORCH_BCE_LOGITS = "torch.nn.functional.binary_cross_entropy_with_logits"
 _CE_OPTIONS = {"weights": "weight", "smoothing": "label_smoothing"}
 _KERAS_CE = "keras.losses.CategoricalCrossentropy"
 _KERAS_BCE = "keras.losses.BinaryCrossentropy"
-_KERAS_OPTIONS = {"eps": "keras.config.set_epsilon"}
+_KERAS_WEIGHTS = {"sample_weights": "sample_weight"}
+_KERAS_OPTIONS = {"eps": "keras.config.set_epsilon", **_KERAS_WEIGHTS}
 _LOG_LOSS = "sklearn.metrics.log_loss"
+_KERAS_DIVISOR = (
+    "sample-weighted mean ÷ N (zero weights counted), not ÷ Σ w; keras.metrics divide by Σ w"
+)
 _OPTAX_BCE = "optax.sigmoid_binary_cross_entropy"
 
 
@@ -873,6 +907,7 @@ FRAMEWORKS: dict[Library, Framework] = {
             "pos_weight": f" (add --logits: {_TORCH_BCE_LOGITS} has pos_weight)",
             "neg_weight": " (its weight= multiplies both terms of an element)",
             "eps": " (PyTorch does not clip)",
+            "sample_weights": " (nearest: reduction='none', then (loss * w).sum() / w.sum())",
         },
     ),
     "keras": Framework(
@@ -897,6 +932,7 @@ FRAMEWORKS: dict[Library, Framework] = {
         hints={
             "weights": " (nearest: multiply the per-example losses yourself)",
             "eps": " (optax does not clip)",
+            "sample_weights": " (nearest: (loss * w).sum() / w.sum() on its per-example losses)",
         },
     ),
 }  # fmt: skip
@@ -915,7 +951,7 @@ def _entries() -> tuple[Entry | Gap, ...]:
         "variant": torch_nll,
         "notes": _torch_log_p_as_logits,
     }
-    keras = {"dtype": "float32", "clip": KERAS_EPSILON}
+    keras = {"dtype": "float32", "clip": KERAS_EPSILON, "sample_weights_note": _KERAS_DIVISOR}
     keras_sparse = _variant_when(_integer_labels, "keras.losses.SparseCategoricalCrossentropy")
     keras_binary_focal = _variant_when(
         lambda problem: bool(_option(problem, "binary")), "keras.losses.BinaryFocalCrossentropy"
@@ -924,7 +960,8 @@ def _entries() -> tuple[Entry | Gap, ...]:
         _integer_labels, "optax.softmax_cross_entropy_with_integer_labels"
     )
     sklearn = {"check": _sklearn_check, "notes": _squashed_logits,
-               "clip_sees": _sklearn_probabilities}  # fmt: skip
+               "clip_sees": _sklearn_probabilities, "options": {"sample_weights": "sample_weight"},
+               "sample_weights_note": "sample-weighted mean ÷ Σ w, as cecli's"}  # fmt: skip
     kl_mean = "reduction='mean' divides by all {elements} elements ('batchmean' is KL)"
     return (
         # PyTorch: float64 tensors as the calls build them; no clipping but BCE's log clamp.
@@ -956,21 +993,24 @@ def _entries() -> tuple[Entry | Gap, ...]:
               options={**_KERAS_OPTIONS, "smoothing": "label_smoothing", "normalize": "built in"},
               renormalises=True, variant=keras_sparse, **keras),  # type: ignore[arg-type]
         Entry("keras", "ce", "logits", _KERAS_CE, "float32", _keras_ce, _keras_call,
-              options={"smoothing": "label_smoothing"}, variant=keras_sparse),
+              options={**_KERAS_WEIGHTS, "smoothing": "label_smoothing"}, variant=keras_sparse,
+              sample_weights_note=_KERAS_DIVISOR),
         Entry("keras", "smooth", "probs", _KERAS_CE, kernel=_keras_ce, call=_keras_call,
               options={**_KERAS_OPTIONS, "smoothing": "label_smoothing", "normalize": "built in"},
               renormalises=True, variant=keras_sparse, **keras),  # type: ignore[arg-type]
         Entry("keras", "smooth", "logits", _KERAS_CE, "float32", _keras_ce, _keras_call,
-              options={"smoothing": "label_smoothing"}, variant=keras_sparse),
+              options={**_KERAS_WEIGHTS, "smoothing": "label_smoothing"}, variant=keras_sparse,
+              sample_weights_note=_KERAS_DIVISOR),
         Entry("keras", "bce", "probs", _KERAS_BCE, kernel=_keras_bce, call=_keras_call,
               options={**_KERAS_OPTIONS, "smoothing": "label_smoothing"}, mean_over="elements",
               **keras),  # type: ignore[arg-type]
         Entry("keras", "bce", "logits", _KERAS_BCE, "float32", _keras_bce, _keras_call,
-              options={"smoothing": "label_smoothing"}, mean_over="elements"),
+              options={**_KERAS_WEIGHTS, "smoothing": "label_smoothing"}, mean_over="elements",
+              sample_weights_note=_KERAS_DIVISOR),
         Entry("keras", "multilabel", "probs", _KERAS_BCE, kernel=_keras_bce, call=_keras_call,
               options=_KERAS_OPTIONS, mean_over="elements", **keras),  # type: ignore[arg-type]
         Entry("keras", "multilabel", "logits", _KERAS_BCE, "float32", _keras_bce, _keras_call,
-              mean_over="elements"),
+              options=_KERAS_WEIGHTS, mean_over="elements", sample_weights_note=_KERAS_DIVISOR),
         Entry("keras", "kl", "probs", "keras.losses.KLDivergence", kernel=_keras_kl,
               call=_keras_call, options=_KERAS_OPTIONS, **keras),  # type: ignore[arg-type]
         Gap("keras", "kl", "logits", "keras.losses.KLDivergence takes probabilities, not "
@@ -1183,6 +1223,9 @@ def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
         elements = problem.classes * problem.rows
         note = entry.elements_mean_note or "mean over classes too (÷ {elements}, not ÷ {rows})"
         found.append(note.format(elements=elements, rows=problem.rows))
+    weighs_rows = _option(problem, "sample_weights") is not None and problem.reduction == "mean"
+    if weighs_rows and entry.sample_weights_note:
+        found.append(entry.sample_weights_note)
     weighted = _option(problem, "weights") is not None and entry.weighted_mean_by_rows
     row_targets = problem.indices is None and not _uses_nll(problem)
     if weighted and row_targets and problem.reduction == "mean":
@@ -1358,6 +1401,8 @@ def compare_frameworks(
         logits = not options["probs"]
     label_matrix = np.asarray(labels, dtype=np.float64)
     pred_matrix = np.atleast_2d(np.asarray(preds, dtype=np.float64))
+    if given.get("sample_weights") is not None:  # one per row, as the libraries take them
+        given["sample_weights"] = sample_weight_vector(given["sample_weights"], result.rows)
     problem = make_problem(loss, label_matrix, pred_matrix, logits=logits, options=given)
     exact = np.asarray(result.grad if isinstance(result, GradResult) else result.loss)
     found = [reproduce(only, problem)] if only is not None else reproduce_all(problem)

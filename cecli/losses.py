@@ -14,6 +14,12 @@ Conventions shared by all of them:
 * ``base`` (``"e"``, ``"2"``, ``"10"``) is the unit of every loss, term and gradient.
 * ``reduction`` reduces across rows: ``"mean"``, ``"sum"`` or ``"none"`` (then ``loss`` is
   ``per_row``).
+* ``sample_weights`` (one weight ≥ 0 per row, or one for every row) weight the rows:
+  ``per_row`` becomes :math:`w_i L_i`, ``sum`` is :math:`\sum_i w_i L_i` and ``mean`` is
+  :math:`\sum_i w_i L_i / \sum_i w_i d_i`, with :math:`d_i` the row's share of the unweighted
+  mean's divisor (1, or C for element-wise means): the weighted mean that files get from a
+  weight column.  A row of weight 0 counts for nothing, even where its loss is infinite.
+  The per-term arrays stay unweighted.
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import get_args
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +52,7 @@ from cecli.results import (
     GradResult,
     IntArray,
     KLResult,
+    LossResult,
     MultilabelResult,
     Reduction,
     RowLosses,
@@ -53,6 +60,8 @@ from cecli.results import (
 )
 
 DEFAULT_EPS = 1e-7
+
+_Result = TypeVar("_Result", bound=LossResult)
 
 # --- shared pieces -------------------------------------------------------------------------
 
@@ -140,6 +149,74 @@ def reduce_rows(
         exact_divisor.add(np.array([divisor]))
         return exact.ratio(exact_divisor)
     return total / divisor
+
+
+def sample_weight_vector(sample_weights: npt.ArrayLike | None, rows: int) -> FloatArray | None:
+    """One finite weight ≥ 0 per row, from one per row or one for all."""
+    if sample_weights is None:
+        return None
+    vector = np.asarray(sample_weights, dtype=np.float64).reshape(-1)
+    if vector.shape[0] == 1:
+        vector = np.full(rows, vector[0])
+    if vector.shape[0] != rows:
+        raise InputError(
+            f"sample_weights has {vector.shape[0]} values, but PREDS has {rows} rows",
+            parameter="sample_weights",
+        )
+    bad = np.flatnonzero(~np.isfinite(vector) | (vector < 0))
+    if bad.size:
+        position = int(bad[0])
+        raise InputError(
+            f"sample_weights value {position + 1}: {vector[position]:g} is not a finite weight ≥ 0",
+            parameter="sample_weights",
+        )
+    return vector
+
+
+def _weigh(weights: FloatArray, values: FloatArray) -> FloatArray:
+    """``w·values`` row by row; a row of weight 0 is 0 whatever its value (inf, nan)."""
+    shaped = weights.reshape((-1,) + (1,) * (values.ndim - 1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(shaped == 0.0, 0.0, shaped * values)
+
+
+def _weighted_reduction(
+    weights: FloatArray, totals: FloatArray, divisors: FloatArray, reduction: Reduction
+) -> float:
+    """``Σ w·totals`` (sum) or ``Σ w·totals / Σ w·divisors`` (mean), each sum exact."""
+    counted = weights != 0.0
+    total = numerics.ExactSum()
+    total.add_products(weights[counted], totals[counted])
+    if reduction == "sum":
+        return total.value()
+    divisor = numerics.ExactSum()
+    divisor.add_products(weights[counted], divisors[counted])
+    if divisor.is_zero():
+        raise InputError(
+            "the weights sum to 0; the weighted mean is undefined", parameter="sample_weights"
+        )
+    return total.ratio(divisor)
+
+
+def _with_sample_weights(result: _Result, sample_weights: npt.ArrayLike | None) -> _Result:
+    """``result`` with its rows weighted: per-row values, row shares and every reduced value
+    (the loss and its companions, ``entropy``, ``positive``, ``ce``…)."""
+    weights = sample_weight_vector(sample_weights, result.rows)
+    if weights is None:
+        return result
+    reduction = result.reduction
+    changes: dict[str, Any] = {
+        "per_row": _weigh(weights, result.per_row),
+        "row_totals": _weigh(weights, result.row_totals),
+        "row_divisors": _weigh(weights, result.row_divisors),
+        "row_extras": {name: _weigh(weights, v) for name, v in result.row_extras.items()},
+    }
+    for name, totals in {"loss": result.row_totals, **result.row_extras}.items():
+        if reduction == "none":
+            changes[name] = _weigh(weights, getattr(result, name))
+        else:
+            changes[name] = _weighted_reduction(weights, totals, result.row_divisors, reduction)
+    return replace(result, **changes)
 
 
 class _Model:
@@ -292,6 +369,7 @@ def categorical_cross_entropy(
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
+    sample_weights: npt.ArrayLike | None = None,
     weights: npt.ArrayLike | None = None,
     smoothing: float = 0.0,
     normalize: bool = False,
@@ -344,7 +422,7 @@ def categorical_cross_entropy(
         loss = reduce_rows(per_row, reduction, float(rows))
     if weight_vector is not None and reduction == "mean":
         loss = _class_weighted_mean(targets, weight_vector, log_p_in_base)
-    return CrossEntropyResult(
+    result = CrossEntropyResult(
         loss=loss,
         per_row=per_row,
         base=canonical_base,
@@ -365,6 +443,7 @@ def categorical_cross_entropy(
         row_totals=per_row,
         row_divisors=row_divisors,
     )
+    return _with_sample_weights(result, sample_weights)
 
 
 def categorical_cross_entropy_rows(
@@ -479,6 +558,7 @@ def label_smoothing(
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
+    sample_weights: npt.ArrayLike | None = None,
     normalize: bool = False,
     class_names: Sequence[str] | None = None,
 ) -> SmoothingResult:
@@ -502,7 +582,7 @@ def label_smoothing(
     }
     smoothed = categorical_cross_entropy(labels, preds, smoothing=smoothing, **options)  # type: ignore[arg-type]
     hard = categorical_cross_entropy(labels, preds, **options)  # type: ignore[arg-type]
-    return SmoothingResult(
+    result = SmoothingResult(
         loss=smoothed.loss,
         per_row=smoothed.per_row,
         base=smoothed.base,
@@ -528,6 +608,7 @@ def label_smoothing(
         per_row_hard=hard.per_row,
         loss_hard=hard.loss,
     )
+    return _with_sample_weights(result, sample_weights)
 
 
 # --- bce and multilabel --------------------------------------------------------------------
@@ -574,6 +655,7 @@ def binary_cross_entropy(
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
+    sample_weights: npt.ArrayLike | None = None,
     pos_weight: float = 1.0,
     smoothing: float = 0.0,
     class_names: Sequence[str] | None = None,
@@ -606,7 +688,7 @@ def binary_cross_entropy(
     )
     rows, classes = parts.matrix.shape
     row_totals, per_row, loss = _element_reduction(parts.positive + parts.negative, reduction)
-    return BinaryResult(
+    result = BinaryResult(
         loss=per_row if reduction == "none" else loss,
         per_row=per_row,
         base=canonical_base,
@@ -629,6 +711,7 @@ def binary_cross_entropy(
         row_totals=row_totals,
         row_divisors=np.full(rows, float(classes)),
     )
+    return _with_sample_weights(result, sample_weights)
 
 
 def multilabel_cross_entropy(
@@ -639,6 +722,7 @@ def multilabel_cross_entropy(
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
+    sample_weights: npt.ArrayLike | None = None,
     pos_weight: float = 1.0,
     neg_weight: float = 1.0,
     class_names: Sequence[str] | None = None,
@@ -668,7 +752,7 @@ def multilabel_cross_entropy(
     per_row_positive = _row_sums(parts.positive)
     per_row_negative = _row_sums(parts.negative)
     per_row = _row_sums(parts.positive + parts.negative)
-    return MultilabelResult(
+    result = MultilabelResult(
         loss=reduce_rows(per_row, reduction, rows),
         per_row=per_row,
         base=canonical_base,
@@ -694,6 +778,7 @@ def multilabel_cross_entropy(
         row_divisors=np.ones(rows),
         row_extras={"positive": per_row_positive, "negative": per_row_negative},
     )
+    return _with_sample_weights(result, sample_weights)
 
 
 # --- kl ------------------------------------------------------------------------------------
@@ -707,6 +792,7 @@ def kl_divergence(
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
+    sample_weights: npt.ArrayLike | None = None,
     normalize: bool = False,
     class_names: Sequence[str] | None = None,
 ) -> KLResult:
@@ -753,7 +839,7 @@ def kl_divergence(
     cross_terms = _in_base(_weighted_neg_log(p, model.log_p), canonical_base)
     per_row_entropy: FloatArray = entropy_terms.sum(axis=1)
     per_row_cross: FloatArray = cross_terms.sum(axis=1)
-    return KLResult(
+    result = KLResult(
         loss=reduce_rows(per_row, reduction, rows),
         per_row=per_row,
         base=canonical_base,
@@ -778,6 +864,7 @@ def kl_divergence(
         row_divisors=np.ones(rows),
         row_extras={"entropy": per_row_entropy, "cross_entropy": per_row_cross},
     )
+    return _with_sample_weights(result, sample_weights)
 
 
 # --- grad ----------------------------------------------------------------------------------
@@ -792,6 +879,7 @@ def logit_gradient(
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
+    sample_weights: npt.ArrayLike | None = None,
     class_names: Sequence[str] | None = None,
     probs: bool | None = None,
 ) -> GradResult:
@@ -828,6 +916,17 @@ def logit_gradient(
     gradient = _sigmoid_gradient if sigmoid else _softmax_gradient
     grad, per_row_totals, used_probs, divisor = gradient(targets, z)
     scale = 1.0 / divisor if reduction == "mean" else 1.0
+    weights = sample_weight_vector(sample_weights, matrix.shape[0])
+    row_scale = np.full(matrix.shape[0], scale)
+    if weights is not None:
+        # Each row's gradient times its weight; the mean divides by Σ w (Σ w·C with sigmoid).
+        share = np.full(matrix.shape[0], float(classes) if sigmoid else 1.0)
+        row_scale = weights
+        if reduction == "mean":
+            _weighted_reduction(weights, share, share, "mean")  # refuses weights summing to 0
+            total_weight = numerics.ExactSum()
+            total_weight.add_products(weights, share)
+            row_scale = weights / total_weight.value()
     grad_probs = None
     if model is not None:
         # y/p beyond the largest float (p subnormal) is ±inf, its rounded value.
@@ -835,11 +934,11 @@ def logit_gradient(
             raw = np.where(targets == 0.0, 0.0, -targets / model.probs)
             if sigmoid:
                 raw += np.where(targets == 1.0, 0.0, (1.0 - targets) / model.not_probs)
-        grad_probs = _in_base(raw * scale, canonical_base)
+        grad_probs = _in_base(_weigh(row_scale, raw), canonical_base)
     per_row_totals = _in_base(per_row_totals, canonical_base)
     per_row = _element_rows(per_row_totals, classes, reduction) if sigmoid else per_row_totals
     loss = reduce_rows(per_row_totals, reduction, divisor)
-    return GradResult(
+    result = GradResult(
         loss=per_row if reduction == "none" else loss,
         per_row=per_row,
         base=canonical_base,
@@ -854,12 +953,13 @@ def logit_gradient(
         logits_used=z,
         probs=used_probs,
         clipped=clipped,
-        grad=_in_base(grad * scale, canonical_base),
+        grad=_in_base(grad * row_scale[:, np.newaxis], canonical_base),
         grad_probs=grad_probs,
         sigmoid=sigmoid,
         row_totals=per_row_totals,
         row_divisors=np.full(matrix.shape[0], float(classes) if sigmoid else 1.0),
     )
+    return _with_sample_weights(result, sample_weights)
 
 
 def _softmax_gradient(
@@ -904,6 +1004,7 @@ def focal_loss(
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
+    sample_weights: npt.ArrayLike | None = None,
     normalize: bool = False,
     class_names: Sequence[str] | None = None,
 ) -> FocalResult:
@@ -934,10 +1035,11 @@ def focal_loss(
         high = 1.0 if binary else math.inf
         _check_range("alpha", alpha, 0.0, high, closed_high=binary)
     if binary:
-        return _binary_focal(
+        binary_result = _binary_focal(
             labels, preds, gamma=gamma, alpha=alpha, logits=logits, eps=eps,
             base=canonical_base, reduction=reduction, class_names=class_names,
         )  # fmt: skip
+        return _with_sample_weights(binary_result, sample_weights)
     matrix, targets, indices, off, names = _prepare_categorical(
         labels, preds, logits=logits, normalize=normalize, class_names=class_names
     )
@@ -949,7 +1051,7 @@ def focal_loss(
     terms = np.where(targets == 0.0, 0.0, factor * ce_terms)
     per_row: FloatArray = terms.sum(axis=1)
     per_row_ce: FloatArray = ce_terms.sum(axis=1)
-    return FocalResult(
+    result = FocalResult(
         loss=reduce_rows(per_row, reduction, rows),
         per_row=per_row,
         base=canonical_base,
@@ -977,6 +1079,7 @@ def focal_loss(
         row_divisors=np.ones(rows),
         row_extras={"ce": per_row_ce},
     )
+    return _with_sample_weights(result, sample_weights)
 
 
 def _binary_focal(

@@ -273,3 +273,20 @@ def binary_focal(
     if reduction == "none":
         return per_row, per_row
     return reduce(row_sums, reduction, mpf(len(row_sums) * classes)), per_row
+
+
+def weigh_rows(
+    totals: list[Mpf], weights: Row, reduction: str, divisors: Row | None = None
+) -> Mpf | list[Mpf]:
+    """Rows weighted by ``weights``: w·t (none), Σ w·t (sum) or Σ w·t / Σ w·d (mean), for
+    row totals t and each row's share d of the unweighted mean's divisor (1 unless given).
+    A row of weight 0 counts for nothing, whatever its total."""
+    w = [mpf(v) for v in weights]
+    d = [mpf(1)] * len(totals) if divisors is None else [mpf(v) for v in divisors]
+    shares = [mpf(0) if wi == 0 else wi * t for wi, t in zip(w, totals, strict=True)]
+    if reduction == "none":
+        return shares
+    total = mp.fsum(shares)
+    if reduction == "sum":
+        return total
+    return total / mp.fsum(wi * di for wi, di in zip(w, d, strict=True))

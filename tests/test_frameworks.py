@@ -199,7 +199,7 @@ def test_frameworks_table_names_each_library_and_how_to_reproduce() -> None:
     assert "log clamp at -100" in out
     assert "clip at 1e-7" in out
     assert "To reproduce" in out
-    assert "sklearn.metrics.log_loss([1], y_proba=[0.0], labels=[0, 1])" in out
+    assert "sklearn.metrics.log_loss([1], [0.0], labels=[0, 1])" in out
 
 
 def test_frameworks_quiet_prints_one_line_per_library() -> None:
@@ -381,3 +381,28 @@ def test_readme_table_of_combinations_matches_the_entries() -> None:
                 assert kinds == {"logits"}, (library, command)
             else:
                 assert kinds == {"probs", "logits"}, (library, command)
+
+
+def test_sample_weights_keras_divides_by_n_sklearn_by_the_weights_torch_has_none() -> None:
+    labels, preds, weights = (
+        [0, 2, 1],
+        [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.3, 0.4, 0.3]],
+        [1.2, 3.4, 0.0],
+    )
+    with mpmath.workdps(40):
+        terms = [-mpmath.log(mpmath.mpf(p)) for p in (0.7, 0.8, 0.4)]
+        weighted = sum(mpmath.mpf(w) * t for w, t in zip(weights, terms, strict=True))
+        by_rows, by_weights = float(weighted / 3), float(weighted / sum(weights))
+    keras = frameworks.like("ce", labels, preds, library="keras", sample_weights=weights)
+    assert float(keras.value) == pytest.approx(by_rows, rel=1e-6)
+    assert "sample-weighted mean ÷ N (zero weights counted)" in keras.conventions[0]
+    assert keras.call.endswith("sample_weight=np.array([1.2, 3.4, 0.0]))")
+    sklearn = frameworks.like("ce", labels, preds, library="sklearn", sample_weights=weights)
+    assert float(sklearn.value) == pytest.approx(by_weights, rel=1e-15)
+    exact = frameworks.compare_frameworks("ce", labels, preds, sample_weights=weights)
+    assert float(exact.value) == pytest.approx(by_weights, rel=1e-15)
+    with pytest.raises(frameworks.Unsupported, match=r"nearest: reduction='none', then"):
+        frameworks.like("ce", labels, preds, library="torch", sample_weights=weights)
+    # One weight for the batch reaches the libraries as one per row.
+    batch = frameworks.like("bce", [[1, 0]], [[0.9, 0.2]], library="sklearn", sample_weights=2.0)
+    assert batch.call.endswith("sample_weight=[2.0, 2.0])")

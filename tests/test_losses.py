@@ -9,6 +9,7 @@ import pytest
 from mpmath import mp, mpf
 
 import cecli
+from cecli.results import Reduction
 from tests import oracle
 from tests.helpers import assert_close
 
@@ -462,3 +463,85 @@ def test_focal_gradient_at_gamma_zero_is_the_cross_entropy_gradient() -> None:
         cecli.losses.focal_gradient([0, 2], z, logits=True, gamma=0.0),
         cecli.grad([0, 2], z, logits=True).grad.tolist(),
     )
+
+
+# --- sample weights -------------------------------------------------------------------------
+
+SAMPLE_WEIGHTS = [1.2, 3.4, 0.0]
+P3 = [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.0, 0.4, 0.6]]
+Y3 = oracle.one_hot([0, 2, 0], 3)  # the last row's true class has p = 0: inf with eps = 0
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_ce_sample_weights_weigh_rows_and_a_zero_weight_drops_an_infinite_row(
+    reduction: Reduction,
+) -> None:
+    result = cecli.ce(Y3, P3, eps=0.0, reduction=reduction, sample_weights=SAMPLE_WEIGHTS)
+    _, rows = oracle.ce(Y3[:2], P3[:2], eps=0.0, reduction="none")
+    expected = oracle.weigh_rows([*rows, mpf(0)], SAMPLE_WEIGHTS, reduction)
+    assert_close(result.loss, expected)
+    assert_close(result.per_row, oracle.weigh_rows([*rows, mpf(0)], SAMPLE_WEIGHTS, "none"))
+
+
+def test_ce_sample_weights_with_class_weights_divide_by_the_weighted_weights() -> None:
+    weights = [2.0, 1.0, 0.5]
+    result = cecli.ce(Y3, P3, weights=weights, sample_weights=[1.0, 2.0, 4.0])
+    _, rows = oracle.ce(Y3, P3, weights=weights, reduction="none")
+    divisors = [weights[0], weights[2], weights[0]]
+    assert_close(result.loss, oracle.weigh_rows(rows, [1.0, 2.0, 4.0], "mean", divisors))
+
+
+def test_one_sample_weight_weighs_every_row() -> None:
+    plain = cecli.ce(Y3, P3)
+    assert cecli.ce(Y3, P3, sample_weights=7.0).loss == pytest.approx(plain.loss, rel=1e-15)
+    summed = cecli.ce(Y3, P3, reduction="sum", sample_weights=[0.5])
+    _, rows = oracle.ce(Y3, P3, reduction="none")
+    assert_close(summed.loss, oracle.weigh_rows(rows, [0.5] * 3, "sum"))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_sample_weights_divide_by_the_weights_times_the_classes(reduction: Reduction) -> None:
+    y = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
+    p = [[0.9, 0.2], [0.4, 0.7], [0.5, 1e-9]]
+    result = cecli.bce(y, p, reduction=reduction, sample_weights=SAMPLE_WEIGHTS)
+    _, sums = oracle.bce(y, p, reduction="sum")
+    _, means = oracle.bce(y, p, reduction="none")
+    totals = means if reduction == "none" else sums
+    assert_close(result.loss, oracle.weigh_rows(totals, SAMPLE_WEIGHTS, reduction, [2, 2, 2]))
+
+
+def test_kl_sample_weights_weigh_the_entropies_too() -> None:
+    p = [[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]]
+    q = [[0.6, 0.4], [0.5, 0.5], [0.3, 0.7]]
+    result = cecli.kl(p, q, sample_weights=[1.0, 2.0, 3.0])
+    reference = oracle.kl(p, q, reduction="none")
+    entropies = oracle.kl(p, q, reduction="none")["entropy"]
+    assert_close(result.loss, oracle.weigh_rows(reference["per_row"], [1, 2, 3], "mean"))
+    assert_close(result.entropy, oracle.weigh_rows(entropies, [1, 2, 3], "mean"))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_grad_sample_weights_weigh_each_row_of_the_gradient(reduction: Reduction) -> None:
+    z = [[2.0, 1.0, 0.1], [0.3, 0.2, 4.0], [-1.0, 0.0, 1.0]]
+    y = oracle.one_hot([0, 2, 1], 3)
+    w = [1.0, 2.5, 0.5]
+    result = cecli.grad(y, z, reduction=reduction, sample_weights=w)
+    rows = oracle.softmax_grad(y, z, reduction="sum")
+    total = mp.fsum(mpf(v) for v in w) if reduction == "mean" else mpf(1)
+    expected = [[mpf(wi) * g / total for g in row] for wi, row in zip(w, rows, strict=True)]
+    assert_close(result.grad, expected)
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ([0.0, 0.0, 0.0], "the weights sum to 0"),
+        ([1.0, 2.0], "sample_weights has 2 values, but PREDS has 3 rows"),
+        ([1.0, -1.0, 1.0], "sample_weights value 2: -1 is not a finite weight ≥ 0"),
+        ([1.0, float("nan"), 1.0], "sample_weights value 2: nan is not a finite weight"),
+    ],
+)
+def test_bad_sample_weights_name_the_parameter(weights: list[float], message: str) -> None:
+    with pytest.raises(cecli.InputError, match=message) as caught:
+        cecli.ce(Y3, P3, sample_weights=weights)
+    assert caught.value.parameter == "sample_weights"

@@ -24,6 +24,8 @@ from tests.frameworks.real import run
 from tests.helpers import within_rounding
 
 MODULES = {"torch": "torch", "keras": "keras", "sklearn": "sklearn", "optax": "optax"}
+SAMPLE_WEIGHTED = ("keras", "sklearn")
+"""The libraries whose losses take one weight per row."""
 EXAMPLES = int(os.environ.get("CECLI_FRAMEWORK_EXAMPLES", "60"))
 
 COMBINATIONS = [
@@ -83,6 +85,11 @@ def problems(draw: Any, library: Library, command: Command, inputs: str) -> Prob
 
     rows = draw(st.integers(1, 4))
     classes = draw(st.integers(2, 6))
+    if library in SAMPLE_WEIGHTED and command != "grad" and draw(st.booleans()):
+        weights = draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 3.4]) | st.floats(0.0, 5.0),
+                                min_size=rows, max_size=rows))  # fmt: skip
+        weights[0] = weights[0] or 1.0  # the weights must not sum to 0
+        options["sample_weights"] = np.array(weights)
     if "weights" in options:
         options["weights"] = options["weights"][:classes]
     value = logit if logits else probability
