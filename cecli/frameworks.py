@@ -199,6 +199,8 @@ class Entry:
     """How to say that ``mean`` divides by every element ({elements}, {rows})."""
     sample_weights_note: str | None = None
     """What a mean with ``sample_weights`` divides by, where the library takes them."""
+    ignore_note: str | None = None
+    """What a mean with ``ignore_index`` divides by, where it is worth saying."""
 
 
 @dataclass(frozen=True)
@@ -323,14 +325,19 @@ def _torch_log_probs(problem: Problem, entry: Entry) -> tuple[FloatArray, FloatA
 
 def _torch_index_loss(
     log_p: FloatArray, indices: npt.NDArray[np.intp], w: FloatArray | None, smoothing: float,
-    reduction: str,
+    reduction: str, ignore_index: int | None = None,
 ) -> FloatArray:  # fmt: skip
+    """nll_loss (cross_entropy) of index targets; rows labelled ``ignore_index`` are never
+    computed (0 under ``none``) and left out of the mean's divisor."""
     rows = np.arange(log_p.shape[0])
-    picked = log_p[rows, indices]
-    weight_of_row = np.ones_like(picked) if w is None else w[indices]
-    nll = -weight_of_row * picked
+    kept = indices != ignore_index if ignore_index is not None else np.ones(rows.size, bool)
+    safe = np.where(kept, indices, 0)
+    picked = log_p[rows, safe]
+    weight_of_row = np.ones_like(picked) if w is None else w[safe]
+    weight_of_row = np.where(kept, weight_of_row, 0).astype(log_p.dtype)
+    nll = np.where(kept, -weight_of_row * picked, 0).astype(log_p.dtype)
     kind = log_p.dtype.type
-    divisor = np.sum(weight_of_row) if w is not None else kind(log_p.shape[0])
+    divisor = np.sum(weight_of_row) if w is not None else kind(np.count_nonzero(kept))
     if reduction == "mean":
         nll_value = np.asarray(np.sum(nll) / divisor)
     else:
@@ -338,8 +345,9 @@ def _torch_index_loss(
     if not smoothing:
         return nll_value
     smooth = -np.sum(log_p * (w if w is not None else 1), axis=1)
+    smooth = np.where(kept, smooth, 0).astype(log_p.dtype)
     if reduction == "mean":
-        smooth_value = np.asarray(np.sum(smooth) / divisor) if w is not None else _mean(smooth)
+        smooth_value = np.asarray(np.sum(smooth) / divisor)
     else:
         smooth_value = _reduce(smooth, reduction)
     classes = log_p.shape[1]
@@ -365,7 +373,8 @@ def _torch_ce(problem: Problem, entry: Entry) -> FloatArray:
     smoothing = float(_option(problem, "smoothing", 0.0))
     indices = _torch_indices(problem)
     if indices is not None:
-        return _torch_index_loss(log_p, indices, w, smoothing, problem.reduction)
+        ignore_index = _option(problem, "ignore_index")
+        return _torch_index_loss(log_p, indices, w, smoothing, problem.reduction, ignore_index)
     targets = _cast(problem.targets, entry)
     return _torch_prob_loss(log_p, targets, w, smoothing, problem.reduction)
 
@@ -405,6 +414,15 @@ def _torch_kl(problem: Problem, entry: Entry) -> FloatArray:
     return _reduce(pointwise, problem.reduction)
 
 
+def _ignored(problem: Problem) -> npt.NDArray[np.bool_]:
+    """The rows whose label is the ignore index."""
+    ignore_index = _option(problem, "ignore_index")
+    if ignore_index is None or problem.indices is None:
+        return np.zeros(problem.rows, dtype=np.bool_)
+    ignored: npt.NDArray[np.bool_] = problem.indices == int(ignore_index)
+    return ignored
+
+
 def _grad_inputs(problem: Problem, entry: Entry) -> tuple[FloatArray, FloatArray]:
     """The logits (log p with --probs) and the targets, in the library's dtype."""
     z = _cast(problem.preds, entry)
@@ -419,7 +437,8 @@ def _torch_grad(problem: Problem, entry: Entry) -> FloatArray:
         grad = _sigmoid(z) - y
         return grad * kind(1) if scale is not None else grad * kind(1) / kind(z.size)
     log_p = _log_softmax(z)
-    upstream = -y if scale is not None else -y / kind(problem.rows)
+    counted = problem.rows - int(np.count_nonzero(_ignored(problem)))  # ignored rows' y are 0
+    upstream = -y if scale is not None else -y / kind(counted)
     return upstream - np.exp(log_p) * np.sum(upstream, axis=1, keepdims=True)  # type: ignore[no-any-return]
 
 
@@ -455,7 +474,19 @@ def _keras_ce(problem: Problem, entry: Entry) -> FloatArray:
     log_p = _keras_log_probs(problem, entry, p)
     if problem.indices is not None and not smoothing:
         rows = np.arange(problem.rows)
-        return _keras_reduce(-log_p[rows, problem.indices], problem, entry)
+        ignored = _ignored(problem)
+        picked = -log_p[rows, np.where(ignored, 0, problem.indices)]
+        if not ignored.any():
+            return _keras_reduce(picked, problem, entry)
+        # ignore_class masks the values; the mask scales the kept ones by N / kept, as a
+        # sample weight, so that the sum over the batch size is a mean over the kept rows.
+        values = np.where(ignored, 0, picked).astype(picked.dtype)
+        kind = values.dtype.type
+        if problem.reduction in ("mean", "sum"):
+            scale = kind(problem.rows) / kind(np.count_nonzero(~ignored))
+            mask = np.where(ignored, kind(0), scale if problem.reduction == "mean" else kind(1))
+            values = values * mask.astype(values.dtype)
+        return _keras_reduce(values, problem, entry)
     y = _cast(problem.targets, entry)
     if smoothing:
         y = _keras_smooth_categorical(y, smoothing)
@@ -695,8 +726,10 @@ def _torch_target_text(problem: Problem, indices: npt.NDArray[np.intp] | None) -
 def _torch_ce_call(problem: Problem, entry: Entry) -> str:
     weights = _option(problem, "weights")
     smoothing = _option(problem, "smoothing")
+    ignore_index = _option(problem, "ignore_index")
     arguments = [
         ("weight", None if weights is None else _torch_tensor(np.asarray(weights, dtype=float))),
+        ("ignore_index", None if ignore_index is None else repr(int(ignore_index))),
         ("label_smoothing", None if not smoothing else repr(float(smoothing))),
         ("reduction", _reduction_kw(problem)),
     ]
@@ -750,7 +783,9 @@ def _torch_kl_call(problem: Problem, entry: Entry) -> str:
 def _torch_grad_call(problem: Problem, entry: Entry) -> str:
     preds = _torch_tensor(problem.preds)
     z = preds if problem.logits else f"torch.log({preds})"
-    reduction = _kw([("reduction", _reduction_kw(problem))])
+    ignore_index = _option(problem, "ignore_index")
+    ignore = None if ignore_index is None else repr(int(ignore_index))
+    reduction = _kw([("ignore_index", ignore), ("reduction", _reduction_kw(problem))])
     if _option(problem, "sigmoid"):
         targets = _torch_tensor(problem.targets)
         loss = f"{_TORCH_BCE_LOGITS}(z, {targets}{reduction})"
@@ -785,6 +820,9 @@ def _keras_call(problem: Problem, entry: Entry) -> str:
         arguments.append(("gamma", repr(float(_option(problem, "gamma", 2.0)))))
     if problem.logits:
         arguments.append(("from_logits", "True"))
+    ignore_index = _option(problem, "ignore_index")
+    if ignore_index is not None:
+        arguments.append(("ignore_class", repr(int(ignore_index))))
     if smoothing:
         arguments.append(("label_smoothing", repr(float(smoothing))))
     reduction = problem.reduction
@@ -888,10 +926,19 @@ def _optax_grad_call(problem: Problem, entry: Entry) -> str:
 _TORCH_CE = "torch.nn.functional.cross_entropy"
 _TORCH_BCE = "torch.nn.functional.binary_cross_entropy"
 _TORCH_BCE_LOGITS = "torch.nn.functional.binary_cross_entropy_with_logits"
-_CE_OPTIONS = {"weights": "weight", "smoothing": "label_smoothing"}
+_TORCH_GRAD_OPTIONS = {
+    "sigmoid": "binary_cross_entropy_with_logits", "ignore_index": "ignore_index",
+}  # fmt: skip
+_SMOOTH_OPTIONS = {"smoothing": "label_smoothing", "ignore_index": "ignore_index"}
+_CE_OPTIONS = {"weights": "weight", "smoothing": "label_smoothing", "ignore_index": "ignore_index"}
 _KERAS_CE = "keras.losses.CategoricalCrossentropy"
 _KERAS_BCE = "keras.losses.BinaryCrossentropy"
 _KERAS_WEIGHTS = {"sample_weights": "sample_weight"}
+_KERAS_IGNORE = {"ignore_index": "ignore_class"}
+_KERAS_IGNORE_NOTE = (
+    "ignored rows left out of the mean; keras.metrics.SparseCategoricalCrossentropy keeps "
+    "them in its divisor"
+)
 _KERAS_OPTIONS = {"eps": "keras.config.set_epsilon", **_KERAS_WEIGHTS}
 _LOG_LOSS = "sklearn.metrics.log_loss"
 _KERAS_DIVISOR = (
@@ -924,6 +971,7 @@ FRAMEWORKS: dict[Library, Framework] = {
         aliases=("scikit-learn",),
         hints={
             "weights": " (nearest: sample_weight, one weight per row)",
+            "ignore_index": " (nearest: leave those rows out of y_true and y_pred)",
             "eps": " (its eps argument is gone since 1.5; it clips at machine epsilon)",
         },
     ),
@@ -932,6 +980,7 @@ FRAMEWORKS: dict[Library, Framework] = {
         hints={
             "weights": " (nearest: multiply the per-example losses yourself)",
             "eps": " (optax does not clip)",
+            "ignore_index": " (nearest: where=labels != K, then .sum() / (labels != K).sum())",
             "sample_weights": " (nearest: (loss * w).sum() / w.sum() on its per-example losses)",
         },
     ),
@@ -967,8 +1016,8 @@ def _entries() -> tuple[Entry | Gap, ...]:
         # PyTorch: float64 tensors as the calls build them; no clipping but BCE's log clamp.
         Entry("torch", "ce", "logits", options=_CE_OPTIONS, weighted_mean_by_rows=True, **torch_ce),  # type: ignore[arg-type]
         Entry("torch", "ce", "probs", options=_CE_OPTIONS, weighted_mean_by_rows=True, **torch_ce),  # type: ignore[arg-type]
-        Entry("torch", "smooth", "logits", options={"smoothing": "label_smoothing"}, **torch_ce),  # type: ignore[arg-type]
-        Entry("torch", "smooth", "probs", options={"smoothing": "label_smoothing"}, **torch_ce),  # type: ignore[arg-type]
+        Entry("torch", "smooth", "logits", options=_SMOOTH_OPTIONS, **torch_ce),  # type: ignore[arg-type]
+        Entry("torch", "smooth", "probs", options=_SMOOTH_OPTIONS, **torch_ce),  # type: ignore[arg-type]
         Entry("torch", "bce", "probs", _TORCH_BCE, "float64", _torch_bce_kernel, _torch_bce_call,
               log_clamp=TORCH_LOG_CLAMP, mean_over="elements"),
         Entry("torch", "bce", "logits", _TORCH_BCE_LOGITS, "float64", _torch_bce_kernel,
@@ -982,25 +1031,31 @@ def _entries() -> tuple[Entry | Gap, ...]:
         Entry("torch", "kl", "logits", "torch.nn.functional.kl_div", "float64", _torch_kl,
               _torch_kl_call, mean_over="elements", elements_mean_note=kl_mean),
         Entry("torch", "grad", "logits", "torch.autograd", "float64", _torch_grad,
-              _torch_grad_call, options={"sigmoid": "binary_cross_entropy_with_logits"}),
+              _torch_grad_call, options=_TORCH_GRAD_OPTIONS),
         Entry("torch", "grad", "probs", "torch.autograd", "float64", _torch_grad,
-              _torch_grad_call, options={"sigmoid": "binary_cross_entropy_with_logits"}),
+              _torch_grad_call, options=_TORCH_GRAD_OPTIONS),
         Gap("torch", "focal", None, "PyTorch has no focal loss; nearest: "
             "torchvision.ops.sigmoid_focal_loss(z, y, alpha=0.25, gamma=2, reduction='none'), "
             "binary and from logits, with α = 0.25 applied unless alpha=-1"),
         # Keras 3 Loss objects with the torch backend: float32, clip at epsilon = 1e-7.
         Entry("keras", "ce", "probs", _KERAS_CE, kernel=_keras_ce, call=_keras_call,
-              options={**_KERAS_OPTIONS, "smoothing": "label_smoothing", "normalize": "built in"},
-              renormalises=True, variant=keras_sparse, **keras),  # type: ignore[arg-type]
+              options={**_KERAS_OPTIONS, **_KERAS_IGNORE, "smoothing": "label_smoothing",
+                       "normalize": "built in"},
+              renormalises=True, variant=keras_sparse, check=_keras_ignore_check,
+              ignore_note=_KERAS_IGNORE_NOTE, **keras),  # type: ignore[arg-type]
         Entry("keras", "ce", "logits", _KERAS_CE, "float32", _keras_ce, _keras_call,
-              options={**_KERAS_WEIGHTS, "smoothing": "label_smoothing"}, variant=keras_sparse,
-              sample_weights_note=_KERAS_DIVISOR),
+              options={**_KERAS_WEIGHTS, **_KERAS_IGNORE, "smoothing": "label_smoothing"},
+              variant=keras_sparse, sample_weights_note=_KERAS_DIVISOR,
+              check=_keras_ignore_check, ignore_note=_KERAS_IGNORE_NOTE),
         Entry("keras", "smooth", "probs", _KERAS_CE, kernel=_keras_ce, call=_keras_call,
-              options={**_KERAS_OPTIONS, "smoothing": "label_smoothing", "normalize": "built in"},
-              renormalises=True, variant=keras_sparse, **keras),  # type: ignore[arg-type]
+              options={**_KERAS_OPTIONS, **_KERAS_IGNORE, "smoothing": "label_smoothing",
+                       "normalize": "built in"},
+              renormalises=True, variant=keras_sparse, check=_keras_ignore_check,
+              ignore_note=_KERAS_IGNORE_NOTE, **keras),  # type: ignore[arg-type]
         Entry("keras", "smooth", "logits", _KERAS_CE, "float32", _keras_ce, _keras_call,
-              options={**_KERAS_WEIGHTS, "smoothing": "label_smoothing"}, variant=keras_sparse,
-              sample_weights_note=_KERAS_DIVISOR),
+              options={**_KERAS_WEIGHTS, **_KERAS_IGNORE, "smoothing": "label_smoothing"},
+              variant=keras_sparse, sample_weights_note=_KERAS_DIVISOR,
+              check=_keras_ignore_check, ignore_note=_KERAS_IGNORE_NOTE),
         Entry("keras", "bce", "probs", _KERAS_BCE, kernel=_keras_bce, call=_keras_call,
               options={**_KERAS_OPTIONS, "smoothing": "label_smoothing"}, mean_over="elements",
               **keras),  # type: ignore[arg-type]
@@ -1097,11 +1152,12 @@ def make_problem(
     options: Mapping[str, Any],
 ) -> Problem:  # fmt: skip
     """A :class:`Problem` from LABELS and PREDS already checked by cecli's own loss."""
-    from cecli.inputs import as_targets
+    from cecli.inputs import as_targets_ignoring
 
     matrix = np.atleast_2d(np.asarray(preds, dtype=np.float64))
     if categorical(command, options):
-        targets, indices = as_targets(labels, matrix, allow_indices=True)
+        ignore_index = options.get("ignore_index")
+        targets, indices, _ = as_targets_ignoring(labels, matrix, ignore_index=ignore_index)
         return Problem(command, targets, indices, matrix, logits, dict(options))
     targets = np.atleast_2d(np.asarray(labels, dtype=np.float64))
     return Problem(command, targets, None, matrix, logits, dict(options))
@@ -1128,6 +1184,14 @@ def _optax_focal_check(problem: Problem, entry: Entry) -> None:
         raise Unsupported(
             "optax's focal loss is the sigmoid (binary) one: add --binary "
             "(optax.sigmoid_focal_loss); for softmax focal loss use --like keras"
+        )
+
+
+def _keras_ignore_check(problem: Problem, entry: Entry) -> None:
+    if _option(problem, "ignore_index") is not None and not _integer_labels(problem):
+        raise Unsupported(
+            "ignore_class belongs to keras.losses.SparseCategoricalCrossentropy, which takes "
+            "class indices and has no label_smoothing; nearest: --like torch"
         )
 
 
@@ -1226,6 +1290,9 @@ def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
     weighs_rows = _option(problem, "sample_weights") is not None and problem.reduction == "mean"
     if weighs_rows and entry.sample_weights_note:
         found.append(entry.sample_weights_note)
+    ignores = _option(problem, "ignore_index") is not None and problem.reduction == "mean"
+    if ignores and entry.ignore_note and bool(np.any(_ignored(problem))):
+        found.append(entry.ignore_note)
     weighted = _option(problem, "weights") is not None and entry.weighted_mean_by_rows
     row_targets = problem.indices is None and not _uses_nll(problem)
     if weighted and row_targets and problem.reduction == "mean":

@@ -299,6 +299,38 @@ def as_targets(
     raise InputError(_shape_message(matrix, (rows, classes), allow_indices, name, preds_name))
 
 
+def as_targets_ignoring(
+    labels: npt.ArrayLike, preds: FloatArray, *, ignore_index: int | None, name: str = "LABELS"
+) -> tuple[FloatArray, IntArray | None, npt.NDArray[np.bool_]]:
+    """As :func:`as_targets` with class indices allowed, where a label equal to
+    ``ignore_index`` marks its row as left out: the row's targets are all 0, its index is
+    ``ignore_index``, and the returned mask is True there.  ``ignore_index`` needs LABELS
+    given as one class index per row."""
+    rows, classes = preds.shape
+    if ignore_index is None:
+        targets, indices = as_targets(labels, preds, allow_indices=True, name=name)
+        return targets, indices, np.zeros(rows, dtype=np.bool_)
+    if isinstance(ignore_index, bool) or not float(ignore_index).is_integer():
+        raise InputError(
+            f"ignore_index must be a whole number, got {ignore_index!r}", parameter="ignore_index"
+        )
+    array = _as_float_array(labels, name)
+    one_per_row = array.size == rows and (array.ndim <= 1 or array.shape[-1] == 1)
+    if not one_per_row or (classes == rows == 1 and array.ndim == 2 and array.shape[1] > 1):
+        raise InputError(
+            f"ignore_index needs {name} as one class index per row", parameter="ignore_index"
+        )
+    vector = array.reshape(-1)
+    ignored = vector == float(ignore_index)
+    kept = np.where(ignored, 0.0, vector).reshape(rows, 1)
+    targets, indices = as_targets(kept, preds, allow_indices=True, name=name)
+    targets[ignored] = 0.0
+    if indices is None:  # one class: a label of one value per row is a distribution
+        raise InputError("ignore_index needs at least 2 classes", parameter="ignore_index")
+    indices[ignored] = int(ignore_index)
+    return targets, indices, ignored
+
+
 def as_class_indices(
     labels: npt.ArrayLike, preds: FloatArray, *, name: str = "LABELS"
 ) -> IntArray | None:

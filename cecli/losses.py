@@ -40,6 +40,7 @@ from cecli.inputs import (
     as_distributions,
     as_predictions,
     as_targets,
+    as_targets_ignoring,
     check_class_names,
     predictions_with_range,
 )
@@ -181,7 +182,11 @@ def _weigh(weights: FloatArray, values: FloatArray) -> FloatArray:
 
 
 def _weighted_reduction(
-    weights: FloatArray, totals: FloatArray, divisors: FloatArray, reduction: Reduction
+    weights: FloatArray,
+    totals: FloatArray,
+    divisors: FloatArray,
+    reduction: Reduction,
+    parameter: str = "sample_weights",
 ) -> float:
     """``Σ w·totals`` (sum) or ``Σ w·totals / Σ w·divisors`` (mean), each sum exact."""
     counted = weights != 0.0
@@ -192,18 +197,32 @@ def _weighted_reduction(
     divisor = numerics.ExactSum()
     divisor.add_products(weights[counted], divisors[counted])
     if divisor.is_zero():
-        raise InputError(
-            "the weights sum to 0; the weighted mean is undefined", parameter="sample_weights"
-        )
+        what = "every row is ignored" if parameter == "ignore_index" else "the weights sum to 0"
+        raise InputError(f"{what}; the weighted mean is undefined", parameter=parameter)
     return total.ratio(divisor)
 
 
-def _with_sample_weights(result: _Result, sample_weights: npt.ArrayLike | None) -> _Result:
-    """``result`` with its rows weighted: per-row values, row shares and every reduced value
-    (the loss and its companions, ``entropy``, ``positive``, ``ce``…)."""
-    weights = sample_weight_vector(sample_weights, result.rows)
+def _row_weights(
+    sample_weights: npt.ArrayLike | None, ignored: npt.NDArray[np.bool_] | None, rows: int
+) -> FloatArray | None:
+    """The sample weights with the ignored rows' set to 0 (None: every row weighs 1)."""
+    weights = sample_weight_vector(sample_weights, rows)
+    if ignored is None or not ignored.any():
+        return weights
+    return np.where(ignored, 0.0, 1.0 if weights is None else weights)
+
+
+def _with_sample_weights(
+    result: _Result,
+    sample_weights: npt.ArrayLike | None,
+    ignored: npt.NDArray[np.bool_] | None = None,
+) -> _Result:
+    """``result`` with its rows weighted (ignored rows weigh 0): per-row values, row shares
+    and every reduced value (the loss and its companions, ``entropy``, ``positive``, ``ce``…)."""
+    weights = _row_weights(sample_weights, ignored, result.rows)
     if weights is None:
         return result
+    parameter = "sample_weights" if sample_weights is not None else "ignore_index"
     reduction = result.reduction
     changes: dict[str, Any] = {
         "per_row": _weigh(weights, result.per_row),
@@ -215,7 +234,9 @@ def _with_sample_weights(result: _Result, sample_weights: npt.ArrayLike | None) 
         if reduction == "none":
             changes[name] = _weigh(weights, getattr(result, name))
         else:
-            changes[name] = _weighted_reduction(weights, totals, result.row_divisors, reduction)
+            changes[name] = _weighted_reduction(
+                weights, totals, result.row_divisors, reduction, parameter
+            )
     return replace(result, **changes)
 
 
@@ -348,14 +369,19 @@ def _prepare_categorical(
     logits: bool,
     normalize: bool,
     class_names: Sequence[str] | None,
-) -> tuple[FloatArray, FloatArray, IntArray | None, tuple[int, ...], tuple[str, ...] | None]:
+    ignore_index: int | None = None,
+) -> tuple[
+    FloatArray, FloatArray, IntArray | None, tuple[int, ...], tuple[str, ...] | None, BoolArray
+]:
     matrix = as_predictions(preds, logits=logits)
-    targets, indices = as_targets(labels, matrix, allow_indices=True)
+    targets, indices, ignored = as_targets_ignoring(labels, matrix, ignore_index=ignore_index)
+    if ignored.any():  # the targets say which rows count; no index stands for an ignored row
+        indices = None
     names = check_class_names(class_names, matrix.shape[1])
     off: tuple[int, ...] = ()
     if not logits:
         matrix, off = as_distributions(matrix, normalize=normalize)
-    return matrix, targets, indices, off, names
+    return matrix, targets, indices, off, names, ignored
 
 
 # --- ce ------------------------------------------------------------------------------------
@@ -370,6 +396,7 @@ def categorical_cross_entropy(
     base: str = "e",
     reduction: Reduction = "mean",
     sample_weights: npt.ArrayLike | None = None,
+    ignore_index: int | None = None,
     weights: npt.ArrayLike | None = None,
     smoothing: float = 0.0,
     normalize: bool = False,
@@ -390,6 +417,10 @@ def categorical_cross_entropy(
         labels: (N, C) one-hot or soft targets, or (N,)/(N, 1) class indices.
         preds: (N, C) probabilities, or logits with ``logits=True``.
         weights: (C,) non-negative class weights.
+        sample_weights: (N,) non-negative row weights, or one for every row.
+        ignore_index: a class-index label that marks its row as left out: the row's value
+            is 0 and the mean's divisor leaves it out (PyTorch's ``ignore_index``, Keras'
+            ``ignore_class``).
         normalize: renormalise probability rows to sum to 1 before clipping.
         class_names: one name per class (only carried to the output).
 
@@ -404,13 +435,15 @@ def categorical_cross_entropy(
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
     _check_range("smoothing", smoothing, 0.0, 1.0, closed_high=True)
-    matrix, targets, indices, off, names = _prepare_categorical(
-        labels, preds, logits=logits, normalize=normalize, class_names=class_names
-    )
+    matrix, targets, indices, off, names, ignored = _prepare_categorical(
+        labels, preds, logits=logits, normalize=normalize, class_names=class_names,
+        ignore_index=ignore_index,
+    )  # fmt: skip
     rows, classes = matrix.shape
     weight_vector = _class_weights(weights, classes)
     if smoothing:
         targets = (1.0 - smoothing) * targets + smoothing / classes
+        targets[ignored] = 0.0
     model = _categorical(matrix, logits=logits, eps=eps)
     # Huge weights may make a term or a row's total overflow: inf is then its rounded value.
     with np.errstate(over="ignore"):
@@ -420,7 +453,7 @@ def categorical_cross_entropy(
         per_row: FloatArray = terms.sum(axis=1)
         row_divisors = np.ones(rows) if weight_vector is None else weighted_targets.sum(axis=1)
         loss = reduce_rows(per_row, reduction, float(rows))
-    if weight_vector is not None and reduction == "mean":
+    if weight_vector is not None and reduction == "mean" and not ignored.any():
         loss = _class_weighted_mean(targets, weight_vector, log_p_in_base)
     result = CrossEntropyResult(
         loss=loss,
@@ -443,7 +476,7 @@ def categorical_cross_entropy(
         row_totals=per_row,
         row_divisors=row_divisors,
     )
-    return _with_sample_weights(result, sample_weights)
+    return _with_sample_weights(result, sample_weights, ignored)
 
 
 def categorical_cross_entropy_rows(
@@ -559,6 +592,7 @@ def label_smoothing(
     base: str = "e",
     reduction: Reduction = "mean",
     sample_weights: npt.ArrayLike | None = None,
+    ignore_index: int | None = None,
     normalize: bool = False,
     class_names: Sequence[str] | None = None,
 ) -> SmoothingResult:
@@ -579,7 +613,10 @@ def label_smoothing(
         "reduction": reduction,
         "normalize": normalize,
         "class_names": class_names,
+        "sample_weights": sample_weights,
+        "ignore_index": ignore_index,
     }
+    # Both are weighted (and their ignored rows left out) by categorical_cross_entropy.
     smoothed = categorical_cross_entropy(labels, preds, smoothing=smoothing, **options)  # type: ignore[arg-type]
     hard = categorical_cross_entropy(labels, preds, **options)  # type: ignore[arg-type]
     result = SmoothingResult(
@@ -608,7 +645,7 @@ def label_smoothing(
         per_row_hard=hard.per_row,
         loss_hard=hard.loss,
     )
-    return _with_sample_weights(result, sample_weights)
+    return result
 
 
 # --- bce and multilabel --------------------------------------------------------------------
@@ -880,6 +917,7 @@ def logit_gradient(
     base: str = "e",
     reduction: Reduction = "mean",
     sample_weights: npt.ArrayLike | None = None,
+    ignore_index: int | None = None,
     class_names: Sequence[str] | None = None,
     probs: bool | None = None,
 ) -> GradResult:
@@ -903,7 +941,18 @@ def logit_gradient(
         logits = not probs
     probs = not logits
     matrix = as_predictions(preds, logits=logits)
-    targets, indices = as_targets(labels, matrix, allow_indices=not sigmoid)
+    ignored = None
+    if sigmoid:
+        if ignore_index is not None:
+            raise InputError(
+                "ignore_index needs class-index labels; the sigmoid gradient takes 0/1 labels",
+                parameter="ignore_index",
+            )
+        targets, indices = as_targets(labels, matrix, allow_indices=False)
+    else:
+        targets, indices, ignored = as_targets_ignoring(labels, matrix, ignore_index=ignore_index)
+        if ignored.any():
+            indices = None
     names = check_class_names(class_names, matrix.shape[1])
     classes = matrix.shape[1]
     clipped = np.zeros(matrix.shape, dtype=np.bool_)
@@ -916,14 +965,16 @@ def logit_gradient(
     gradient = _sigmoid_gradient if sigmoid else _softmax_gradient
     grad, per_row_totals, used_probs, divisor = gradient(targets, z)
     scale = 1.0 / divisor if reduction == "mean" else 1.0
-    weights = sample_weight_vector(sample_weights, matrix.shape[0])
+    weights = _row_weights(sample_weights, ignored, matrix.shape[0])
+    weights_parameter = "sample_weights" if sample_weights is not None else "ignore_index"
     row_scale = np.full(matrix.shape[0], scale)
     if weights is not None:
         # Each row's gradient times its weight; the mean divides by Σ w (Σ w·C with sigmoid).
         share = np.full(matrix.shape[0], float(classes) if sigmoid else 1.0)
         row_scale = weights
         if reduction == "mean":
-            _weighted_reduction(weights, share, share, "mean")  # refuses weights summing to 0
+            # Refuses weights that sum to 0 (or every row ignored).
+            _weighted_reduction(weights, share, share, "mean", weights_parameter)
             total_weight = numerics.ExactSum()
             total_weight.add_products(weights, share)
             row_scale = weights / total_weight.value()
@@ -959,7 +1010,7 @@ def logit_gradient(
         row_totals=per_row_totals,
         row_divisors=np.full(matrix.shape[0], float(classes) if sigmoid else 1.0),
     )
-    return _with_sample_weights(result, sample_weights)
+    return _with_sample_weights(result, sample_weights, ignored)
 
 
 def _softmax_gradient(
@@ -1005,6 +1056,7 @@ def focal_loss(
     base: str = "e",
     reduction: Reduction = "mean",
     sample_weights: npt.ArrayLike | None = None,
+    ignore_index: int | None = None,
     normalize: bool = False,
     class_names: Sequence[str] | None = None,
 ) -> FocalResult:
@@ -1035,14 +1087,20 @@ def focal_loss(
         high = 1.0 if binary else math.inf
         _check_range("alpha", alpha, 0.0, high, closed_high=binary)
     if binary:
+        if ignore_index is not None:
+            raise InputError(
+                "ignore_index needs class-index labels; binary focal loss takes 0/1 labels",
+                parameter="ignore_index",
+            )
         binary_result = _binary_focal(
             labels, preds, gamma=gamma, alpha=alpha, logits=logits, eps=eps,
             base=canonical_base, reduction=reduction, class_names=class_names,
         )  # fmt: skip
         return _with_sample_weights(binary_result, sample_weights)
-    matrix, targets, indices, off, names = _prepare_categorical(
-        labels, preds, logits=logits, normalize=normalize, class_names=class_names
-    )
+    matrix, targets, indices, off, names, ignored = _prepare_categorical(
+        labels, preds, logits=logits, normalize=normalize, class_names=class_names,
+        ignore_index=ignore_index,
+    )  # fmt: skip
     rows = matrix.shape[0]
     model = _categorical(matrix, logits=logits, eps=eps)
     modulating = model.not_probs**gamma
@@ -1079,7 +1137,7 @@ def focal_loss(
         row_divisors=np.ones(rows),
         row_extras={"ce": per_row_ce},
     )
-    return _with_sample_weights(result, sample_weights)
+    return _with_sample_weights(result, sample_weights, ignored)
 
 
 def _binary_focal(

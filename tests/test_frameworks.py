@@ -406,3 +406,24 @@ def test_sample_weights_keras_divides_by_n_sklearn_by_the_weights_torch_has_none
     # One weight for the batch reaches the libraries as one per row.
     batch = frameworks.like("bce", [[1, 0]], [[0.9, 0.2]], library="sklearn", sample_weights=2.0)
     assert batch.call.endswith("sample_weight=[2.0, 2.0])")
+
+
+def test_ignore_index_torch_and_keras_leave_rows_out_sklearn_and_optax_name_the_nearest() -> None:
+    z, labels = [[2.0, 1.0, 0.1], [0.3, 0.2, 4.0], [-1.0, 0.0, 1.0]], [0, -100, 1]
+    with mpmath.workdps(40):
+        kept = [(z[0], 0), (z[2], 1)]
+        terms = [mpmath.log(sum(mpmath.exp(v) for v in row)) - row[k] for row, k in kept]
+        expected = float(sum(terms) / 2)
+    torch = frameworks.like("ce", labels, z, library="torch", logits=True, ignore_index=-100)
+    assert float(torch.value) == pytest.approx(expected, rel=1e-15)
+    assert "torch.tensor([0, -100, 1]), ignore_index=-100)" in torch.call
+    keras = frameworks.like("ce", labels, z, library="keras", logits=True, ignore_index=-100)
+    assert float(keras.value) == pytest.approx(expected, rel=1e-6)
+    assert "SparseCategoricalCrossentropy(from_logits=True, ignore_class=-100)" in keras.call
+    assert any("keras.metrics" in note for note in keras.conventions)
+    for library, nearest in [("sklearn", "leave those rows out"), ("optax", "where=labels != K")]:
+        with pytest.raises(frameworks.Unsupported, match=nearest):
+            frameworks.like("ce", labels, z, library=library, logits=True, ignore_index=-100)
+    with pytest.raises(frameworks.Unsupported, match="no label_smoothing"):
+        frameworks.like("ce", labels, z, library="keras", logits=True, ignore_index=-100,
+                        smoothing=0.1)  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -545,3 +545,65 @@ def test_bad_sample_weights_name_the_parameter(weights: list[float], message: st
     with pytest.raises(cecli.InputError, match=message) as caught:
         cecli.ce(Y3, P3, sample_weights=weights)
     assert caught.value.parameter == "sample_weights"
+
+
+# --- ignore_index ---------------------------------------------------------------------------
+
+Z3 = [[2.0, 1.0, 0.1], [0.3, 0.2, 4.0], [-1.0, 0.0, 1.0]]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_ce_ignore_index_leaves_rows_out_of_the_value_and_the_divisor(
+    reduction: Reduction, smoothing: float
+) -> None:
+    result = cecli.ce(
+        [0, -100, 1], Z3, logits=True, ignore_index=-100, reduction=reduction, smoothing=smoothing
+    )
+    kept = [Z3[0], Z3[2]]
+    _, rows = oracle.ce(oracle.one_hot([0, 1], 3), kept, logits=True, smoothing=smoothing,
+                        reduction="none")  # fmt: skip
+    expected = oracle.weigh_rows([rows[0], mpf(0), rows[1]], [1, 0, 1], reduction)
+    assert_close(result.loss, expected)
+    assert result.per_row[1] == 0.0
+
+
+def test_ignore_index_may_be_a_class_and_combines_with_class_and_sample_weights() -> None:
+    weights, sample = [2.0, 1.0, 0.5], [1.5, 2.0, 4.0]
+    result = cecli.ce([0, 2, 1], Z3, logits=True, ignore_index=2, weights=weights,
+                      sample_weights=sample)  # fmt: skip
+    _, rows = oracle.ce(oracle.one_hot([0, 2, 1], 3), Z3, logits=True, weights=weights,
+                        reduction="none")  # fmt: skip
+    expected = oracle.weigh_rows(rows, [1.5, 0.0, 4.0], "mean", [2.0, 0.5, 1.0])
+    assert_close(result.loss, expected)
+
+
+def test_grad_and_focal_ignore_index() -> None:
+    grad = cecli.grad([0, -1, 1], Z3, ignore_index=-1)
+    rows = oracle.softmax_grad(oracle.one_hot([0, 1], 3), [Z3[0], Z3[2]], reduction="mean")
+    assert_close(grad.grad, [rows[0], [0, 0, 0], rows[1]])
+    focal = cecli.focal([0, -1, 1], Z3, logits=True, ignore_index=-1)
+    loss, _ = oracle.focal(oracle.one_hot([0, 1], 3), [Z3[0], Z3[2]], logits=True)
+    assert_close(focal.loss, loss)
+    smooth = cecli.smooth([0, -1, 1], Z3, logits=True, ignore_index=-1, smoothing=0.1)
+    hard, _ = oracle.ce(oracle.one_hot([0, 1], 3), [Z3[0], Z3[2]], logits=True)
+    assert_close(smooth.loss_hard, hard)
+
+
+HALVES = [[0.5, 0.5], [0.5, 0.5]]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: cecli.ce([-100, -100], HALVES, ignore_index=-100), "every row is ignored"),
+        (lambda: cecli.ce([[1, 0], [0, 1]], HALVES, ignore_index=0), "one class index per row"),
+        (lambda: cecli.ce([0, 1], HALVES, ignore_index=cast(int, 1.5)), "must be a whole number"),
+        (lambda: cecli.focal([[1, 0]], [[0.5, 0.5]], binary=True, ignore_index=0), "0/1 labels"),
+        (lambda: cecli.grad([0, 1], [[0.5, 0.5]] * 2, ignore_index=3, sigmoid=True), "0/1 labels"),
+    ],
+)  # fmt: skip
+def test_bad_ignore_index_names_the_parameter(call: Any, message: str) -> None:
+    with pytest.raises(cecli.InputError, match=message) as caught:
+        call()
+    assert caught.value.parameter == "ignore_index"

@@ -25,6 +25,8 @@ from tests.helpers import within_rounding
 
 MODULES = {"torch": "torch", "keras": "keras", "sklearn": "sklearn", "optax": "optax"}
 SAMPLE_WEIGHTED = ("keras", "sklearn")
+IGNORING = ("torch", "keras")
+"""The libraries with an ignore index (PyTorch's ignore_index, Keras' ignore_class)."""
 """The libraries whose losses take one weight per row."""
 EXAMPLES = int(os.environ.get("CECLI_FRAMEWORK_EXAMPLES", "60"))
 
@@ -106,6 +108,13 @@ def problems(draw: Any, library: Library, command: Command, inputs: str) -> Prob
         index = draw(st.lists(st.integers(0, classes - 1), min_size=rows, max_size=rows))
         if hard and draw(st.booleans()):
             labels = np.array(index, dtype=float).reshape(-1, 1)
+            if library in IGNORING and draw(st.booleans()):
+                ignore_index = draw(st.sampled_from([-100, 0, 255]))
+                dropped = draw(st.lists(st.booleans(), min_size=rows, max_size=rows))
+                ignoring = np.where(np.array(dropped), ignore_index, labels[:, 0])
+                if not np.all(ignoring == ignore_index):  # the mean needs one row kept
+                    labels[:, 0] = ignoring
+                    options["ignore_index"] = ignore_index
         else:
             labels = np.zeros((rows, classes))
             labels[np.arange(rows), index] = 1.0
