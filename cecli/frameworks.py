@@ -609,7 +609,17 @@ def _optax_ce(problem: Problem, entry: Entry) -> FloatArray:
     y = _cast(problem.targets, entry)
     if smoothing:
         y = _flush_subnormals((1.0 - smoothing) * y + y.dtype.type(smoothing / problem.classes))
-    return _reduce(-np.sum(y * _log_softmax(z), axis=-1), problem.reduction)
+    products = y * _log_softmax(z)
+    if _masked_targets(problem):  # safe_softmax_cross_entropy: 0·log 0 = 0 where y = 0
+        products = np.where(y != 0, products, 0).astype(products.dtype)
+    return _reduce(-np.sum(products, axis=-1), problem.reduction)
+
+
+def _masked_targets(problem: Problem) -> bool:
+    """Logits with a mask (-inf) against target rows: optax.safe_softmax_cross_entropy."""
+    return (
+        problem.logits and not _integer_labels(problem) and bool(np.any(problem.preds == -np.inf))
+    )
 
 
 def _optax_bce(problem: Problem, entry: Entry) -> FloatArray:
@@ -887,7 +897,7 @@ def _optax_ce_call(problem: Problem, entry: Entry) -> str:
         labels = _jnp(problem.targets)
         if smoothing:
             labels = f"optax.smooth_labels({labels}, {float(smoothing)!r})"
-        call = f"optax.softmax_cross_entropy({z}, {labels})"
+        call = f"{_function_name(problem, entry)}({z}, {labels})"
     return call + _optax_reduce(problem)
 
 
@@ -1005,9 +1015,12 @@ def _entries() -> tuple[Entry | Gap, ...]:
     keras_binary_focal = _variant_when(
         lambda problem: bool(_option(problem, "binary")), "keras.losses.BinaryFocalCrossentropy"
     )
-    optax_integer = _variant_when(
-        _integer_labels, "optax.softmax_cross_entropy_with_integer_labels"
-    )
+
+    def optax_variant(problem: Problem) -> str | None:
+        if _integer_labels(problem):
+            return "optax.softmax_cross_entropy_with_integer_labels"
+        return "optax.safe_softmax_cross_entropy" if _masked_targets(problem) else None
+
     sklearn = {"check": _sklearn_check, "notes": _squashed_logits,
                "clip_sees": _sklearn_probabilities, "options": {"sample_weights": "sample_weight"},
                "sample_weights_note": "sample-weighted mean ÷ Σ w, as cecli's"}  # fmt: skip
@@ -1104,11 +1117,11 @@ def _entries() -> tuple[Entry | Gap, ...]:
         # jax.scipy.special.logit(p) (sigmoid losses).
         *[Entry("optax", "ce", kind, "optax.softmax_cross_entropy", "float32", _optax_ce,
                 _optax_ce_call, options={"smoothing": "optax.smooth_labels"},
-                variant=optax_integer, notes=_log_p_as_logits)
+                variant=optax_variant, notes=_log_p_as_logits)
           for kind in ("logits", "probs")],
         *[Entry("optax", "smooth", kind, "optax.softmax_cross_entropy", "float32", _optax_ce,
                 _optax_ce_call, options={"smoothing": "optax.smooth_labels"},
-                variant=optax_integer, notes=_log_p_as_logits)
+                variant=optax_variant, notes=_log_p_as_logits)
           for kind in ("logits", "probs")],
         *[Entry("optax", command, kind, _OPTAX_BCE, "float32", _optax_bce, _optax_call,
                 mean_over="elements")

@@ -210,11 +210,25 @@ def _as_float_array(values: npt.ArrayLike, name: str, *, finite: bool = True) ->
     return array
 
 
-def _raise_not_finite(array: FloatArray, name: str) -> NoReturn:
-    bad = np.argwhere(~np.isfinite(np.atleast_2d(array)))
+def _raise_not_finite(array: FloatArray, name: str, *, masks: bool = False) -> NoReturn:
+    """Name the first value that is not finite (not -inf either, where ``masks``)."""
+    matrix = np.atleast_2d(array)
+    bad = np.argwhere(~np.isfinite(matrix) & ~(masks & (matrix == -np.inf)))
     row, col = bad[0]
-    value = np.atleast_2d(array)[row, col]
+    value = matrix[row, col]
     raise InputError(f"{name} row {row + 1}, value {col + 1}: {value} is not a finite number")
+
+
+def check_masked_rows(logits: FloatArray, name: str = "PREDS") -> None:
+    """Refuse a row whose every logit is -inf: softmax gives it no class to predict."""
+    if not logits.size or float(logits.min()) != -math.inf:
+        return
+    empty = np.flatnonzero(np.all(logits == -np.inf, axis=1))
+    if empty.size:
+        raise InputError(
+            f"{name} row {int(empty[0]) + 1}: every logit is -inf (masked); softmax needs "
+            "one class that is not"
+        )
 
 
 def _first_outside(matrix: FloatArray, low: float, high: float) -> tuple[int, int] | None:
@@ -240,7 +254,9 @@ def check_probabilities(
 
 
 def as_predictions(preds: npt.ArrayLike, *, logits: bool, name: str = "PREDS") -> FloatArray:
-    """PREDS as an (N, C) matrix; probabilities must lie in [0, 1] unless ``logits``."""
+    """PREDS as an (N, C) matrix; probabilities must lie in [0, 1] unless ``logits``.
+
+    A logit of -inf is a mask: its probability is exactly 0 (+inf and nan are refused)."""
     return predictions_with_range(preds, logits=logits, name=name)[0]
 
 
@@ -251,8 +267,9 @@ def predictions_with_range(
     on the good path (each pass over a large batch costs about as much as the logarithms)."""
     matrix = np.atleast_2d(_as_float_array(preds, name, finite=False))
     low, high = float(matrix.min()), float(matrix.max())
-    if not (math.isfinite(low) and math.isfinite(high)):
-        _raise_not_finite(matrix, name)
+    masked = logits and low == -math.inf  # min and max are nan if any value is
+    if not (math.isfinite(low) or masked) or not math.isfinite(high):
+        _raise_not_finite(matrix, name, masks=logits)
     if not logits and not (low >= 0.0 and high <= 1.0):
         check_probabilities(matrix, name, "; for raw scores use logits=True", parameter="logits")
     return matrix, low, high

@@ -42,6 +42,7 @@ from cecli.inputs import (
     as_targets,
     as_targets_ignoring,
     check_class_names,
+    check_masked_rows,
     predictions_with_range,
 )
 from cecli.numerics import Base, FloatArray
@@ -320,6 +321,7 @@ def _from_probabilities(preds: FloatArray, eps: float) -> _Model:
 def _categorical(preds: FloatArray, *, logits: bool, eps: float) -> _Model:
     if not logits:
         return _from_probabilities(preds, eps)
+    check_masked_rows(preds)
     log_p = numerics.log_softmax(preds)
 
     def complement() -> tuple[FloatArray, FloatArray]:
@@ -1016,6 +1018,7 @@ def logit_gradient(
 def _softmax_gradient(
     targets: FloatArray, z: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, float]:
+    check_masked_rows(z)
     log_s = numerics.log_softmax(z)
     softmax = np.exp(log_s)
     mass = targets.sum(axis=1, keepdims=True)

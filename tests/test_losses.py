@@ -607,3 +607,53 @@ def test_bad_ignore_index_names_the_parameter(call: Any, message: str) -> None:
     with pytest.raises(cecli.InputError, match=message) as caught:
         call()
     assert caught.value.parameter == "ignore_index"
+
+
+# --- masked logits (-inf) -------------------------------------------------------------------
+
+INF = float("inf")
+MASKED = [[-INF, 1.0, 2.0], [0.5, -INF, 0.1], [3.0, -INF, -INF]]
+
+
+@pytest.mark.parametrize("labels", [[1, 0, 0], oracle.one_hot([2, 2, 0], 3)])
+def test_a_minus_inf_logit_is_a_mask_with_probability_zero(labels: Any) -> None:
+    result = cecli.ce(labels, MASKED, logits=True, reduction="none")
+    targets = labels if isinstance(labels[0], list) else oracle.one_hot(labels, 3)
+    expected, _ = oracle.ce(targets, MASKED, logits=True, reduction="none")
+    assert_close(result.loss, expected)
+    assert result.probs[0, 0] == 0.0
+
+
+def test_a_masked_true_class_is_an_infinite_loss_and_gradients_stay_finite() -> None:
+    assert cecli.ce([0], [MASKED[0]], logits=True).loss == INF
+    grad = cecli.grad([1, 0, 0], MASKED)
+    assert_close(grad.grad, oracle.softmax_grad(oracle.one_hot([1, 0, 0], 3), MASKED))
+    assert grad.grad[0, 0] == 0.0
+    assert grad.grad[2, 1] == grad.grad[2, 2] == 0.0
+    masked_true = cecli.grad([0], [MASKED[0]])
+    assert np.isfinite(masked_true.grad).all()
+
+
+def test_masked_logits_in_sigmoid_losses_and_kl() -> None:
+    y, z = [[1.0, 0.0, 1.0]], [[2.0, -INF, 3.0]]
+    assert_close(cecli.bce(y, z, logits=True).loss, oracle.bce(y, z, logits=True)[0])
+    assert_close(cecli.grad(y, z, sigmoid=True).grad, oracle.sigmoid_grad(y, z))
+    p = [[0.5, 0.0, 0.5]]
+    assert_close(cecli.kl(p, z, logits=True).loss, oracle.kl(p, z, logits=True)["loss"])
+
+
+@pytest.mark.parametrize(
+    ("preds", "message"),
+    [
+        ([[INF, 1.0]], "value 1: inf is not a finite number"),
+        ([[-INF, float("nan")]], "value 2: nan is not a finite number"),
+        ([[-INF, -INF], [0.0, 1.0]], "PREDS row 1: every logit is -inf"),
+    ],
+)
+def test_plus_inf_nan_and_a_fully_masked_row_are_refused(
+    preds: list[list[float]], message: str
+) -> None:
+    with pytest.raises(cecli.InputError, match=message):
+        cecli.ce([0] * len(preds), preds, logits=True)
+    with pytest.raises(cecli.InputError, match="value 1: -inf is not a finite number"):
+        cecli.ce([0], [[-INF, 1.0]])  # probabilities: -inf is no mask

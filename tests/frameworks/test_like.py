@@ -96,6 +96,10 @@ def problems(draw: Any, library: Library, command: Command, inputs: str) -> Prob
         options["weights"] = options["weights"][:classes]
     value = logit if logits else probability
     preds = draw(matrices(value, rows, classes))
+    if logits and draw(st.integers(0, 3)) == 0:  # -inf is a mask; each row keeps one class
+        masked = draw(matrices(st.booleans(), rows, classes)).astype(bool)
+        masked[:, draw(st.integers(0, classes - 1))] = False
+        preds = np.where(masked, -np.inf, preds)
     if not logits and frameworks.categorical(command, options) and draw(st.booleans()):
         sums = preds.sum(axis=1, keepdims=True)
         preds = np.where(sums > 0, preds / np.where(sums > 0, sums, 1), 1.0 / classes)
