@@ -401,8 +401,13 @@ def _torch_bce_kernel(problem: Problem, entry: Entry) -> FloatArray:
     if problem.logits:
         pos = _option(problem, "pos_weight")
         pos_weight = None if pos is None else np.full(problem.classes, pos, dtype=_dt(entry))
-        return _reduce(_torch_bce_logits(p, y, pos_weight), problem.reduction)
-    return _reduce(_torch_bce(p, y), problem.reduction)
+        elements = _torch_bce_logits(p, y, pos_weight)
+    else:
+        elements = _torch_bce(p, y)
+    weights = _option(problem, "weights")
+    if weights is not None:  # weight= rescales each element's loss, class by class
+        elements = elements * _cast(weights, entry)
+    return _reduce(elements, problem.reduction)
 
 
 def _torch_kl(problem: Problem, entry: Entry) -> FloatArray:
@@ -523,7 +528,10 @@ def _keras_focal(problem: Problem, entry: Entry) -> FloatArray:
     gamma = kind(_option(problem, "gamma", 2.0))
     alpha = _option(problem, "alpha")
     eps = _clip_value(problem, entry)
+    smoothing = float(_option(problem, "smoothing", 0.0))
     if _option(problem, "binary"):
+        if smoothing:
+            y = y * kind(1.0 - smoothing) + kind(0.5 * smoothing)
         if problem.logits:
             p = _sigmoid(p)
         bce = _torch_bce(_clip(p, eps, 1.0 - eps), y)
@@ -534,6 +542,8 @@ def _keras_focal(problem: Problem, entry: Entry) -> FloatArray:
             focal = (y * a + (1 - y) * kind(1.0 - alpha)) * focal
         per_row = np.sum(focal, axis=-1) / kind(problem.classes)
         return _keras_reduce(per_row, problem, entry)
+    if smoothing:
+        y = _keras_smooth_categorical(y, smoothing)
     if problem.logits:
         p = _softmax(p)
     output = _clip(p / np.sum(p, axis=-1, keepdims=True), eps, 1.0 - eps)
@@ -765,7 +775,9 @@ def _variant_when(test: Callable[[Problem], bool], function: str) -> Variant:
 
 def _torch_bce_call(problem: Problem, entry: Entry) -> str:
     pos = _option(problem, "pos_weight")
+    weights = _option(problem, "weights")
     arguments = [
+        ("weight", None if weights is None else _torch_tensor(np.asarray(weights, dtype=float))),
         (
             "pos_weight",
             None
@@ -936,6 +948,7 @@ def _optax_grad_call(problem: Problem, entry: Entry) -> str:
 _TORCH_CE = "torch.nn.functional.cross_entropy"
 _TORCH_BCE = "torch.nn.functional.binary_cross_entropy"
 _TORCH_BCE_LOGITS = "torch.nn.functional.binary_cross_entropy_with_logits"
+_TORCH_BCE_WEIGHT = {"weights": "weight"}
 _TORCH_GRAD_OPTIONS = {
     "sigmoid": "binary_cross_entropy_with_logits", "ignore_index": "ignore_index",
 }  # fmt: skip
@@ -1032,13 +1045,16 @@ def _entries() -> tuple[Entry | Gap, ...]:
         Entry("torch", "smooth", "logits", options=_SMOOTH_OPTIONS, **torch_ce),  # type: ignore[arg-type]
         Entry("torch", "smooth", "probs", options=_SMOOTH_OPTIONS, **torch_ce),  # type: ignore[arg-type]
         Entry("torch", "bce", "probs", _TORCH_BCE, "float64", _torch_bce_kernel, _torch_bce_call,
-              log_clamp=TORCH_LOG_CLAMP, mean_over="elements"),
+              options=_TORCH_BCE_WEIGHT, log_clamp=TORCH_LOG_CLAMP, mean_over="elements"),
         Entry("torch", "bce", "logits", _TORCH_BCE_LOGITS, "float64", _torch_bce_kernel,
-              _torch_bce_call, options={"pos_weight": "pos_weight"}, mean_over="elements"),
+              _torch_bce_call, options={**_TORCH_BCE_WEIGHT, "pos_weight": "pos_weight"},
+              mean_over="elements"),
         Entry("torch", "multilabel", "probs", _TORCH_BCE, "float64", _torch_bce_kernel,
-              _torch_bce_call, log_clamp=TORCH_LOG_CLAMP, mean_over="elements"),
+              _torch_bce_call, options=_TORCH_BCE_WEIGHT, log_clamp=TORCH_LOG_CLAMP,
+              mean_over="elements"),
         Entry("torch", "multilabel", "logits", _TORCH_BCE_LOGITS, "float64", _torch_bce_kernel,
-              _torch_bce_call, options={"pos_weight": "pos_weight"}, mean_over="elements"),
+              _torch_bce_call, options={**_TORCH_BCE_WEIGHT, "pos_weight": "pos_weight"},
+              mean_over="elements"),
         Entry("torch", "kl", "probs", "torch.nn.functional.kl_div", "float64", _torch_kl,
               _torch_kl_call, mean_over="elements", elements_mean_note=kl_mean),
         Entry("torch", "kl", "logits", "torch.nn.functional.kl_div", "float64", _torch_kl,
@@ -1088,12 +1104,13 @@ def _entries() -> tuple[Entry | Gap, ...]:
         Entry("keras", "focal", "probs", "keras.losses.CategoricalFocalCrossentropy",
               kernel=_keras_focal, call=_keras_call,
               options={**_KERAS_OPTIONS, "alpha": "alpha", "binary": "BinaryFocalCrossentropy",
-                       "normalize": "built in"},
+                       "smoothing": "label_smoothing", "normalize": "built in"},
               renormalises=True, default_alpha=0.25, variant=keras_binary_focal,
               **keras),  # type: ignore[arg-type]
         Entry("keras", "focal", "logits", "keras.losses.CategoricalFocalCrossentropy",
               kernel=_keras_focal, call=_keras_call,
-              options={**_KERAS_OPTIONS, "alpha": "alpha", "binary": "BinaryFocalCrossentropy"},
+              options={**_KERAS_OPTIONS, "alpha": "alpha", "binary": "BinaryFocalCrossentropy",
+                       "smoothing": "label_smoothing"},
               default_alpha=0.25, variant=keras_binary_focal, clip_sees=_focal_probabilities,
               **keras),  # type: ignore[arg-type]
         # scikit-learn: float64, clip at machine epsilon, no renormalising (a warning instead).

@@ -672,6 +672,7 @@ def _binary_terms(
     pos_weight: float,
     neg_weight: float,
     smoothing: float,
+    weights: npt.ArrayLike | None = None,
 ) -> _BinaryTerms:
     _check_range("pos_weight", pos_weight, 0.0, math.inf, closed_high=False)
     _check_range("neg_weight", neg_weight, 0.0, math.inf, closed_high=False)
@@ -681,8 +682,14 @@ def _binary_terms(
     if smoothing:
         targets = targets * (1.0 - smoothing) + smoothing / 2.0
     model = _binary(matrix, logits=logits, eps=eps)
-    positive = _weighted_neg_log(pos_weight * targets, model.log_in(base))
-    negative = _in_base(_weighted_neg_log(neg_weight * (1.0 - targets), model.log_not_p), base)
+    # Class weights scale both terms of an element, as PyTorch's weight= does.
+    scale = _class_weights(weights, matrix.shape[1])
+    scale = np.ones(matrix.shape[1]) if scale is None else scale
+    with np.errstate(over="ignore"):
+        positive_weight, negative_weight = pos_weight * scale, neg_weight * scale
+        positive = _weighted_neg_log(positive_weight * targets, model.log_in(base))
+        negative_terms = _weighted_neg_log(negative_weight * (1.0 - targets), model.log_not_p)
+    negative = _in_base(negative_terms, base)
     return _BinaryTerms(matrix, targets, model, positive, negative)
 
 
@@ -697,6 +704,7 @@ def binary_cross_entropy(
     sample_weights: npt.ArrayLike | None = None,
     pos_weight: float = 1.0,
     smoothing: float = 0.0,
+    weights: npt.ArrayLike | None = None,
     class_names: Sequence[str] | None = None,
 ) -> BinaryResult:
     r"""Binary cross-entropy, element by element.
@@ -713,6 +721,8 @@ def binary_cross_entropy(
         labels: (N, C) labels in [0, 1], the same shape as ``preds``.
         preds: (N, C) probabilities, or logits with ``logits=True``.
         pos_weight: W, the weight of the positive term.
+        weights: (C,) class weights w_c ≥ 0 scaling both terms of each element of class c
+            (PyTorch's ``weight``); the mean still divides by N·C.
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
     parts = _binary_terms(
@@ -724,6 +734,7 @@ def binary_cross_entropy(
         pos_weight=pos_weight,
         neg_weight=1.0,
         smoothing=smoothing,
+        weights=weights,
     )
     rows, classes = parts.matrix.shape
     row_totals, per_row, loss = _element_reduction(parts.positive + parts.negative, reduction)
@@ -764,6 +775,7 @@ def multilabel_cross_entropy(
     sample_weights: npt.ArrayLike | None = None,
     pos_weight: float = 1.0,
     neg_weight: float = 1.0,
+    weights: npt.ArrayLike | None = None,
     class_names: Sequence[str] | None = None,
 ) -> MultilabelResult:
     r"""Multi-label loss: one sigmoid BCE per class, summed over classes.
@@ -774,7 +786,7 @@ def multilabel_cross_entropy(
 
     The per-row value is a sum over classes (not a mean), so many easy negatives add up and
     can drown out a few positives; ``positive`` and ``negative`` report the two sums under the
-    same reduction across rows.
+    same reduction across rows.  ``weights`` (C,) scale both terms of class c.
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
     parts = _binary_terms(
@@ -786,6 +798,7 @@ def multilabel_cross_entropy(
         pos_weight=pos_weight,
         neg_weight=neg_weight,
         smoothing=0.0,
+        weights=weights,
     )
     rows, classes = parts.matrix.shape
     per_row_positive = _row_sums(parts.positive)
@@ -1060,6 +1073,7 @@ def focal_loss(
     reduction: Reduction = "mean",
     sample_weights: npt.ArrayLike | None = None,
     ignore_index: int | None = None,
+    smoothing: float = 0.0,
     normalize: bool = False,
     class_names: Sequence[str] | None = None,
 ) -> FocalResult:
@@ -1078,7 +1092,9 @@ def focal_loss(
         \ell = -α_t (1 - p_t)^γ \log p_t
 
     (for soft labels :math:`p_t = y p + (1-y)(1-p)`, :math:`α_t = yα + (1-y)(1-α)` and the
-    log term is the BCE term).  Without ``alpha`` there is no α weighting at all.  ``ce`` in
+    log term is the BCE term).  ``smoothing`` ε smooths the targets first, as Keras'
+    ``label_smoothing`` does: :math:`(1-ε)\,y + ε/C`, binary :math:`y(1-ε) + ε/2`.
+    Without ``alpha`` there is no α weighting at all.  ``ce`` in
     the result is the plain cross-entropy (γ = 0, no α) on the same input and reduction.
 
     References:
@@ -1086,6 +1102,7 @@ def focal_loss(
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
     _check_range("gamma", gamma, 0.0, math.inf, closed_high=False)
+    _check_range("smoothing", smoothing, 0.0, 1.0, closed_high=True)
     if alpha is not None:
         high = 1.0 if binary else math.inf
         _check_range("alpha", alpha, 0.0, high, closed_high=binary)
@@ -1098,13 +1115,17 @@ def focal_loss(
         binary_result = _binary_focal(
             labels, preds, gamma=gamma, alpha=alpha, logits=logits, eps=eps,
             base=canonical_base, reduction=reduction, class_names=class_names,
+            smoothing=smoothing,
         )  # fmt: skip
         return _with_sample_weights(binary_result, sample_weights)
     matrix, targets, indices, off, names, ignored = _prepare_categorical(
         labels, preds, logits=logits, normalize=normalize, class_names=class_names,
         ignore_index=ignore_index,
     )  # fmt: skip
-    rows = matrix.shape[0]
+    rows, classes = matrix.shape
+    if smoothing:
+        targets = (1.0 - smoothing) * targets + smoothing / classes
+        targets[ignored] = 0.0
     model = _categorical(matrix, logits=logits, eps=eps)
     modulating = model.not_probs**gamma
     ce_terms = _weighted_neg_log(targets, model.log_in(canonical_base))
@@ -1154,10 +1175,11 @@ def _binary_focal(
     base: Base,
     reduction: Reduction,
     class_names: Sequence[str] | None,
+    smoothing: float = 0.0,
 ) -> FocalResult:
     parts = _binary_terms(
         labels, preds, logits=logits, eps=eps, base=base,
-        pos_weight=1.0, neg_weight=1.0, smoothing=0.0,
+        pos_weight=1.0, neg_weight=1.0, smoothing=smoothing,
     )  # fmt: skip
     y = parts.targets
     model = parts.model

@@ -427,3 +427,26 @@ def test_ignore_index_torch_and_keras_leave_rows_out_sklearn_and_optax_name_the_
     with pytest.raises(frameworks.Unsupported, match="no label_smoothing"):
         frameworks.like("ce", labels, z, library="keras", logits=True, ignore_index=-100,
                         smoothing=0.1)  # fmt: skip
+
+
+def test_bce_class_weights_map_onto_torch_weight_and_focal_smoothing_onto_keras() -> None:
+    y, p = [[1.0, 0.0]], [[0.9, 0.2]]
+    torch = frameworks.like("bce", y, p, library="torch", weights=[2.0, 0.5])
+    with mpmath.workdps(30):
+        expected = float(
+            (-2 * mpmath.log(mpmath.mpf(0.9)) - 0.5 * mpmath.log(1 - mpmath.mpf(0.2))) / 2
+        )
+    assert float(torch.value) == pytest.approx(expected, rel=1e-15)
+    assert "weight=torch.tensor([2.0, 0.5], dtype=torch.float64)" in torch.call
+    with pytest.raises(frameworks.Unsupported, match=r"class_weight in Model\.fit"):
+        frameworks.like("bce", y, p, library="keras", weights=[2.0, 0.5])
+    keras = frameworks.like("focal", [0], [[0.7, 0.3]], library="keras", smoothing=0.2)
+    assert "label_smoothing=0.2" in keras.call
+    smoothed = [0.9, 0.1]  # (1 - 0.2)·y + 0.2/2
+    with mpmath.workdps(30):
+        terms = [
+            s * (1 - q) ** 2 * -mpmath.log(q)
+            for s, q in zip(smoothed, [mpmath.mpf(0.7), mpmath.mpf(0.3)], strict=True)
+        ]
+        focal = float(0.25 * sum(terms))
+    assert float(keras.value) == pytest.approx(focal, rel=1e-6)

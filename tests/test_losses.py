@@ -657,3 +657,30 @@ def test_plus_inf_nan_and_a_fully_masked_row_are_refused(
         cecli.ce([0] * len(preds), preds, logits=True)
     with pytest.raises(cecli.InputError, match="value 1: -inf is not a finite number"):
         cecli.ce([0], [[-INF, 1.0]])  # probabilities: -inf is no mask
+
+
+# --- focal label smoothing, class weights on bce and multilabel ---------------------------------
+
+
+@pytest.mark.parametrize("logits", [False, True])
+def test_focal_smoothing_smooths_the_targets_first(logits: bool) -> None:
+    preds = Z3 if logits else P3
+    targets = oracle.one_hot([0, 2, 1], 3)
+    result = cecli.focal([0, 2, 1], preds, logits=logits, smoothing=0.2, gamma=1.5)
+    loss, _ = oracle.focal(targets, preds, logits=logits, smoothing=0.2, gamma=1.5)
+    assert_close(result.loss, loss)
+    y, p = [[1.0, 0.0], [0.0, 1.0]], [[0.9, 0.3], [1e-9, 0.6]]
+    binary = cecli.focal(y, p, binary=True, smoothing=0.1, gamma=2.0)
+    assert_close(binary.loss, oracle.soft_binary_focal(y, p, smoothing=0.1, gamma=2.0))
+
+
+def test_class_weights_on_bce_and_multilabel_scale_both_terms() -> None:
+    y = [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    p = [[0.9, 0.2, 1e-12], [0.4, 0.7, 0.5]]
+    weights = [2.0, 0.5, 0.0]
+    result = cecli.bce(y, p, weights=weights)
+    assert_close(result.loss, oracle.bce(y, p, weights=weights)[0])
+    multi = cecli.multilabel(y, p, weights=weights, pos_weight=3.0)
+    assert_close(multi.loss, oracle.multilabel(y, p, weights=weights, pos_weight=3.0)[0])
+    with pytest.raises(cecli.InputError, match="weights has 2 values, but PREDS has 3 classes"):
+        cecli.bce(y, p, weights=[1.0, 2.0])

@@ -82,6 +82,10 @@ def problems(draw: Any, library: Library, command: Command, inputs: str) -> Prob
         options["pos_weight"] = draw(st.floats(0.1, 5.0))
     if command == "bce" and library == "keras" and draw(st.booleans()):
         options["smoothing"] = draw(st.floats(0.0, 1.0))
+    if command == "focal" and library == "keras" and draw(st.booleans()):
+        options["smoothing"] = draw(st.floats(0.0, 1.0))
+    if command in ("bce", "multilabel") and library == "torch" and draw(st.booleans()):
+        options["weights"] = np.array(draw(st.lists(st.floats(0.0, 5.0), min_size=8, max_size=8)))
     if library == "keras" and not logits and draw(st.integers(0, 4)) == 0:
         options["eps"] = draw(st.sampled_from([1e-3, 1e-5, 1e-12]))
 
