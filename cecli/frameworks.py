@@ -414,6 +414,8 @@ def _torch_kl(problem: Problem, entry: Entry) -> FloatArray:
     target = _cast(problem.targets, entry)
     q = _cast(problem.preds, entry)
     log_q = _log_softmax(q) if problem.logits else np.log(q)
+    if _option(problem, "log_targets"):  # kl_div(log_target=True): exp(t)·(t - input)
+        return _reduce(np.exp(target) * (target - log_q), problem.reduction)
     safe = np.where(target > 0, target, 1)
     pointwise = np.where(target > 0, target * np.log(safe), 0) - target * log_q
     return _reduce(pointwise, problem.reduction)
@@ -643,8 +645,13 @@ def _optax_kl(problem: Problem, entry: Entry) -> FloatArray:
     q = _cast(problem.preds, entry)
     y = _cast(problem.targets, entry)
     log_q = _log_softmax(q) if problem.logits else np.log(q)
+    if _option(problem, "log_targets"):
+        return _reduce(np.sum(np.exp(y) * (y - log_q), axis=-1), problem.reduction)
     log_y = np.where(y == 0, 0, np.log(np.where(y == 0, 1, y)))
-    return _reduce(np.sum(y * (log_y - log_q), axis=-1), problem.reduction)
+    divergence = np.sum(y * (log_y - log_q), axis=-1)
+    if _option(problem, "generalized"):  # convex_kl_divergence adds Σ exp(log q) - p
+        divergence = divergence + np.sum(np.exp(log_q) - y, axis=-1)
+    return _reduce(divergence, problem.reduction)
 
 
 def _optax_focal(problem: Problem, entry: Entry) -> FloatArray:
@@ -798,7 +805,8 @@ def _torch_kl_call(problem: Problem, entry: Entry) -> str:
         if problem.logits
         else f"torch.log({_torch_tensor(problem.preds)})"
     )
-    arguments = [("reduction", _reduction_kw(problem))]
+    log_target = "True" if _option(problem, "log_targets") else None
+    arguments = [("reduction", _reduction_kw(problem)), ("log_target", log_target)]
     return f"{entry.function}({source}, {_torch_tensor(problem.targets)}{_kw(arguments)})"
 
 
@@ -918,7 +926,8 @@ def _optax_call(problem: Problem, entry: Entry) -> str:
     y = _jnp(problem.targets)
     if entry.command == "kl":
         log_q = f"jax.nn.log_softmax({z})" if problem.logits else f"jnp.log({z})"
-        return f"{entry.function}({log_q}, {y}){_optax_reduce(problem)}"
+        function = _function_name(problem, entry)
+        return f"{function}({log_q}, {y}){_optax_reduce(problem)}"
     z = _optax_input(problem)
     if entry.command == "focal":
         alpha = _option(problem, "alpha")
@@ -977,6 +986,7 @@ FRAMEWORKS: dict[Library, Framework] = {
             "pos_weight": f" (add --logits: {_TORCH_BCE_LOGITS} has pos_weight)",
             "neg_weight": " (its weight= multiplies both terms of an element)",
             "eps": " (PyTorch does not clip)",
+            "generalized": " (nearest: kl_div(log q, p, reduction='none') + q - p, summed)",
             "sample_weights": " (nearest: reduction='none', then (loss * w).sum() / w.sum())",
         },
     ),
@@ -985,6 +995,8 @@ FRAMEWORKS: dict[Library, Framework] = {
         "import os; os.environ['KERAS_BACKEND'] = 'torch'; import keras, numpy as np",
         eps_sets_clip=True,
         hints={
+            "log_targets": " (nearest: pass keras.ops.exp(log_p) as y_true)",
+            "generalized": " (nearest: add keras.ops.sum(q - p, axis=-1) to its per-row values)",
             "weights": " (nearest: class_weight in Model.fit)",
             "pos_weight": " (nearest: class_weight in Model.fit)",
         },
@@ -1056,9 +1068,11 @@ def _entries() -> tuple[Entry | Gap, ...]:
               _torch_bce_call, options={**_TORCH_BCE_WEIGHT, "pos_weight": "pos_weight"},
               mean_over="elements"),
         Entry("torch", "kl", "probs", "torch.nn.functional.kl_div", "float64", _torch_kl,
-              _torch_kl_call, mean_over="elements", elements_mean_note=kl_mean),
+              _torch_kl_call, options={"log_targets": "log_target"}, mean_over="elements",
+              elements_mean_note=kl_mean),
         Entry("torch", "kl", "logits", "torch.nn.functional.kl_div", "float64", _torch_kl,
-              _torch_kl_call, mean_over="elements", elements_mean_note=kl_mean),
+              _torch_kl_call, options={"log_targets": "log_target"}, mean_over="elements",
+              elements_mean_note=kl_mean),
         Entry("torch", "grad", "logits", "torch.autograd", "float64", _torch_grad,
               _torch_grad_call, options=_TORCH_GRAD_OPTIONS),
         Entry("torch", "grad", "probs", "torch.autograd", "float64", _torch_grad,
@@ -1143,7 +1157,10 @@ def _entries() -> tuple[Entry | Gap, ...]:
         *[Entry("optax", command, kind, _OPTAX_BCE, "float32", _optax_bce, _optax_call,
                 mean_over="elements")
           for command in ("bce", "multilabel") for kind in ("logits", "probs")],
-        *[Entry("optax", "kl", kind, "optax.kl_divergence", "float32", _optax_kl, _optax_call)
+        *[Entry("optax", "kl", kind, "optax.kl_divergence", "float32", _optax_kl, _optax_call,
+                options={"log_targets": "optax.losses.kl_divergence_with_log_targets",
+                         "generalized": "optax.convex_kl_divergence"},
+                variant=_optax_kl_variant)
           for kind in ("logits", "probs")],
         *[Entry("optax", "grad", kind, "jax.grad", "float32", _optax_grad, _optax_grad_call,
                 options={"sigmoid": "sigmoid_binary_cross_entropy"})
@@ -1207,6 +1224,17 @@ def _check(problem: Problem, entry: Entry) -> None:
         entry.check(problem, entry)
     if problem.reduction == "none" and entry.command == "grad":
         raise Unsupported(f"{function} needs a scalar loss: use --reduction mean or sum")
+
+
+def _optax_kl_variant(problem: Problem) -> str | None:
+    if _option(problem, "log_targets") and _option(problem, "generalized"):
+        raise Unsupported(
+            "optax has no generalised KL of log targets; nearest: "
+            "optax.convex_kl_divergence(log_q, jnp.exp(log_p))"
+        )
+    if _option(problem, "log_targets"):
+        return "optax.losses.kl_divergence_with_log_targets"
+    return "optax.convex_kl_divergence" if _option(problem, "generalized") else None
 
 
 def _optax_focal_check(problem: Problem, entry: Entry) -> None:
@@ -1343,7 +1371,8 @@ def _clipping(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
     if p is None:
         return []
     eps = float(_option(problem, "eps", DEFAULT_EPS)) if not problem.logits else 0.0
-    cecli_clips = eps > 0 and bool(np.any((p < eps) | (p > 1 - eps)))
+    above = np.zeros(p.shape, dtype=bool) if _option(problem, "generalized") else p > 1 - eps
+    cecli_clips = eps > 0 and bool(np.any((p < eps) | above))  # generalised KL: below only
     found: list[str] = []
     if entry.clip is not None:
         clip = _clip_value(problem, entry)

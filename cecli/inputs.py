@@ -348,6 +348,49 @@ def as_targets_ignoring(
     return targets, indices, ignored
 
 
+def as_log_probabilities(
+    labels: npt.ArrayLike, preds: FloatArray, *, name: str = "LABELS"
+) -> FloatArray:
+    """LABELS given as log-probabilities, of PREDS' shape: each ≤ 0, -inf for probability 0."""
+    matrix = np.atleast_2d(_as_float_array(labels, name, finite=False))
+    if matrix.shape != preds.shape:
+        rows, classes = preds.shape
+        raise InputError(
+            f"{name} has {_rows(matrix.shape[0])} of {_count(matrix.shape[1])} but PREDS has "
+            f"{_rows(rows)} of {_count(classes)}; log targets need one per class"
+        )
+    bad = np.argwhere(~((matrix <= 0.0) & ~np.isnan(matrix)))
+    if bad.size:
+        row, col = (int(v) for v in bad[0])
+        raise InputError(
+            f"{name} row {row + 1}, value {col + 1}: {matrix[row, col]:g} is not a "
+            "log-probability (≤ 0, or -inf)",
+            parameter="log_targets",
+        )
+    return matrix
+
+
+def as_nonnegative(
+    values: npt.ArrayLike, name: str, *, like: FloatArray | None = None
+) -> FloatArray:
+    """An (N, C) matrix of finite values ≥ 0 (unnormalised measures), of ``like``'s shape."""
+    matrix = np.atleast_2d(_as_float_array(values, name))
+    if like is not None and matrix.shape != like.shape:
+        rows, classes = like.shape
+        raise InputError(
+            f"{name} has {_rows(matrix.shape[0])} of {_count(matrix.shape[1])} but PREDS has "
+            f"{_rows(rows)} of {_count(classes)}"
+        )
+    outside = _first_outside(matrix, 0.0, math.inf)
+    if outside is not None:
+        row, col = outside
+        raise InputError(
+            f"{name} row {row + 1}, value {col + 1}: {matrix[row, col]:g} is negative",
+            parameter="generalized",
+        )
+    return matrix
+
+
 def as_class_indices(
     labels: npt.ArrayLike, preds: FloatArray, *, name: str = "LABELS"
 ) -> IntArray | None:

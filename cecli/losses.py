@@ -38,6 +38,8 @@ from cecli.inputs import (
     InputError,
     as_class_indices,
     as_distributions,
+    as_log_probabilities,
+    as_nonnegative,
     as_predictions,
     as_targets,
     as_targets_ignoring,
@@ -845,6 +847,8 @@ def kl_divergence(
     base: str = "e",
     reduction: Reduction = "mean",
     sample_weights: npt.ArrayLike | None = None,
+    log_targets: bool = False,
+    generalized: bool = False,
     normalize: bool = False,
     class_names: Sequence[str] | None = None,
 ) -> KLResult:
@@ -857,31 +861,64 @@ def kl_divergence(
     with :math:`0 \log(0/q) = 0` and :math:`p \log(p/0) = \infty` for :math:`p > 0`.  ``eps``
     clips Q only; P is never clipped.  From logits, :math:`\log q = \log\mathrm{softmax}(z)`.
 
+    With ``generalized``, P and Q are unnormalised measures (any values ≥ 0) and each term is
+    :math:`p \log(p/q) - p + q \ge 0` (the generalised KL divergence, optax's
+    ``convex_kl_divergence``); ``eps`` then only raises q to at least ε.
+
     Args:
-        labels: P, (N, C) true distributions.
+        labels: P, (N, C) true distributions; with ``log_targets`` their logarithms
+            (each ≤ 0, -inf for 0), as PyTorch's ``kl_div(log_target=True)`` takes them.
         preds: Q, (N, C) model distributions, or logits with ``logits=True``.
 
     References:
         Cover and Thomas, *Elements of Information Theory* (2006), §2.3.
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
-    q_given = as_predictions(preds, logits=logits)
-    p, _ = as_targets(labels, q_given, allow_indices=False)
+    if generalized and not logits:
+        q_given = as_nonnegative(preds, "PREDS")
+    else:
+        q_given = as_predictions(preds, logits=logits)
+    given_log_p = None
+    if log_targets:
+        given_log_p = as_log_probabilities(labels, q_given)
+        p = np.exp(given_log_p)
+    elif generalized:
+        p = as_nonnegative(labels, "LABELS", like=q_given)
+    else:
+        p, _ = as_targets(labels, q_given, allow_indices=False)
     names = check_class_names(class_names, q_given.shape[1])
-    p, off_p = as_distributions(p, normalize=normalize, name="LABELS")
+    off_p: tuple[int, ...] = ()
     off_q: tuple[int, ...] = ()
-    if not logits:
+    if not generalized:
+        p, off_p = as_distributions(p, normalize=normalize, name="LABELS")
+        if normalize and given_log_p is not None:
+            given_log_p = None  # renormalised: log p is taken from the new p
+    if not logits and not generalized:
         q_given, off_q = as_distributions(q_given, normalize=normalize)
-    model = _categorical(q_given, logits=logits, eps=eps)
+    if generalized and not logits:
+        q = np.maximum(q_given, eps)
+        with np.errstate(divide="ignore"):
+            log_q = np.log(q)
+        no_high = np.zeros(q.shape, dtype=np.bool_)
+        model = _Model(q, log_q, q_given < eps, no_high, lambda: (1.0 - q, np.log1p(-q)))
+    else:
+        model = _categorical(q_given, logits=logits, eps=eps)
     with np.errstate(divide="ignore"):
-        log_p = np.log(p)
+        log_p = np.log(p) if given_log_p is None else given_log_p
     # Where q is a float, split p·log(p/q) into a part ≥ 0 and the exact p - q, so sums over
     # classes keep their digits when Q ≈ P; where softmax underflowed or q was clipped to
     # 1 - eps (not a float), only log q itself is exact.
+    # Log targets give log p itself, which exp(log p) only rounds: take it as given.
     exact_q = (model.probs >= np.finfo(np.float64).tiny) & ~model.clipped_high
+    exact_q &= given_log_p is None
     ratio_part, difference = numerics.kl_parts(p, model.probs)
     with np.errstate(invalid="ignore"):
         fallback = _weighted_neg_log(p, model.log_p - log_p)
+    if generalized:
+        # p·log(p/q) - p + q: the ratio part alone where q is a float (its p - q cancels).
+        with np.errstate(invalid="ignore", over="ignore"):
+            fallback = fallback - p + model.probs
+        difference = np.zeros_like(difference)
     ratio_part = np.where(exact_q, ratio_part, fallback)
     difference = np.where(exact_q, difference, 0.0)
     rows = p.shape[0]

@@ -313,3 +313,15 @@ def soft_binary_focal(
             total.append((1 - p_t) ** mpf(gamma) * bce)
             count += 1
     return mp.fsum(total) / count
+
+
+def generalized_kl(p_rows: Matrix, q_rows: Matrix, *, eps: float = 1e-7) -> list[Mpf]:
+    """Per row Σ p·log(p/q) - p + q for unnormalised P and Q (q raised to at least eps)."""
+    rows = []
+    for p_row, q_row in zip(p_rows, q_rows, strict=True):
+        terms = []
+        for p_value, q_value in zip(p_row, q_row, strict=True):
+            p, q = mpf(p_value), max(mpf(q_value), mpf(eps))
+            terms.append((mpf(0) if p == 0 else p * mp.log(p / q)) - p + q)
+        rows.append(mp.fsum(terms))
+    return rows

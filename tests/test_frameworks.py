@@ -450,3 +450,22 @@ def test_bce_class_weights_map_onto_torch_weight_and_focal_smoothing_onto_keras(
         ]
         focal = float(0.25 * sum(terms))
     assert float(keras.value) == pytest.approx(focal, rel=1e-6)
+
+
+def test_kl_log_targets_and_generalized_map_onto_torch_and_optax() -> None:
+    log_p, q = [[-0.5, -1.2, -1.8]], [[0.6, 0.3, 0.1]]
+    torch = frameworks.like("kl", log_p, q, library="torch", log_targets=True)
+    assert torch.call.endswith("log_target=True)")
+    optax = frameworks.like("kl", log_p, q, library="optax", log_targets=True)
+    assert optax.call.startswith("optax.losses.kl_divergence_with_log_targets(jnp.log(")
+    with mpmath.workdps(30):
+        terms = [mpmath.exp(v) * (v - mpmath.log(w)) for v, w in zip(log_p[0], q[0], strict=True)]
+        exact = float(sum(terms))
+    assert float(optax.value) == pytest.approx(exact, rel=1e-6)
+    assert float(torch.value) == pytest.approx(exact / 3, rel=1e-14)  # mean over elements
+    generalized = frameworks.like(
+        "kl", [[1.0, 2.0]], [[0.5, 3.0]], library="optax", generalized=True
+    )
+    assert generalized.function == "optax.convex_kl_divergence"
+    with pytest.raises(frameworks.Unsupported, match=r"q - p, summed"):
+        frameworks.like("kl", [[1.0, 2.0]], [[0.5, 3.0]], library="torch", generalized=True)

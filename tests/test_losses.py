@@ -684,3 +684,27 @@ def test_class_weights_on_bce_and_multilabel_scale_both_terms() -> None:
     assert_close(multi.loss, oracle.multilabel(y, p, weights=weights, pos_weight=3.0)[0])
     with pytest.raises(cecli.InputError, match="weights has 2 values, but PREDS has 3 classes"):
         cecli.bce(y, p, weights=[1.0, 2.0])
+
+
+# --- KL: log targets and the generalised divergence ---------------------------------------------
+
+
+def test_kl_log_targets_take_log_p_as_given() -> None:
+    log_p = [[-0.5, -1.2, -INF], [-2.0, -0.3, -1.9]]
+    q = [[0.6, 0.3, 0.1], [0.2, 0.5, 0.3]]
+    result = cecli.kl(log_p, q, log_targets=True, reduction="none")
+    p = [[mp.exp(mpf(v)) for v in row] for row in log_p]
+    assert_close(result.loss, oracle.kl(p, q, reduction="none")["loss"])
+    with pytest.raises(cecli.InputError, match=r"0\.5 is not a log-probability") as caught:
+        cecli.kl([[0.5, -1.0]], [[0.5, 0.5]], log_targets=True)
+    assert caught.value.parameter == "log_targets"
+
+
+def test_generalized_kl_of_unnormalised_measures() -> None:
+    p = [[1.0, 2.5, 0.0], [0.2, 0.3, 4.0]]
+    q = [[0.5, 3.0, 0.7], [0.2, 0.3, 4.0000001]]  # the second row nearly equal: no cancelling
+    result = cecli.kl(p, q, generalized=True, reduction="none")
+    assert_close(result.loss, oracle.generalized_kl(p, q))
+    assert cecli.kl(p, q, generalized=True).loss > 0
+    with pytest.raises(cecli.InputError, match="-1 is negative"):
+        cecli.kl([[1.0, -1.0]], [[0.5, 0.5]], generalized=True)

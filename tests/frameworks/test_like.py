@@ -133,6 +133,16 @@ def problems(draw: Any, library: Library, command: Command, inputs: str) -> Prob
         weights = draw(matrices(st.sampled_from([0.0, 0.2, 0.5, 1.0, 3.0]), rows, classes))
         weights[:, 0] += 0.5
         labels = weights / weights.sum(axis=1, keepdims=True)
+        variant = draw(st.sampled_from(["", "log_targets", "generalized"]))
+        if variant == "log_targets" and library in ("torch", "optax"):
+            options["log_targets"] = True
+            with np.errstate(divide="ignore"):
+                labels = np.log(labels)
+        if variant == "generalized" and library == "optax":
+            options["generalized"] = True  # unnormalised P and Q
+            labels = labels * draw(st.floats(0.25, 4.0))
+            if not logits:
+                preds = preds * draw(st.floats(0.25, 4.0))
     else:
         bits = st.sampled_from([0.0, 1.0]) if hard else st.floats(0.0, 1.0)
         labels = draw(matrices(bits, rows, classes))
