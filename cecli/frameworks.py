@@ -1335,6 +1335,8 @@ def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
     binary_focal = problem.command == "focal" and bool(_option(problem, "binary"))
     if probabilities and entry.renormalises and not binary_focal and _unnormalised(p):
         found.append("renormalised rows")
+        if entry.clip is not None and _order_matters(problem, _clip_value(problem, entry)):
+            found.append("renormalised, then clipped (clipping first gives another value)")
     if entry.notes is not None:
         found.extend(entry.notes(problem, entry))
     found.extend(_clipping(problem, entry, value))
@@ -1428,6 +1430,18 @@ def _squashed_logits(problem: Problem, entry: Entry) -> list[str]:
         return []
     squash = "softmax" if problem.command == "ce" else "expit"
     return [f"log of {squash}(z): digits lost where p is near 1"]
+
+
+def _order_matters(problem: Problem, clip: float) -> bool:
+    """Whether clipping before renormalising would change a probability the loss reads."""
+    p = problem.preds
+    with np.errstate(divide="ignore", invalid="ignore"):
+        renormalised_first = np.clip(p / p.sum(axis=-1, keepdims=True), clip, 1 - clip)
+        clipped = np.clip(p, clip, 1 - clip)
+        clipped_first = clipped / clipped.sum(axis=-1, keepdims=True)
+    read = problem.targets > 0
+    differs = ~np.isclose(renormalised_first, clipped_first, rtol=1e-6, atol=0.0)
+    return bool(np.any(differs & read))
 
 
 def _short(number: float) -> str:

@@ -469,3 +469,13 @@ def test_kl_log_targets_and_generalized_map_onto_torch_and_optax() -> None:
     assert generalized.function == "optax.convex_kl_divergence"
     with pytest.raises(frameworks.Unsupported, match=r"q - p, summed"):
         frameworks.like("kl", [[1.0, 2.0]], [[0.5, 3.0]], library="torch", generalized=True)
+
+
+def test_keras_renormalises_then_clips_and_says_so_when_the_order_moves_the_value() -> None:
+    keras = frameworks.like("ce", [0], [[0.0, 0.6, 0.6]], library="keras")
+    assert "renormalised, then clipped (clipping first gives another value)" in keras.conventions
+    # Renormalising first leaves p = 0, which the clip raises to ε: −log ε, not −log(ε/1.2).
+    assert float(keras.value) == pytest.approx(-math.log(float(np.float32(1e-7))), rel=1e-6)
+    unmoved = frameworks.like("ce", [1], [[0.2, 0.6, 0.6]], library="keras")
+    assert "renormalised rows" in unmoved.conventions
+    assert not any("then clipped" in note for note in unmoved.conventions)
