@@ -1,4 +1,4 @@
-"""What PyTorch, Keras, scikit-learn and optax return for the same input, and why it differs.
+"""What PyTorch, Keras, tf.keras, scikit-learn and optax return for an input, and why it differs.
 
 Each library's loss is one :class:`Entry`: the function, the dtype it computes in, where it
 clips, whether it renormalises rows, what its mean divides by, its default α, which cecli
@@ -21,7 +21,7 @@ import inspect
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -554,6 +554,86 @@ def _keras_focal(problem: Problem, entry: Entry) -> FloatArray:
     return _keras_reduce(np.sum(weighting * cce, axis=-1), problem, entry)
 
 
+# --- kernels: tf.keras (TensorFlow's Keras 2), float32 -----------------------------------
+# As Keras 3 but for three things: binary cross-entropy adds ε inside both logarithms after
+# clipping, SparseCategoricalCrossentropy clips and then renormalises (softmax of log p)
+# where CategoricalCrossentropy renormalises and then clips, and from logits TensorFlow's
+# fused ops are used.
+
+
+def _tf_binary_crossentropy(y: FloatArray, p: FloatArray, eps: float, logits: bool) -> FloatArray:
+    """``tf_keras.backend.binary_crossentropy`` element by element."""
+    elements: FloatArray
+    if logits:  # tf.nn.sigmoid_cross_entropy_with_logits
+        zero = np.zeros_like(p)
+        elements = np.maximum(p, zero) - p * y + np.log1p(np.exp(-np.abs(p)))
+        return elements
+    kind = p.dtype.type
+    output = _clip(p, eps, 1.0 - eps)
+    elements = -(y * np.log(output + kind(eps)) + (1 - y) * np.log(1 - output + kind(eps)))
+    return elements
+
+
+def _tf_keras_bce(problem: Problem, entry: Entry) -> FloatArray:
+    y = _cast(problem.targets, entry)
+    p = _cast(problem.preds, entry)
+    kind = y.dtype.type
+    smoothing = float(_option(problem, "smoothing", 0.0))
+    if smoothing:
+        y = y * kind(1.0 - smoothing) + kind(0.5 * smoothing)
+    elements = _tf_binary_crossentropy(y, p, _clip_value(problem, entry), problem.logits)
+    per_row = np.sum(elements, axis=-1) / kind(problem.classes)
+    return _keras_reduce(per_row, problem, entry)
+
+
+def _tf_keras_ce(problem: Problem, entry: Entry) -> FloatArray:
+    if problem.indices is None or _option(problem, "smoothing"):
+        return _keras_ce(problem, entry)  # CategoricalCrossentropy: as Keras 3
+    z = _cast(problem.preds, entry)
+    if not problem.logits:  # clip, log, then sparse_softmax_cross_entropy_with_logits
+        eps = _clip_value(problem, entry)
+        z = np.log(_clip(z, eps, 1.0 - eps))
+    picked = -_log_softmax(z)[np.arange(problem.rows), problem.indices]
+    return _keras_reduce(picked, problem, entry)
+
+
+def _tf_keras_focal(problem: Problem, entry: Entry) -> FloatArray:
+    if not _option(problem, "binary"):
+        return _keras_focal(problem, entry)  # categorical: as Keras 3
+    y = _cast(problem.targets, entry)
+    output = _cast(problem.preds, entry)
+    kind = y.dtype.type
+    smoothing = float(_option(problem, "smoothing", 0.0))
+    if smoothing:
+        y = y * kind(1.0 - smoothing) + kind(0.5 * smoothing)
+    sigmoidal = _sigmoid(output) if problem.logits else output
+    p_t = y * sigmoidal + (1 - y) * (1 - sigmoidal)
+    focal = np.power(1 - p_t, kind(_option(problem, "gamma", 2.0)))
+    focal = focal * _tf_binary_crossentropy(y, output, _clip_value(problem, entry), problem.logits)
+    alpha = _option(problem, "alpha")
+    if alpha is not None:
+        focal = (y * kind(alpha) + (1 - y) * (1 - kind(alpha))) * focal
+    per_row = np.sum(focal, axis=-1) / kind(problem.classes)
+    return _keras_reduce(per_row, problem, entry)
+
+
+def _tf_keras_ce_notes(problem: Problem, entry: Entry) -> list[str]:
+    """The order of renormalising and clipping: CategoricalCrossentropy renormalises first,
+    SparseCategoricalCrossentropy (softmax of log p) clips first."""
+    if problem.logits or not _unnormalised(problem.preds):
+        return []
+    order_matters = _order_matters(problem, _clip_value(problem, entry))
+    if _integer_labels(problem):
+        found = ["renormalised rows (softmax of log p)"]
+        if order_matters:
+            found.append("clipped, then renormalised (renormalising first gives another value)")
+        return found
+    found = ["renormalised rows"]
+    if order_matters:
+        found.append("renormalised, then clipped (clipping first gives another value)")
+    return found
+
+
 # --- kernels: scikit-learn ---------------------------------------------------------------
 
 
@@ -829,17 +909,32 @@ def _np(values: FloatArray, *, integers: bool = False) -> str:
     return f"np.array({_numbers(values, integers=integers)})"
 
 
-def _keras_prefix(problem: Problem) -> str:
-    eps = _option(problem, "eps")
-    return "" if eps is None else f"keras.config.set_epsilon({eps!r}); "
-
-
 def _keras_call(problem: Problem, entry: Entry) -> str:
+    return _keras_style_call(problem, entry, "keras.config.set_epsilon", "None", _np)
+
+
+def _tf_keras_call(problem: Problem, entry: Entry) -> str:
+    """tf.keras computes in the inputs' dtype: the call passes float32 arrays, as its own
+    tests do (with float64 arrays it would compute in float64)."""
+    return _keras_style_call(problem, entry, "tf_keras.backend.set_epsilon", "'none'", _np32)
+
+
+def _np32(values: FloatArray, *, integers: bool = False) -> str:
+    if integers:
+        return _np(values, integers=True)
+    return f"np.array({_numbers(values)}, dtype=np.float32)"
+
+
+def _keras_style_call(
+    problem: Problem, entry: Entry, set_epsilon: str, no_reduction: str,
+    array: Callable[..., str],
+) -> str:  # fmt: skip
+    """``Loss(arguments)(y_true, y_pred)`` as Keras 3 and tf.keras both take it."""
     arguments: list[tuple[str, str | None]] = []
     name = _function_name(problem, entry)
     targets = problem.targets
     smoothing = _option(problem, "smoothing")
-    if name.startswith("keras.losses.Sparse") and problem.indices is not None:
+    if ".losses.Sparse" in name and problem.indices is not None:
         targets = problem.indices.astype(np.float64)
     if entry.command == "focal":
         binary = bool(_option(problem, "binary"))
@@ -857,12 +952,14 @@ def _keras_call(problem: Problem, entry: Entry) -> str:
         arguments.append(("label_smoothing", repr(float(smoothing))))
     reduction = problem.reduction
     if reduction != "mean":
-        arguments.append(("reduction", "None" if reduction == "none" else repr(reduction)))
+        arguments.append(("reduction", no_reduction if reduction == "none" else repr(reduction)))
     inside = _kw(arguments)[2:]
-    y = _np(targets, integers=targets.ndim == 1)
+    y = array(targets, integers=targets.ndim == 1)
     weights = _option(problem, "sample_weights")
-    weighted = _kw([("sample_weight", None if weights is None else _np(np.asarray(weights)))])
-    return f"{_keras_prefix(problem)}{name}({inside})({y}, {_np(problem.preds)}{weighted})"
+    weighted = _kw([("sample_weight", None if weights is None else array(np.asarray(weights)))])
+    eps = _option(problem, "eps")
+    prefix = "" if eps is None else f"{set_epsilon}({eps!r}); "
+    return f"{prefix}{name}({inside})({y}, {array(problem.preds)}{weighted})"
 
 
 def _sklearn_call(problem: Problem, entry: Entry) -> str:
@@ -966,6 +1063,7 @@ _CE_OPTIONS = {"weights": "weight", "smoothing": "label_smoothing", "ignore_inde
 _KERAS_CE = "keras.losses.CategoricalCrossentropy"
 _KERAS_BCE = "keras.losses.BinaryCrossentropy"
 _KERAS_WEIGHTS = {"sample_weights": "sample_weight"}
+_TF_EPS = {"probs": {"eps": "tf_keras.backend.set_epsilon"}}
 _KERAS_IGNORE = {"ignore_index": "ignore_class"}
 _KERAS_IGNORE_NOTE = (
     "ignored rows left out of the mean; keras.metrics.SparseCategoricalCrossentropy keeps "
@@ -1001,6 +1099,17 @@ FRAMEWORKS: dict[Library, Framework] = {
             "pos_weight": " (nearest: class_weight in Model.fit)",
         },
     ),
+    "tf-keras": Framework(
+        "tf-keras", "tf.keras 2", "import tf_keras, numpy as np",
+        aliases=("tf.keras", "tf_keras", "tfkeras"), eps_sets_clip=True,
+        hints={
+            "weights": " (nearest: class_weight in Model.fit)",
+            "pos_weight": " (nearest: class_weight in Model.fit)",
+            "ignore_index": " (nearest: --like keras, whose ignore_class this was checked with)",
+            "log_targets": " (nearest: pass tf.exp(log_p) as y_true)",
+            "generalized": " (nearest: add tf.reduce_sum(q - p, axis=-1) to its per-row values)",
+        },
+    ),
     "sklearn": Framework(
         "sklearn", "scikit-learn", "import sklearn.metrics, scipy.special",
         aliases=("scikit-learn",),
@@ -1025,6 +1134,14 @@ FRAMEWORKS: dict[Library, Framework] = {
 LIBRARIES: tuple[Library, ...] = tuple(FRAMEWORKS)
 
 
+class _KerasLike(TypedDict):
+    """What every Keras-style entry shares: float32, clip at ε, Σ w·ℓ / N."""
+
+    dtype: DType
+    clip: float
+    sample_weights_note: str
+
+
 def _entries() -> tuple[Entry | Gap, ...]:
     torch_nll = _variant_when(_uses_nll, "torch.nn.functional.nll_loss")
     torch_ce = {
@@ -1037,6 +1154,11 @@ def _entries() -> tuple[Entry | Gap, ...]:
     }
     keras = {"dtype": "float32", "clip": KERAS_EPSILON, "sample_weights_note": _KERAS_DIVISOR}
     keras_sparse = _variant_when(_integer_labels, "keras.losses.SparseCategoricalCrossentropy")
+    tf_keras = _KerasLike(dtype="float32", clip=KERAS_EPSILON, sample_weights_note=_KERAS_DIVISOR)
+    tf_sparse = _variant_when(_integer_labels, "tf_keras.losses.SparseCategoricalCrossentropy")
+    tf_binary_focal = _variant_when(
+        lambda problem: bool(_option(problem, "binary")), "tf_keras.losses.BinaryFocalCrossentropy"
+    )
     keras_binary_focal = _variant_when(
         lambda problem: bool(_option(problem, "binary")), "keras.losses.BinaryFocalCrossentropy"
     )
@@ -1127,6 +1249,37 @@ def _entries() -> tuple[Entry | Gap, ...]:
                        "smoothing": "label_smoothing"},
               default_alpha=0.25, variant=keras_binary_focal, clip_sees=_focal_probabilities,
               **keras),  # type: ignore[arg-type]
+        # tf.keras 2 (the tf-keras package): float32 inputs, clip at epsilon = 1e-7.
+        *[Entry("tf-keras", command, kind, "tf_keras.losses.CategoricalCrossentropy",
+                kernel=_tf_keras_ce, call=_tf_keras_call, variant=tf_sparse,
+                notes=_tf_keras_ce_notes,
+                options={**_KERAS_WEIGHTS, **({"eps": "tf_keras.backend.set_epsilon",
+                         "normalize": "built in"} if kind == "probs" else {}),
+                         "smoothing": "label_smoothing"},
+                **tf_keras)
+          for command in ("ce", "smooth") for kind in ("probs", "logits")],
+        *[Entry("tf-keras", command, kind, "tf_keras.losses.BinaryCrossentropy",
+                kernel=_tf_keras_bce, call=_tf_keras_call, mean_over="elements",
+                options={**_KERAS_WEIGHTS, **_TF_EPS.get(kind, {}),
+                         **({"smoothing": "label_smoothing"} if command == "bce" else {})},
+                **tf_keras)
+          for command in ("bce", "multilabel") for kind in ("probs", "logits")],
+        Entry("tf-keras", "kl", "probs", "tf_keras.losses.KLDivergence", kernel=_keras_kl,
+              call=_tf_keras_call, options={**_KERAS_WEIGHTS, **_TF_EPS["probs"]},
+              **tf_keras),
+        Gap("tf-keras", "kl", "logits", "tf_keras.losses.KLDivergence takes probabilities, not "
+            "logits; nearest: pass tf.nn.softmax(z)"),
+        Gap("tf-keras", "grad", None, "tf.keras has no gradient function; nearest: "
+            "tf.GradientTape around the loss"),
+        *[Entry("tf-keras", "focal", kind, "tf_keras.losses.CategoricalFocalCrossentropy",
+                kernel=_tf_keras_focal, call=_tf_keras_call, variant=tf_binary_focal,
+                options={**_KERAS_WEIGHTS, **_TF_EPS.get(kind, {}), "alpha": "alpha",
+                         "binary": "BinaryFocalCrossentropy", "smoothing": "label_smoothing",
+                         **({"normalize": "built in"} if kind == "probs" else {})},
+                renormalises=kind == "probs", default_alpha=0.25,
+                clip_sees=_focal_probabilities if kind == "logits" else None,
+                **tf_keras)
+          for kind in ("probs", "logits")],
         # scikit-learn: float64, clip at machine epsilon, no renormalising (a warning instead).
         # It takes probabilities: logits go in through scipy.special.softmax or expit.
         *[Entry("sklearn", "ce", kind, _LOG_LOSS, "float64", _sklearn_log_loss, _sklearn_call,
@@ -1280,7 +1433,7 @@ def _nearest(option: str, entry: Entry) -> str:
         and option in other.options
     ]
     if others:
-        return " (" + ", ".join(f"--like {name}" for name in others) + " has it)"
+        return " (" + " or ".join(f"--like {name}" for name in others) + " has it)"
     return " (none of the libraries has it)"
 
 
@@ -1505,7 +1658,7 @@ def compare_frameworks(
     library: str | None = None,
     **options: Any,
 ) -> FrameworksComparison:
-    """What PyTorch, Keras, scikit-learn and optax return for ``loss`` on this input.
+    """What PyTorch, Keras, tf.keras, scikit-learn and optax return for ``loss`` on this input.
 
     ``options`` are those of the loss's function (``logits``, ``eps``, ``weights``,
     ``smoothing``, ``gamma``…, as :func:`cecli.ce` takes them); each library gets those that

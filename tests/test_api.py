@@ -210,9 +210,9 @@ ERRORS: list[tuple[Any, str, list[str], str]] = [
     ),
     (
         lambda: cecli.like("ce", [0], [[0.5, 0.5]], library="jax"),
-        "library takes torch, keras, sklearn or optax, not 'jax'",
+        "library takes torch, keras, tf-keras, sklearn or optax, not 'jax'",
         ["ce", "0", "0.5,0.5", "--like", "jax"],
-        "--like takes torch, keras, sklearn or optax, not 'jax'",
+        "--like takes torch, keras, tf-keras, sklearn or optax, not 'jax'",
     ),
 ]
 

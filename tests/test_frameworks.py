@@ -39,7 +39,8 @@ def test_every_combination_has_an_entry_or_says_what_is_missing(
     if isinstance(entry, Gap):
         assert "nearest" in entry.message or "add --" in entry.message
     else:
-        assert entry.dtype == ("float32" if library in ("keras", "optax") else "float64")
+        float32 = library in ("keras", "tf-keras", "optax")
+        assert entry.dtype == ("float32" if float32 else "float64")
 
 
 def test_adding_a_library_is_adding_entries() -> None:
@@ -245,7 +246,7 @@ def test_calls_carry_every_input_digit() -> None:
     [
         (
             ["ce", "0", "0.5,0.5", "--like", "tensorflow"],
-            "--like takes torch, keras, sklearn or optax",
+            "--like takes torch, keras, tf-keras, sklearn or optax",
         ),
         (["grad", "0", "0.5,0.5", "--like", "sklearn"], "scikit-learn has no gradient"),
         (
@@ -263,7 +264,10 @@ def test_calls_carry_every_input_digit() -> None:
         ),
         (["kl", "0.5,0.5", "0.9,0.1", "--logits", "--like", "keras"], "takes probabilities"),
         (["ce", "0.2,0.8", "0.5,0.5", "--like", "sklearn"], "not soft targets"),
-        (["ce", "0", "0.5,0.5", "--like", "torch", "--normalize"], "(--like keras has it)"),
+        (
+            ["ce", "0", "0.5,0.5", "--like", "torch", "--normalize"],
+            "(--like keras or --like tf-keras has it)",
+        ),
         (["bce", "1", "0.5", "--like", "torch", "--pos-weight", "2"], "add --logits"),
         (["multilabel", "1,0", "0.5,0.5", "--like", "keras", "--neg-weight", "2"], "none of"),
     ],
@@ -364,7 +368,9 @@ def test_readme_table_of_combinations_matches_the_entries() -> None:
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     header = "| | ce | bce | multilabel | kl | grad | smooth | focal |"
-    lines = readme[readme.index(header) :].splitlines()[2:6]
+    table = readme[readme.index(header) :].split("\n\n")[0]
+    lines = table.splitlines()[2:]
+    assert [line.strip("|").split("|")[0].strip() for line in lines] == list(LIBRARIES)
     for line in lines:
         library, *cells = [cell.strip() for cell in line.strip("|").split("|")]
         for command, cell in zip(COMMANDS, cells, strict=True):
@@ -479,3 +485,21 @@ def test_keras_renormalises_then_clips_and_says_so_when_the_order_moves_the_valu
     unmoved = frameworks.like("ce", [1], [[0.2, 0.6, 0.6]], library="keras")
     assert "renormalised rows" in unmoved.conventions
     assert not any("then clipped" in note for note in unmoved.conventions)
+
+
+def test_tf_keras_adds_epsilon_inside_the_log_of_its_binary_cross_entropy() -> None:
+    """Checked by hand from tf_keras.backend.binary_crossentropy: p = 1 is clipped to the
+    float32 1 - ε = 1 - 2⁻²³, then log(1 - p + ε) is taken in float32."""
+    one = frameworks.like("bce", [[0.0]], [[1.0]], library="tf-keras")
+    inside = float(np.float32(2.0**-23) + np.float32(1e-7))
+    assert float(one.value) == pytest.approx(float(-mpmath.log(inside)), rel=1e-6)
+    assert f"{float(one.value):.3f}" == "15.333"
+    zero = frameworks.like("bce", [[1.0]], [[0.0]], library="tf-keras")  # log(ε + ε)
+    twice = float(np.float32(np.float32(1e-7) + np.float32(1e-7)))
+    assert float(zero.value) == pytest.approx(float(-mpmath.log(twice)), rel=1e-6)
+    assert "dtype=np.float32" in zero.call
+    sparse = frameworks.like("ce", [0], [[0.0, 0.6, 0.6]], library="tf-keras")
+    assert "clipped, then renormalised" in " ".join(sparse.conventions)
+    clipped = float(np.float32(1e-7))
+    expected = -mpmath.log(clipped / (clipped + 2 * float(np.float32(0.6))))
+    assert float(sparse.value) == pytest.approx(float(expected), rel=1e-6)

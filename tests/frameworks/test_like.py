@@ -23,8 +23,11 @@ from cecli.frameworks import Command, Entry, Library, Problem, make_problem, rep
 from tests.frameworks.real import run
 from tests.helpers import within_rounding
 
-MODULES = {"torch": "torch", "keras": "keras", "sklearn": "sklearn", "optax": "optax"}
-SAMPLE_WEIGHTED = ("keras", "sklearn")
+MODULES = {
+    "torch": "torch", "keras": "keras", "sklearn": "sklearn", "optax": "optax",
+    "tf-keras": "tf_keras",
+}  # fmt: skip
+SAMPLE_WEIGHTED = ("keras", "sklearn", "tf-keras")
 IGNORING = ("torch", "keras")
 """The libraries with an ignore index (PyTorch's ignore_index, Keras' ignore_class)."""
 """The libraries whose losses take one weight per row."""
@@ -74,19 +77,23 @@ def problems(draw: Any, library: Library, command: Command, inputs: str) -> Prob
             options["alpha"] = draw(st.floats(0.0, 1.0))
     if command == "smooth":
         options["smoothing"] = draw(st.floats(0.0, 1.0))
-    if command == "ce" and library in ("torch", "keras", "optax") and draw(st.booleans()):
+    if (
+        command == "ce"
+        and library in ("torch", "keras", "tf-keras", "optax")
+        and draw(st.booleans())
+    ):
         options["smoothing"] = draw(st.floats(0.0, 1.0))
     if command == "ce" and library == "torch" and draw(st.booleans()):
         options["weights"] = np.array(draw(st.lists(st.floats(0.1, 5.0), min_size=8, max_size=8)))
     if command in ("bce", "multilabel") and library == "torch" and logits and draw(st.booleans()):
         options["pos_weight"] = draw(st.floats(0.1, 5.0))
-    if command == "bce" and library == "keras" and draw(st.booleans()):
+    if command == "bce" and library in ("keras", "tf-keras") and draw(st.booleans()):
         options["smoothing"] = draw(st.floats(0.0, 1.0))
-    if command == "focal" and library == "keras" and draw(st.booleans()):
+    if command == "focal" and library in ("keras", "tf-keras") and draw(st.booleans()):
         options["smoothing"] = draw(st.floats(0.0, 1.0))
     if command in ("bce", "multilabel") and library == "torch" and draw(st.booleans()):
         options["weights"] = np.array(draw(st.lists(st.floats(0.0, 5.0), min_size=8, max_size=8)))
-    if library == "keras" and not logits and draw(st.integers(0, 4)) == 0:
+    if library in ("keras", "tf-keras") and not logits and draw(st.integers(0, 4)) == 0:
         options["eps"] = draw(st.sampled_from([1e-3, 1e-5, 1e-12]))
 
     rows = draw(st.integers(1, 4))
