@@ -278,7 +278,7 @@ def test_compare_frameworks_gives_the_json_of_frameworks(
     assert isinstance(comparison, cecli.FrameworksComparison)
     document = cli_json(capsys, *args, "--frameworks")
     assert comparison.to_json() == document
-    assert set(document["frameworks"]) == {"torch", "keras", "sklearn", "optax"}
+    assert set(document["frameworks"]) == {"torch", "keras", "tf-keras", "sklearn", "optax"}
 
 
 def test_like_gives_the_json_of_like_torch(capsys: pytest.CaptureFixture[str]) -> None:
