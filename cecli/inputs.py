@@ -54,13 +54,16 @@ def read_argument(text: str, stdin: TextIO | None) -> str:
     return stdin.read()
 
 
-def parse_matrix(text: str, name: str, *, class_names: Sequence[str] | None = None) -> FloatArray:
+def parse_matrix(
+    text: str, name: str, *, class_names: Sequence[str] | None = None, masks: bool = False
+) -> FloatArray:
     """Parse one argument into a 2-D float64 array of shape (rows, values).
 
     A row is numbers split by commas and/or whitespace, optionally in ``[]`` or ``()``.  Rows
     are split by ``;`` or newlines, or given as nested brackets.  With ``class_names``, a value
     may be a class name, which stands for its index; a row of one value (a class label) that
     equals a class name is that class, even if the name reads as a number (``--classes 1,0``).
+    With ``masks``, ``-inf`` is read too (a masked logit, a log-probability of 0).
     """
     if not text.strip():
         raise InputError(f"{name} is empty")
@@ -70,7 +73,7 @@ def parse_matrix(text: str, name: str, *, class_names: Sequence[str] | None = No
         rows = [row for row in _ROW_BREAK.split(text) if row.strip()]
         if not rows:
             raise InputError(f"{name} is empty")
-    values = [_parse_row(row, name, index, class_names) for index, row in enumerate(rows, 1)]
+    values = [_parse_row(row, name, index, class_names, masks) for index, row in enumerate(rows, 1)]
     width = len(values[0])
     for index, row_values in enumerate(values, 1):
         if len(row_values) != width:
@@ -99,7 +102,7 @@ def _nested_rows(text: str, name: str) -> list[str]:
 
 
 def _parse_row(
-    row: str, name: str, row_number: int, class_names: Sequence[str] | None
+    row: str, name: str, row_number: int, class_names: Sequence[str] | None, masks: bool = False
 ) -> list[float]:
     body = row.strip()
     if body[:1] in "[(" and body[-1:] in "])":
@@ -111,7 +114,9 @@ def _parse_row(
     # several values (a target vector) numbers are numbers.
     names_first = len(tokens) == 1
     return [
-        _parse_value(token, name, row_number, position, class_names, names_first=names_first)
+        _parse_value(
+            token, name, row_number, position, class_names, names_first=names_first, masks=masks
+        )
         for position, token in enumerate(tokens, 1)
     ]
 
@@ -139,6 +144,7 @@ def _parse_value(
     class_names: Sequence[str] | None,
     *,
     names_first: bool,
+    masks: bool = False,
 ) -> float:
     where = f"{name} row {row_number}, value {position}"
     if not token:
@@ -157,7 +163,7 @@ def _parse_value(
             f"{where}: {token!r} is not a number (class names need class_names)",
             parameter="class_names",
         )
-    if not math.isfinite(value):
+    if not math.isfinite(value) and not (masks and value == -math.inf):
         raise InputError(f"{where}: {token!r} is not a finite number")
     return value
 

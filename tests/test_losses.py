@@ -708,3 +708,14 @@ def test_generalized_kl_of_unnormalised_measures() -> None:
     assert cecli.kl(p, q, generalized=True).loss > 0
     with pytest.raises(cecli.InputError, match="-1 is negative"):
         cecli.kl([[1.0, -1.0]], [[0.5, 0.5]], generalized=True)
+
+
+def test_parse_matrix_reads_minus_inf_only_where_masks_are_asked_for() -> None:
+    from cecli.inputs import parse_matrix
+
+    parsed = parse_matrix("-inf,1;2,-INF", "PREDS", masks=True)
+    assert parsed[0, 0] == parsed[1, 1] == -INF
+    with pytest.raises(cecli.InputError, match="'inf' is not a finite number"):
+        parse_matrix("inf,1", "PREDS", masks=True)
+    with pytest.raises(cecli.InputError, match="'-inf' is not a finite number"):
+        parse_matrix("-inf,1", "PREDS")
