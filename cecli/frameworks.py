@@ -475,25 +475,31 @@ def _keras_log_probs(problem: Problem, entry: Entry, preds: FloatArray) -> Float
     return np.log(_clip(output, eps, 1.0 - eps))
 
 
+def _keras_sparse_reduce(log_p: FloatArray, problem: Problem, entry: Entry) -> FloatArray:
+    """-log p of each row's class, reduced as a sparse loss with ``ignore_class`` reduces."""
+    rows = np.arange(problem.rows)
+    assert problem.indices is not None
+    ignored = _ignored(problem)
+    picked = -log_p[rows, np.where(ignored, 0, problem.indices)]
+    if not ignored.any():
+        return _keras_reduce(picked, problem, entry)
+    # ignore_class masks the values; the mask scales the kept ones by N / kept, as a
+    # sample weight, so that the sum over the batch size is a mean over the kept rows.
+    values = np.where(ignored, 0, picked).astype(picked.dtype)
+    kind = values.dtype.type
+    if problem.reduction in ("mean", "sum"):
+        scale = kind(problem.rows) / kind(np.count_nonzero(~ignored))
+        mask = np.where(ignored, kind(0), scale if problem.reduction == "mean" else kind(1))
+        values = values * mask.astype(values.dtype)
+    return _keras_reduce(values, problem, entry)
+
+
 def _keras_ce(problem: Problem, entry: Entry) -> FloatArray:
     p = _cast(problem.preds, entry)
     smoothing = float(_option(problem, "smoothing", 0.0))
     log_p = _keras_log_probs(problem, entry, p)
     if problem.indices is not None and not smoothing:
-        rows = np.arange(problem.rows)
-        ignored = _ignored(problem)
-        picked = -log_p[rows, np.where(ignored, 0, problem.indices)]
-        if not ignored.any():
-            return _keras_reduce(picked, problem, entry)
-        # ignore_class masks the values; the mask scales the kept ones by N / kept, as a
-        # sample weight, so that the sum over the batch size is a mean over the kept rows.
-        values = np.where(ignored, 0, picked).astype(picked.dtype)
-        kind = values.dtype.type
-        if problem.reduction in ("mean", "sum"):
-            scale = kind(problem.rows) / kind(np.count_nonzero(~ignored))
-            mask = np.where(ignored, kind(0), scale if problem.reduction == "mean" else kind(1))
-            values = values * mask.astype(values.dtype)
-        return _keras_reduce(values, problem, entry)
+        return _keras_sparse_reduce(log_p, problem, entry)
     y = _cast(problem.targets, entry)
     if smoothing:
         y = _keras_smooth_categorical(y, smoothing)
@@ -593,8 +599,7 @@ def _tf_keras_ce(problem: Problem, entry: Entry) -> FloatArray:
     if not problem.logits:  # clip, log, then sparse_softmax_cross_entropy_with_logits
         eps = _clip_value(problem, entry)
         z = np.log(_clip(z, eps, 1.0 - eps))
-    picked = -_log_softmax(z)[np.arange(problem.rows), problem.indices]
-    return _keras_reduce(picked, problem, entry)
+    return _keras_sparse_reduce(_log_softmax(z), problem, entry)
 
 
 def _tf_keras_focal(problem: Problem, entry: Entry) -> FloatArray:
@@ -1105,7 +1110,6 @@ FRAMEWORKS: dict[Library, Framework] = {
         hints={
             "weights": " (nearest: class_weight in Model.fit)",
             "pos_weight": " (nearest: class_weight in Model.fit)",
-            "ignore_index": " (nearest: --like keras, whose ignore_class this was checked with)",
             "log_targets": " (nearest: pass tf.exp(log_p) as y_true)",
             "generalized": " (nearest: add tf.reduce_sum(q - p, axis=-1) to its per-row values)",
         },
@@ -1252,8 +1256,9 @@ def _entries() -> tuple[Entry | Gap, ...]:
         # tf.keras 2 (the tf-keras package): float32 inputs, clip at epsilon = 1e-7.
         *[Entry("tf-keras", command, kind, "tf_keras.losses.CategoricalCrossentropy",
                 kernel=_tf_keras_ce, call=_tf_keras_call, variant=tf_sparse,
-                notes=_tf_keras_ce_notes,
-                options={**_KERAS_WEIGHTS, **({"eps": "tf_keras.backend.set_epsilon",
+                notes=_tf_keras_ce_notes, check=_keras_ignore_check, ignore_note=_KERAS_IGNORE_NOTE,
+                options={**_KERAS_WEIGHTS, **_KERAS_IGNORE,
+                         **({"eps": "tf_keras.backend.set_epsilon",
                          "normalize": "built in"} if kind == "probs" else {}),
                          "smoothing": "label_smoothing"},
                 **tf_keras)

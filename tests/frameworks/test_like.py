@@ -28,7 +28,7 @@ MODULES = {
     "tf-keras": "tf_keras",
 }  # fmt: skip
 SAMPLE_WEIGHTED = ("keras", "sklearn", "tf-keras")
-IGNORING = ("torch", "keras")
+IGNORING = ("torch", "keras", "tf-keras")
 """The libraries with an ignore index (PyTorch's ignore_index, Keras' ignore_class)."""
 """The libraries whose losses take one weight per row."""
 EXAMPLES = int(os.environ.get("CECLI_FRAMEWORK_EXAMPLES", "60"))
