@@ -1070,6 +1070,7 @@ _KERAS_BCE = "keras.losses.BinaryCrossentropy"
 _KERAS_WEIGHTS = {"sample_weights": "sample_weight"}
 _TF_EPS = {"probs": {"eps": "tf_keras.backend.set_epsilon"}}
 _KERAS_IGNORE = {"ignore_index": "ignore_class"}
+OLD_KERAS_MASKED = "masked logits: Keras 3.8 gives nan here (one-hot × log softmax)"
 _KERAS_IGNORE_NOTE = (
     "ignored rows left out of the mean; keras.metrics.SparseCategoricalCrossentropy keeps "
     "them in its divisor"
@@ -1215,7 +1216,8 @@ def _entries() -> tuple[Entry | Gap, ...]:
         Entry("keras", "ce", "logits", _KERAS_CE, "float32", _keras_ce, _keras_call,
               options={**_KERAS_WEIGHTS, **_KERAS_IGNORE, "smoothing": "label_smoothing"},
               variant=keras_sparse, sample_weights_note=_KERAS_DIVISOR,
-              check=_keras_ignore_check, ignore_note=_KERAS_IGNORE_NOTE),
+              check=_keras_ignore_check, ignore_note=_KERAS_IGNORE_NOTE,
+              notes=_keras_masked_sparse),
         Entry("keras", "smooth", "probs", _KERAS_CE, kernel=_keras_ce, call=_keras_call,
               options={**_KERAS_OPTIONS, **_KERAS_IGNORE, "smoothing": "label_smoothing",
                        "normalize": "built in"},
@@ -1224,7 +1226,8 @@ def _entries() -> tuple[Entry | Gap, ...]:
         Entry("keras", "smooth", "logits", _KERAS_CE, "float32", _keras_ce, _keras_call,
               options={**_KERAS_WEIGHTS, **_KERAS_IGNORE, "smoothing": "label_smoothing"},
               variant=keras_sparse, sample_weights_note=_KERAS_DIVISOR,
-              check=_keras_ignore_check, ignore_note=_KERAS_IGNORE_NOTE),
+              check=_keras_ignore_check, ignore_note=_KERAS_IGNORE_NOTE,
+              notes=_keras_masked_sparse),
         Entry("keras", "bce", "probs", _KERAS_BCE, kernel=_keras_bce, call=_keras_call,
               options={**_KERAS_OPTIONS, "smoothing": "label_smoothing"}, mean_over="elements",
               **keras),  # type: ignore[arg-type]
@@ -1401,6 +1404,14 @@ def _optax_focal_check(problem: Problem, entry: Entry) -> None:
             "optax's focal loss is the sigmoid (binary) one: add --binary "
             "(optax.sigmoid_focal_loss); for softmax focal loss use --like keras"
         )
+
+
+def _keras_masked_sparse(problem: Problem, entry: Entry) -> list[str]:
+    """Older Keras (3.8, checked) took the sparse loss from logits as one-hot × log softmax,
+    which a masked logit (-inf) anywhere in the row turns into nan."""
+    if problem.logits and _integer_labels(problem) and bool(np.any(problem.preds == -np.inf)):
+        return [OLD_KERAS_MASKED]
+    return []
 
 
 def _keras_ignore_check(problem: Problem, entry: Entry) -> None:
