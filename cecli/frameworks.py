@@ -1677,7 +1677,8 @@ def compare_frameworks(
     """What PyTorch, Keras, tf.keras, scikit-learn and optax return for ``loss`` on this input.
 
     ``options`` are those of the loss's function (``logits``, ``eps``, ``weights``,
-    ``smoothing``, ``gamma``…, as :func:`cecli.ce` takes them); each library gets those that
+    ``smoothing``, ``gamma``, ``sample_weights``, ``ignore_index``, ``log_targets``,
+    ``generalized``…, as :func:`cecli.ce` takes them); each library gets those that
     differ from cecli's defaults, mapped onto its own arguments.  A library without this
     loss, input or option is :class:`Missing`, with what it has instead; with ``library``
     only that one is asked, and its lack raises :class:`Unsupported`.
