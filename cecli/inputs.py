@@ -274,7 +274,7 @@ def predictions_with_range(
     matrix = np.atleast_2d(_as_float_array(preds, name, finite=False))
     low, high = float(matrix.min()), float(matrix.max())
     masked = logits and low == -math.inf  # min and max are nan if any value is
-    if not (math.isfinite(low) or masked) or not math.isfinite(high):
+    if not (math.isfinite(low) or masked) or math.isnan(high) or high == math.inf:
         _raise_not_finite(matrix, name, masks=logits)
     if not logits and not (low >= 0.0 and high <= 1.0):
         check_probabilities(matrix, name, "; for raw scores use logits=True", parameter="logits")

@@ -525,7 +525,7 @@ def test_grad_sample_weights_weigh_each_row_of_the_gradient(reduction: Reduction
     z = [[2.0, 1.0, 0.1], [0.3, 0.2, 4.0], [-1.0, 0.0, 1.0]]
     y = oracle.one_hot([0, 2, 1], 3)
     w = [1.0, 2.5, 0.5]
-    result = cecli.grad(y, z, reduction=reduction, sample_weights=w)
+    result = cecli.grad(y, z, logits=True, reduction=reduction, sample_weights=w)
     rows = oracle.softmax_grad(y, z, reduction="sum")
     total = mp.fsum(mpf(v) for v in w) if reduction == "mean" else mpf(1)
     expected = [[mpf(wi) * g / total for g in row] for wi, row in zip(w, rows, strict=True)]
@@ -579,7 +579,7 @@ def test_ignore_index_may_be_a_class_and_combines_with_class_and_sample_weights(
 
 
 def test_grad_and_focal_ignore_index() -> None:
-    grad = cecli.grad([0, -1, 1], Z3, ignore_index=-1)
+    grad = cecli.grad([0, -1, 1], Z3, logits=True, ignore_index=-1)
     rows = oracle.softmax_grad(oracle.one_hot([0, 1], 3), [Z3[0], Z3[2]], reduction="mean")
     assert_close(grad.grad, [rows[0], [0, 0, 0], rows[1]])
     focal = cecli.focal([0, -1, 1], Z3, logits=True, ignore_index=-1)
@@ -626,18 +626,18 @@ def test_a_minus_inf_logit_is_a_mask_with_probability_zero(labels: Any) -> None:
 
 def test_a_masked_true_class_is_an_infinite_loss_and_gradients_stay_finite() -> None:
     assert cecli.ce([0], [MASKED[0]], logits=True).loss == INF
-    grad = cecli.grad([1, 0, 0], MASKED)
+    grad = cecli.grad([1, 0, 0], MASKED, logits=True)
     assert_close(grad.grad, oracle.softmax_grad(oracle.one_hot([1, 0, 0], 3), MASKED))
     assert grad.grad[0, 0] == 0.0
     assert grad.grad[2, 1] == grad.grad[2, 2] == 0.0
-    masked_true = cecli.grad([0], [MASKED[0]])
+    masked_true = cecli.grad([0], [MASKED[0]], logits=True)
     assert np.isfinite(masked_true.grad).all()
 
 
 def test_masked_logits_in_sigmoid_losses_and_kl() -> None:
     y, z = [[1.0, 0.0, 1.0]], [[2.0, -INF, 3.0]]
     assert_close(cecli.bce(y, z, logits=True).loss, oracle.bce(y, z, logits=True)[0])
-    assert_close(cecli.grad(y, z, sigmoid=True).grad, oracle.sigmoid_grad(y, z))
+    assert_close(cecli.grad(y, z, logits=True, sigmoid=True).grad, oracle.sigmoid_grad(y, z))
     p = [[0.5, 0.0, 0.5]]
     assert_close(cecli.kl(p, z, logits=True).loss, oracle.kl(p, z, logits=True)["loss"])
 
@@ -648,6 +648,7 @@ def test_masked_logits_in_sigmoid_losses_and_kl() -> None:
         ([[INF, 1.0]], "value 1: inf is not a finite number"),
         ([[-INF, float("nan")]], "value 2: nan is not a finite number"),
         ([[-INF, -INF], [0.0, 1.0]], "PREDS row 1: every logit is -inf"),
+        ([[-INF, -INF]], "PREDS row 1: every logit is -inf"),
     ],
 )
 def test_plus_inf_nan_and_a_fully_masked_row_are_refused(
@@ -719,3 +720,11 @@ def test_parse_matrix_reads_minus_inf_only_where_masks_are_asked_for() -> None:
         parse_matrix("inf,1", "PREDS", masks=True)
     with pytest.raises(cecli.InputError, match="'-inf' is not a finite number"):
         parse_matrix("-inf,1", "PREDS")
+
+
+def test_a_batch_of_only_masked_logits_is_a_value_for_sigmoid_losses() -> None:
+    """Every logit -inf: softmax refuses the row, each sigmoid is 0 (a regression: the check
+    for values that are not finite found none to name and failed with an IndexError)."""
+    result = cecli.bce([[0.0, 1.0]], [[-INF, -INF]], logits=True, reduction="none")
+    assert result.per_row[0] == INF
+    assert cecli.bce([[0.0, 0.0]], [[-INF, -INF]], logits=True).loss == 0.0
