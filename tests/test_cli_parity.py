@@ -32,6 +32,8 @@ def _quiet(capsys: pytest.CaptureFixture[str], *args: str) -> str:
          lambda: cecli.ce([0, 2, 1], P3_ROWS, sample_weights=2.0).loss),
         (["ce", "0;-100;1", P3, "--ignore-index", "-100"],
          lambda: cecli.ce([0, -100, 1], P3_ROWS, ignore_index=-100).loss),
+        (["ce", "0;1", "0.5,0.5;0.2,0.8", "--ignore-index", "0"],  # 0 is an index, not "off"
+         lambda: cecli.ce([0, 1], [[0.5, 0.5], [0.2, 0.8]], ignore_index=0).loss),
         (["smooth", "0;-1;1", P3, "--ignore-index", "-1"],
          lambda: cecli.smooth([0, -1, 1], P3_ROWS, ignore_index=-1).loss),
         (["focal", "0;2;1", P3, "--smoothing", "0.2", "--ignore-index", "2"],

@@ -61,14 +61,12 @@ def _class_weights(weights: str | None) -> Any:
     return None if weights is None else parse_vector(weights, "--weights")
 
 
-def _ignoring(ignore_index: int | None) -> dict[str, Any]:
-    """``ignore_index`` where it was given (a file's scoring takes no such keyword)."""
-    return {} if ignore_index is None else {"ignore_index": ignore_index}
-
-
 def _given(**options: Any) -> dict[str, Any]:
-    """The options that were given (not None, not False), for keywords files do not take."""
-    return {name: value for name, value in options.items() if value not in (None, False)}
+    """The options that were given (not None, not False: an ignore index of 0 is given), for
+    keywords that a file's scoring does not take."""
+    return {
+        name: value for name, value in options.items() if value is not None and value is not False
+    }
 
 
 # --- the seven loss commands ---------------------------------------------------------------
@@ -92,7 +90,7 @@ def ce(
     a file: `cecli ce --csv sample_data/iris3_index.csv`.
     """
     _run("ce", labels, preds, common, weights=_class_weights(weights), smoothing=smoothing,
-         normalize=normalize, **_ignoring(ignore_index))  # fmt: skip
+         normalize=normalize, **_given(ignore_index=ignore_index))  # fmt: skip
 
 
 @command(COMMAND_SETTINGS)
@@ -200,7 +198,7 @@ def grad(
     """
     if probs and common.loss.logits:
         raise InputError("use either --logits or --probs, not both")
-    _run("grad", labels, preds, common, sigmoid=sigmoid, **_ignoring(ignore_index))
+    _run("grad", labels, preds, common, sigmoid=sigmoid, **_given(ignore_index=ignore_index))
 
 
 @command(COMMAND_SETTINGS)
@@ -221,7 +219,7 @@ def smooth(
     Example: `cecli smooth 0 0.7,0.2,0.1 --smoothing 0.1`.
     """
     _run("smooth", labels, preds, common, smoothing=smoothing, normalize=normalize,
-         **_ignoring(ignore_index))  # fmt: skip
+         **_given(ignore_index=ignore_index))  # fmt: skip
 
 
 @command(COMMAND_SETTINGS)
@@ -260,7 +258,7 @@ def focal(
     Example: `cecli focal 0 0.7,0.2,0.1 --gamma 2`.
     """
     _run("focal", labels, preds, common, gamma=gamma, alpha=alpha, binary=binary,
-         normalize=normalize, smoothing=smoothing, **_ignoring(ignore_index))  # fmt: skip
+         normalize=normalize, smoothing=smoothing, **_given(ignore_index=ignore_index))  # fmt: skip
 
 
 # --- plot and tour -------------------------------------------------------------------------
