@@ -96,3 +96,28 @@ def test_bad_uses_are_one_error_line(
     assert captured.err.startswith("cecli: error: ")
     assert message in captured.err
     assert captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "side_b"),
+    [
+        (["focal", "0", "0.9,0.1", "--vs", "0.6,0.4", "--smoothing", "0.1"],
+         lambda: cecli.focal([0], [[0.6, 0.4]], smoothing=0.1).loss),
+        (["ce", "0;1", "0.9,0.1;0.2,0.8", "--vs", "0.6,0.4;0.5,0.5", "--sample-weights", "1;2"],
+         lambda: cecli.ce([0, 1], [[0.6, 0.4], [0.5, 0.5]], sample_weights=[1.0, 2.0]).loss),
+        (["ce", "0;1", "0.9,0.1;0.2,0.8", "--vs", "0.6,0.4;0.5,0.5", "--ignore-index", "0"],
+         lambda: cecli.ce([0, 1], [[0.6, 0.4], [0.5, 0.5]], ignore_index=0).loss),
+        (["kl", "-0.5,-1", "0.6,0.4", "--vs", "0.5,0.5", "--log-targets"],
+         lambda: cecli.kl([[-0.5, -1.0]], [[0.5, 0.5]], log_targets=True).loss),
+    ],
+)  # fmt: skip
+def test_vs_scores_both_with_the_new_keywords(
+    capsys: pytest.CaptureFixture[str], args: list[str], side_b: object
+) -> None:
+    """Both sides carry the keywords (the ∂L/∂z column is left out where its closed form
+    does not include them, as for class weights); a regression: these raised a TypeError
+    or a ValueError with a traceback."""
+    assert callable(side_b)
+    assert main([*args, "-q"]) == 0, capsys.readouterr().err
+    _, second = capsys.readouterr().out.split()
+    assert float(second) == side_b()
