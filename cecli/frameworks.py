@@ -1,4 +1,4 @@
-"""What PyTorch, Keras, scikit-learn and optax return for the same input, and why it differs.
+"""What PyTorch, Keras, tf.keras, scikit-learn and optax return for an input, and why it differs.
 
 Each library's loss is one :class:`Entry`: the function, the dtype it computes in, where it
 clips, whether it renormalises rows, what its mean divides by, its default α, which cecli
@@ -6,28 +6,33 @@ options map onto which of its arguments, the call a user can paste, and a NumPy 
 follows the library's own operations in the library's own dtype.  No library is imported:
 ``tests/frameworks`` checks every kernel against the real libraries.
 
-Adding a library (JAX, MLX, TensorFlow) is adding entries to :data:`ENTRIES`; the kernels
-are built from a handful of primitives written the way those libraries write them.
+What a library does the same way in every loss (its imports, whether ``--eps`` sets its
+clip bound, whether it flushes subnormals, what it has nearest to an option it lacks) is one
+small :class:`Framework` in :data:`FRAMEWORKS`; what depends on the loss or the input (the
+variant a call uses, the inputs it refuses, the conventions it names) is carried by the
+entry.  Adding a library (JAX, MLX, TensorFlow) is adding one :class:`Framework` and its
+entries; nothing else in this module names a library.  The kernels are built from a handful
+of primitives written the way those libraries write them.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import numpy.typing as npt
 
 from cecli.inputs import InputError
-from cecli.losses import DEFAULT_EPS
+from cecli.losses import DEFAULT_EPS, sample_weight_vector
 from cecli.numerics import FloatArray
 from cecli.results import GradResult, LossResult
 
-Library = Literal["torch", "keras", "sklearn", "optax"]
-LIBRARIES: tuple[Library, ...] = ("torch", "keras", "sklearn", "optax")
+Library = str
+"""A library's short name, a key of :data:`FRAMEWORKS` (``torch``, ``keras``…)."""
 Command = Literal["ce", "bce", "multilabel", "kl", "grad", "smooth", "focal"]
 Inputs = Literal["probs", "logits"]
 DType = Literal["float32", "float64"]
@@ -39,13 +44,41 @@ TORCH_LOG_CLAMP = -100.0
 SKLEARN_EPS = float(np.finfo(np.float64).eps)
 """scikit-learn's ``log_loss`` clips to [eps, 1-eps] with the dtype's machine epsilon."""
 
-IMPORTS: dict[Library, str] = {
-    "torch": "import torch",
-    "keras": "import os; os.environ['KERAS_BACKEND'] = 'torch'; import keras, numpy as np",
-    "sklearn": "import sklearn.metrics, scipy.special",
-    "optax": "import jax, jax.numpy as jnp, optax",
-}
-"""What a pasted call needs first."""
+
+@dataclass(frozen=True)
+class Framework:
+    """What one library does the same way in every loss it has."""
+
+    name: Library
+    title: str
+    """How the library calls itself (``PyTorch``)."""
+    imports: str
+    """What a pasted call needs first."""
+    aliases: tuple[str, ...] = ()
+    """Other names ``--like`` accepts for it (``pytorch``)."""
+    eps_sets_clip: bool = False
+    """``--eps`` maps onto the library's clip bound (Keras' ``keras.config.epsilon()``)."""
+    flushes_subnormals: bool = False
+    """Inputs and results below the dtype's smallest normal are 0 (XLA on the CPU)."""
+    hints: Mapping[str, str] = field(default_factory=dict)
+    """cecli option → what the library has nearest to it, where it lacks the option."""
+
+
+class _Imports(Mapping[str, str]):
+    """Each library's imports, read from :data:`FRAMEWORKS` whenever asked."""
+
+    def __getitem__(self, library: str) -> str:
+        return FRAMEWORKS[library].imports
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FRAMEWORKS)
+
+    def __len__(self) -> int:
+        return len(FRAMEWORKS)
+
+
+IMPORTS: Mapping[str, str] = _Imports()
+"""What a pasted call of each library needs first."""
 
 
 class Unsupported(InputError):
@@ -121,12 +154,16 @@ class Reproduction:
             "dtype": self.dtype,
             "conventions": list(self.conventions),
             "call": self.call,
-            "imports": IMPORTS[self.library],
+            "imports": FRAMEWORKS[self.library].imports,
         }
 
 
 Kernel = Callable[[Problem, "Entry"], FloatArray]
 CallText = Callable[[Problem, "Entry"], str]
+Variant = Callable[[Problem], "str | None"]
+Check = Callable[[Problem, "Entry"], None]
+Notes = Callable[[Problem, "Entry"], list[str]]
+ClipSees = Callable[[Problem, "Entry"], FloatArray]
 
 
 @dataclass(frozen=True)
@@ -150,6 +187,20 @@ class Entry:
     weighted_mean_by_rows: bool = False
     """A class-weighted mean divides by N instead of Σ w[y_n] (PyTorch, probability targets)."""
     default_alpha: float | None = None
+    variant: Variant | None = None
+    """The function the input picks among the library's variants, None for ``function``."""
+    check: Check | None = None
+    """Raises :class:`Unsupported` for inputs this function cannot take."""
+    notes: Notes | None = None
+    """Conventions this function adds for the input, in words."""
+    clip_sees: ClipSees | None = None
+    """What the clip acts on when PREDS are logits (None: nothing is clipped)."""
+    elements_mean_note: str | None = None
+    """How to say that ``mean`` divides by every element ({elements}, {rows})."""
+    sample_weights_note: str | None = None
+    """What a mean with ``sample_weights`` divides by, where the library takes them."""
+    ignore_note: str | None = None
+    """What a mean with ``ignore_index`` divides by, where it is worth saying."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +222,7 @@ def _dt(entry: Entry) -> type[np.floating[Any]]:
 
 def _cast(values: npt.ArrayLike, entry: Entry) -> FloatArray:
     array = np.asarray(values, dtype=_dt(entry))
-    return _flush_subnormals(array) if entry.library == "optax" else array
+    return _flush_subnormals(array) if FRAMEWORKS[entry.library].flushes_subnormals else array
 
 
 def _flush_subnormals(array: FloatArray) -> FloatArray:
@@ -247,9 +298,9 @@ def _option(problem: Problem, name: str, default: Any = None) -> Any:
 
 
 def _clip_value(problem: Problem, entry: Entry) -> float:
-    """The clip bound: Keras' epsilon (``--eps`` maps onto it), or the entry's own."""
-    if entry.library == "keras":
-        return float(_option(problem, "eps", KERAS_EPSILON))
+    """The clip bound: the library's own, or ``--eps`` where it maps onto it (Keras)."""
+    if FRAMEWORKS[entry.library].eps_sets_clip:
+        return float(_option(problem, "eps", entry.clip or 0.0))
     return entry.clip or 0.0
 
 
@@ -274,14 +325,19 @@ def _torch_log_probs(problem: Problem, entry: Entry) -> tuple[FloatArray, FloatA
 
 def _torch_index_loss(
     log_p: FloatArray, indices: npt.NDArray[np.intp], w: FloatArray | None, smoothing: float,
-    reduction: str,
+    reduction: str, ignore_index: int | None = None,
 ) -> FloatArray:  # fmt: skip
+    """nll_loss (cross_entropy) of index targets; rows labelled ``ignore_index`` are never
+    computed (0 under ``none``) and left out of the mean's divisor."""
     rows = np.arange(log_p.shape[0])
-    picked = log_p[rows, indices]
-    weight_of_row = np.ones_like(picked) if w is None else w[indices]
-    nll = -weight_of_row * picked
+    kept = indices != ignore_index if ignore_index is not None else np.ones(rows.size, bool)
+    safe = np.where(kept, indices, 0)
+    picked = log_p[rows, safe]
+    weight_of_row = np.ones_like(picked) if w is None else w[safe]
+    weight_of_row = np.where(kept, weight_of_row, 0).astype(log_p.dtype)
+    nll = np.where(kept, -weight_of_row * picked, 0).astype(log_p.dtype)
     kind = log_p.dtype.type
-    divisor = np.sum(weight_of_row) if w is not None else kind(log_p.shape[0])
+    divisor = np.sum(weight_of_row) if w is not None else kind(np.count_nonzero(kept))
     if reduction == "mean":
         nll_value = np.asarray(np.sum(nll) / divisor)
     else:
@@ -289,8 +345,9 @@ def _torch_index_loss(
     if not smoothing:
         return nll_value
     smooth = -np.sum(log_p * (w if w is not None else 1), axis=1)
+    smooth = np.where(kept, smooth, 0).astype(log_p.dtype)
     if reduction == "mean":
-        smooth_value = np.asarray(np.sum(smooth) / divisor) if w is not None else _mean(smooth)
+        smooth_value = np.asarray(np.sum(smooth) / divisor)
     else:
         smooth_value = _reduce(smooth, reduction)
     classes = log_p.shape[1]
@@ -316,7 +373,8 @@ def _torch_ce(problem: Problem, entry: Entry) -> FloatArray:
     smoothing = float(_option(problem, "smoothing", 0.0))
     indices = _torch_indices(problem)
     if indices is not None:
-        return _torch_index_loss(log_p, indices, w, smoothing, problem.reduction)
+        ignore_index = _option(problem, "ignore_index")
+        return _torch_index_loss(log_p, indices, w, smoothing, problem.reduction, ignore_index)
     targets = _cast(problem.targets, entry)
     return _torch_prob_loss(log_p, targets, w, smoothing, problem.reduction)
 
@@ -343,17 +401,33 @@ def _torch_bce_kernel(problem: Problem, entry: Entry) -> FloatArray:
     if problem.logits:
         pos = _option(problem, "pos_weight")
         pos_weight = None if pos is None else np.full(problem.classes, pos, dtype=_dt(entry))
-        return _reduce(_torch_bce_logits(p, y, pos_weight), problem.reduction)
-    return _reduce(_torch_bce(p, y), problem.reduction)
+        elements = _torch_bce_logits(p, y, pos_weight)
+    else:
+        elements = _torch_bce(p, y)
+    weights = _option(problem, "weights")
+    if weights is not None:  # weight= rescales each element's loss, class by class
+        elements = elements * _cast(weights, entry)
+    return _reduce(elements, problem.reduction)
 
 
 def _torch_kl(problem: Problem, entry: Entry) -> FloatArray:
     target = _cast(problem.targets, entry)
     q = _cast(problem.preds, entry)
     log_q = _log_softmax(q) if problem.logits else np.log(q)
+    if _option(problem, "log_targets"):  # kl_div(log_target=True): exp(t)·(t - input)
+        return _reduce(np.exp(target) * (target - log_q), problem.reduction)
     safe = np.where(target > 0, target, 1)
     pointwise = np.where(target > 0, target * np.log(safe), 0) - target * log_q
     return _reduce(pointwise, problem.reduction)
+
+
+def _ignored(problem: Problem) -> npt.NDArray[np.bool_]:
+    """The rows whose label is the ignore index."""
+    ignore_index = _option(problem, "ignore_index")
+    if ignore_index is None or problem.indices is None:
+        return np.zeros(problem.rows, dtype=np.bool_)
+    ignored: npt.NDArray[np.bool_] = problem.indices == int(ignore_index)
+    return ignored
 
 
 def _grad_inputs(problem: Problem, entry: Entry) -> tuple[FloatArray, FloatArray]:
@@ -370,12 +444,22 @@ def _torch_grad(problem: Problem, entry: Entry) -> FloatArray:
         grad = _sigmoid(z) - y
         return grad * kind(1) if scale is not None else grad * kind(1) / kind(z.size)
     log_p = _log_softmax(z)
-    upstream = -y if scale is not None else -y / kind(problem.rows)
+    counted = problem.rows - int(np.count_nonzero(_ignored(problem)))  # ignored rows' y are 0
+    upstream = -y if scale is not None else -y / kind(counted)
     return upstream - np.exp(log_p) * np.sum(upstream, axis=1, keepdims=True)  # type: ignore[no-any-return]
 
 
 # --- kernels: Keras (torch backend) -------------------------------------------------------
 # A Keras Loss object reduces the per-row values by their sum over the batch size: a mean.
+
+
+def _keras_reduce(per_row: FloatArray, problem: Problem, entry: Entry) -> FloatArray:
+    """``Loss.__call__``'s reduction: values times ``sample_weight``, then their sum over
+    the batch size (N, zero weights included), their sum, or the values."""
+    weights = _option(problem, "sample_weights")
+    if weights is not None:
+        per_row = per_row * _cast(weights, entry)
+    return _reduce(per_row, problem.reduction)
 
 
 def _keras_smooth_categorical(y: FloatArray, smoothing: float) -> FloatArray:
@@ -391,17 +475,35 @@ def _keras_log_probs(problem: Problem, entry: Entry, preds: FloatArray) -> Float
     return np.log(_clip(output, eps, 1.0 - eps))
 
 
+def _keras_sparse_reduce(log_p: FloatArray, problem: Problem, entry: Entry) -> FloatArray:
+    """-log p of each row's class, reduced as a sparse loss with ``ignore_class`` reduces."""
+    rows = np.arange(problem.rows)
+    assert problem.indices is not None
+    ignored = _ignored(problem)
+    picked = -log_p[rows, np.where(ignored, 0, problem.indices)]
+    if not ignored.any():
+        return _keras_reduce(picked, problem, entry)
+    # ignore_class masks the values; the mask scales the kept ones by N / kept, as a
+    # sample weight, so that the sum over the batch size is a mean over the kept rows.
+    values = np.where(ignored, 0, picked).astype(picked.dtype)
+    kind = values.dtype.type
+    if problem.reduction in ("mean", "sum"):
+        scale = kind(problem.rows) / kind(np.count_nonzero(~ignored))
+        mask = np.where(ignored, kind(0), scale if problem.reduction == "mean" else kind(1))
+        values = values * mask.astype(values.dtype)
+    return _keras_reduce(values, problem, entry)
+
+
 def _keras_ce(problem: Problem, entry: Entry) -> FloatArray:
     p = _cast(problem.preds, entry)
     smoothing = float(_option(problem, "smoothing", 0.0))
     log_p = _keras_log_probs(problem, entry, p)
     if problem.indices is not None and not smoothing:
-        rows = np.arange(problem.rows)
-        return _reduce(-log_p[rows, problem.indices], problem.reduction)
+        return _keras_sparse_reduce(log_p, problem, entry)
     y = _cast(problem.targets, entry)
     if smoothing:
         y = _keras_smooth_categorical(y, smoothing)
-    return _reduce(-np.sum(y * log_p, axis=-1), problem.reduction)
+    return _keras_reduce(-np.sum(y * log_p, axis=-1), problem, entry)
 
 
 def _keras_bce(problem: Problem, entry: Entry) -> FloatArray:
@@ -417,14 +519,14 @@ def _keras_bce(problem: Problem, entry: Entry) -> FloatArray:
         eps = _clip_value(problem, entry)
         elements = _torch_bce(_clip(p, eps, 1.0 - eps), y)
     per_row = np.sum(elements, axis=-1) / kind(problem.classes)
-    return _reduce(per_row, problem.reduction)
+    return _keras_reduce(per_row, problem, entry)
 
 
 def _keras_kl(problem: Problem, entry: Entry) -> FloatArray:
     eps = _clip_value(problem, entry)
     y = _clip(_cast(problem.targets, entry), eps, 1.0)
     q = _clip(_cast(problem.preds, entry), eps, 1.0)
-    return _reduce(np.sum(y * np.log(y / q), axis=-1), problem.reduction)
+    return _keras_reduce(np.sum(y * np.log(y / q), axis=-1), problem, entry)
 
 
 def _keras_focal(problem: Problem, entry: Entry) -> FloatArray:
@@ -434,7 +536,10 @@ def _keras_focal(problem: Problem, entry: Entry) -> FloatArray:
     gamma = kind(_option(problem, "gamma", 2.0))
     alpha = _option(problem, "alpha")
     eps = _clip_value(problem, entry)
+    smoothing = float(_option(problem, "smoothing", 0.0))
     if _option(problem, "binary"):
+        if smoothing:
+            y = y * kind(1.0 - smoothing) + kind(0.5 * smoothing)
         if problem.logits:
             p = _sigmoid(p)
         bce = _torch_bce(_clip(p, eps, 1.0 - eps), y)
@@ -444,13 +549,94 @@ def _keras_focal(problem: Problem, entry: Entry) -> FloatArray:
             a = kind(alpha)
             focal = (y * a + (1 - y) * kind(1.0 - alpha)) * focal
         per_row = np.sum(focal, axis=-1) / kind(problem.classes)
-        return _reduce(per_row, problem.reduction)
+        return _keras_reduce(per_row, problem, entry)
+    if smoothing:
+        y = _keras_smooth_categorical(y, smoothing)
     if problem.logits:
         p = _softmax(p)
     output = _clip(p / np.sum(p, axis=-1, keepdims=True), eps, 1.0 - eps)
     cce = -y * np.log(output)
     weighting = np.power(1 - output, gamma) * kind(0.25 if alpha is None else alpha)
-    return _reduce(np.sum(weighting * cce, axis=-1), problem.reduction)
+    return _keras_reduce(np.sum(weighting * cce, axis=-1), problem, entry)
+
+
+# --- kernels: tf.keras (TensorFlow's Keras 2), float32 -----------------------------------
+# As Keras 3 but for three things: binary cross-entropy adds ε inside both logarithms after
+# clipping, SparseCategoricalCrossentropy clips and then renormalises (softmax of log p)
+# where CategoricalCrossentropy renormalises and then clips, and from logits TensorFlow's
+# fused ops are used.
+
+
+def _tf_binary_crossentropy(y: FloatArray, p: FloatArray, eps: float, logits: bool) -> FloatArray:
+    """``tf_keras.backend.binary_crossentropy`` element by element."""
+    elements: FloatArray
+    if logits:  # tf.nn.sigmoid_cross_entropy_with_logits
+        zero = np.zeros_like(p)
+        elements = np.maximum(p, zero) - p * y + np.log1p(np.exp(-np.abs(p)))
+        return elements
+    kind = p.dtype.type
+    output = _clip(p, eps, 1.0 - eps)
+    elements = -(y * np.log(output + kind(eps)) + (1 - y) * np.log(1 - output + kind(eps)))
+    return elements
+
+
+def _tf_keras_bce(problem: Problem, entry: Entry) -> FloatArray:
+    y = _cast(problem.targets, entry)
+    p = _cast(problem.preds, entry)
+    kind = y.dtype.type
+    smoothing = float(_option(problem, "smoothing", 0.0))
+    if smoothing:
+        y = y * kind(1.0 - smoothing) + kind(0.5 * smoothing)
+    elements = _tf_binary_crossentropy(y, p, _clip_value(problem, entry), problem.logits)
+    per_row = np.sum(elements, axis=-1) / kind(problem.classes)
+    return _keras_reduce(per_row, problem, entry)
+
+
+def _tf_keras_ce(problem: Problem, entry: Entry) -> FloatArray:
+    if problem.indices is None or _option(problem, "smoothing"):
+        return _keras_ce(problem, entry)  # CategoricalCrossentropy: as Keras 3
+    z = _cast(problem.preds, entry)
+    if not problem.logits:  # clip, log, then sparse_softmax_cross_entropy_with_logits
+        eps = _clip_value(problem, entry)
+        z = np.log(_clip(z, eps, 1.0 - eps))
+    return _keras_sparse_reduce(_log_softmax(z), problem, entry)
+
+
+def _tf_keras_focal(problem: Problem, entry: Entry) -> FloatArray:
+    if not _option(problem, "binary"):
+        return _keras_focal(problem, entry)  # categorical: as Keras 3
+    y = _cast(problem.targets, entry)
+    output = _cast(problem.preds, entry)
+    kind = y.dtype.type
+    smoothing = float(_option(problem, "smoothing", 0.0))
+    if smoothing:
+        y = y * kind(1.0 - smoothing) + kind(0.5 * smoothing)
+    sigmoidal = _sigmoid(output) if problem.logits else output
+    p_t = y * sigmoidal + (1 - y) * (1 - sigmoidal)
+    focal = np.power(1 - p_t, kind(_option(problem, "gamma", 2.0)))
+    focal = focal * _tf_binary_crossentropy(y, output, _clip_value(problem, entry), problem.logits)
+    alpha = _option(problem, "alpha")
+    if alpha is not None:
+        focal = (y * kind(alpha) + (1 - y) * (1 - kind(alpha))) * focal
+    per_row = np.sum(focal, axis=-1) / kind(problem.classes)
+    return _keras_reduce(per_row, problem, entry)
+
+
+def _tf_keras_ce_notes(problem: Problem, entry: Entry) -> list[str]:
+    """The order of renormalising and clipping: CategoricalCrossentropy renormalises first,
+    SparseCategoricalCrossentropy (softmax of log p) clips first."""
+    if problem.logits or not _unnormalised(problem.preds):
+        return []
+    order_matters = _order_matters(problem, _clip_value(problem, entry))
+    if _integer_labels(problem):
+        found = ["renormalised rows (softmax of log p)"]
+        if order_matters:
+            found.append("clipped, then renormalised (renormalising first gives another value)")
+        return found
+    found = ["renormalised rows"]
+    if order_matters:
+        found.append("renormalised, then clipped (clipping first gives another value)")
+    return found
 
 
 # --- kernels: scikit-learn ---------------------------------------------------------------
@@ -475,9 +661,20 @@ def _sklearn_log_loss(problem: Problem, entry: Entry) -> FloatArray:
         flat = p.ravel()
         picked = np.where(y == 1.0, flat, 1 - flat)
     per_sample = -np.log(_clip(picked, SKLEARN_EPS, 1 - SKLEARN_EPS))
+    weights = _sklearn_sample_weight(problem)
     if problem.reduction == "sum":
-        return np.asarray(np.sum(per_sample))
-    return np.asarray(np.average(per_sample))
+        return np.asarray(np.sum(per_sample if weights is None else weights * per_sample))
+    return np.asarray(np.average(per_sample, weights=weights))
+
+
+def _sklearn_sample_weight(problem: Problem) -> FloatArray | None:
+    """``sample_weight`` as the call passes it: one per row, repeated per class for BCE
+    (whose call flattens the rows into one sample per element)."""
+    weights = _option(problem, "sample_weights")
+    if weights is None:
+        return None
+    vector = np.asarray(weights, dtype=np.float64)
+    return vector if problem.command == "ce" else np.repeat(vector, problem.classes)
 
 
 # --- kernels: optax (float32, as JAX computes by default) ---------------------------------
@@ -509,7 +706,17 @@ def _optax_ce(problem: Problem, entry: Entry) -> FloatArray:
     y = _cast(problem.targets, entry)
     if smoothing:
         y = _flush_subnormals((1.0 - smoothing) * y + y.dtype.type(smoothing / problem.classes))
-    return _reduce(-np.sum(y * _log_softmax(z), axis=-1), problem.reduction)
+    products = y * _log_softmax(z)
+    if _masked_targets(problem):  # safe_softmax_cross_entropy: 0·log 0 = 0 where y = 0
+        products = np.where(y != 0, products, 0).astype(products.dtype)
+    return _reduce(-np.sum(products, axis=-1), problem.reduction)
+
+
+def _masked_targets(problem: Problem) -> bool:
+    """Logits with a mask (-inf) against target rows: optax.safe_softmax_cross_entropy."""
+    return (
+        problem.logits and not _integer_labels(problem) and bool(np.any(problem.preds == -np.inf))
+    )
 
 
 def _optax_bce(problem: Problem, entry: Entry) -> FloatArray:
@@ -523,8 +730,13 @@ def _optax_kl(problem: Problem, entry: Entry) -> FloatArray:
     q = _cast(problem.preds, entry)
     y = _cast(problem.targets, entry)
     log_q = _log_softmax(q) if problem.logits else np.log(q)
+    if _option(problem, "log_targets"):
+        return _reduce(np.sum(np.exp(y) * (y - log_q), axis=-1), problem.reduction)
     log_y = np.where(y == 0, 0, np.log(np.where(y == 0, 1, y)))
-    return _reduce(np.sum(y * (log_y - log_q), axis=-1), problem.reduction)
+    divergence = np.sum(y * (log_y - log_q), axis=-1)
+    if _option(problem, "generalized"):  # convex_kl_divergence adds Σ exp(log q) - p
+        divergence = divergence + np.sum(np.exp(log_q) - y, axis=-1)
+    return _reduce(divergence, problem.reduction)
 
 
 def _optax_focal(problem: Problem, entry: Entry) -> FloatArray:
@@ -626,8 +838,10 @@ def _torch_target_text(problem: Problem, indices: npt.NDArray[np.intp] | None) -
 def _torch_ce_call(problem: Problem, entry: Entry) -> str:
     weights = _option(problem, "weights")
     smoothing = _option(problem, "smoothing")
+    ignore_index = _option(problem, "ignore_index")
     arguments = [
         ("weight", None if weights is None else _torch_tensor(np.asarray(weights, dtype=float))),
+        ("ignore_index", None if ignore_index is None else repr(int(ignore_index))),
         ("label_smoothing", None if not smoothing else repr(float(smoothing))),
         ("reduction", _reduction_kw(problem)),
     ]
@@ -638,22 +852,24 @@ def _torch_ce_call(problem: Problem, entry: Entry) -> str:
 
 def _function_name(problem: Problem, entry: Entry) -> str:
     """The function a call uses, where the input picks among the library's variants."""
-    if entry.library == "torch" and entry.command in ("ce", "smooth") and _uses_nll(problem):
-        return "torch.nn.functional.nll_loss"
-    integer_labels = problem.indices is not None and not _option(problem, "smoothing")
-    if entry.command in ("ce", "smooth") and integer_labels:
-        if entry.library == "keras":
-            return "keras.losses.SparseCategoricalCrossentropy"
-        if entry.library == "optax":
-            return "optax.softmax_cross_entropy_with_integer_labels"
-    if entry.library == "keras" and entry.command == "focal" and _option(problem, "binary"):
-        return "keras.losses.BinaryFocalCrossentropy"
-    return entry.function
+    picked = entry.variant(problem) if entry.variant is not None else None
+    return picked or entry.function
+
+
+def _integer_labels(problem: Problem) -> bool:
+    return problem.indices is not None and not _option(problem, "smoothing")
+
+
+def _variant_when(test: Callable[[Problem], bool], function: str) -> Variant:
+    """A :data:`Variant`: ``function`` for the inputs that pass ``test``."""
+    return lambda problem: function if test(problem) else None
 
 
 def _torch_bce_call(problem: Problem, entry: Entry) -> str:
     pos = _option(problem, "pos_weight")
+    weights = _option(problem, "weights")
     arguments = [
+        ("weight", None if weights is None else _torch_tensor(np.asarray(weights, dtype=float))),
         (
             "pos_weight",
             None
@@ -674,14 +890,17 @@ def _torch_kl_call(problem: Problem, entry: Entry) -> str:
         if problem.logits
         else f"torch.log({_torch_tensor(problem.preds)})"
     )
-    arguments = [("reduction", _reduction_kw(problem))]
+    log_target = "True" if _option(problem, "log_targets") else None
+    arguments = [("reduction", _reduction_kw(problem)), ("log_target", log_target)]
     return f"{entry.function}({source}, {_torch_tensor(problem.targets)}{_kw(arguments)})"
 
 
 def _torch_grad_call(problem: Problem, entry: Entry) -> str:
     preds = _torch_tensor(problem.preds)
     z = preds if problem.logits else f"torch.log({preds})"
-    reduction = _kw([("reduction", _reduction_kw(problem))])
+    ignore_index = _option(problem, "ignore_index")
+    ignore = None if ignore_index is None else repr(int(ignore_index))
+    reduction = _kw([("ignore_index", ignore), ("reduction", _reduction_kw(problem))])
     if _option(problem, "sigmoid"):
         targets = _torch_tensor(problem.targets)
         loss = f"{_TORCH_BCE_LOGITS}(z, {targets}{reduction})"
@@ -695,17 +914,32 @@ def _np(values: FloatArray, *, integers: bool = False) -> str:
     return f"np.array({_numbers(values, integers=integers)})"
 
 
-def _keras_prefix(problem: Problem) -> str:
-    eps = _option(problem, "eps")
-    return "" if eps is None else f"keras.config.set_epsilon({eps!r}); "
-
-
 def _keras_call(problem: Problem, entry: Entry) -> str:
+    return _keras_style_call(problem, entry, "keras.config.set_epsilon", "None", _np)
+
+
+def _tf_keras_call(problem: Problem, entry: Entry) -> str:
+    """tf.keras computes in the inputs' dtype: the call passes float32 arrays, as its own
+    tests do (with float64 arrays it would compute in float64)."""
+    return _keras_style_call(problem, entry, "tf_keras.backend.set_epsilon", "'none'", _np32)
+
+
+def _np32(values: FloatArray, *, integers: bool = False) -> str:
+    if integers:
+        return _np(values, integers=True)
+    return f"np.array({_numbers(values)}, dtype=np.float32)"
+
+
+def _keras_style_call(
+    problem: Problem, entry: Entry, set_epsilon: str, no_reduction: str,
+    array: Callable[..., str],
+) -> str:  # fmt: skip
+    """``Loss(arguments)(y_true, y_pred)`` as Keras 3 and tf.keras both take it."""
     arguments: list[tuple[str, str | None]] = []
     name = _function_name(problem, entry)
     targets = problem.targets
     smoothing = _option(problem, "smoothing")
-    if name.startswith("keras.losses.Sparse") and problem.indices is not None:
+    if ".losses.Sparse" in name and problem.indices is not None:
         targets = problem.indices.astype(np.float64)
     if entry.command == "focal":
         binary = bool(_option(problem, "binary"))
@@ -716,14 +950,21 @@ def _keras_call(problem: Problem, entry: Entry) -> str:
         arguments.append(("gamma", repr(float(_option(problem, "gamma", 2.0)))))
     if problem.logits:
         arguments.append(("from_logits", "True"))
+    ignore_index = _option(problem, "ignore_index")
+    if ignore_index is not None:
+        arguments.append(("ignore_class", repr(int(ignore_index))))
     if smoothing:
         arguments.append(("label_smoothing", repr(float(smoothing))))
     reduction = problem.reduction
     if reduction != "mean":
-        arguments.append(("reduction", "None" if reduction == "none" else repr(reduction)))
+        arguments.append(("reduction", no_reduction if reduction == "none" else repr(reduction)))
     inside = _kw(arguments)[2:]
-    y = _np(targets, integers=targets.ndim == 1)
-    return f"{_keras_prefix(problem)}{name}({inside})({y}, {_np(problem.preds)})"
+    y = array(targets, integers=targets.ndim == 1)
+    weights = _option(problem, "sample_weights")
+    weighted = _kw([("sample_weight", None if weights is None else array(np.asarray(weights)))])
+    eps = _option(problem, "eps")
+    prefix = "" if eps is None else f"{set_epsilon}({eps!r}); "
+    return f"{prefix}{name}({inside})({y}, {array(problem.preds)}{weighted})"
 
 
 def _sklearn_call(problem: Problem, entry: Entry) -> str:
@@ -736,13 +977,19 @@ def _sklearn_call(problem: Problem, entry: Entry) -> str:
         if problem.logits:
             proba = f"scipy.special.softmax({proba}, axis=1)"
         arguments = [("labels", repr(list(range(problem.classes)))), ("normalize", normalize)]
-        return f"{entry.function}({y}, y_proba={proba}{_kw(arguments)})"
+        arguments += _sklearn_weight_kw(problem)
+        return f"{entry.function}({y}, {proba}{_kw(arguments)})"
     y = _numbers(problem.targets.ravel(), integers=True)
     proba = _numbers(problem.preds.ravel())
     if problem.logits:
         proba = f"scipy.special.expit({proba})"
-    arguments = [("labels", "[0, 1]"), ("normalize", normalize)]
-    return f"{entry.function}({y}, y_proba={proba}{_kw(arguments)})"
+    arguments = [("labels", "[0, 1]"), ("normalize", normalize), *_sklearn_weight_kw(problem)]
+    return f"{entry.function}({y}, {proba}{_kw(arguments)})"
+
+
+def _sklearn_weight_kw(problem: Problem) -> list[tuple[str, str | None]]:
+    weights = _sklearn_sample_weight(problem)
+    return [("sample_weight", None if weights is None else _numbers(weights))]
 
 
 def _jnp(values: FloatArray, *, integers: bool = False) -> str:
@@ -772,7 +1019,7 @@ def _optax_ce_call(problem: Problem, entry: Entry) -> str:
         labels = _jnp(problem.targets)
         if smoothing:
             labels = f"optax.smooth_labels({labels}, {float(smoothing)!r})"
-        call = f"optax.softmax_cross_entropy({z}, {labels})"
+        call = f"{_function_name(problem, entry)}({z}, {labels})"
     return call + _optax_reduce(problem)
 
 
@@ -781,7 +1028,8 @@ def _optax_call(problem: Problem, entry: Entry) -> str:
     y = _jnp(problem.targets)
     if entry.command == "kl":
         log_q = f"jax.nn.log_softmax({z})" if problem.logits else f"jnp.log({z})"
-        return f"{entry.function}({log_q}, {y}){_optax_reduce(problem)}"
+        function = _function_name(problem, entry)
+        return f"{function}({log_q}, {y}){_optax_reduce(problem)}"
     z = _optax_input(problem)
     if entry.command == "focal":
         alpha = _option(problem, "alpha")
@@ -811,67 +1059,185 @@ def _optax_grad_call(problem: Problem, entry: Entry) -> str:
 _TORCH_CE = "torch.nn.functional.cross_entropy"
 _TORCH_BCE = "torch.nn.functional.binary_cross_entropy"
 _TORCH_BCE_LOGITS = "torch.nn.functional.binary_cross_entropy_with_logits"
-_CE_OPTIONS = {"weights": "weight", "smoothing": "label_smoothing"}
+_TORCH_BCE_WEIGHT = {"weights": "weight"}
+_TORCH_GRAD_OPTIONS = {
+    "sigmoid": "binary_cross_entropy_with_logits", "ignore_index": "ignore_index",
+}  # fmt: skip
+_SMOOTH_OPTIONS = {"smoothing": "label_smoothing", "ignore_index": "ignore_index"}
+_CE_OPTIONS = {"weights": "weight", "smoothing": "label_smoothing", "ignore_index": "ignore_index"}
 _KERAS_CE = "keras.losses.CategoricalCrossentropy"
 _KERAS_BCE = "keras.losses.BinaryCrossentropy"
-_KERAS_OPTIONS = {"eps": "keras.config.set_epsilon"}
+_KERAS_WEIGHTS = {"sample_weights": "sample_weight"}
+_TF_EPS = {"probs": {"eps": "tf_keras.backend.set_epsilon"}}
+_KERAS_IGNORE = {"ignore_index": "ignore_class"}
+OLD_KERAS_MASKED = "masked logits: Keras 3.8 gives nan here (one-hot × log softmax)"
+_KERAS_IGNORE_NOTE = (
+    "ignored rows left out of the mean; keras.metrics.SparseCategoricalCrossentropy keeps "
+    "them in its divisor"
+)
+_KERAS_OPTIONS = {"eps": "keras.config.set_epsilon", **_KERAS_WEIGHTS}
 _LOG_LOSS = "sklearn.metrics.log_loss"
+_KERAS_DIVISOR = (
+    "sample-weighted mean ÷ N (zero weights counted), not ÷ Σ w; keras.metrics divide by Σ w"
+)
 _OPTAX_BCE = "optax.sigmoid_binary_cross_entropy"
 
 
+FRAMEWORKS: dict[Library, Framework] = {
+    "torch": Framework(
+        "torch", "PyTorch", "import torch", aliases=("pytorch",),
+        hints={
+            "pos_weight": f" (add --logits: {_TORCH_BCE_LOGITS} has pos_weight)",
+            "neg_weight": " (its weight= multiplies both terms of an element)",
+            "eps": " (PyTorch does not clip)",
+            "generalized": " (nearest: kl_div(log q, p, reduction='none') + q - p, summed)",
+            "sample_weights": " (nearest: reduction='none', then (loss * w).sum() / w.sum())",
+        },
+    ),
+    "keras": Framework(
+        "keras", "Keras 3",
+        "import os; os.environ['KERAS_BACKEND'] = 'torch'; import keras, numpy as np",
+        eps_sets_clip=True,
+        hints={
+            "log_targets": " (nearest: pass keras.ops.exp(log_p) as y_true)",
+            "generalized": " (nearest: add keras.ops.sum(q - p, axis=-1) to its per-row values)",
+            "weights": " (nearest: class_weight in Model.fit)",
+            "pos_weight": " (nearest: class_weight in Model.fit)",
+        },
+    ),
+    "tf-keras": Framework(
+        "tf-keras", "tf.keras 2", "import tf_keras, numpy as np",
+        aliases=("tf.keras", "tf_keras", "tfkeras"), eps_sets_clip=True,
+        hints={
+            "weights": " (nearest: class_weight in Model.fit)",
+            "pos_weight": " (nearest: class_weight in Model.fit)",
+            "log_targets": " (nearest: pass tf.exp(log_p) as y_true)",
+            "generalized": " (nearest: add tf.reduce_sum(q - p, axis=-1) to its per-row values)",
+        },
+    ),
+    "sklearn": Framework(
+        "sklearn", "scikit-learn", "import sklearn.metrics, scipy.special",
+        aliases=("scikit-learn",),
+        hints={
+            "weights": " (nearest: sample_weight, one weight per row)",
+            "ignore_index": " (nearest: leave those rows out of y_true and y_pred)",
+            "eps": " (its eps argument is gone since 1.5; it clips at machine epsilon)",
+        },
+    ),
+    "optax": Framework(
+        "optax", "optax", "import jax, jax.numpy as jnp, optax", flushes_subnormals=True,
+        hints={
+            "weights": " (nearest: multiply the per-example losses yourself)",
+            "eps": " (optax does not clip)",
+            "ignore_index": " (nearest: where=labels != K, then .sum() / (labels != K).sum())",
+            "sample_weights": " (nearest: (loss * w).sum() / w.sum() on its per-example losses)",
+        },
+    ),
+}  # fmt: skip
+"""Every library ``--like`` knows, by its short name."""
+
+LIBRARIES: tuple[Library, ...] = tuple(FRAMEWORKS)
+
+
+class _KerasLike(TypedDict):
+    """What every Keras-style entry shares: float32, clip at ε, Σ w·ℓ / N."""
+
+    dtype: DType
+    clip: float
+    sample_weights_note: str
+
+
 def _entries() -> tuple[Entry | Gap, ...]:
+    torch_nll = _variant_when(_uses_nll, "torch.nn.functional.nll_loss")
     torch_ce = {
         "function": _TORCH_CE,
         "dtype": "float64",
         "kernel": _torch_ce,
         "call": _torch_ce_call,
+        "variant": torch_nll,
+        "notes": _torch_log_p_as_logits,
     }
-    keras = {"dtype": "float32", "clip": KERAS_EPSILON}
+    keras = {"dtype": "float32", "clip": KERAS_EPSILON, "sample_weights_note": _KERAS_DIVISOR}
+    keras_sparse = _variant_when(_integer_labels, "keras.losses.SparseCategoricalCrossentropy")
+    tf_keras = _KerasLike(dtype="float32", clip=KERAS_EPSILON, sample_weights_note=_KERAS_DIVISOR)
+    tf_sparse = _variant_when(_integer_labels, "tf_keras.losses.SparseCategoricalCrossentropy")
+    tf_binary_focal = _variant_when(
+        lambda problem: bool(_option(problem, "binary")), "tf_keras.losses.BinaryFocalCrossentropy"
+    )
+    keras_binary_focal = _variant_when(
+        lambda problem: bool(_option(problem, "binary")), "keras.losses.BinaryFocalCrossentropy"
+    )
+
+    def optax_variant(problem: Problem) -> str | None:
+        if _integer_labels(problem):
+            return "optax.softmax_cross_entropy_with_integer_labels"
+        return "optax.safe_softmax_cross_entropy" if _masked_targets(problem) else None
+
+    sklearn = {"check": _sklearn_check, "notes": _squashed_logits,
+               "clip_sees": _sklearn_probabilities, "options": {"sample_weights": "sample_weight"},
+               "sample_weights_note": "sample-weighted mean ÷ Σ w, as cecli's"}  # fmt: skip
+    kl_mean = "reduction='mean' divides by all {elements} elements ('batchmean' is KL)"
     return (
         # PyTorch: float64 tensors as the calls build them; no clipping but BCE's log clamp.
         Entry("torch", "ce", "logits", options=_CE_OPTIONS, weighted_mean_by_rows=True, **torch_ce),  # type: ignore[arg-type]
         Entry("torch", "ce", "probs", options=_CE_OPTIONS, weighted_mean_by_rows=True, **torch_ce),  # type: ignore[arg-type]
-        Entry("torch", "smooth", "logits", options={"smoothing": "label_smoothing"}, **torch_ce),  # type: ignore[arg-type]
-        Entry("torch", "smooth", "probs", options={"smoothing": "label_smoothing"}, **torch_ce),  # type: ignore[arg-type]
+        Entry("torch", "smooth", "logits", options=_SMOOTH_OPTIONS, **torch_ce),  # type: ignore[arg-type]
+        Entry("torch", "smooth", "probs", options=_SMOOTH_OPTIONS, **torch_ce),  # type: ignore[arg-type]
         Entry("torch", "bce", "probs", _TORCH_BCE, "float64", _torch_bce_kernel, _torch_bce_call,
-              log_clamp=TORCH_LOG_CLAMP, mean_over="elements"),
+              options=_TORCH_BCE_WEIGHT, log_clamp=TORCH_LOG_CLAMP, mean_over="elements"),
         Entry("torch", "bce", "logits", _TORCH_BCE_LOGITS, "float64", _torch_bce_kernel,
-              _torch_bce_call, options={"pos_weight": "pos_weight"}, mean_over="elements"),
+              _torch_bce_call, options={**_TORCH_BCE_WEIGHT, "pos_weight": "pos_weight"},
+              mean_over="elements"),
         Entry("torch", "multilabel", "probs", _TORCH_BCE, "float64", _torch_bce_kernel,
-              _torch_bce_call, log_clamp=TORCH_LOG_CLAMP, mean_over="elements"),
+              _torch_bce_call, options=_TORCH_BCE_WEIGHT, log_clamp=TORCH_LOG_CLAMP,
+              mean_over="elements"),
         Entry("torch", "multilabel", "logits", _TORCH_BCE_LOGITS, "float64", _torch_bce_kernel,
-              _torch_bce_call, options={"pos_weight": "pos_weight"}, mean_over="elements"),
+              _torch_bce_call, options={**_TORCH_BCE_WEIGHT, "pos_weight": "pos_weight"},
+              mean_over="elements"),
         Entry("torch", "kl", "probs", "torch.nn.functional.kl_div", "float64", _torch_kl,
-              _torch_kl_call, mean_over="elements"),
+              _torch_kl_call, options={"log_targets": "log_target"}, mean_over="elements",
+              elements_mean_note=kl_mean),
         Entry("torch", "kl", "logits", "torch.nn.functional.kl_div", "float64", _torch_kl,
-              _torch_kl_call, mean_over="elements"),
+              _torch_kl_call, options={"log_targets": "log_target"}, mean_over="elements",
+              elements_mean_note=kl_mean),
         Entry("torch", "grad", "logits", "torch.autograd", "float64", _torch_grad,
-              _torch_grad_call, options={"sigmoid": "binary_cross_entropy_with_logits"}),
+              _torch_grad_call, options=_TORCH_GRAD_OPTIONS),
         Entry("torch", "grad", "probs", "torch.autograd", "float64", _torch_grad,
-              _torch_grad_call, options={"sigmoid": "binary_cross_entropy_with_logits"}),
+              _torch_grad_call, options=_TORCH_GRAD_OPTIONS),
         Gap("torch", "focal", None, "PyTorch has no focal loss; nearest: "
             "torchvision.ops.sigmoid_focal_loss(z, y, alpha=0.25, gamma=2, reduction='none'), "
             "binary and from logits, with α = 0.25 applied unless alpha=-1"),
         # Keras 3 Loss objects with the torch backend: float32, clip at epsilon = 1e-7.
         Entry("keras", "ce", "probs", _KERAS_CE, kernel=_keras_ce, call=_keras_call,
-              options={**_KERAS_OPTIONS, "smoothing": "label_smoothing", "normalize": "built in"},
-              renormalises=True, **keras),  # type: ignore[arg-type]
+              options={**_KERAS_OPTIONS, **_KERAS_IGNORE, "smoothing": "label_smoothing",
+                       "normalize": "built in"},
+              renormalises=True, variant=keras_sparse, check=_keras_ignore_check,
+              ignore_note=_KERAS_IGNORE_NOTE, **keras),  # type: ignore[arg-type]
         Entry("keras", "ce", "logits", _KERAS_CE, "float32", _keras_ce, _keras_call,
-              options={"smoothing": "label_smoothing"}),
+              options={**_KERAS_WEIGHTS, **_KERAS_IGNORE, "smoothing": "label_smoothing"},
+              variant=keras_sparse, sample_weights_note=_KERAS_DIVISOR,
+              check=_keras_ignore_check, ignore_note=_KERAS_IGNORE_NOTE,
+              notes=_keras_masked_sparse),
         Entry("keras", "smooth", "probs", _KERAS_CE, kernel=_keras_ce, call=_keras_call,
-              options={**_KERAS_OPTIONS, "smoothing": "label_smoothing", "normalize": "built in"},
-              renormalises=True, **keras),  # type: ignore[arg-type]
+              options={**_KERAS_OPTIONS, **_KERAS_IGNORE, "smoothing": "label_smoothing",
+                       "normalize": "built in"},
+              renormalises=True, variant=keras_sparse, check=_keras_ignore_check,
+              ignore_note=_KERAS_IGNORE_NOTE, **keras),  # type: ignore[arg-type]
         Entry("keras", "smooth", "logits", _KERAS_CE, "float32", _keras_ce, _keras_call,
-              options={"smoothing": "label_smoothing"}),
+              options={**_KERAS_WEIGHTS, **_KERAS_IGNORE, "smoothing": "label_smoothing"},
+              variant=keras_sparse, sample_weights_note=_KERAS_DIVISOR,
+              check=_keras_ignore_check, ignore_note=_KERAS_IGNORE_NOTE,
+              notes=_keras_masked_sparse),
         Entry("keras", "bce", "probs", _KERAS_BCE, kernel=_keras_bce, call=_keras_call,
               options={**_KERAS_OPTIONS, "smoothing": "label_smoothing"}, mean_over="elements",
               **keras),  # type: ignore[arg-type]
         Entry("keras", "bce", "logits", _KERAS_BCE, "float32", _keras_bce, _keras_call,
-              options={"smoothing": "label_smoothing"}, mean_over="elements"),
+              options={**_KERAS_WEIGHTS, "smoothing": "label_smoothing"}, mean_over="elements",
+              sample_weights_note=_KERAS_DIVISOR),
         Entry("keras", "multilabel", "probs", _KERAS_BCE, kernel=_keras_bce, call=_keras_call,
               options=_KERAS_OPTIONS, mean_over="elements", **keras),  # type: ignore[arg-type]
         Entry("keras", "multilabel", "logits", _KERAS_BCE, "float32", _keras_bce, _keras_call,
-              mean_over="elements"),
+              options=_KERAS_WEIGHTS, mean_over="elements", sample_weights_note=_KERAS_DIVISOR),
         Entry("keras", "kl", "probs", "keras.losses.KLDivergence", kernel=_keras_kl,
               call=_keras_call, options=_KERAS_OPTIONS, **keras),  # type: ignore[arg-type]
         Gap("keras", "kl", "logits", "keras.losses.KLDivergence takes probabilities, not "
@@ -881,19 +1247,54 @@ def _entries() -> tuple[Entry | Gap, ...]:
         Entry("keras", "focal", "probs", "keras.losses.CategoricalFocalCrossentropy",
               kernel=_keras_focal, call=_keras_call,
               options={**_KERAS_OPTIONS, "alpha": "alpha", "binary": "BinaryFocalCrossentropy",
-                       "normalize": "built in"},
-              renormalises=True, default_alpha=0.25, **keras),  # type: ignore[arg-type]
+                       "smoothing": "label_smoothing", "normalize": "built in"},
+              renormalises=True, default_alpha=0.25, variant=keras_binary_focal,
+              **keras),  # type: ignore[arg-type]
         Entry("keras", "focal", "logits", "keras.losses.CategoricalFocalCrossentropy",
               kernel=_keras_focal, call=_keras_call,
-              options={**_KERAS_OPTIONS, "alpha": "alpha", "binary": "BinaryFocalCrossentropy"},
-              default_alpha=0.25, **keras),  # type: ignore[arg-type]
+              options={**_KERAS_OPTIONS, "alpha": "alpha", "binary": "BinaryFocalCrossentropy",
+                       "smoothing": "label_smoothing"},
+              default_alpha=0.25, variant=keras_binary_focal, clip_sees=_focal_probabilities,
+              **keras),  # type: ignore[arg-type]
+        # tf.keras 2 (the tf-keras package): float32 inputs, clip at epsilon = 1e-7.
+        *[Entry("tf-keras", command, kind, "tf_keras.losses.CategoricalCrossentropy",
+                kernel=_tf_keras_ce, call=_tf_keras_call, variant=tf_sparse,
+                notes=_tf_keras_ce_notes, check=_keras_ignore_check, ignore_note=_KERAS_IGNORE_NOTE,
+                options={**_KERAS_WEIGHTS, **_KERAS_IGNORE,
+                         **({"eps": "tf_keras.backend.set_epsilon",
+                         "normalize": "built in"} if kind == "probs" else {}),
+                         "smoothing": "label_smoothing"},
+                **tf_keras)
+          for command in ("ce", "smooth") for kind in ("probs", "logits")],
+        *[Entry("tf-keras", command, kind, "tf_keras.losses.BinaryCrossentropy",
+                kernel=_tf_keras_bce, call=_tf_keras_call, mean_over="elements",
+                options={**_KERAS_WEIGHTS, **_TF_EPS.get(kind, {}),
+                         **({"smoothing": "label_smoothing"} if command == "bce" else {})},
+                **tf_keras)
+          for command in ("bce", "multilabel") for kind in ("probs", "logits")],
+        Entry("tf-keras", "kl", "probs", "tf_keras.losses.KLDivergence", kernel=_keras_kl,
+              call=_tf_keras_call, options={**_KERAS_WEIGHTS, **_TF_EPS["probs"]},
+              **tf_keras),
+        Gap("tf-keras", "kl", "logits", "tf_keras.losses.KLDivergence takes probabilities, not "
+            "logits; nearest: pass tf.nn.softmax(z)"),
+        Gap("tf-keras", "grad", None, "tf.keras has no gradient function; nearest: "
+            "tf.GradientTape around the loss"),
+        *[Entry("tf-keras", "focal", kind, "tf_keras.losses.CategoricalFocalCrossentropy",
+                kernel=_tf_keras_focal, call=_tf_keras_call, variant=tf_binary_focal,
+                options={**_KERAS_WEIGHTS, **_TF_EPS.get(kind, {}), "alpha": "alpha",
+                         "binary": "BinaryFocalCrossentropy", "smoothing": "label_smoothing",
+                         **({"normalize": "built in"} if kind == "probs" else {})},
+                renormalises=kind == "probs", default_alpha=0.25,
+                clip_sees=_focal_probabilities if kind == "logits" else None,
+                **tf_keras)
+          for kind in ("probs", "logits")],
         # scikit-learn: float64, clip at machine epsilon, no renormalising (a warning instead).
         # It takes probabilities: logits go in through scipy.special.softmax or expit.
         *[Entry("sklearn", "ce", kind, _LOG_LOSS, "float64", _sklearn_log_loss, _sklearn_call,
-                clip=SKLEARN_EPS)
+                clip=SKLEARN_EPS, **sklearn)  # type: ignore[arg-type]
           for kind in ("probs", "logits")],
         *[Entry("sklearn", command, kind, _LOG_LOSS, "float64", _sklearn_log_loss,
-                _sklearn_call, clip=SKLEARN_EPS, mean_over="elements")
+                _sklearn_call, clip=SKLEARN_EPS, mean_over="elements", **sklearn)  # type: ignore[arg-type]
           for command in ("bce", "multilabel") for kind in ("probs", "logits")],
         Gap("sklearn", "kl", None, "scikit-learn has no KL divergence; nearest: "
             "scipy.stats.entropy(p, q) (which renormalises both rows)"),
@@ -907,26 +1308,29 @@ def _entries() -> tuple[Entry | Gap, ...]:
         # Its losses take logits: probabilities go in as jnp.log(p) (softmax losses) or
         # jax.scipy.special.logit(p) (sigmoid losses).
         *[Entry("optax", "ce", kind, "optax.softmax_cross_entropy", "float32", _optax_ce,
-                _optax_ce_call, options={"smoothing": "optax.smooth_labels"})
+                _optax_ce_call, options={"smoothing": "optax.smooth_labels"},
+                variant=optax_variant, notes=_log_p_as_logits)
           for kind in ("logits", "probs")],
         *[Entry("optax", "smooth", kind, "optax.softmax_cross_entropy", "float32", _optax_ce,
-                _optax_ce_call, options={"smoothing": "optax.smooth_labels"})
+                _optax_ce_call, options={"smoothing": "optax.smooth_labels"},
+                variant=optax_variant, notes=_log_p_as_logits)
           for kind in ("logits", "probs")],
         *[Entry("optax", command, kind, _OPTAX_BCE, "float32", _optax_bce, _optax_call,
                 mean_over="elements")
           for command in ("bce", "multilabel") for kind in ("logits", "probs")],
-        *[Entry("optax", "kl", kind, "optax.kl_divergence", "float32", _optax_kl, _optax_call)
+        *[Entry("optax", "kl", kind, "optax.kl_divergence", "float32", _optax_kl, _optax_call,
+                options={"log_targets": "optax.losses.kl_divergence_with_log_targets",
+                         "generalized": "optax.convex_kl_divergence"},
+                variant=_optax_kl_variant)
           for kind in ("logits", "probs")],
         *[Entry("optax", "grad", kind, "jax.grad", "float32", _optax_grad, _optax_grad_call,
                 options={"sigmoid": "sigmoid_binary_cross_entropy"})
           for kind in ("logits", "probs")],
         *[Entry("optax", "focal", kind, "optax.sigmoid_focal_loss", "float32", _optax_focal,
-                _optax_call, options={"alpha": "alpha", "binary": "sigmoid"})
+                _optax_call, options={"alpha": "alpha", "binary": "sigmoid"},
+                check=_optax_focal_check)
           for kind in ("logits", "probs")],
     )  # fmt: skip
-
-
-ENTRIES: tuple[Entry | Gap, ...] = _entries()
 
 
 def find(library: Library, command: Command, inputs: Inputs) -> Entry | Gap:
@@ -956,11 +1360,12 @@ def make_problem(
     options: Mapping[str, Any],
 ) -> Problem:  # fmt: skip
     """A :class:`Problem` from LABELS and PREDS already checked by cecli's own loss."""
-    from cecli.inputs import as_targets
+    from cecli.inputs import as_targets_ignoring
 
     matrix = np.atleast_2d(np.asarray(preds, dtype=np.float64))
     if categorical(command, options):
-        targets, indices = as_targets(labels, matrix, allow_indices=True)
+        ignore_index = options.get("ignore_index")
+        targets, indices, _ = as_targets_ignoring(labels, matrix, ignore_index=ignore_index)
         return Problem(command, targets, indices, matrix, logits, dict(options))
     targets = np.atleast_2d(np.asarray(labels, dtype=np.float64))
     return Problem(command, targets, None, matrix, logits, dict(options))
@@ -976,41 +1381,66 @@ def _check(problem: Problem, entry: Entry) -> None:
         if name == "base":
             raise Unsupported(f"{function} reports nats; drop {option} to compare")
         raise Unsupported(f"{option} has no counterpart in {function}{_nearest(name, entry)}")
-    if entry.library == "optax" and problem.command == "focal" and not _option(problem, "binary"):
+    if entry.check is not None:
+        entry.check(problem, entry)
+    if problem.reduction == "none" and entry.command == "grad":
+        raise Unsupported(f"{function} needs a scalar loss: use --reduction mean or sum")
+
+
+def _optax_kl_variant(problem: Problem) -> str | None:
+    if _option(problem, "log_targets") and _option(problem, "generalized"):
+        raise Unsupported(
+            "optax has no generalised KL of log targets; nearest: "
+            "optax.convex_kl_divergence(log_q, jnp.exp(log_p))"
+        )
+    if _option(problem, "log_targets"):
+        return "optax.losses.kl_divergence_with_log_targets"
+    return "optax.convex_kl_divergence" if _option(problem, "generalized") else None
+
+
+def _optax_focal_check(problem: Problem, entry: Entry) -> None:
+    if not _option(problem, "binary"):
         raise Unsupported(
             "optax's focal loss is the sigmoid (binary) one: add --binary "
             "(optax.sigmoid_focal_loss); for softmax focal loss use --like keras"
         )
-    if problem.reduction == "none" and entry.command == "grad":
-        raise Unsupported(f"{function} needs a scalar loss: use --reduction mean or sum")
-    if entry.library == "sklearn":
-        if problem.reduction == "none":
-            raise Unsupported(
-                f"{function} returns a mean or a sum (normalize=False); nearest: --reduction sum"
-            )
-        if problem.command == "ce" and problem.hard_indices() is None:
-            raise Unsupported(
-                f"{function} takes class labels, not soft targets; nearest: "
-                "--like torch (cross_entropy takes probability targets)"
-            )
-        if problem.command != "ce" and not bool(np.all(np.isin(problem.targets, (0.0, 1.0)))):
-            raise Unsupported(f"{function} takes labels 0 and 1, not soft targets")
+
+
+def _keras_masked_sparse(problem: Problem, entry: Entry) -> list[str]:
+    """Older Keras (3.8, checked) took the sparse loss from logits as one-hot × log softmax,
+    which a masked logit (-inf) anywhere in the row turns into nan."""
+    if problem.logits and _integer_labels(problem) and bool(np.any(problem.preds == -np.inf)):
+        return [OLD_KERAS_MASKED]
+    return []
+
+
+def _keras_ignore_check(problem: Problem, entry: Entry) -> None:
+    if _option(problem, "ignore_index") is not None and not _integer_labels(problem):
+        raise Unsupported(
+            "ignore_class belongs to keras.losses.SparseCategoricalCrossentropy, which takes "
+            "class indices and has no label_smoothing; nearest: --like torch"
+        )
+
+
+def _sklearn_check(problem: Problem, entry: Entry) -> None:
+    function = _function_name(problem, entry)
+    if problem.reduction == "none":
+        raise Unsupported(
+            f"{function} returns a mean or a sum (normalize=False); nearest: --reduction sum"
+        )
+    if problem.command == "ce" and problem.hard_indices() is None:
+        raise Unsupported(
+            f"{function} takes class labels, not soft targets; nearest: "
+            "--like torch (cross_entropy takes probability targets)"
+        )
+    if problem.command != "ce" and not bool(np.all(np.isin(problem.targets, (0.0, 1.0)))):
+        raise Unsupported(f"{function} takes labels 0 and 1, not soft targets")
 
 
 def _nearest(option: str, entry: Entry) -> str:
-    hints = {
-        ("torch", "pos_weight"): f" (add --logits: {_TORCH_BCE_LOGITS} has pos_weight)",
-        ("torch", "neg_weight"): " (its weight= multiplies both terms of an element)",
-        ("keras", "weights"): " (nearest: class_weight in Model.fit)",
-        ("keras", "pos_weight"): " (nearest: class_weight in Model.fit)",
-        ("sklearn", "weights"): " (nearest: sample_weight, one weight per row)",
-        ("optax", "weights"): " (nearest: multiply the per-example losses yourself)",
-        ("torch", "eps"): " (PyTorch does not clip)",
-        ("optax", "eps"): " (optax does not clip)",
-        ("sklearn", "eps"): " (its eps argument is gone since 1.5; it clips at machine epsilon)",
-    }
-    if (entry.library, option) in hints:
-        return hints[entry.library, option]
+    hint = FRAMEWORKS[entry.library].hints.get(option)
+    if hint is not None:
+        return hint
     others = [
         other.library
         for other in ENTRIES
@@ -1019,8 +1449,8 @@ def _nearest(option: str, entry: Entry) -> str:
         and option in other.options
     ]
     if others:
-        return " (" + ", ".join(f"--like {name}" for name in others) + " has it)"
-    return " (none of the four libraries has it)"
+        return " (" + " or ".join(f"--like {name}" for name in others) + " has it)"
+    return " (none of the libraries has it)"
 
 
 def reproduce(library: Library, problem: Problem) -> Reproduction:
@@ -1058,7 +1488,7 @@ class Missing:
 def reproduce_all(problem: Problem) -> list[Reproduction | Missing]:
     """Every library's value for ``problem``, or why it has none."""
     found: list[Reproduction | Missing] = []
-    for library in LIBRARIES:
+    for library in FRAMEWORKS:
         try:
             found.append(reproduce(library, problem))
         except Unsupported as gap:
@@ -1074,24 +1504,24 @@ def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
     binary_focal = problem.command == "focal" and bool(_option(problem, "binary"))
     if probabilities and entry.renormalises and not binary_focal and _unnormalised(p):
         found.append("renormalised rows")
-    softmax_of_log_p = problem.command in ("ce", "smooth") and (
-        (entry.library == "torch" and not _uses_nll(problem)) or entry.library == "optax"
-    )
-    if probabilities and softmax_of_log_p and _unnormalised(p):
-        found.append("log p read as logits: log_softmax renormalised rows")
+        if entry.clip is not None and _order_matters(problem, _clip_value(problem, entry)):
+            found.append("renormalised, then clipped (clipping first gives another value)")
+    if entry.notes is not None:
+        found.extend(entry.notes(problem, entry))
     found.extend(_clipping(problem, entry, value))
-    if entry.library == "sklearn" and problem.logits:
-        squash = "softmax" if problem.command == "ce" else "expit"
-        found.append(f"log of {squash}(z): digits lost where p is near 1")
     if bool(np.any(np.isnan(value))):
         found.append("0·log 0 gives nan")
     by_elements = entry.mean_over == "elements" and problem.command in ("multilabel", "kl")
     if problem.reduction == "mean" and by_elements and problem.classes > 1:
         elements = problem.classes * problem.rows
-        if entry.library == "torch" and problem.command == "kl":
-            found.append(f"reduction='mean' divides by all {elements} elements ('batchmean' is KL)")
-        else:
-            found.append(f"mean over classes too (÷ {elements}, not ÷ {problem.rows})")
+        note = entry.elements_mean_note or "mean over classes too (÷ {elements}, not ÷ {rows})"
+        found.append(note.format(elements=elements, rows=problem.rows))
+    weighs_rows = _option(problem, "sample_weights") is not None and problem.reduction == "mean"
+    if weighs_rows and entry.sample_weights_note:
+        found.append(entry.sample_weights_note)
+    ignores = _option(problem, "ignore_index") is not None and problem.reduction == "mean"
+    if ignores and entry.ignore_note and bool(np.any(_ignored(problem))):
+        found.append(entry.ignore_note)
     weighted = _option(problem, "weights") is not None and entry.weighted_mean_by_rows
     row_targets = problem.indices is None and not _uses_nll(problem)
     if weighted and row_targets and problem.reduction == "mean":
@@ -1112,7 +1542,8 @@ def _clipping(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
     if p is None:
         return []
     eps = float(_option(problem, "eps", DEFAULT_EPS)) if not problem.logits else 0.0
-    cecli_clips = eps > 0 and bool(np.any((p < eps) | (p > 1 - eps)))
+    above = np.zeros(p.shape, dtype=bool) if _option(problem, "generalized") else p > 1 - eps
+    cecli_clips = eps > 0 and bool(np.any((p < eps) | above))  # generalised KL: below only
     found: list[str] = []
     if entry.clip is not None:
         clip = _clip_value(problem, entry)
@@ -1138,15 +1569,48 @@ def _clipping(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
 
 
 def _clipped_probabilities(problem: Problem, entry: Entry) -> FloatArray | None:
-    """The probabilities a clip could act on: PREDS, or what Keras' focal loss makes of
-    logits before it clips (cecli never clips what comes from logits)."""
+    """The probabilities a clip could act on: PREDS, or what the library makes of logits
+    before it clips (Keras' focal loss, scikit-learn's call); cecli never clips logits."""
     if not problem.logits:
         return problem.preds
-    if entry.library == "keras" and entry.command == "focal":
-        return _sigmoid(problem.preds) if _option(problem, "binary") else _softmax(problem.preds)
-    if entry.library == "sklearn":
-        return _sklearn_probabilities(problem, entry)
-    return None
+    return None if entry.clip_sees is None else entry.clip_sees(problem, entry)
+
+
+def _focal_probabilities(problem: Problem, entry: Entry) -> FloatArray:
+    """What Keras' focal losses make of logits: sigmoid (binary) or softmax."""
+    return _sigmoid(problem.preds) if _option(problem, "binary") else _softmax(problem.preds)
+
+
+def _log_p_as_logits(problem: Problem, entry: Entry) -> list[str]:
+    """Probabilities passed as log p to a softmax loss: log_softmax renormalises their rows."""
+    if not problem.logits and _unnormalised(problem.preds):
+        return ["log p read as logits: log_softmax renormalised rows"]
+    return []
+
+
+def _torch_log_p_as_logits(problem: Problem, entry: Entry) -> list[str]:
+    """As :func:`_log_p_as_logits` where cross_entropy gets log p (nll_loss takes it as is)."""
+    return [] if _uses_nll(problem) else _log_p_as_logits(problem, entry)
+
+
+def _squashed_logits(problem: Problem, entry: Entry) -> list[str]:
+    """Logits turned into probabilities before a log (scikit-learn's call)."""
+    if not problem.logits:
+        return []
+    squash = "softmax" if problem.command == "ce" else "expit"
+    return [f"log of {squash}(z): digits lost where p is near 1"]
+
+
+def _order_matters(problem: Problem, clip: float) -> bool:
+    """Whether clipping before renormalising would change a probability the loss reads."""
+    p = problem.preds
+    with np.errstate(divide="ignore", invalid="ignore"):
+        renormalised_first = np.clip(p / p.sum(axis=-1, keepdims=True), clip, 1 - clip)
+        clipped = np.clip(p, clip, 1 - clip)
+        clipped_first = clipped / clipped.sum(axis=-1, keepdims=True)
+    read = problem.targets > 0
+    differs = ~np.isclose(renormalised_first, clipped_first, rtol=1e-6, atol=0.0)
+    return bool(np.any(differs & read))
 
 
 def _short(number: float) -> str:
@@ -1162,24 +1626,19 @@ def _unnormalised(p: FloatArray) -> bool:
 # --- from Python: one call per comparison -----------------------------------------------------
 
 
-LIBRARY_NAMES: dict[str, Library] = {
-    "torch": "torch", "pytorch": "torch", "keras": "keras", "sklearn": "sklearn",
-    "scikit-learn": "sklearn", "optax": "optax",
-}  # fmt: skip
-"""The names a library goes by, each to the one :data:`LIBRARIES` uses."""
-
 ALWAYS_GIVEN: dict[Command, tuple[str, ...]] = {"smooth": ("smoothing",), "focal": ("gamma",)}
 """Options every library gets for these losses, even at cecli's default."""
 
 
 def library_named(name: str) -> Library:
-    """``torch``, ``pytorch``, ``keras``, ``sklearn``, ``scikit-learn`` or ``optax``."""
-    library = LIBRARY_NAMES.get(name.strip().lower())
-    if library is None:
-        raise InputError(
-            f"library takes torch, keras, sklearn or optax, not {name!r}", parameter="library"
-        )
-    return library
+    """A key of :data:`FRAMEWORKS`, or one of its aliases (``pytorch``, ``scikit-learn``)."""
+    wanted = name.strip().lower()
+    for framework in FRAMEWORKS.values():
+        if wanted == framework.name or wanted in framework.aliases:
+            return framework.name
+    known = list(FRAMEWORKS)
+    listed = ", ".join(known[:-1]) + " or " + known[-1]
+    raise InputError(f"library takes {listed}, not {name!r}", parameter="library")
 
 
 @dataclass(frozen=True, eq=False)
@@ -1215,10 +1674,11 @@ def compare_frameworks(
     library: str | None = None,
     **options: Any,
 ) -> FrameworksComparison:
-    """What PyTorch, Keras, scikit-learn and optax return for ``loss`` on this input.
+    """What PyTorch, Keras, tf.keras, scikit-learn and optax return for ``loss`` on this input.
 
     ``options`` are those of the loss's function (``logits``, ``eps``, ``weights``,
-    ``smoothing``, ``gamma``…, as :func:`cecli.ce` takes them); each library gets those that
+    ``smoothing``, ``gamma``, ``sample_weights``, ``ignore_index``, ``log_targets``,
+    ``generalized``…, as :func:`cecli.ce` takes them); each library gets those that
     differ from cecli's defaults, mapped onto its own arguments.  A library without this
     loss, input or option is :class:`Missing`, with what it has instead; with ``library``
     only that one is asked, and its lack raises :class:`Unsupported`.
@@ -1251,6 +1711,8 @@ def compare_frameworks(
         logits = not options["probs"]
     label_matrix = np.asarray(labels, dtype=np.float64)
     pred_matrix = np.atleast_2d(np.asarray(preds, dtype=np.float64))
+    if given.get("sample_weights") is not None:  # one per row, as the libraries take them
+        given["sample_weights"] = sample_weight_vector(given["sample_weights"], result.rows)
     problem = make_problem(loss, label_matrix, pred_matrix, logits=logits, options=given)
     exact = np.asarray(result.grad if isinstance(result, GradResult) else result.loss)
     found = [reproduce(only, problem)] if only is not None else reproduce_all(problem)
@@ -1272,3 +1734,7 @@ def like(
     (found,) = compare_frameworks(loss, labels, preds, library=library, **options).found
     assert isinstance(found, Reproduction)  # reproduce raises instead of returning Missing
     return found
+
+
+# Built last: the entries name the checks and notes defined above.
+ENTRIES: tuple[Entry | Gap, ...] = _entries()

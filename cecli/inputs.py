@@ -54,13 +54,16 @@ def read_argument(text: str, stdin: TextIO | None) -> str:
     return stdin.read()
 
 
-def parse_matrix(text: str, name: str, *, class_names: Sequence[str] | None = None) -> FloatArray:
+def parse_matrix(
+    text: str, name: str, *, class_names: Sequence[str] | None = None, masks: bool = False
+) -> FloatArray:
     """Parse one argument into a 2-D float64 array of shape (rows, values).
 
     A row is numbers split by commas and/or whitespace, optionally in ``[]`` or ``()``.  Rows
     are split by ``;`` or newlines, or given as nested brackets.  With ``class_names``, a value
     may be a class name, which stands for its index; a row of one value (a class label) that
     equals a class name is that class, even if the name reads as a number (``--classes 1,0``).
+    With ``masks``, ``-inf`` is read too (a masked logit, a log-probability of 0).
     """
     if not text.strip():
         raise InputError(f"{name} is empty")
@@ -70,7 +73,7 @@ def parse_matrix(text: str, name: str, *, class_names: Sequence[str] | None = No
         rows = [row for row in _ROW_BREAK.split(text) if row.strip()]
         if not rows:
             raise InputError(f"{name} is empty")
-    values = [_parse_row(row, name, index, class_names) for index, row in enumerate(rows, 1)]
+    values = [_parse_row(row, name, index, class_names, masks) for index, row in enumerate(rows, 1)]
     width = len(values[0])
     for index, row_values in enumerate(values, 1):
         if len(row_values) != width:
@@ -99,7 +102,7 @@ def _nested_rows(text: str, name: str) -> list[str]:
 
 
 def _parse_row(
-    row: str, name: str, row_number: int, class_names: Sequence[str] | None
+    row: str, name: str, row_number: int, class_names: Sequence[str] | None, masks: bool = False
 ) -> list[float]:
     body = row.strip()
     if body[:1] in "[(" and body[-1:] in "])":
@@ -111,7 +114,9 @@ def _parse_row(
     # several values (a target vector) numbers are numbers.
     names_first = len(tokens) == 1
     return [
-        _parse_value(token, name, row_number, position, class_names, names_first=names_first)
+        _parse_value(
+            token, name, row_number, position, class_names, names_first=names_first, masks=masks
+        )
         for position, token in enumerate(tokens, 1)
     ]
 
@@ -139,6 +144,7 @@ def _parse_value(
     class_names: Sequence[str] | None,
     *,
     names_first: bool,
+    masks: bool = False,
 ) -> float:
     where = f"{name} row {row_number}, value {position}"
     if not token:
@@ -157,7 +163,7 @@ def _parse_value(
             f"{where}: {token!r} is not a number (class names need class_names)",
             parameter="class_names",
         )
-    if not math.isfinite(value):
+    if not math.isfinite(value) and not (masks and value == -math.inf):
         raise InputError(f"{where}: {token!r} is not a finite number")
     return value
 
@@ -210,11 +216,25 @@ def _as_float_array(values: npt.ArrayLike, name: str, *, finite: bool = True) ->
     return array
 
 
-def _raise_not_finite(array: FloatArray, name: str) -> NoReturn:
-    bad = np.argwhere(~np.isfinite(np.atleast_2d(array)))
+def _raise_not_finite(array: FloatArray, name: str, *, masks: bool = False) -> NoReturn:
+    """Name the first value that is not finite (not -inf either, where ``masks``)."""
+    matrix = np.atleast_2d(array)
+    bad = np.argwhere(~np.isfinite(matrix) & ~(masks & (matrix == -np.inf)))
     row, col = bad[0]
-    value = np.atleast_2d(array)[row, col]
+    value = matrix[row, col]
     raise InputError(f"{name} row {row + 1}, value {col + 1}: {value} is not a finite number")
+
+
+def check_masked_rows(logits: FloatArray, name: str = "PREDS") -> None:
+    """Refuse a row whose every logit is -inf: softmax gives it no class to predict."""
+    if not logits.size or float(logits.min()) != -math.inf:
+        return
+    empty = np.flatnonzero(np.all(logits == -np.inf, axis=1))
+    if empty.size:
+        raise InputError(
+            f"{name} row {int(empty[0]) + 1}: every logit is -inf (masked); softmax needs "
+            "one class that is not"
+        )
 
 
 def _first_outside(matrix: FloatArray, low: float, high: float) -> tuple[int, int] | None:
@@ -240,7 +260,9 @@ def check_probabilities(
 
 
 def as_predictions(preds: npt.ArrayLike, *, logits: bool, name: str = "PREDS") -> FloatArray:
-    """PREDS as an (N, C) matrix; probabilities must lie in [0, 1] unless ``logits``."""
+    """PREDS as an (N, C) matrix; probabilities must lie in [0, 1] unless ``logits``.
+
+    A logit of -inf is a mask: its probability is exactly 0 (+inf and nan are refused)."""
     return predictions_with_range(preds, logits=logits, name=name)[0]
 
 
@@ -251,8 +273,9 @@ def predictions_with_range(
     on the good path (each pass over a large batch costs about as much as the logarithms)."""
     matrix = np.atleast_2d(_as_float_array(preds, name, finite=False))
     low, high = float(matrix.min()), float(matrix.max())
-    if not (math.isfinite(low) and math.isfinite(high)):
-        _raise_not_finite(matrix, name)
+    masked = logits and low == -math.inf  # min and max are nan if any value is
+    if not (math.isfinite(low) or masked) or math.isnan(high) or high == math.inf:
+        _raise_not_finite(matrix, name, masks=logits)
     if not logits and not (low >= 0.0 and high <= 1.0):
         check_probabilities(matrix, name, "; for raw scores use logits=True", parameter="logits")
     return matrix, low, high
@@ -297,6 +320,81 @@ def as_targets(
         targets[np.arange(rows), indices] = 1.0
         return targets, indices
     raise InputError(_shape_message(matrix, (rows, classes), allow_indices, name, preds_name))
+
+
+def as_targets_ignoring(
+    labels: npt.ArrayLike, preds: FloatArray, *, ignore_index: int | None, name: str = "LABELS"
+) -> tuple[FloatArray, IntArray | None, npt.NDArray[np.bool_]]:
+    """As :func:`as_targets` with class indices allowed, where a label equal to
+    ``ignore_index`` marks its row as left out: the row's targets are all 0, its index is
+    ``ignore_index``, and the returned mask is True there.  ``ignore_index`` needs LABELS
+    given as one class index per row."""
+    rows, classes = preds.shape
+    if ignore_index is None:
+        targets, indices = as_targets(labels, preds, allow_indices=True, name=name)
+        return targets, indices, np.zeros(rows, dtype=np.bool_)
+    if isinstance(ignore_index, bool) or not float(ignore_index).is_integer():
+        raise InputError(
+            f"ignore_index must be a whole number, got {ignore_index!r}", parameter="ignore_index"
+        )
+    array = _as_float_array(labels, name)
+    one_per_row = array.size == rows and (array.ndim <= 1 or array.shape[-1] == 1)
+    if not one_per_row or (classes == rows == 1 and array.ndim == 2 and array.shape[1] > 1):
+        raise InputError(
+            f"ignore_index needs {name} as one class index per row", parameter="ignore_index"
+        )
+    vector = array.reshape(-1)
+    ignored = vector == float(ignore_index)
+    kept = np.where(ignored, 0.0, vector).reshape(rows, 1)
+    targets, indices = as_targets(kept, preds, allow_indices=True, name=name)
+    targets[ignored] = 0.0
+    if indices is None:  # one class: a label of one value per row is a distribution
+        raise InputError("ignore_index needs at least 2 classes", parameter="ignore_index")
+    indices[ignored] = int(ignore_index)
+    return targets, indices, ignored
+
+
+def as_log_probabilities(
+    labels: npt.ArrayLike, preds: FloatArray, *, name: str = "LABELS"
+) -> FloatArray:
+    """LABELS given as log-probabilities, of PREDS' shape: each ≤ 0, -inf for probability 0."""
+    matrix = np.atleast_2d(_as_float_array(labels, name, finite=False))
+    if matrix.shape != preds.shape:
+        rows, classes = preds.shape
+        raise InputError(
+            f"{name} has {_rows(matrix.shape[0])} of {_count(matrix.shape[1])} but PREDS has "
+            f"{_rows(rows)} of {_count(classes)}; log targets need one per class"
+        )
+    bad = np.argwhere(~((matrix <= 0.0) & ~np.isnan(matrix)))
+    if bad.size:
+        row, col = (int(v) for v in bad[0])
+        raise InputError(
+            f"{name} row {row + 1}, value {col + 1}: {matrix[row, col]:g} is not a "
+            "log-probability (≤ 0, or -inf)",
+            parameter="log_targets",
+        )
+    return matrix
+
+
+def as_nonnegative(
+    values: npt.ArrayLike, name: str, *, like: FloatArray | None = None
+) -> FloatArray:
+    """An (N, C) matrix of finite values ≥ 0 (unnormalised measures), of ``like``'s shape."""
+    matrix = np.atleast_2d(_as_float_array(values, name))
+    if like is not None and matrix.shape != like.shape:
+        rows, classes = like.shape
+        raise InputError(
+            f"{name} has {_rows(matrix.shape[0])} of {_count(matrix.shape[1])} but PREDS has "
+            f"{_rows(rows)} of {_count(classes)}"
+        )
+    outside = _first_outside(matrix, 0.0, math.inf)
+    if outside is not None:
+        row, col = outside
+        raise InputError(
+            f"{name} row {row + 1}, value {col + 1}: {matrix[row, col]:g} is negative",
+            parameter="generalized",
+        )
+    return matrix
 
 
 def as_class_indices(

@@ -14,6 +14,12 @@ Conventions shared by all of them:
 * ``base`` (``"e"``, ``"2"``, ``"10"``) is the unit of every loss, term and gradient.
 * ``reduction`` reduces across rows: ``"mean"``, ``"sum"`` or ``"none"`` (then ``loss`` is
   ``per_row``).
+* ``sample_weights`` (one weight ≥ 0 per row, or one for every row) weight the rows:
+  ``per_row`` becomes :math:`w_i L_i`, ``sum`` is :math:`\sum_i w_i L_i` and ``mean`` is
+  :math:`\sum_i w_i L_i / \sum_i w_i d_i`, with :math:`d_i` the row's share of the unweighted
+  mean's divisor (1, or C for element-wise means): the weighted mean that files get from a
+  weight column.  A row of weight 0 counts for nothing, even where its loss is infinite.
+  The per-term arrays stay unweighted.
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import get_args
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -32,9 +38,13 @@ from cecli.inputs import (
     InputError,
     as_class_indices,
     as_distributions,
+    as_log_probabilities,
+    as_nonnegative,
     as_predictions,
     as_targets,
+    as_targets_ignoring,
     check_class_names,
+    check_masked_rows,
     predictions_with_range,
 )
 from cecli.numerics import Base, FloatArray
@@ -46,6 +56,7 @@ from cecli.results import (
     GradResult,
     IntArray,
     KLResult,
+    LossResult,
     MultilabelResult,
     Reduction,
     RowLosses,
@@ -53,6 +64,8 @@ from cecli.results import (
 )
 
 DEFAULT_EPS = 1e-7
+
+_Result = TypeVar("_Result", bound=LossResult)
 
 # --- shared pieces -------------------------------------------------------------------------
 
@@ -142,6 +155,94 @@ def reduce_rows(
     return total / divisor
 
 
+def sample_weight_vector(sample_weights: npt.ArrayLike | None, rows: int) -> FloatArray | None:
+    """One finite weight ≥ 0 per row, from one per row or one for all."""
+    if sample_weights is None:
+        return None
+    vector = np.asarray(sample_weights, dtype=np.float64).reshape(-1)
+    if vector.shape[0] == 1:
+        vector = np.full(rows, vector[0])
+    if vector.shape[0] != rows:
+        raise InputError(
+            f"sample_weights has {vector.shape[0]} values, but PREDS has {rows} rows",
+            parameter="sample_weights",
+        )
+    bad = np.flatnonzero(~np.isfinite(vector) | (vector < 0))
+    if bad.size:
+        position = int(bad[0])
+        raise InputError(
+            f"sample_weights value {position + 1}: {vector[position]:g} is not a finite weight ≥ 0",
+            parameter="sample_weights",
+        )
+    return vector
+
+
+def _weigh(weights: FloatArray, values: FloatArray) -> FloatArray:
+    """``w·values`` row by row; a row of weight 0 is 0 whatever its value (inf, nan)."""
+    shaped = weights.reshape((-1,) + (1,) * (values.ndim - 1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(shaped == 0.0, 0.0, shaped * values)
+
+
+def _weighted_reduction(
+    weights: FloatArray,
+    totals: FloatArray,
+    divisors: FloatArray,
+    reduction: Reduction,
+    parameter: str = "sample_weights",
+) -> float:
+    """``Σ w·totals`` (sum) or ``Σ w·totals / Σ w·divisors`` (mean), each sum exact."""
+    counted = weights != 0.0
+    total = numerics.ExactSum()
+    total.add_products(weights[counted], totals[counted])
+    if reduction == "sum":
+        return total.value()
+    divisor = numerics.ExactSum()
+    divisor.add_products(weights[counted], divisors[counted])
+    if divisor.is_zero():
+        what = "every row is ignored" if parameter == "ignore_index" else "the weights sum to 0"
+        raise InputError(f"{what}; the weighted mean is undefined", parameter=parameter)
+    return total.ratio(divisor)
+
+
+def _row_weights(
+    sample_weights: npt.ArrayLike | None, ignored: npt.NDArray[np.bool_] | None, rows: int
+) -> FloatArray | None:
+    """The sample weights with the ignored rows' set to 0 (None: every row weighs 1)."""
+    weights = sample_weight_vector(sample_weights, rows)
+    if ignored is None or not ignored.any():
+        return weights
+    return np.where(ignored, 0.0, 1.0 if weights is None else weights)
+
+
+def _with_sample_weights(
+    result: _Result,
+    sample_weights: npt.ArrayLike | None,
+    ignored: npt.NDArray[np.bool_] | None = None,
+) -> _Result:
+    """``result`` with its rows weighted (ignored rows weigh 0): per-row values, row shares
+    and every reduced value (the loss and its companions, ``entropy``, ``positive``, ``ce``…)."""
+    weights = _row_weights(sample_weights, ignored, result.rows)
+    if weights is None:
+        return result
+    parameter = "sample_weights" if sample_weights is not None else "ignore_index"
+    reduction = result.reduction
+    changes: dict[str, Any] = {
+        "per_row": _weigh(weights, result.per_row),
+        "row_totals": _weigh(weights, result.row_totals),
+        "row_divisors": _weigh(weights, result.row_divisors),
+        "row_extras": {name: _weigh(weights, v) for name, v in result.row_extras.items()},
+    }
+    for name, totals in {"loss": result.row_totals, **result.row_extras}.items():
+        if reduction == "none":
+            changes[name] = _weigh(weights, getattr(result, name))
+        else:
+            changes[name] = _weighted_reduction(
+                weights, totals, result.row_divisors, reduction, parameter
+            )
+    return replace(result, **changes)
+
+
 class _Model:
     """Model probabilities p and their logs (in nats), with 1 - p and log(1 - p) on demand.
 
@@ -222,6 +323,7 @@ def _from_probabilities(preds: FloatArray, eps: float) -> _Model:
 def _categorical(preds: FloatArray, *, logits: bool, eps: float) -> _Model:
     if not logits:
         return _from_probabilities(preds, eps)
+    check_masked_rows(preds)
     log_p = numerics.log_softmax(preds)
 
     def complement() -> tuple[FloatArray, FloatArray]:
@@ -271,14 +373,19 @@ def _prepare_categorical(
     logits: bool,
     normalize: bool,
     class_names: Sequence[str] | None,
-) -> tuple[FloatArray, FloatArray, IntArray | None, tuple[int, ...], tuple[str, ...] | None]:
+    ignore_index: int | None = None,
+) -> tuple[
+    FloatArray, FloatArray, IntArray | None, tuple[int, ...], tuple[str, ...] | None, BoolArray
+]:
     matrix = as_predictions(preds, logits=logits)
-    targets, indices = as_targets(labels, matrix, allow_indices=True)
+    targets, indices, ignored = as_targets_ignoring(labels, matrix, ignore_index=ignore_index)
+    if ignored.any():  # the targets say which rows count; no index stands for an ignored row
+        indices = None
     names = check_class_names(class_names, matrix.shape[1])
     off: tuple[int, ...] = ()
     if not logits:
         matrix, off = as_distributions(matrix, normalize=normalize)
-    return matrix, targets, indices, off, names
+    return matrix, targets, indices, off, names, ignored
 
 
 # --- ce ------------------------------------------------------------------------------------
@@ -292,6 +399,8 @@ def categorical_cross_entropy(
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
+    sample_weights: npt.ArrayLike | None = None,
+    ignore_index: int | None = None,
     weights: npt.ArrayLike | None = None,
     smoothing: float = 0.0,
     normalize: bool = False,
@@ -312,6 +421,10 @@ def categorical_cross_entropy(
         labels: (N, C) one-hot or soft targets, or (N,)/(N, 1) class indices.
         preds: (N, C) probabilities, or logits with ``logits=True``.
         weights: (C,) non-negative class weights.
+        sample_weights: (N,) non-negative row weights, or one for every row.
+        ignore_index: a class-index label that marks its row as left out: the row's value
+            is 0 and the mean's divisor leaves it out (PyTorch's ``ignore_index``, Keras'
+            ``ignore_class``).
         normalize: renormalise probability rows to sum to 1 before clipping.
         class_names: one name per class (only carried to the output).
 
@@ -326,13 +439,15 @@ def categorical_cross_entropy(
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
     _check_range("smoothing", smoothing, 0.0, 1.0, closed_high=True)
-    matrix, targets, indices, off, names = _prepare_categorical(
-        labels, preds, logits=logits, normalize=normalize, class_names=class_names
-    )
+    matrix, targets, indices, off, names, ignored = _prepare_categorical(
+        labels, preds, logits=logits, normalize=normalize, class_names=class_names,
+        ignore_index=ignore_index,
+    )  # fmt: skip
     rows, classes = matrix.shape
     weight_vector = _class_weights(weights, classes)
     if smoothing:
         targets = (1.0 - smoothing) * targets + smoothing / classes
+        targets[ignored] = 0.0
     model = _categorical(matrix, logits=logits, eps=eps)
     # Huge weights may make a term or a row's total overflow: inf is then its rounded value.
     with np.errstate(over="ignore"):
@@ -342,9 +457,9 @@ def categorical_cross_entropy(
         per_row: FloatArray = terms.sum(axis=1)
         row_divisors = np.ones(rows) if weight_vector is None else weighted_targets.sum(axis=1)
         loss = reduce_rows(per_row, reduction, float(rows))
-    if weight_vector is not None and reduction == "mean":
+    if weight_vector is not None and reduction == "mean" and not ignored.any():
         loss = _class_weighted_mean(targets, weight_vector, log_p_in_base)
-    return CrossEntropyResult(
+    result = CrossEntropyResult(
         loss=loss,
         per_row=per_row,
         base=canonical_base,
@@ -365,6 +480,7 @@ def categorical_cross_entropy(
         row_totals=per_row,
         row_divisors=row_divisors,
     )
+    return _with_sample_weights(result, sample_weights, ignored)
 
 
 def categorical_cross_entropy_rows(
@@ -479,6 +595,8 @@ def label_smoothing(
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
+    sample_weights: npt.ArrayLike | None = None,
+    ignore_index: int | None = None,
     normalize: bool = False,
     class_names: Sequence[str] | None = None,
 ) -> SmoothingResult:
@@ -499,10 +617,13 @@ def label_smoothing(
         "reduction": reduction,
         "normalize": normalize,
         "class_names": class_names,
+        "sample_weights": sample_weights,
+        "ignore_index": ignore_index,
     }
+    # Both are weighted (and their ignored rows left out) by categorical_cross_entropy.
     smoothed = categorical_cross_entropy(labels, preds, smoothing=smoothing, **options)  # type: ignore[arg-type]
     hard = categorical_cross_entropy(labels, preds, **options)  # type: ignore[arg-type]
-    return SmoothingResult(
+    result = SmoothingResult(
         loss=smoothed.loss,
         per_row=smoothed.per_row,
         base=smoothed.base,
@@ -528,6 +649,7 @@ def label_smoothing(
         per_row_hard=hard.per_row,
         loss_hard=hard.loss,
     )
+    return result
 
 
 # --- bce and multilabel --------------------------------------------------------------------
@@ -552,6 +674,7 @@ def _binary_terms(
     pos_weight: float,
     neg_weight: float,
     smoothing: float,
+    weights: npt.ArrayLike | None = None,
 ) -> _BinaryTerms:
     _check_range("pos_weight", pos_weight, 0.0, math.inf, closed_high=False)
     _check_range("neg_weight", neg_weight, 0.0, math.inf, closed_high=False)
@@ -561,8 +684,14 @@ def _binary_terms(
     if smoothing:
         targets = targets * (1.0 - smoothing) + smoothing / 2.0
     model = _binary(matrix, logits=logits, eps=eps)
-    positive = _weighted_neg_log(pos_weight * targets, model.log_in(base))
-    negative = _in_base(_weighted_neg_log(neg_weight * (1.0 - targets), model.log_not_p), base)
+    # Class weights scale both terms of an element, as PyTorch's weight= does.
+    scale = _class_weights(weights, matrix.shape[1])
+    scale = np.ones(matrix.shape[1]) if scale is None else scale
+    with np.errstate(over="ignore"):
+        positive_weight, negative_weight = pos_weight * scale, neg_weight * scale
+        positive = _weighted_neg_log(positive_weight * targets, model.log_in(base))
+        negative_terms = _weighted_neg_log(negative_weight * (1.0 - targets), model.log_not_p)
+    negative = _in_base(negative_terms, base)
     return _BinaryTerms(matrix, targets, model, positive, negative)
 
 
@@ -574,8 +703,10 @@ def binary_cross_entropy(
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
+    sample_weights: npt.ArrayLike | None = None,
     pos_weight: float = 1.0,
     smoothing: float = 0.0,
+    weights: npt.ArrayLike | None = None,
     class_names: Sequence[str] | None = None,
 ) -> BinaryResult:
     r"""Binary cross-entropy, element by element.
@@ -592,6 +723,8 @@ def binary_cross_entropy(
         labels: (N, C) labels in [0, 1], the same shape as ``preds``.
         preds: (N, C) probabilities, or logits with ``logits=True``.
         pos_weight: W, the weight of the positive term.
+        weights: (C,) class weights w_c ≥ 0 scaling both terms of each element of class c
+            (PyTorch's ``weight``); the mean still divides by N·C.
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
     parts = _binary_terms(
@@ -603,10 +736,11 @@ def binary_cross_entropy(
         pos_weight=pos_weight,
         neg_weight=1.0,
         smoothing=smoothing,
+        weights=weights,
     )
     rows, classes = parts.matrix.shape
     row_totals, per_row, loss = _element_reduction(parts.positive + parts.negative, reduction)
-    return BinaryResult(
+    result = BinaryResult(
         loss=per_row if reduction == "none" else loss,
         per_row=per_row,
         base=canonical_base,
@@ -629,6 +763,7 @@ def binary_cross_entropy(
         row_totals=row_totals,
         row_divisors=np.full(rows, float(classes)),
     )
+    return _with_sample_weights(result, sample_weights)
 
 
 def multilabel_cross_entropy(
@@ -639,8 +774,10 @@ def multilabel_cross_entropy(
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
+    sample_weights: npt.ArrayLike | None = None,
     pos_weight: float = 1.0,
     neg_weight: float = 1.0,
+    weights: npt.ArrayLike | None = None,
     class_names: Sequence[str] | None = None,
 ) -> MultilabelResult:
     r"""Multi-label loss: one sigmoid BCE per class, summed over classes.
@@ -651,7 +788,7 @@ def multilabel_cross_entropy(
 
     The per-row value is a sum over classes (not a mean), so many easy negatives add up and
     can drown out a few positives; ``positive`` and ``negative`` report the two sums under the
-    same reduction across rows.
+    same reduction across rows.  ``weights`` (C,) scale both terms of class c.
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
     parts = _binary_terms(
@@ -663,12 +800,13 @@ def multilabel_cross_entropy(
         pos_weight=pos_weight,
         neg_weight=neg_weight,
         smoothing=0.0,
+        weights=weights,
     )
     rows, classes = parts.matrix.shape
     per_row_positive = _row_sums(parts.positive)
     per_row_negative = _row_sums(parts.negative)
     per_row = _row_sums(parts.positive + parts.negative)
-    return MultilabelResult(
+    result = MultilabelResult(
         loss=reduce_rows(per_row, reduction, rows),
         per_row=per_row,
         base=canonical_base,
@@ -694,6 +832,7 @@ def multilabel_cross_entropy(
         row_divisors=np.ones(rows),
         row_extras={"positive": per_row_positive, "negative": per_row_negative},
     )
+    return _with_sample_weights(result, sample_weights)
 
 
 # --- kl ------------------------------------------------------------------------------------
@@ -707,6 +846,9 @@ def kl_divergence(
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
+    sample_weights: npt.ArrayLike | None = None,
+    log_targets: bool = False,
+    generalized: bool = False,
     normalize: bool = False,
     class_names: Sequence[str] | None = None,
 ) -> KLResult:
@@ -719,31 +861,64 @@ def kl_divergence(
     with :math:`0 \log(0/q) = 0` and :math:`p \log(p/0) = \infty` for :math:`p > 0`.  ``eps``
     clips Q only; P is never clipped.  From logits, :math:`\log q = \log\mathrm{softmax}(z)`.
 
+    With ``generalized``, P and Q are unnormalised measures (any values ≥ 0) and each term is
+    :math:`p \log(p/q) - p + q \ge 0` (the generalised KL divergence, optax's
+    ``convex_kl_divergence``); ``eps`` then only raises q to at least ε.
+
     Args:
-        labels: P, (N, C) true distributions.
+        labels: P, (N, C) true distributions; with ``log_targets`` their logarithms
+            (each ≤ 0, -inf for 0), as PyTorch's ``kl_div(log_target=True)`` takes them.
         preds: Q, (N, C) model distributions, or logits with ``logits=True``.
 
     References:
         Cover and Thomas, *Elements of Information Theory* (2006), §2.3.
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
-    q_given = as_predictions(preds, logits=logits)
-    p, _ = as_targets(labels, q_given, allow_indices=False)
+    if generalized and not logits:
+        q_given = as_nonnegative(preds, "PREDS")
+    else:
+        q_given = as_predictions(preds, logits=logits)
+    given_log_p = None
+    if log_targets:
+        given_log_p = as_log_probabilities(labels, q_given)
+        p = np.exp(given_log_p)
+    elif generalized:
+        p = as_nonnegative(labels, "LABELS", like=q_given)
+    else:
+        p, _ = as_targets(labels, q_given, allow_indices=False)
     names = check_class_names(class_names, q_given.shape[1])
-    p, off_p = as_distributions(p, normalize=normalize, name="LABELS")
+    off_p: tuple[int, ...] = ()
     off_q: tuple[int, ...] = ()
-    if not logits:
+    if not generalized:
+        p, off_p = as_distributions(p, normalize=normalize, name="LABELS")
+        if normalize and given_log_p is not None:
+            given_log_p = None  # renormalised: log p is taken from the new p
+    if not logits and not generalized:
         q_given, off_q = as_distributions(q_given, normalize=normalize)
-    model = _categorical(q_given, logits=logits, eps=eps)
+    if generalized and not logits:
+        q = np.maximum(q_given, eps)
+        with np.errstate(divide="ignore"):
+            log_q = np.log(q)
+        no_high = np.zeros(q.shape, dtype=np.bool_)
+        model = _Model(q, log_q, q_given < eps, no_high, lambda: (1.0 - q, np.log1p(-q)))
+    else:
+        model = _categorical(q_given, logits=logits, eps=eps)
     with np.errstate(divide="ignore"):
-        log_p = np.log(p)
+        log_p = np.log(p) if given_log_p is None else given_log_p
     # Where q is a float, split p·log(p/q) into a part ≥ 0 and the exact p - q, so sums over
     # classes keep their digits when Q ≈ P; where softmax underflowed or q was clipped to
     # 1 - eps (not a float), only log q itself is exact.
+    # Log targets give log p itself, which exp(log p) only rounds: take it as given.
     exact_q = (model.probs >= np.finfo(np.float64).tiny) & ~model.clipped_high
+    exact_q &= given_log_p is None
     ratio_part, difference = numerics.kl_parts(p, model.probs)
     with np.errstate(invalid="ignore"):
         fallback = _weighted_neg_log(p, model.log_p - log_p)
+    if generalized:
+        # p·log(p/q) - p + q: the ratio part alone where q is a float (its p - q cancels).
+        with np.errstate(invalid="ignore", over="ignore"):
+            fallback = fallback - p + model.probs
+        difference = np.zeros_like(difference)
     ratio_part = np.where(exact_q, ratio_part, fallback)
     difference = np.where(exact_q, difference, 0.0)
     rows = p.shape[0]
@@ -753,7 +928,7 @@ def kl_divergence(
     cross_terms = _in_base(_weighted_neg_log(p, model.log_p), canonical_base)
     per_row_entropy: FloatArray = entropy_terms.sum(axis=1)
     per_row_cross: FloatArray = cross_terms.sum(axis=1)
-    return KLResult(
+    result = KLResult(
         loss=reduce_rows(per_row, reduction, rows),
         per_row=per_row,
         base=canonical_base,
@@ -778,6 +953,7 @@ def kl_divergence(
         row_divisors=np.ones(rows),
         row_extras={"entropy": per_row_entropy, "cross_entropy": per_row_cross},
     )
+    return _with_sample_weights(result, sample_weights)
 
 
 # --- grad ----------------------------------------------------------------------------------
@@ -792,6 +968,8 @@ def logit_gradient(
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
+    sample_weights: npt.ArrayLike | None = None,
+    ignore_index: int | None = None,
     class_names: Sequence[str] | None = None,
     probs: bool | None = None,
 ) -> GradResult:
@@ -815,7 +993,18 @@ def logit_gradient(
         logits = not probs
     probs = not logits
     matrix = as_predictions(preds, logits=logits)
-    targets, indices = as_targets(labels, matrix, allow_indices=not sigmoid)
+    ignored = None
+    if sigmoid:
+        if ignore_index is not None:
+            raise InputError(
+                "ignore_index needs class-index labels; the sigmoid gradient takes 0/1 labels",
+                parameter="ignore_index",
+            )
+        targets, indices = as_targets(labels, matrix, allow_indices=False)
+    else:
+        targets, indices, ignored = as_targets_ignoring(labels, matrix, ignore_index=ignore_index)
+        if ignored.any():
+            indices = None
     names = check_class_names(class_names, matrix.shape[1])
     classes = matrix.shape[1]
     clipped = np.zeros(matrix.shape, dtype=np.bool_)
@@ -828,6 +1017,19 @@ def logit_gradient(
     gradient = _sigmoid_gradient if sigmoid else _softmax_gradient
     grad, per_row_totals, used_probs, divisor = gradient(targets, z)
     scale = 1.0 / divisor if reduction == "mean" else 1.0
+    weights = _row_weights(sample_weights, ignored, matrix.shape[0])
+    weights_parameter = "sample_weights" if sample_weights is not None else "ignore_index"
+    row_scale = np.full(matrix.shape[0], scale)
+    if weights is not None:
+        # Each row's gradient times its weight; the mean divides by Σ w (Σ w·C with sigmoid).
+        share = np.full(matrix.shape[0], float(classes) if sigmoid else 1.0)
+        row_scale = weights
+        if reduction == "mean":
+            # Refuses weights that sum to 0 (or every row ignored).
+            _weighted_reduction(weights, share, share, "mean", weights_parameter)
+            total_weight = numerics.ExactSum()
+            total_weight.add_products(weights, share)
+            row_scale = weights / total_weight.value()
     grad_probs = None
     if model is not None:
         # y/p beyond the largest float (p subnormal) is ±inf, its rounded value.
@@ -835,11 +1037,11 @@ def logit_gradient(
             raw = np.where(targets == 0.0, 0.0, -targets / model.probs)
             if sigmoid:
                 raw += np.where(targets == 1.0, 0.0, (1.0 - targets) / model.not_probs)
-        grad_probs = _in_base(raw * scale, canonical_base)
+        grad_probs = _in_base(_weigh(row_scale, raw), canonical_base)
     per_row_totals = _in_base(per_row_totals, canonical_base)
     per_row = _element_rows(per_row_totals, classes, reduction) if sigmoid else per_row_totals
     loss = reduce_rows(per_row_totals, reduction, divisor)
-    return GradResult(
+    result = GradResult(
         loss=per_row if reduction == "none" else loss,
         per_row=per_row,
         base=canonical_base,
@@ -854,17 +1056,19 @@ def logit_gradient(
         logits_used=z,
         probs=used_probs,
         clipped=clipped,
-        grad=_in_base(grad * scale, canonical_base),
+        grad=_in_base(grad * row_scale[:, np.newaxis], canonical_base),
         grad_probs=grad_probs,
         sigmoid=sigmoid,
         row_totals=per_row_totals,
         row_divisors=np.full(matrix.shape[0], float(classes) if sigmoid else 1.0),
     )
+    return _with_sample_weights(result, sample_weights, ignored)
 
 
 def _softmax_gradient(
     targets: FloatArray, z: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, float]:
+    check_masked_rows(z)
     log_s = numerics.log_softmax(z)
     softmax = np.exp(log_s)
     mass = targets.sum(axis=1, keepdims=True)
@@ -904,6 +1108,9 @@ def focal_loss(
     eps: float = DEFAULT_EPS,
     base: str = "e",
     reduction: Reduction = "mean",
+    sample_weights: npt.ArrayLike | None = None,
+    ignore_index: int | None = None,
+    smoothing: float = 0.0,
     normalize: bool = False,
     class_names: Sequence[str] | None = None,
 ) -> FocalResult:
@@ -922,7 +1129,9 @@ def focal_loss(
         \ell = -α_t (1 - p_t)^γ \log p_t
 
     (for soft labels :math:`p_t = y p + (1-y)(1-p)`, :math:`α_t = yα + (1-y)(1-α)` and the
-    log term is the BCE term).  Without ``alpha`` there is no α weighting at all.  ``ce`` in
+    log term is the BCE term).  ``smoothing`` ε smooths the targets first, as Keras'
+    ``label_smoothing`` does: :math:`(1-ε)\,y + ε/C`, binary :math:`y(1-ε) + ε/2`.
+    Without ``alpha`` there is no α weighting at all.  ``ce`` in
     the result is the plain cross-entropy (γ = 0, no α) on the same input and reduction.
 
     References:
@@ -930,18 +1139,30 @@ def focal_loss(
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
     _check_range("gamma", gamma, 0.0, math.inf, closed_high=False)
+    _check_range("smoothing", smoothing, 0.0, 1.0, closed_high=True)
     if alpha is not None:
         high = 1.0 if binary else math.inf
         _check_range("alpha", alpha, 0.0, high, closed_high=binary)
     if binary:
-        return _binary_focal(
+        if ignore_index is not None:
+            raise InputError(
+                "ignore_index needs class-index labels; binary focal loss takes 0/1 labels",
+                parameter="ignore_index",
+            )
+        binary_result = _binary_focal(
             labels, preds, gamma=gamma, alpha=alpha, logits=logits, eps=eps,
             base=canonical_base, reduction=reduction, class_names=class_names,
+            smoothing=smoothing,
         )  # fmt: skip
-    matrix, targets, indices, off, names = _prepare_categorical(
-        labels, preds, logits=logits, normalize=normalize, class_names=class_names
-    )
-    rows = matrix.shape[0]
+        return _with_sample_weights(binary_result, sample_weights)
+    matrix, targets, indices, off, names, ignored = _prepare_categorical(
+        labels, preds, logits=logits, normalize=normalize, class_names=class_names,
+        ignore_index=ignore_index,
+    )  # fmt: skip
+    rows, classes = matrix.shape
+    if smoothing:
+        targets = (1.0 - smoothing) * targets + smoothing / classes
+        targets[ignored] = 0.0
     model = _categorical(matrix, logits=logits, eps=eps)
     modulating = model.not_probs**gamma
     ce_terms = _weighted_neg_log(targets, model.log_in(canonical_base))
@@ -949,7 +1170,7 @@ def focal_loss(
     terms = np.where(targets == 0.0, 0.0, factor * ce_terms)
     per_row: FloatArray = terms.sum(axis=1)
     per_row_ce: FloatArray = ce_terms.sum(axis=1)
-    return FocalResult(
+    result = FocalResult(
         loss=reduce_rows(per_row, reduction, rows),
         per_row=per_row,
         base=canonical_base,
@@ -977,6 +1198,7 @@ def focal_loss(
         row_divisors=np.ones(rows),
         row_extras={"ce": per_row_ce},
     )
+    return _with_sample_weights(result, sample_weights, ignored)
 
 
 def _binary_focal(
@@ -990,10 +1212,11 @@ def _binary_focal(
     base: Base,
     reduction: Reduction,
     class_names: Sequence[str] | None,
+    smoothing: float = 0.0,
 ) -> FocalResult:
     parts = _binary_terms(
         labels, preds, logits=logits, eps=eps, base=base,
-        pos_weight=1.0, neg_weight=1.0, smoothing=0.0,
+        pos_weight=1.0, neg_weight=1.0, smoothing=smoothing,
     )  # fmt: skip
     y = parts.targets
     model = parts.model

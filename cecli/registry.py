@@ -46,7 +46,7 @@ def _logit_gradient(*, sigmoid: bool) -> Callable[..., FloatArray]:
             or options.get("pos_weight", 1.0) != 1.0
             or options.get("neg_weight", 1.0) != 1.0
         )
-        if reweighted:
+        if reweighted or _reshaped(options):
             raise _NoGradient
         keywords = {k: options[k] for k in ("logits", "eps", "base", "reduction") if k in options}
         return losses.logit_gradient(
@@ -56,8 +56,18 @@ def _logit_gradient(*, sigmoid: bool) -> Callable[..., FloatArray]:
     return gradient
 
 
+def _reshaped(options: dict[str, Any]) -> bool:
+    """Options whose gradient the closed forms here leave out: row weights, ignored rows,
+    KL's log targets and generalised form."""
+    keywords = ("sample_weights", "ignore_index", "log_targets", "generalized")
+    return any(options.get(name) is not None and options.get(name) is not False
+               for name in keywords)  # fmt: skip
+
+
 def _focal_gradient(labels: FloatArray, preds: FloatArray, **options: Any) -> FloatArray:
     options.pop("normalize", None)
+    if _reshaped(options) or options.pop("smoothing", 0.0) != 0.0:
+        raise _NoGradient
     return losses.focal_gradient(labels, preds, **options)
 
 

@@ -267,7 +267,7 @@ def frameworks_differ() -> Stop:
     )
     return Stop(
         "Why does my framework give a different number?",
-        "The same input, p = 0 on the true class, in four libraries. Each is right by its own "
+        "The same input, p = 0 on the true class, in five libraries. Each is right by its own "
         "conventions: whether and where it clips, and in which dtype it computes.",
         (),
         (

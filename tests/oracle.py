@@ -110,20 +110,23 @@ def bce_elements(
     pos_weight: float = 1.0,
     neg_weight: float = 1.0,
     smoothing: float = 0.0,
+    weights: Row | None = None,
 ) -> tuple[list[list[Mpf]], list[list[Mpf]]]:
-    """Positive terms -W+·y·log p and negative terms -W-·(1-y)·log(1-p), element-wise."""
+    """Positive terms -w_c·W+·y·log p and negative terms -w_c·W-·(1-y)·log(1-p)."""
     positive, negative = [], []
     for y_row, p_row in zip(targets, preds, strict=True):
         pos_row, neg_row = [], []
-        for y_value, p_value in zip(y_row, p_row, strict=True):
+        scales = [1.0] * len(p_row) if weights is None else weights
+        for y_value, p_value, scale in zip(y_row, p_row, scales, strict=True):
             y = mpf(y_value) * (1 - mpf(smoothing)) + mpf(smoothing) / 2
             if logits:
                 log_p, log_not_p = log_sigmoid(p_value), log_sigmoid(-p_value)
             else:
                 p = clip(p_value, eps)
                 log_p, log_not_p = log(p), log(1 - p)
-            pos_row.append(term(pos_weight * y, log_p) / ln_base(base))
-            neg_row.append(term(neg_weight * (1 - y), log_not_p) / ln_base(base))
+            w = mpf(scale)
+            pos_row.append(term(w * pos_weight * y, log_p) / ln_base(base))
+            neg_row.append(term(w * neg_weight * (1 - y), log_not_p) / ln_base(base))
         positive.append(pos_row)
         negative.append(neg_row)
     return positive, negative
@@ -228,16 +231,18 @@ def focal(
     eps: float = 1e-7,
     base: str = "e",
     reduction: str = "mean",
+    smoothing: float = 0.0,
 ) -> tuple[Mpf | list[Mpf], list[Mpf]]:
-    """Multiclass: per row -Σ y·α·(1-p)^γ·log p, mean over rows."""
+    """Multiclass: per row -Σ y'·α·(1-p)^γ·log p, y' = (1-ε)·y + ε/C; mean over rows."""
     rows = []
     a = mpf(1) if alpha is None else mpf(alpha)
     for y_row, p_row in zip(targets, preds, strict=True):
         p = softmax(p_row) if logits else [clip(v, eps) for v in p_row]
+        smoothed = [(1 - mpf(smoothing)) * mpf(y) + mpf(smoothing) / len(y_row) for y in y_row]
         rows.append(
             mp.fsum(
-                mpf(0) if y == 0 else -mpf(y) * a * (1 - pc) ** mpf(gamma) * mp.log(pc)
-                for y, pc in zip(y_row, p, strict=True)
+                mpf(0) if y == 0 else -y * a * (1 - pc) ** mpf(gamma) * mp.log(pc)
+                for y, pc in zip(smoothed, p, strict=True)
             )
             / ln_base(base)
         )
@@ -273,3 +278,50 @@ def binary_focal(
     if reduction == "none":
         return per_row, per_row
     return reduce(row_sums, reduction, mpf(len(row_sums) * classes)), per_row
+
+
+def weigh_rows(
+    totals: list[Mpf], weights: Row, reduction: str, divisors: Row | None = None
+) -> Mpf | list[Mpf]:
+    """Rows weighted by ``weights``: w·t (none), Σ w·t (sum) or Σ w·t / Σ w·d (mean), for
+    row totals t and each row's share d of the unweighted mean's divisor (1 unless given).
+    A row of weight 0 counts for nothing, whatever its total."""
+    w = [mpf(v) for v in weights]
+    d = [mpf(1)] * len(totals) if divisors is None else [mpf(v) for v in divisors]
+    shares = [mpf(0) if wi == 0 else wi * t for wi, t in zip(w, totals, strict=True)]
+    if reduction == "none":
+        return shares
+    total = mp.fsum(shares)
+    if reduction == "sum":
+        return total
+    return total / mp.fsum(wi * di for wi, di in zip(w, d, strict=True))
+
+
+def soft_binary_focal(
+    targets: Matrix, preds: Matrix, *, gamma: float = 2.0, smoothing: float = 0.0,
+    logits: bool = False, eps: float = 1e-7,
+) -> Mpf:  # fmt: skip
+    """Mean over elements of (1 - p_t)^γ·BCE(y', p), y' = y(1-ε) + ε/2, p_t = y'p + (1-y')(1-p)."""
+    total, count = [], 0
+    for y_row, p_row in zip(targets, preds, strict=True):
+        for y_value, value in zip(y_row, p_row, strict=True):
+            y = mpf(y_value) * (1 - mpf(smoothing)) + mpf(smoothing) / 2
+            p, not_p = (sigmoid(value), sigmoid(-value)) if logits else (clip(value, eps), None)
+            not_p = 1 - p if not_p is None else not_p
+            bce = term(y, log(p)) + term(1 - y, log(not_p))
+            p_t = y * p + (1 - y) * not_p
+            total.append((1 - p_t) ** mpf(gamma) * bce)
+            count += 1
+    return mp.fsum(total) / count
+
+
+def generalized_kl(p_rows: Matrix, q_rows: Matrix, *, eps: float = 1e-7) -> list[Mpf]:
+    """Per row Σ p·log(p/q) - p + q for unnormalised P and Q (q raised to at least eps)."""
+    rows = []
+    for p_row, q_row in zip(p_rows, q_rows, strict=True):
+        terms = []
+        for p_value, q_value in zip(p_row, q_row, strict=True):
+            p, q = mpf(p_value), max(mpf(q_value), mpf(eps))
+            terms.append((mpf(0) if p == 0 else p * mp.log(p / q)) - p + q)
+        rows.append(mp.fsum(terms))
+    return rows

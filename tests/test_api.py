@@ -210,9 +210,9 @@ ERRORS: list[tuple[Any, str, list[str], str]] = [
     ),
     (
         lambda: cecli.like("ce", [0], [[0.5, 0.5]], library="jax"),
-        "library takes torch, keras, sklearn or optax, not 'jax'",
+        "library takes torch, keras, tf-keras, sklearn or optax, not 'jax'",
         ["ce", "0", "0.5,0.5", "--like", "jax"],
-        "--like takes torch, keras, sklearn or optax, not 'jax'",
+        "--like takes torch, keras, tf-keras, sklearn or optax, not 'jax'",
     ),
 ]
 
@@ -278,7 +278,7 @@ def test_compare_frameworks_gives_the_json_of_frameworks(
     assert isinstance(comparison, cecli.FrameworksComparison)
     document = cli_json(capsys, *args, "--frameworks")
     assert comparison.to_json() == document
-    assert set(document["frameworks"]) == {"torch", "keras", "sklearn", "optax"}
+    assert set(document["frameworks"]) == {"torch", "keras", "tf-keras", "sklearn", "optax"}
 
 
 def test_like_gives_the_json_of_like_torch(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from cecli import frameworks
 from cecli.frameworks import LIBRARIES, Entry, Gap, find
+from cecli.inputs import InputError
 from tests.helpers import run, within_rounding
 
 COMMANDS = ("ce", "bce", "multilabel", "kl", "grad", "smooth", "focal")
@@ -38,7 +39,8 @@ def test_every_combination_has_an_entry_or_says_what_is_missing(
     if isinstance(entry, Gap):
         assert "nearest" in entry.message or "add --" in entry.message
     else:
-        assert entry.dtype == ("float32" if library in ("keras", "optax") else "float64")
+        float32 = library in ("keras", "tf-keras", "optax")
+        assert entry.dtype == ("float32" if float32 else "float64")
 
 
 def test_adding_a_library_is_adding_entries() -> None:
@@ -46,6 +48,61 @@ def test_adding_a_library_is_adding_entries() -> None:
     assert kinds == {Entry, Gap}
     pairs = [(e.library, e.command, e.inputs) for e in frameworks.ENTRIES]
     assert len(pairs) == len(set(pairs))
+
+
+def _toy_mean_nll(problem: frameworks.Problem, entry: Entry) -> np.ndarray:
+    """A made-up library: float64, no clipping, −log p of each row's arg-max label, mean."""
+    indices = problem.hard_indices()
+    assert indices is not None
+    picked = problem.preds[np.arange(problem.rows), indices]
+    return np.asarray(np.mean(-np.log(picked)))
+
+
+def test_a_toy_library_is_one_framework_and_its_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding a library touches nothing in frameworks.py but FRAMEWORKS and ENTRIES."""
+    toy = frameworks.Framework(
+        "toy", "Toy", "import toy", aliases=("toylib",), hints={"weights": " (nearest: toy.w)"}
+    )
+    entries = (
+        Entry("toy", "ce", "probs", "toy.nll", "float64", _toy_mean_nll,
+              lambda problem, entry: f"toy.nll({problem.preds.tolist()})",
+              notes=lambda problem, entry: ["takes the arg-max"],
+              variant=lambda problem: "toy.sparse_nll" if problem.indices is not None else None),
+        Gap("toy", "ce", "logits", "toy has no logits; nearest: toy.softmax first"),
+    )  # fmt: skip
+    monkeypatch.setitem(frameworks.FRAMEWORKS, "toy", toy)
+    monkeypatch.setattr(frameworks, "ENTRIES", (*frameworks.ENTRIES, *entries))
+
+    preds = [[0.25, 0.75], [0.5, 0.5]]
+    found = frameworks.like("ce", [1, 0], preds, library="toylib")
+    assert found.library == "toy"
+    assert found.function == "toy.sparse_nll"
+    with mpmath.workdps(30):
+        expected = float((-mpmath.log(mpmath.mpf(0.75)) - mpmath.log(mpmath.mpf(0.5))) / 2)
+    assert float(found.value) == pytest.approx(expected, rel=1e-15)
+    assert found.conventions == ("takes the arg-max",)
+    assert found.to_json()["imports"] == "import toy"
+    assert frameworks.IMPORTS["toy"] == "import toy"
+    assert frameworks.like("ce", [[0, 1], [1, 0]], preds, library="toy").function == "toy.nll"
+
+    everyone = frameworks.compare_frameworks("ce", [1, 0], preds)
+    assert [item.library for item in everyone.found] == [*LIBRARIES, "toy"]
+    with pytest.raises(frameworks.Unsupported, match=r"--weights has no counterpart in "
+                       r"toy.sparse_nll \(nearest: toy.w\)"):  # fmt: skip
+        frameworks.like("ce", [1, 0], preds, library="toy", weights=[1.0, 2.0])
+    with pytest.raises(frameworks.Unsupported, match=r"nearest: toy\.softmax first"):
+        frameworks.like("ce", [1, 0], preds, library="toy", logits=True)
+    with pytest.raises(InputError, match=r"library takes torch, .*, optax or toy, not 'toi'"):
+        frameworks.like("ce", [1, 0], preds, library="toi")
+
+
+def test_no_library_is_named_outside_the_frameworks_and_the_entries() -> None:
+    """What depends on the library lives in its Framework or its entries, not in branches."""
+    import inspect
+
+    source = inspect.getsource(frameworks)
+    assert "entry.library ==" not in source
+    assert "entry.library in" not in source
 
 
 def test_p_zero_on_the_true_class_the_three_clipping_conventions() -> None:
@@ -143,7 +200,7 @@ def test_frameworks_table_names_each_library_and_how_to_reproduce() -> None:
     assert "log clamp at -100" in out
     assert "clip at 1e-7" in out
     assert "To reproduce" in out
-    assert "sklearn.metrics.log_loss([1], y_proba=[0.0], labels=[0, 1])" in out
+    assert "sklearn.metrics.log_loss([1], [0.0], labels=[0, 1])" in out
 
 
 def test_frameworks_quiet_prints_one_line_per_library() -> None:
@@ -189,7 +246,7 @@ def test_calls_carry_every_input_digit() -> None:
     [
         (
             ["ce", "0", "0.5,0.5", "--like", "tensorflow"],
-            "--like takes torch, keras, sklearn or optax",
+            "--like takes torch, keras, tf-keras, sklearn or optax",
         ),
         (["grad", "0", "0.5,0.5", "--like", "sklearn"], "scikit-learn has no gradient"),
         (
@@ -207,7 +264,10 @@ def test_calls_carry_every_input_digit() -> None:
         ),
         (["kl", "0.5,0.5", "0.9,0.1", "--logits", "--like", "keras"], "takes probabilities"),
         (["ce", "0.2,0.8", "0.5,0.5", "--like", "sklearn"], "not soft targets"),
-        (["ce", "0", "0.5,0.5", "--like", "torch", "--normalize"], "(--like keras has it)"),
+        (
+            ["ce", "0", "0.5,0.5", "--like", "torch", "--normalize"],
+            "(--like keras or --like tf-keras has it)",
+        ),
         (["bce", "1", "0.5", "--like", "torch", "--pos-weight", "2"], "add --logits"),
         (["multilabel", "1,0", "0.5,0.5", "--like", "keras", "--neg-weight", "2"], "none of"),
     ],
@@ -308,7 +368,9 @@ def test_readme_table_of_combinations_matches_the_entries() -> None:
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     header = "| | ce | bce | multilabel | kl | grad | smooth | focal |"
-    lines = readme[readme.index(header) :].splitlines()[2:6]
+    table = readme[readme.index(header) :].split("\n\n")[0]
+    lines = table.splitlines()[2:]
+    assert [line.strip("|").split("|")[0].strip() for line in lines] == list(LIBRARIES)
     for line in lines:
         library, *cells = [cell.strip() for cell in line.strip("|").split("|")]
         for command, cell in zip(COMMANDS, cells, strict=True):
@@ -325,3 +387,119 @@ def test_readme_table_of_combinations_matches_the_entries() -> None:
                 assert kinds == {"logits"}, (library, command)
             else:
                 assert kinds == {"probs", "logits"}, (library, command)
+
+
+def test_sample_weights_keras_divides_by_n_sklearn_by_the_weights_torch_has_none() -> None:
+    labels, preds, weights = (
+        [0, 2, 1],
+        [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.3, 0.4, 0.3]],
+        [1.2, 3.4, 0.0],
+    )
+    with mpmath.workdps(40):
+        terms = [-mpmath.log(mpmath.mpf(p)) for p in (0.7, 0.8, 0.4)]
+        weighted = sum(mpmath.mpf(w) * t for w, t in zip(weights, terms, strict=True))
+        by_rows, by_weights = float(weighted / 3), float(weighted / sum(weights))
+    keras = frameworks.like("ce", labels, preds, library="keras", sample_weights=weights)
+    assert float(keras.value) == pytest.approx(by_rows, rel=1e-6)
+    assert "sample-weighted mean ÷ N (zero weights counted)" in keras.conventions[0]
+    assert keras.call.endswith("sample_weight=np.array([1.2, 3.4, 0.0]))")
+    sklearn = frameworks.like("ce", labels, preds, library="sklearn", sample_weights=weights)
+    assert float(sklearn.value) == pytest.approx(by_weights, rel=1e-15)
+    exact = frameworks.compare_frameworks("ce", labels, preds, sample_weights=weights)
+    assert float(exact.value) == pytest.approx(by_weights, rel=1e-15)
+    with pytest.raises(frameworks.Unsupported, match=r"nearest: reduction='none', then"):
+        frameworks.like("ce", labels, preds, library="torch", sample_weights=weights)
+    # One weight for the batch reaches the libraries as one per row.
+    batch = frameworks.like("bce", [[1, 0]], [[0.9, 0.2]], library="sklearn", sample_weights=2.0)
+    assert batch.call.endswith("sample_weight=[2.0, 2.0])")
+
+
+def test_ignore_index_torch_and_keras_leave_rows_out_sklearn_and_optax_name_the_nearest() -> None:
+    z, labels = [[2.0, 1.0, 0.1], [0.3, 0.2, 4.0], [-1.0, 0.0, 1.0]], [0, -100, 1]
+    with mpmath.workdps(40):
+        kept = [(z[0], 0), (z[2], 1)]
+        terms = [mpmath.log(sum(mpmath.exp(v) for v in row)) - row[k] for row, k in kept]
+        expected = float(sum(terms) / 2)
+    torch = frameworks.like("ce", labels, z, library="torch", logits=True, ignore_index=-100)
+    assert float(torch.value) == pytest.approx(expected, rel=1e-15)
+    assert "torch.tensor([0, -100, 1]), ignore_index=-100)" in torch.call
+    keras = frameworks.like("ce", labels, z, library="keras", logits=True, ignore_index=-100)
+    assert float(keras.value) == pytest.approx(expected, rel=1e-6)
+    assert "SparseCategoricalCrossentropy(from_logits=True, ignore_class=-100)" in keras.call
+    assert any("keras.metrics" in note for note in keras.conventions)
+    for library, nearest in [("sklearn", "leave those rows out"), ("optax", "where=labels != K")]:
+        with pytest.raises(frameworks.Unsupported, match=nearest):
+            frameworks.like("ce", labels, z, library=library, logits=True, ignore_index=-100)
+    with pytest.raises(frameworks.Unsupported, match="no label_smoothing"):
+        frameworks.like("ce", labels, z, library="keras", logits=True, ignore_index=-100,
+                        smoothing=0.1)  # fmt: skip
+
+
+def test_bce_class_weights_map_onto_torch_weight_and_focal_smoothing_onto_keras() -> None:
+    y, p = [[1.0, 0.0]], [[0.9, 0.2]]
+    torch = frameworks.like("bce", y, p, library="torch", weights=[2.0, 0.5])
+    with mpmath.workdps(30):
+        expected = float(
+            (-2 * mpmath.log(mpmath.mpf(0.9)) - 0.5 * mpmath.log(1 - mpmath.mpf(0.2))) / 2
+        )
+    assert float(torch.value) == pytest.approx(expected, rel=1e-15)
+    assert "weight=torch.tensor([2.0, 0.5], dtype=torch.float64)" in torch.call
+    with pytest.raises(frameworks.Unsupported, match=r"class_weight in Model\.fit"):
+        frameworks.like("bce", y, p, library="keras", weights=[2.0, 0.5])
+    keras = frameworks.like("focal", [0], [[0.7, 0.3]], library="keras", smoothing=0.2)
+    assert "label_smoothing=0.2" in keras.call
+    smoothed = [0.9, 0.1]  # (1 - 0.2)·y + 0.2/2
+    with mpmath.workdps(30):
+        terms = [
+            s * (1 - q) ** 2 * -mpmath.log(q)
+            for s, q in zip(smoothed, [mpmath.mpf(0.7), mpmath.mpf(0.3)], strict=True)
+        ]
+        focal = float(0.25 * sum(terms))
+    assert float(keras.value) == pytest.approx(focal, rel=1e-6)
+
+
+def test_kl_log_targets_and_generalized_map_onto_torch_and_optax() -> None:
+    log_p, q = [[-0.5, -1.2, -1.8]], [[0.6, 0.3, 0.1]]
+    torch = frameworks.like("kl", log_p, q, library="torch", log_targets=True)
+    assert torch.call.endswith("log_target=True)")
+    optax = frameworks.like("kl", log_p, q, library="optax", log_targets=True)
+    assert optax.call.startswith("optax.losses.kl_divergence_with_log_targets(jnp.log(")
+    with mpmath.workdps(30):
+        terms = [mpmath.exp(v) * (v - mpmath.log(w)) for v, w in zip(log_p[0], q[0], strict=True)]
+        exact = float(sum(terms))
+    assert float(optax.value) == pytest.approx(exact, rel=1e-6)
+    assert float(torch.value) == pytest.approx(exact / 3, rel=1e-14)  # mean over elements
+    generalized = frameworks.like(
+        "kl", [[1.0, 2.0]], [[0.5, 3.0]], library="optax", generalized=True
+    )
+    assert generalized.function == "optax.convex_kl_divergence"
+    with pytest.raises(frameworks.Unsupported, match=r"q - p, summed"):
+        frameworks.like("kl", [[1.0, 2.0]], [[0.5, 3.0]], library="torch", generalized=True)
+
+
+def test_keras_renormalises_then_clips_and_says_so_when_the_order_moves_the_value() -> None:
+    keras = frameworks.like("ce", [0], [[0.0, 0.6, 0.6]], library="keras")
+    assert "renormalised, then clipped (clipping first gives another value)" in keras.conventions
+    # Renormalising first leaves p = 0, which the clip raises to ε: −log ε, not −log(ε/1.2).
+    assert float(keras.value) == pytest.approx(-math.log(float(np.float32(1e-7))), rel=1e-6)
+    unmoved = frameworks.like("ce", [1], [[0.2, 0.6, 0.6]], library="keras")
+    assert "renormalised rows" in unmoved.conventions
+    assert not any("then clipped" in note for note in unmoved.conventions)
+
+
+def test_tf_keras_adds_epsilon_inside_the_log_of_its_binary_cross_entropy() -> None:
+    """Checked by hand from tf_keras.backend.binary_crossentropy: p = 1 is clipped to the
+    float32 1 - ε = 1 - 2⁻²³, then log(1 - p + ε) is taken in float32."""
+    one = frameworks.like("bce", [[0.0]], [[1.0]], library="tf-keras")
+    inside = float(np.float32(2.0**-23) + np.float32(1e-7))
+    assert float(one.value) == pytest.approx(float(-mpmath.log(inside)), rel=1e-6)
+    assert f"{float(one.value):.3f}" == "15.333"
+    zero = frameworks.like("bce", [[1.0]], [[0.0]], library="tf-keras")  # log(ε + ε)
+    twice = float(np.float32(np.float32(1e-7) + np.float32(1e-7)))
+    assert float(zero.value) == pytest.approx(float(-mpmath.log(twice)), rel=1e-6)
+    assert "dtype=np.float32" in zero.call
+    sparse = frameworks.like("ce", [0], [[0.0, 0.6, 0.6]], library="tf-keras")
+    assert "clipped, then renormalised" in " ".join(sparse.conventions)
+    clipped = float(np.float32(1e-7))
+    expected = -mpmath.log(clipped / (clipped + 2 * float(np.float32(0.6))))
+    assert float(sparse.value) == pytest.approx(float(expected), rel=1e-6)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
 from mpmath import mp, mpf
 
 import cecli
+from cecli.results import Reduction
 from tests import oracle
 from tests.helpers import assert_close
 
@@ -462,3 +463,268 @@ def test_focal_gradient_at_gamma_zero_is_the_cross_entropy_gradient() -> None:
         cecli.losses.focal_gradient([0, 2], z, logits=True, gamma=0.0),
         cecli.grad([0, 2], z, logits=True).grad.tolist(),
     )
+
+
+# --- sample weights -------------------------------------------------------------------------
+
+SAMPLE_WEIGHTS = [1.2, 3.4, 0.0]
+P3 = [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.0, 0.4, 0.6]]
+Y3 = oracle.one_hot([0, 2, 0], 3)  # the last row's true class has p = 0: inf with eps = 0
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_ce_sample_weights_weigh_rows_and_a_zero_weight_drops_an_infinite_row(
+    reduction: Reduction,
+) -> None:
+    result = cecli.ce(Y3, P3, eps=0.0, reduction=reduction, sample_weights=SAMPLE_WEIGHTS)
+    _, rows = oracle.ce(Y3[:2], P3[:2], eps=0.0, reduction="none")
+    expected = oracle.weigh_rows([*rows, mpf(0)], SAMPLE_WEIGHTS, reduction)
+    assert_close(result.loss, expected)
+    assert_close(result.per_row, oracle.weigh_rows([*rows, mpf(0)], SAMPLE_WEIGHTS, "none"))
+
+
+def test_ce_sample_weights_with_class_weights_divide_by_the_weighted_weights() -> None:
+    weights = [2.0, 1.0, 0.5]
+    result = cecli.ce(Y3, P3, weights=weights, sample_weights=[1.0, 2.0, 4.0])
+    _, rows = oracle.ce(Y3, P3, weights=weights, reduction="none")
+    divisors = [weights[0], weights[2], weights[0]]
+    assert_close(result.loss, oracle.weigh_rows(rows, [1.0, 2.0, 4.0], "mean", divisors))
+
+
+def test_one_sample_weight_weighs_every_row() -> None:
+    plain = cecli.ce(Y3, P3)
+    assert cecli.ce(Y3, P3, sample_weights=7.0).loss == pytest.approx(plain.loss, rel=1e-15)
+    summed = cecli.ce(Y3, P3, reduction="sum", sample_weights=[0.5])
+    _, rows = oracle.ce(Y3, P3, reduction="none")
+    assert_close(summed.loss, oracle.weigh_rows(rows, [0.5] * 3, "sum"))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_sample_weights_divide_by_the_weights_times_the_classes(reduction: Reduction) -> None:
+    y = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
+    p = [[0.9, 0.2], [0.4, 0.7], [0.5, 1e-9]]
+    result = cecli.bce(y, p, reduction=reduction, sample_weights=SAMPLE_WEIGHTS)
+    _, sums = oracle.bce(y, p, reduction="sum")
+    _, means = oracle.bce(y, p, reduction="none")
+    totals = means if reduction == "none" else sums
+    assert_close(result.loss, oracle.weigh_rows(totals, SAMPLE_WEIGHTS, reduction, [2, 2, 2]))
+
+
+def test_kl_sample_weights_weigh_the_entropies_too() -> None:
+    p = [[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]]
+    q = [[0.6, 0.4], [0.5, 0.5], [0.3, 0.7]]
+    result = cecli.kl(p, q, sample_weights=[1.0, 2.0, 3.0])
+    reference = oracle.kl(p, q, reduction="none")
+    entropies = oracle.kl(p, q, reduction="none")["entropy"]
+    assert_close(result.loss, oracle.weigh_rows(reference["per_row"], [1, 2, 3], "mean"))
+    assert_close(result.entropy, oracle.weigh_rows(entropies, [1, 2, 3], "mean"))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_grad_sample_weights_weigh_each_row_of_the_gradient(reduction: Reduction) -> None:
+    z = [[2.0, 1.0, 0.1], [0.3, 0.2, 4.0], [-1.0, 0.0, 1.0]]
+    y = oracle.one_hot([0, 2, 1], 3)
+    w = [1.0, 2.5, 0.5]
+    result = cecli.grad(y, z, logits=True, reduction=reduction, sample_weights=w)
+    rows = oracle.softmax_grad(y, z, reduction="sum")
+    total = mp.fsum(mpf(v) for v in w) if reduction == "mean" else mpf(1)
+    expected = [[mpf(wi) * g / total for g in row] for wi, row in zip(w, rows, strict=True)]
+    assert_close(result.grad, expected)
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ([0.0, 0.0, 0.0], "the weights sum to 0"),
+        ([1.0, 2.0], "sample_weights has 2 values, but PREDS has 3 rows"),
+        ([1.0, -1.0, 1.0], "sample_weights value 2: -1 is not a finite weight ≥ 0"),
+        ([1.0, float("nan"), 1.0], "sample_weights value 2: nan is not a finite weight"),
+    ],
+)
+def test_bad_sample_weights_name_the_parameter(weights: list[float], message: str) -> None:
+    with pytest.raises(cecli.InputError, match=message) as caught:
+        cecli.ce(Y3, P3, sample_weights=weights)
+    assert caught.value.parameter == "sample_weights"
+
+
+# --- ignore_index ---------------------------------------------------------------------------
+
+Z3 = [[2.0, 1.0, 0.1], [0.3, 0.2, 4.0], [-1.0, 0.0, 1.0]]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_ce_ignore_index_leaves_rows_out_of_the_value_and_the_divisor(
+    reduction: Reduction, smoothing: float
+) -> None:
+    result = cecli.ce(
+        [0, -100, 1], Z3, logits=True, ignore_index=-100, reduction=reduction, smoothing=smoothing
+    )
+    kept = [Z3[0], Z3[2]]
+    _, rows = oracle.ce(oracle.one_hot([0, 1], 3), kept, logits=True, smoothing=smoothing,
+                        reduction="none")  # fmt: skip
+    expected = oracle.weigh_rows([rows[0], mpf(0), rows[1]], [1, 0, 1], reduction)
+    assert_close(result.loss, expected)
+    assert result.per_row[1] == 0.0
+
+
+def test_ignore_index_may_be_a_class_and_combines_with_class_and_sample_weights() -> None:
+    weights, sample = [2.0, 1.0, 0.5], [1.5, 2.0, 4.0]
+    result = cecli.ce([0, 2, 1], Z3, logits=True, ignore_index=2, weights=weights,
+                      sample_weights=sample)  # fmt: skip
+    _, rows = oracle.ce(oracle.one_hot([0, 2, 1], 3), Z3, logits=True, weights=weights,
+                        reduction="none")  # fmt: skip
+    expected = oracle.weigh_rows(rows, [1.5, 0.0, 4.0], "mean", [2.0, 0.5, 1.0])
+    assert_close(result.loss, expected)
+
+
+def test_grad_and_focal_ignore_index() -> None:
+    grad = cecli.grad([0, -1, 1], Z3, logits=True, ignore_index=-1)
+    rows = oracle.softmax_grad(oracle.one_hot([0, 1], 3), [Z3[0], Z3[2]], reduction="mean")
+    assert_close(grad.grad, [rows[0], [0, 0, 0], rows[1]])
+    focal = cecli.focal([0, -1, 1], Z3, logits=True, ignore_index=-1)
+    loss, _ = oracle.focal(oracle.one_hot([0, 1], 3), [Z3[0], Z3[2]], logits=True)
+    assert_close(focal.loss, loss)
+    smooth = cecli.smooth([0, -1, 1], Z3, logits=True, ignore_index=-1, smoothing=0.1)
+    hard, _ = oracle.ce(oracle.one_hot([0, 1], 3), [Z3[0], Z3[2]], logits=True)
+    assert_close(smooth.loss_hard, hard)
+
+
+HALVES = [[0.5, 0.5], [0.5, 0.5]]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: cecli.ce([-100, -100], HALVES, ignore_index=-100), "every row is ignored"),
+        (lambda: cecli.ce([[1, 0], [0, 1]], HALVES, ignore_index=0), "one class index per row"),
+        (lambda: cecli.ce([0, 1], HALVES, ignore_index=cast(int, 1.5)), "must be a whole number"),
+        (lambda: cecli.focal([[1, 0]], [[0.5, 0.5]], binary=True, ignore_index=0), "0/1 labels"),
+        (lambda: cecli.grad([0, 1], [[0.5, 0.5]] * 2, ignore_index=3, sigmoid=True), "0/1 labels"),
+    ],
+)  # fmt: skip
+def test_bad_ignore_index_names_the_parameter(call: Any, message: str) -> None:
+    with pytest.raises(cecli.InputError, match=message) as caught:
+        call()
+    assert caught.value.parameter == "ignore_index"
+
+
+# --- masked logits (-inf) -------------------------------------------------------------------
+
+INF = float("inf")
+MASKED = [[-INF, 1.0, 2.0], [0.5, -INF, 0.1], [3.0, -INF, -INF]]
+
+
+@pytest.mark.parametrize("labels", [[1, 0, 0], oracle.one_hot([2, 2, 0], 3)])
+def test_a_minus_inf_logit_is_a_mask_with_probability_zero(labels: Any) -> None:
+    result = cecli.ce(labels, MASKED, logits=True, reduction="none")
+    targets = labels if isinstance(labels[0], list) else oracle.one_hot(labels, 3)
+    expected, _ = oracle.ce(targets, MASKED, logits=True, reduction="none")
+    assert_close(result.loss, expected)
+    assert result.probs[0, 0] == 0.0
+
+
+def test_a_masked_true_class_is_an_infinite_loss_and_gradients_stay_finite() -> None:
+    assert cecli.ce([0], [MASKED[0]], logits=True).loss == INF
+    grad = cecli.grad([1, 0, 0], MASKED, logits=True)
+    assert_close(grad.grad, oracle.softmax_grad(oracle.one_hot([1, 0, 0], 3), MASKED))
+    assert grad.grad[0, 0] == 0.0
+    assert grad.grad[2, 1] == grad.grad[2, 2] == 0.0
+    masked_true = cecli.grad([0], [MASKED[0]], logits=True)
+    assert np.isfinite(masked_true.grad).all()
+
+
+def test_masked_logits_in_sigmoid_losses_and_kl() -> None:
+    y, z = [[1.0, 0.0, 1.0]], [[2.0, -INF, 3.0]]
+    assert_close(cecli.bce(y, z, logits=True).loss, oracle.bce(y, z, logits=True)[0])
+    assert_close(cecli.grad(y, z, logits=True, sigmoid=True).grad, oracle.sigmoid_grad(y, z))
+    p = [[0.5, 0.0, 0.5]]
+    assert_close(cecli.kl(p, z, logits=True).loss, oracle.kl(p, z, logits=True)["loss"])
+
+
+@pytest.mark.parametrize(
+    ("preds", "message"),
+    [
+        ([[INF, 1.0]], "value 1: inf is not a finite number"),
+        ([[-INF, float("nan")]], "value 2: nan is not a finite number"),
+        ([[-INF, -INF], [0.0, 1.0]], "PREDS row 1: every logit is -inf"),
+        ([[-INF, -INF]], "PREDS row 1: every logit is -inf"),
+    ],
+)
+def test_plus_inf_nan_and_a_fully_masked_row_are_refused(
+    preds: list[list[float]], message: str
+) -> None:
+    with pytest.raises(cecli.InputError, match=message):
+        cecli.ce([0] * len(preds), preds, logits=True)
+    with pytest.raises(cecli.InputError, match="value 1: -inf is not a finite number"):
+        cecli.ce([0], [[-INF, 1.0]])  # probabilities: -inf is no mask
+
+
+# --- focal label smoothing, class weights on bce and multilabel ---------------------------------
+
+
+@pytest.mark.parametrize("logits", [False, True])
+def test_focal_smoothing_smooths_the_targets_first(logits: bool) -> None:
+    preds = Z3 if logits else P3
+    targets = oracle.one_hot([0, 2, 1], 3)
+    result = cecli.focal([0, 2, 1], preds, logits=logits, smoothing=0.2, gamma=1.5)
+    loss, _ = oracle.focal(targets, preds, logits=logits, smoothing=0.2, gamma=1.5)
+    assert_close(result.loss, loss)
+    y, p = [[1.0, 0.0], [0.0, 1.0]], [[0.9, 0.3], [1e-9, 0.6]]
+    binary = cecli.focal(y, p, binary=True, smoothing=0.1, gamma=2.0)
+    assert_close(binary.loss, oracle.soft_binary_focal(y, p, smoothing=0.1, gamma=2.0))
+
+
+def test_class_weights_on_bce_and_multilabel_scale_both_terms() -> None:
+    y = [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    p = [[0.9, 0.2, 1e-12], [0.4, 0.7, 0.5]]
+    weights = [2.0, 0.5, 0.0]
+    result = cecli.bce(y, p, weights=weights)
+    assert_close(result.loss, oracle.bce(y, p, weights=weights)[0])
+    multi = cecli.multilabel(y, p, weights=weights, pos_weight=3.0)
+    assert_close(multi.loss, oracle.multilabel(y, p, weights=weights, pos_weight=3.0)[0])
+    with pytest.raises(cecli.InputError, match="weights has 2 values, but PREDS has 3 classes"):
+        cecli.bce(y, p, weights=[1.0, 2.0])
+
+
+# --- KL: log targets and the generalised divergence ---------------------------------------------
+
+
+def test_kl_log_targets_take_log_p_as_given() -> None:
+    log_p = [[-0.5, -1.2, -INF], [-2.0, -0.3, -1.9]]
+    q = [[0.6, 0.3, 0.1], [0.2, 0.5, 0.3]]
+    result = cecli.kl(log_p, q, log_targets=True, reduction="none")
+    p = [[mp.exp(mpf(v)) for v in row] for row in log_p]
+    assert_close(result.loss, oracle.kl(p, q, reduction="none")["loss"])
+    with pytest.raises(cecli.InputError, match=r"0\.5 is not a log-probability") as caught:
+        cecli.kl([[0.5, -1.0]], [[0.5, 0.5]], log_targets=True)
+    assert caught.value.parameter == "log_targets"
+
+
+def test_generalized_kl_of_unnormalised_measures() -> None:
+    p = [[1.0, 2.5, 0.0], [0.2, 0.3, 4.0]]
+    q = [[0.5, 3.0, 0.7], [0.2, 0.3, 4.0000001]]  # the second row nearly equal: no cancelling
+    result = cecli.kl(p, q, generalized=True, reduction="none")
+    assert_close(result.loss, oracle.generalized_kl(p, q))
+    assert cecli.kl(p, q, generalized=True).loss > 0
+    with pytest.raises(cecli.InputError, match="-1 is negative"):
+        cecli.kl([[1.0, -1.0]], [[0.5, 0.5]], generalized=True)
+
+
+def test_parse_matrix_reads_minus_inf_only_where_masks_are_asked_for() -> None:
+    from cecli.inputs import parse_matrix
+
+    parsed = parse_matrix("-inf,1;2,-INF", "PREDS", masks=True)
+    assert parsed[0, 0] == parsed[1, 1] == -INF
+    with pytest.raises(cecli.InputError, match="'inf' is not a finite number"):
+        parse_matrix("inf,1", "PREDS", masks=True)
+    with pytest.raises(cecli.InputError, match="'-inf' is not a finite number"):
+        parse_matrix("-inf,1", "PREDS")
+
+
+def test_a_batch_of_only_masked_logits_is_a_value_for_sigmoid_losses() -> None:
+    """Every logit -inf: softmax refuses the row, each sigmoid is 0 (a regression: the check
+    for values that are not finite found none to name and failed with an IndexError)."""
+    result = cecli.bce([[0.0, 1.0]], [[-INF, -INF]], logits=True, reduction="none")
+    assert result.per_row[0] == INF
+    assert cecli.bce([[0.0, 0.0]], [[-INF, -INF]], logits=True).loss == 0.0

@@ -14,7 +14,9 @@ import typer
 from cecli.cli.options import (
     COMMAND_SETTINGS,
     NUMBER_LIKE,
+    ClassWeights,
     Common,
+    IgnoreIndex,
     Labels,
     Normalize,
     OptionError,
@@ -59,6 +61,14 @@ def _class_weights(weights: str | None) -> Any:
     return None if weights is None else parse_vector(weights, "--weights")
 
 
+def _given(**options: Any) -> dict[str, Any]:
+    """The options that were given (not None, not False: an ignore index of 0 is given), for
+    keywords that a file's scoring does not take."""
+    return {
+        name: value for name, value in options.items() if value is not None and value is not False
+    }
+
+
 # --- the seven loss commands ---------------------------------------------------------------
 
 
@@ -67,11 +77,10 @@ def _class_weights(weights: str | None) -> Any:
 def ce(
     labels: Labels = None,
     preds: Preds = None,
-    weights: Annotated[
-        str | None, typer.Option(help="Class weights w1,…,wC (weighted mean as PyTorch).")
-    ] = None,
+    weights: ClassWeights = None,
     smoothing: Smoothing = 0.0,
     normalize: Normalize = False,
+    ignore_index: IgnoreIndex = None,
     *,
     common: Common,
 ) -> None:
@@ -81,7 +90,7 @@ def ce(
     a file: `cecli ce --csv sample_data/iris3_index.csv`.
     """
     _run("ce", labels, preds, common, weights=_class_weights(weights), smoothing=smoothing,
-         normalize=normalize)  # fmt: skip
+         normalize=normalize, **_given(ignore_index=ignore_index))  # fmt: skip
 
 
 @command(COMMAND_SETTINGS)
@@ -94,6 +103,7 @@ def bce(
         float,
         typer.Option(parser=number("--smoothing"), help="Binary label smoothing: y(1-ε) + ε/2."),
     ] = 0.0,
+    weights: ClassWeights = None,
     *,
     common: Common,
 ) -> None:
@@ -101,7 +111,8 @@ def bce(
 
     Example: `cecli bce 1,0,1 0.9,0.2,0.7`; `--classes` names the outputs.
     """
-    _run("bce", labels, preds, common, pos_weight=pos_weight, smoothing=smoothing)
+    _run("bce", labels, preds, common, pos_weight=pos_weight, smoothing=smoothing,
+         weights=_class_weights(weights))  # fmt: skip
 
 
 @command(COMMAND_SETTINGS)
@@ -114,6 +125,7 @@ def multilabel(
         float,
         typer.Option(parser=number("--neg-weight"), help="Weight of the negative (y=0) terms."),
     ] = 1.0,
+    weights: ClassWeights = None,
     *,
     common: Common,
 ) -> None:
@@ -121,7 +133,8 @@ def multilabel(
 
     Example: `cecli multilabel 1,0,0,1 0.8,0.1,0.3,0.6 --classes cat,dog,car,sky`.
     """
-    _run("multilabel", labels, preds, common, pos_weight=pos_weight, neg_weight=neg_weight)
+    _run("multilabel", labels, preds, common, pos_weight=pos_weight, neg_weight=neg_weight,
+         weights=_class_weights(weights))  # fmt: skip
 
 
 @command(COMMAND_SETTINGS)
@@ -136,6 +149,15 @@ def kl(
     normalize: Annotated[
         bool, typer.Option("--normalize", help="Renormalise P and Q rows to sum to 1.")
     ] = False,
+    log_targets: Annotated[
+        bool, typer.Option("--log-targets", help="P is given as log-probabilities (-inf for 0).")
+    ] = False,
+    generalized: Annotated[
+        bool,
+        typer.Option(
+            "--generalized", help="Unnormalised P and Q: Σ p·log(p/q) − p + q (each ≥ 0)."
+        ),
+    ] = False,
     *,
     common: Common,
 ) -> None:
@@ -144,7 +166,8 @@ def kl(
     Example: `cecli kl 0.5,0.5 0.9,0.1 --base 2`. From a file, P is read from the label
     columns (y0…yK) and Q from the prediction columns (p0…pK).
     """
-    _run("kl", labels, preds, common, normalize=normalize)
+    _run("kl", labels, preds, common, normalize=normalize,
+         **_given(log_targets=log_targets, generalized=generalized))  # fmt: skip
 
 
 @command(COMMAND_SETTINGS)
@@ -163,6 +186,7 @@ def grad(
     sigmoid: Annotated[
         bool, typer.Option("--sigmoid", help="Per-class sigmoid + BCE instead of softmax + CE.")
     ] = False,
+    ignore_index: IgnoreIndex = None,
     *,
     common: Common,
 ) -> None:
@@ -174,7 +198,7 @@ def grad(
     """
     if probs and common.loss.logits:
         raise InputError("use either --logits or --probs, not both")
-    _run("grad", labels, preds, common, sigmoid=sigmoid)
+    _run("grad", labels, preds, common, sigmoid=sigmoid, **_given(ignore_index=ignore_index))
 
 
 @command(COMMAND_SETTINGS)
@@ -186,6 +210,7 @@ def smooth(
         float, typer.Option(parser=number("--smoothing"), help="ε in y' = (1-ε)·y + ε/C.")
     ] = 0.1,
     normalize: Normalize = False,
+    ignore_index: IgnoreIndex = None,
     *,
     common: Common,
 ) -> None:
@@ -193,7 +218,8 @@ def smooth(
 
     Example: `cecli smooth 0 0.7,0.2,0.1 --smoothing 0.1`.
     """
-    _run("smooth", labels, preds, common, smoothing=smoothing, normalize=normalize)
+    _run("smooth", labels, preds, common, smoothing=smoothing, normalize=normalize,
+         **_given(ignore_index=ignore_index))  # fmt: skip
 
 
 @command(COMMAND_SETTINGS)
@@ -216,6 +242,14 @@ def focal(
         bool, typer.Option("--binary", help="Per-element sigmoid focal loss (like bce).")
     ] = False,
     normalize: Normalize = False,
+    smoothing: Annotated[
+        float,
+        typer.Option(
+            parser=number("--smoothing"),
+            help="Label smoothing ε: (1-ε)·y + ε/C (binary: y(1-ε) + ε/2), as Keras'.",
+        ),
+    ] = 0.0,
+    ignore_index: IgnoreIndex = None,
     *,
     common: Common,
 ) -> None:
@@ -224,7 +258,7 @@ def focal(
     Example: `cecli focal 0 0.7,0.2,0.1 --gamma 2`.
     """
     _run("focal", labels, preds, common, gamma=gamma, alpha=alpha, binary=binary,
-         normalize=normalize)  # fmt: skip
+         normalize=normalize, smoothing=smoothing, **_given(ignore_index=ignore_index))  # fmt: skip
 
 
 # --- plot and tour -------------------------------------------------------------------------

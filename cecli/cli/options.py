@@ -106,6 +106,18 @@ Smoothing = Annotated[
     float,
     typer.Option(parser=number("--smoothing"), help="Label smoothing ε: y' = (1-ε)·y + ε/C."),
 ]
+IgnoreIndex = Annotated[
+    int | None,
+    typer.Option(
+        "--ignore-index",
+        metavar="K",
+        help="Rows labelled K count for nothing (PyTorch's ignore_index, e.g. -100).",
+        show_default=False,
+    ),
+]
+ClassWeights = Annotated[
+    str | None, typer.Option(help="Class weights w1,…,wC (weighted mean as PyTorch).")
+]
 PosWeight = Annotated[
     float,
     typer.Option(parser=number("--pos-weight"), help="Weight of the positive (y=1) terms."),
@@ -162,13 +174,29 @@ class LossOptions:
             rich_help_panel=_NUMERICS,
         ),
     ] = "mean"
+    sample_weights: Annotated[
+        str | None,
+        typer.Option(
+            "--sample-weights",
+            metavar="W",
+            help="One weight per row (1.2;3.4), or one for all; the mean is Σw·ℓ/Σw.",
+            rich_help_panel=_NUMERICS,
+            show_default=False,
+        ),
+    ] = None
 
     def keywords(self) -> dict[str, Any]:
         """The keyword arguments every loss function takes, as the library names them."""
-        return {
+        keywords: dict[str, Any] = {
             "logits": self.logits, "eps": self.eps, "base": self.base,
             "reduction": self.reduction,
         }  # fmt: skip
+        if self.sample_weights is not None:
+            from cecli.inputs import parse_matrix
+
+            weights = parse_matrix(self.sample_weights, "--sample-weights").reshape(-1)
+            keywords["sample_weights"] = weights
+        return keywords
 
 
 @dataclass(frozen=True)
@@ -233,7 +261,7 @@ class CompareOptions:
             "--like",
             parser=_library,
             metavar="LIB",
-            help="Print what torch, keras, sklearn or optax returns for this input instead.",
+            help="Print what torch, keras, tf-keras, sklearn or optax returns for this input.",
             rich_help_panel=_COMPARE,
             show_default=False,
         ),
@@ -242,7 +270,7 @@ class CompareOptions:
         bool,
         typer.Option(
             "--frameworks",
-            help="Compare with PyTorch, Keras, scikit-learn and optax, and say why they differ.",
+            help="Compare with PyTorch, Keras, tf.keras, scikit-learn, optax; say why they differ.",
             rich_help_panel=_COMPARE,
         ),
     ] = False
@@ -456,6 +484,8 @@ FLAGS: dict[str, str] = {
     "top_k": "--top-k", "threshold": "--threshold", "columns": "--columns", "keep": "--keep",
     "by_file": "--by-file", "dask": "--dask",
     "storage_options": "--storage-option", "storage_option": "--storage-option",
+    "sample_weights": "--sample-weights", "ignore_index": "--ignore-index",
+    "log_targets": "--log-targets", "generalized": "--generalized",
 }  # fmt: skip
 """Each library parameter (and option group field), as the command line names it."""
 

@@ -94,6 +94,15 @@ def check(request: Request) -> Route:
         return route
     if request.labels is not None or request.preds is not None:
         raise InputError("give either LABELS and PREDS or a file (--csv/--parquet), not both")
+    if request.common.loss.sample_weights is not None:
+        raise InputError(
+            "--sample-weights weighs typed rows; a file's weights are its --weight-col"
+        )
+    typed_only = [name for name in ("ignore_index", "log_targets", "generalized")
+                  if name in request.options]  # fmt: skip
+    if typed_only:
+        flag = "--" + typed_only[0].replace("_", "-")
+        raise InputError(f"{flag} goes with typed LABELS and PREDS, not yet with a file")
     if compare.vs is not None:
         raise InputError("--vs compares typed PREDS; it does not go with a file")
     if compare.like is not None or compare.frameworks:

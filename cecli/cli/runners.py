@@ -52,9 +52,11 @@ def _typed(request: Request, names: tuple[str, ...] | None) -> tuple[FloatArray,
         Output().hint(f"reading {name} from standard input (end with Ctrl-D)")
     labels = read_argument(request.labels, sys.stdin)
     preds = read_argument(request.preds, sys.stdin)
+    # -inf is read where it means something: a masked logit, a log-probability of 0.
+    log_targets = bool(request.options.get("log_targets"))
     return (
-        parse_matrix(labels, "LABELS", class_names=names),
-        parse_matrix(preds, "PREDS"),
+        parse_matrix(labels, "LABELS", class_names=names, masks=log_targets),
+        parse_matrix(preds, "PREDS", masks=request.common.loss.logits),
     )
 
 
@@ -73,7 +75,11 @@ def run_versus(
     from cecli.registry import versus
 
     assert request.common.compare.vs is not None
-    other = parse_matrix(read_argument(request.common.compare.vs, sys.stdin), "--vs")
+    other = parse_matrix(
+        read_argument(request.common.compare.vs, sys.stdin),
+        "--vs",
+        masks=request.common.loss.logits,
+    )
     if other.shape != preds.shape:
         raise InputError(
             f"--vs has {other.shape[0]} row(s) of {other.shape[1]} values but PREDS has "

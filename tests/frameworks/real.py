@@ -37,6 +37,10 @@ def run(library: Library, call: str) -> np.ndarray:
         finally:
             if library == "keras":
                 scope["keras"].config.set_epsilon(1e-7)
+            if library == "tf-keras":
+                scope["tf_keras"].backend.set_epsilon(1e-7)
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
+    if hasattr(value, "numpy"):  # a TensorFlow tensor
+        value = value.numpy()
     return np.asarray(value, dtype=np.float64)
