@@ -431,9 +431,12 @@ def _ignored(problem: Problem) -> npt.NDArray[np.bool_]:
 
 
 def _grad_inputs(problem: Problem, entry: Entry) -> tuple[FloatArray, FloatArray]:
-    """The logits (log p with --probs) and the targets, in the library's dtype."""
+    """The logits and the targets, in the library's dtype.  Probabilities become the logits
+    cecli takes for them: log p (softmax), or log p − log(1 − p) (sigmoid, ``torch.logit``)."""
     z = _cast(problem.preds, entry)
-    return (z if problem.logits else np.log(z)), _cast(problem.targets, entry)
+    if not problem.logits:
+        z = np.log(z) - np.log1p(-z) if _option(problem, "sigmoid") else np.log(z)
+    return z, _cast(problem.targets, entry)
 
 
 def _torch_grad(problem: Problem, entry: Entry) -> FloatArray:
@@ -897,7 +900,8 @@ def _torch_kl_call(problem: Problem, entry: Entry) -> str:
 
 def _torch_grad_call(problem: Problem, entry: Entry) -> str:
     preds = _torch_tensor(problem.preds)
-    z = preds if problem.logits else f"torch.log({preds})"
+    to_logits = "torch.logit" if _option(problem, "sigmoid") else "torch.log"
+    z = preds if problem.logits else f"{to_logits}({preds})"
     ignore_index = _option(problem, "ignore_index")
     ignore = None if ignore_index is None else repr(int(ignore_index))
     reduction = _kw([("ignore_index", ignore), ("reduction", _reduction_kw(problem))])
@@ -1042,7 +1046,8 @@ def _optax_call(problem: Problem, entry: Entry) -> str:
 
 
 def _optax_grad_call(problem: Problem, entry: Entry) -> str:
-    z = _jnp(problem.preds) if problem.logits else f"jnp.log({_jnp(problem.preds)})"
+    to_logits = "jax.scipy.special.logit" if _option(problem, "sigmoid") else "jnp.log"
+    z = _jnp(problem.preds) if problem.logits else f"{to_logits}({_jnp(problem.preds)})"
     reduce = _optax_reduce(problem)
     if _option(problem, "sigmoid"):
         loss = f"optax.sigmoid_binary_cross_entropy(z, {_jnp(problem.targets)}){reduce}"

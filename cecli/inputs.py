@@ -67,6 +67,13 @@ def parse_matrix(
     """
     if not text.strip():
         raise InputError(f"{name} is empty")
+    if class_names is not None:
+        # A name with brackets or spaces ("[a]", "no tumour") is the class, whole, before
+        # anything reads the text as numbers.
+        numbered = {label: i for i, label in enumerate(class_names)}
+        named_rows = [row.strip() for row in _ROW_BREAK.split(text) if row.strip()]
+        if named_rows and all(row in numbered for row in named_rows):
+            return np.array([[float(numbered[row])] for row in named_rows], dtype=np.float64)
     if _NESTED.match(text):
         rows = _nested_rows(text, name)
     else:
@@ -169,8 +176,14 @@ def _parse_value(
 
 
 def parse_class_names(text: str) -> tuple[str, ...]:
-    """``a,b,c`` (or whitespace-separated) into distinct class names."""
-    body = text.strip().strip("[]()").strip()
+    """``a,b,c`` (or whitespace-separated, or in one pair of brackets: ``[a b c]``) into
+    distinct class names.  Brackets that belong to names are kept: ``[a],b`` names ``[a]``."""
+    body = text.strip()
+    for opening, closing in ("[]", "()"):
+        inner = body[1:-1]
+        if body[:1] == opening and body[-1:] == closing and not ({opening, closing} & set(inner)):
+            body = inner.strip()
+            break
     if not body:
         raise InputError("class_names is empty", parameter="class_names")
     names = tuple(_SEPARATOR.split(body))

@@ -1137,6 +1137,12 @@ def focal_loss(
     References:
         Lin et al., *Focal Loss for Dense Object Detection* (ICCV 2017), eq. (5).
     """
+    if binary and normalize:
+        raise InputError(
+            "normalize renormalises a row of class probabilities; binary focal loss has one "
+            "probability per element",
+            parameter="normalize",
+        )
     canonical_base, reduction = _check_common(eps, base, reduction)
     _check_range("gamma", gamma, 0.0, math.inf, closed_high=False)
     _check_range("smoothing", smoothing, 0.0, 1.0, closed_high=True)

@@ -152,3 +152,94 @@ def test_plot_logits_flag_marks_sigma_of_z() -> None:
     code, out, err = run("plot", "ce", "--at", "0", "--logits", "--width", "80")
     assert code == 0, err
     assert f"p = 0.5: loss = {math.log(2):.7g}" in out
+
+
+@pytest.mark.parametrize("library", ["torch", "optax"])
+def test_grad_sigmoid_like_takes_the_logit_of_probabilities(library: str) -> None:
+    """σ(logit p) = p, so ∂L/∂z = (p − y)/(N·C); before, the libraries were given log p."""
+    code, out, err = run(
+        "grad", "1,0;0,1", "0.75,0.25;0.5,0.5", "--sigmoid", "--like", library, "-q"
+    )
+    assert code == 0, err
+    rows = [[float(v) for v in line.split(",")] for line in out.splitlines()]
+    expected = [[(0.75 - 1) / 4, 0.25 / 4], [0.5 / 4, (0.5 - 1) / 4]]
+    for row, want in zip(rows, expected, strict=True):
+        assert row == pytest.approx(want, rel=1e-6)
+    code, out, _ = run("grad", "1,0;0,1", "0.75,0.25;0.5,0.5", "--sigmoid", "--frameworks")
+    assert code == 0
+    assert "torch.logit(" in out
+    assert "jax.scipy.special.logit(" in out
+
+
+@pytest.mark.parametrize("args", [["ce", "0", "0.3,0.7"], ["ce", "-h"], ["tour", "1"]])
+def test_an_ascii_terminal_gets_escapes_not_a_traceback(args: list[str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "COLUMNS": "100"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cecli", *args], capture_output=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stderr == b""
+    done.stdout.decode("ascii")  # every byte is ASCII
+
+
+@pytest.mark.parametrize(
+    ("given", "names"),
+    [
+        ("[a],b", ["[a]", "b"]),
+        ("(a),b", ["(a)", "b"]),
+        ("[bold]x[/bold],b", ["[bold]x[/bold]", "b"]),
+        ("[a b]", ["a", "b"]),
+        ("(a,b)", ["a", "b"]),
+    ],
+)
+def test_class_names_keep_their_brackets(given: str, names: list[str]) -> None:
+    """Before, `--classes '[a],b'` named the classes `a]` and `b`."""
+    code, out, err = run("ce", "0", "0.25,0.75", "--classes", given, "--json")
+    assert code == 0, err
+    assert json.loads(out)["class_names"] == names
+
+
+def test_a_label_with_brackets_is_its_class() -> None:
+    assert run("ce", "[a]", "0.25,0.75", "--classes", "[a],b", "-q")[1] == f"{-math.log(0.25)!r}\n"
+    both = run("ce", "[a];b", "0.25,0.75;0.5,0.5", "--classes", "[a],b", "-q")[1]
+    assert float(both) == pytest.approx((-math.log(0.25) - math.log(0.5)) / 2, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plot", "softmax", "--", "-1,2", "--width", "40"],
+        ["plot", "--", "softmax", "-1,2", "--width", "40"],
+        ["plot", "softmax", "-1,2", "--width", "40"],
+    ],
+)
+def test_plot_options_after_the_arguments_and_after_double_dash(args: list[str]) -> None:
+    """Before, `--width` after `--` was refused as "no such option: --width"."""
+    code, out, err = run(*args)
+    assert code == 0, err
+    assert "softmax(z / T) of z = -1, 2" in out
+    assert out == run("plot", "softmax", "--width", "40", "--", "-1,2")[1]
+    assert out != run("plot", "softmax", "--width", "60", "--", "-1,2")[1]
+
+
+def test_help_after_double_dash() -> None:
+    code, out, err = run("ce", "--", "0", "0.3,0.7", "--help")
+    assert (code, err) == (0, "")
+    assert "Usage: cecli ce" in out
+
+
+def test_cecli_alone_prints_the_help_and_exits_0() -> None:
+    code, out, err = run()
+    assert (code, err) == (0, "")
+    assert "Usage: cecli" in out
+
+
+def test_binary_focal_refuses_normalize() -> None:
+    """Before, --normalize was silently ignored with --binary."""
+    code, out, err = run("focal", "1,0", "0.9,0.1", "--binary", "--normalize")
+    assert (code, out) == (2, "")
+    assert err.startswith("cecli: error: --normalize ")

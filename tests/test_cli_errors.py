@@ -88,6 +88,6 @@ def test_usage_errors_are_one_line(
 def test_no_arguments_shows_help(capsys: pytest.CaptureFixture[str]) -> None:
     code = main([])
     captured = capsys.readouterr()
-    assert code == 2
+    assert code == 0
     assert "Usage: cecli" in captured.out + captured.err
     assert "Traceback" not in captured.err

@@ -13,7 +13,6 @@ import typer
 
 from cecli.cli.options import (
     COMMAND_SETTINGS,
-    NUMBER_LIKE,
     ClassWeights,
     Common,
     IgnoreIndex,
@@ -23,8 +22,9 @@ from cecli.cli.options import (
     PosWeight,
     Preds,
     Smoothing,
+    looks_like_an_option,
     number,
-    unknown_option,
+    reparse_trailing_options,
     with_groups,
 )
 from cecli.cli.request import Request
@@ -337,19 +337,23 @@ def plot(
 
     from cecli import plot as plots
 
+    if ctx.args or (values is not None and looks_like_an_option(values)):
+        # Options typed after the arguments or after `--` (`plot softmax -- -1,2 --width 40`)
+        # are read again as options; an unknown one is refused with a suggestion.
+        positionals: list[str] = [kind]
+        extras = list(ctx.args)
+        if values is not None and looks_like_an_option(values):
+            extras.insert(0, values)
+        elif values is not None:
+            positionals.append(values)
+        reparse_trailing_options(ctx, positionals, extras)
+        return
     for name, kinds in PLOT_OPTIONS.items():
         source = ctx.get_parameter_source(name)
         if source is not None and source.name == "COMMANDLINE" and kind not in kinds:
             flag = "--" + name.replace("_", "-")
             raise OptionError(f"{flag} does not apply to `plot {kind}` (it draws on "
                               f"{' and '.join(f'plot {k}' for k in kinds)})")  # fmt: skip
-    given = [values, *ctx.args] if values is not None else list(ctx.args)
-    for token in given:
-        if token.startswith("-") and not NUMBER_LIKE.match(token):
-            known = sorted({o for p in ctx.command.params for o in [*p.opts, *p.secondary_opts]})
-            raise unknown_option(token.split("=", 1)[0], known)
-    if ctx.args:
-        raise OptionError(f"unexpected extra argument(s): {' '.join(ctx.args)}")
     if values is not None and kind != "softmax":
         raise OptionError(f"unexpected extra argument: {values} (`plot {kind}` takes none)")
     terminal = shutil.get_terminal_size((100, 24)).columns

@@ -577,10 +577,13 @@ def _extra_arguments(extras: list[str]) -> OptionError:
     return OptionError(f"unexpected extra argument(s): {shown}")
 
 
-def reparse_trailing_options(ctx: typer.Context, positionals: list[str]) -> None:
-    """Run the command again with the extra arguments first, if they are its options."""
-    extras = list(ctx.args)
-    known = sorted({o for p in ctx.command.params for o in [*p.opts, *p.secondary_opts]})
+def reparse_trailing_options(
+    ctx: typer.Context, positionals: list[str], extras: list[str] | None = None
+) -> None:
+    """Run the command again with the extra arguments (``extras``, default: the context's)
+    first, if they are its options."""
+    extras = list(ctx.args) if extras is None else extras
+    known = known_options(ctx)
     if _reparsing.get() or not extras[0].startswith("-") or NUMBER_LIKE.match(extras[0]):
         raise _extra_arguments(extras)
     for token in extras:
@@ -596,6 +599,16 @@ def reparse_trailing_options(ctx: typer.Context, positionals: list[str]) -> None
         _reparsing.reset(reparsing)
     if isinstance(code, int) and code:
         raise typer.Exit(code)
+
+
+def known_options(ctx: typer.Context) -> list[str]:
+    """The command's option names, help's included."""
+    names = {o for p in ctx.command.params for o in [*p.opts, *p.secondary_opts]}
+    return sorted(names | set(ctx.help_option_names))
+
+
+def looks_like_an_option(token: str) -> bool:
+    return token.startswith("-") and token != "-" and not NUMBER_LIKE.match(token)
 
 
 def unknown_option(name: str, known: list[str]) -> OptionError:

@@ -8,6 +8,7 @@ are written as the flags (``--eps``), once.
 """
 
 # No `from __future__ import annotations`: Typer reads these annotations at run time.
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -79,6 +80,22 @@ def _one_command_app(name: str) -> typer.Typer:
     return single
 
 
+def _write_what_the_encoding_cannot_as_escapes() -> None:
+    """Under an encoding without Σ, − or ∞ (``LC_ALL=C``, ``PYTHONIOENCODING=ascii``), such
+    characters are written as escapes (``\\u2211``) instead of ending the run in a
+    UnicodeEncodeError."""
+    import codecs
+
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        reconfigure = getattr(stream, "reconfigure", None)
+        if encoding is None or reconfigure is None:
+            continue
+        with contextlib.suppress(LookupError):
+            if codecs.lookup(encoding).name not in ("utf-8", "utf-16", "utf-32", "gb18030"):
+                reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``cecli`` with ``argv`` (default: the command line); return the exit code.
 
@@ -90,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cecli.render import ClosedStdout
 
         sys.stdout = cast(TextIO, ClosedStdout())
+    _write_what_the_encoding_cannot_as_escapes()
     try:
         interrupts.install()
         code = _run(argv, interrupts)
@@ -110,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None, interrupts: Interrupts) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if not args:  # `cecli` alone asks what there is: the help, as `cecli --help` (exit 0)
+        args = ["--help"]
     try:
         if args and args[0] in COMMANDS:
             target, prog_name, args = _one_command_app(args[0]), f"cecli {args[0]}", args[1:]
