@@ -470,7 +470,7 @@ def find_problems(
         if probabilities:
             checks.append(
                 ((preds < 0) | (preds > 1), columns.preds,
-                 "is not a probability in [0, 1]; for raw scores use --logits")
+                 "is not a probability in [0, 1]; for raw scores use logits=True")
             )  # fmt: skip
         if columns.label_index:
             checks.append(

@@ -1041,7 +1041,11 @@ def open_table(
         for source in sources:
             file_kind = kind or ("parquet" if source.endswith(".parquet") else "csv")
             path = _local_path(stack, source, file_kind, stdin)
-            separator = delimiter or (_sniff_separator(path) if file_kind == "csv" else ",")
+            separator = (
+                delimiter
+                if delimiter is not None
+                else (_sniff_separator(path) if file_kind == "csv" else ",")
+            )
             if len(separator) != 1:
                 raise InputError(f"--delimiter must be one character, got {separator!r}")
             display = "<stdin>" if source == "-" else source

@@ -525,7 +525,8 @@ def categorical_cross_entropy_rows(
             clipped_count = int(np.count_nonzero((matrix < eps) | (1.0 - matrix < eps)))
         log_p = _from_probabilities(_pick(matrix, indices), eps).log_in(canonical_base)
     row_weights = np.ones(rows) if weight_vector is None else weight_vector[indices]
-    per_row = _weighted_neg_log(row_weights, log_p)
+    # + 0.0: a row with p = 1 costs 0, not −0 (−1 · log 1), as the full computation's sum gives.
+    per_row = _weighted_neg_log(row_weights, log_p) + 0.0
     return RowLosses(
         name="ce",
         base=canonical_base,

@@ -1223,7 +1223,11 @@ class RowWriter:
                 self.stream.write(json_line(document))
             return
         if self.mode == "quiet":
-            self.stream.write("".join(f"{value!r}\n" for value in result.per_row.tolist()))
+            # As typed `grad -q`: each row's gradient ∂L/∂z; every other loss, the row's loss.
+            if isinstance(result, GradResult):
+                self.stream.write(quiet_values(result.grad))
+            else:
+                self.stream.write("".join(f"{value!r}\n" for value in result.per_row.tolist()))
             return
         shown = [self.shown(key) if isinstance(key, str) else key for key in keys]
         frame = {self.key: shown, "loss": result.per_row}

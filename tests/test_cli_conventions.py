@@ -243,3 +243,42 @@ def test_binary_focal_refuses_normalize() -> None:
     code, out, err = run("focal", "1,0", "0.9,0.1", "--binary", "--normalize")
     assert (code, out) == (2, "")
     assert err.startswith("cecli: error: --normalize ")
+
+
+def test_an_empty_delimiter_is_refused() -> None:
+    """Before, `--delimiter ''` was taken as no delimiter given, and one was guessed."""
+    code, out, err = run("ce", "--csv", IRIS, "--delimiter", "")
+    assert (code, out) == (2, "")
+    assert "--delimiter must be one character, got ''" in err
+
+
+def test_a_row_that_costs_nothing_is_zero_not_negative_zero() -> None:
+    code, out, _ = run(
+        "ce", "--csv", "sample_data/logits.csv", "--logits", "--pred-cols", "z*",
+        "--reduction", "none", "--no-progress",
+    )  # fmt: skip
+    assert code == 0
+    assert "-0.0" not in out
+    assert ",0.0" in out
+
+
+def test_grad_per_row_quiet_prints_gradients() -> None:
+    code, out, _ = run("grad", "--csv", IRIS, "--reduction", "none", "-q", "--no-progress")
+    assert code == 0
+    first = [float(v) for v in out.splitlines()[0].split(",")]
+    assert len(first) == 3
+    assert sum(first) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_file_reasons_name_the_flag_and_python_the_parameter(tmp_path: object) -> None:
+    path = f"{tmp_path}/bad.csv"
+    with open(path, "w") as handle:
+        handle.write("label,p0,p1\n0,2,0.5\n1,0.5,0.5\n")
+    code, _, err = run("ce", "--csv", path)
+    assert code == 2
+    assert err.endswith("for raw scores use --logits\n")
+    code, _, err = run("ce", "--csv", path, "--skip-invalid", "-q")
+    assert code == 0
+    assert "for raw scores use --logits" in err
+    with pytest.raises(cecli.InputError, match=r"use logits=True$"):
+        cecli.score_file(path)

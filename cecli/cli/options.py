@@ -490,9 +490,15 @@ FLAGS: dict[str, str] = {
 """Each library parameter (and option group field), as the command line names it."""
 
 
+KEYWORD_FLAGS = {"use logits=True": "use --logits"}
+"""Hints the library gives inside a file record's reason, which names no one parameter."""
+
+
 def with_flags(message: str, parameter: str | None) -> str:
     """A library message with the parameter it names written as the option instead
     (``eps must be…`` reads ``--eps must be…``, ``use logits=True`` reads ``use --logits``)."""
+    for keyword, spelled_out in KEYWORD_FLAGS.items():  # a hint inside a record's reason
+        message = message.replace(keyword, spelled_out)
     flag = FLAGS.get(parameter or "")
     if parameter is None or flag is None:
         return message

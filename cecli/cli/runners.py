@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from typing import IO, TYPE_CHECKING, Any, Literal
 
+from cecli.cli.options import with_flags
 from cecli.cli.request import Request, check
 from cecli.inputs import InputError, parse_class_names, parse_matrix, read_argument
 from cecli.render import Output
@@ -17,6 +18,7 @@ from cecli.render import Output
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from cecli.batch import BatchSummary
     from cecli.numerics import FloatArray
     from cecli.scoring import ScoredRows, ScoringProgress
 
@@ -180,10 +182,19 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
     if rows_to_stdout:
         for note in summary.notes:
             Output().hint(note)
+        summary = _with_flags(summary)
         for message in render.summary_warnings(summary):
             Output().warn(message)
         return
-    render.emit_summary(summary, mode, sys.stdout, sys.stderr)
+    render.emit_summary(_with_flags(summary), mode, sys.stdout, sys.stderr)
+
+
+def _with_flags(summary: BatchSummary) -> BatchSummary:
+    """The summary's reasons for skipped rows as the command line says them."""
+    import dataclasses
+
+    reasons = tuple(with_flags(reason, None) for reason in summary.skipped_reasons)
+    return dataclasses.replace(summary, skipped_reasons=reasons)
 
 
 def _row_columns(columns: str | None) -> tuple[str, ...]:
