@@ -7,7 +7,7 @@ reach a command as ``common``; what a command declares itself is its own loss's 
 # No `from __future__ import annotations`: Typer reads these annotations at run time.
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -30,8 +30,10 @@ from cecli.cli.options import (
 from cecli.cli.request import Request
 from cecli.cli.runners import run
 from cecli.inputs import InputError, parse_vector
-from cecli.registry import Command
 from cecli.render import Output
+
+if TYPE_CHECKING:
+    from cecli.registry import Command
 
 COMMANDS: dict[str, Callable[..., None]] = {}
 """Every subcommand by name, for the app and for ``main``'s one-command app."""
@@ -52,7 +54,7 @@ def command(settings: dict[str, Any]) -> Callable[[Callable[..., None]], Callabl
     return register
 
 
-def _run(command: Command, labels: str | None, preds: str | None, common: Common,
+def _run(command: "Command", labels: str | None, preds: str | None, common: Common,
          **options: Any) -> None:  # fmt: skip
     run(Request(command, labels, preds, common, options))
 

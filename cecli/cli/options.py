@@ -132,7 +132,7 @@ _FILES = "Files"
 _EVALUATION = "Evaluation"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class LossOptions:
     """How PREDS are read and the loss is reduced: the loss functions' own keywords."""
 
@@ -199,7 +199,7 @@ class LossOptions:
         return keywords
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class OutputOptions:
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object.", rich_help_panel=_OUTPUT)
@@ -244,7 +244,7 @@ class OutputOptions:
         return int(text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class CompareOptions:
     vs: Annotated[
         str | None,
@@ -276,7 +276,7 @@ class CompareOptions:
     ] = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class FileOptions:
     """How to read a file; no ``sources`` when LABELS and PREDS are typed instead."""
 
@@ -450,7 +450,7 @@ class FileOptions:
         ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Common:
     """The option groups every loss command has, gathered for the command's body."""
 
@@ -509,15 +509,10 @@ def with_flags(message: str, parameter: str | None) -> str:
 _Command = TypeVar("_Command", bound=Callable[..., None])
 
 
-def with_groups(command: _Command) -> _Command:
-    """Give ``command`` (whose last parameter is ``common: Common``) every group's options.
-
-    Typer reads a command's options from its signature; this writes each group's fields into
-    the signature once, instead of into seven parameter lists by hand, and calls the command
-    with the values gathered back into their groups.
-    """
-    signature = inspect.signature(command)
-    own = [p for name, p in signature.parameters.items() if name != "common"]
+@functools.cache
+def _group_parameters() -> tuple[list[inspect.Parameter], dict[str, list[str]]]:
+    """Every group's fields as keyword parameters, and each group's field names: worked out
+    once for the seven commands (reading the type hints seven times cost start-up time)."""
     shared: list[inspect.Parameter] = []
     members: dict[str, list[str]] = {}
     for group_name, group in GROUPS.items():
@@ -533,6 +528,19 @@ def with_groups(command: _Command) -> _Command:
                     annotation=hints[field.name],
                 )
             )
+    return shared, members
+
+
+def with_groups(command: _Command) -> _Command:
+    """Give ``command`` (whose last parameter is ``common: Common``) every group's options.
+
+    Typer reads a command's options from its signature; this writes each group's fields into
+    the signature once, instead of into seven parameter lists by hand, and calls the command
+    with the values gathered back into their groups.
+    """
+    signature = inspect.signature(command)
+    own = [p for name, p in signature.parameters.items() if name != "common"]
+    shared, members = _group_parameters()
     clash = {p.name for p in own} & {p.name for p in shared}
     assert not clash, f"{command.__name__}: {clash} declared twice"
 

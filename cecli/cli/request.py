@@ -22,7 +22,7 @@ Route = Literal["typed", "versus", "frameworks", "file"]
 file."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Request:
     """A loss command's arguments and options, as given."""
 
