@@ -724,3 +724,41 @@ def _output_terms(result: RowLosses | LossResult) -> tuple[FloatArray, FloatArra
     if isinstance(terms, np.ndarray):
         return terms, None
     raise ValueError("per-output results need the loss's per-term values")
+
+
+def evaluate(
+    result: LossResult,
+    labels: FloatArray,
+    preds: FloatArray,
+    *,
+    loss: str,
+    logits: bool = False,
+    normalize: bool = False,
+    binary: bool = False,
+    top_k: int | None = None,
+    threshold: float = 0.5,
+    sample_weights: FloatArray | None = None,
+) -> Accuracy | None:
+    """Accuracy beside a typed input's loss, as a file's summary has it: top-1, top-k and the
+    mean probability of the true class (``ce``, ``smooth``, ``focal``), or accuracy at
+    ``threshold`` (``bce``, ``multilabel``, ``focal`` with ``binary``); None for ``kl`` and
+    ``grad``, and for rows whose weights sum to 0."""
+    kind: Kind | None = None
+    if loss in ("ce", "smooth") or (loss == "focal" and not binary):
+        kind = "categorical"
+    elif loss in ("bce", "multilabel", "focal"):
+        kind = "binary"
+    if kind is None:
+        return None
+    matrix = np.atleast_2d(np.asarray(preds, dtype=np.float64))
+    targets = np.atleast_2d(np.asarray(labels, dtype=np.float64))
+    names = [str(c) for c in range(matrix.shape[1])]
+    evaluation = Evaluation.create(
+        kind, names, logits=logits, normalize=normalize, top_k=top_k, threshold=threshold
+    )
+    lines = np.arange(1, matrix.shape[0] + 1, dtype=np.int64)
+    weights = None if sample_weights is None else np.asarray(sample_weights, dtype=np.float64)
+    if weights is not None and weights.size == 1:
+        weights = np.full(matrix.shape[0], float(weights.reshape(-1)[0]))
+    evaluation.update(result, targets, matrix, lines, weights)
+    return evaluation.compute(result.reduction).accuracy

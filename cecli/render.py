@@ -139,18 +139,24 @@ class Output:
         say(f"cecli: error: {safe_text(message)}", self.stderr)
 
     @_floats_as_computed
-    def emit(self, result: LossResult) -> None:
-        """Print warnings about ``result`` to stderr, then the result in this mode to stdout."""
+    def emit(self, result: LossResult, accuracy: Accuracy | None = None) -> None:
+        """Print warnings about ``result`` to stderr, then the result in this mode to stdout;
+        ``accuracy`` is a line under the tables and keys beside the loss in JSON."""
         for message in warnings_for(result):
             self.warn(message)
         if self.mode == "quiet":
             self.stdout.write(quiet_text(result))
         elif self.mode == "json":
-            self.stdout.write(json_text(result))
+            document = result.to_json()
+            if accuracy is not None:
+                document.update(accuracy.to_json())
+            self.stdout.write(json_line(document))
         else:
             console = _console(self.stdout)
             for renderable in tables_for(result, self.rows):
                 console.print(renderable)
+            if accuracy is not None:
+                console.print(_text(accuracy_line(accuracy, result.rows)))
             if self.mode == "explain":
                 from cecli.explain import explain
 
@@ -214,6 +220,19 @@ def quiet_text(result: LossResult) -> str:
     if isinstance(result, GradResult):
         return quiet_values(result.grad)
     return "".join(f"{value!r}\n" for value in result.headline())
+
+
+def accuracy_line(accuracy: Accuracy, rows: int) -> str:
+    """One line of what the loss's reader asks next: how often the prediction was right."""
+    if accuracy.threshold is not None:
+        line = f"accuracy at p > {accuracy.threshold:g}: {accuracy.accuracy:.1%} of outputs"
+        if accuracy.exact_match is not None:
+            line += f", all right in {accuracy.exact_match:.1%} of rows"
+        return line
+    line = f"top-1 accuracy: {accuracy.accuracy:.1%} of {rows:,} row{'s' if rows != 1 else ''}"
+    if accuracy.top_k is not None and accuracy.top_k_accuracy is not None:
+        line += f", top-{accuracy.top_k}: {accuracy.top_k_accuracy:.1%}"
+    return line + f"; mean p of the true class {fmt(accuracy.mean_p_true)}"
 
 
 def json_text(result: LossResult) -> str:

@@ -282,3 +282,28 @@ def test_file_reasons_name_the_flag_and_python_the_parameter(tmp_path: object) -
     assert "for raw scores use --logits" in err
     with pytest.raises(cecli.InputError, match=r"use logits=True$"):
         cecli.score_file(path)
+
+
+def test_typed_input_reports_accuracy_beside_the_loss() -> None:
+    """Issue 13: top-1 and the mean p of the true class, exact sums rounded once."""
+    from fractions import Fraction
+
+    document = json.loads(run("ce", "0;2", "0.7,0.2,0.1;0.5,0.3,0.2", "--json")[1])
+    assert document["accuracy"] == 0.5
+    assert document["mean_p_true"] == float((Fraction(0.7) + Fraction(0.2)) / 2)
+    table = run("ce", "0;2", "0.7,0.2,0.1;0.5,0.3,0.2")[1]
+    assert "top-1 accuracy: 50.0% of 2 rows" in table
+
+
+def test_typed_top_k_past_five_classes() -> None:
+    """The true class ranks 3rd of 7: wrong at top-1, right at top-5 (the default past 5)."""
+    document = json.loads(run("ce", "6", "0.3,0.25,0.05,0.05,0.05,0.1,0.2", "--json")[1])
+    assert (document["accuracy"], document["top_k"], document["top_k_accuracy"]) == (0.0, 5, 1.0)
+
+
+def test_typed_binary_accuracy_at_one_half() -> None:
+    document = json.loads(run("bce", "1,0,1,0", "0.9,0.6,0.4,0.1", "--json")[1])
+    assert document["accuracy"] == 0.5
+    assert document["threshold"] == 0.5
+    assert "accuracy" not in json.loads(run("kl", "0.5,0.5", "0.9,0.1", "--json")[1])
+    assert run("ce", "0", "0.7,0.3", "-q")[1].count("\n") == 1

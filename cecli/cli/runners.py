@@ -68,7 +68,17 @@ def run_typed(
     from cecli.registry import compute
 
     result = compute(request.command, labels, preds, class_names=names, **request.keywords)
-    Output(mode=request.mode, rows=request.common.output.rows_shown()).emit(result)
+    accuracy = None
+    keywords = request.keywords
+    if request.mode != "quiet" and keywords.get("ignore_index") is None:
+        from cecli.evaluation import evaluate
+
+        accuracy = evaluate(
+            result, labels, preds, loss=request.command, logits=bool(keywords.get("logits")),
+            normalize=bool(keywords.get("normalize")), binary=bool(keywords.get("binary")),
+            sample_weights=keywords.get("sample_weights"),
+        )  # fmt: skip
+    Output(mode=request.mode, rows=request.common.output.rows_shown()).emit(result, accuracy)
 
 
 def run_versus(
