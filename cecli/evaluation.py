@@ -25,15 +25,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from cecli.files import KeyColumn
 from cecli.inputs import InputError
 from cecli.numerics import ExactSum, FloatArray, log_softmax, sigmoid
 from cecli.results import JsonValue, LossResult, Reduction, RowLosses, json_number
+
+if TYPE_CHECKING:
+    from cecli.files import KeyColumn
 
 Kind = Literal["categorical", "binary"]
 IndexArray = npt.NDArray[np.intp]
