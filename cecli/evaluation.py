@@ -752,8 +752,12 @@ def evaluate(
         kind = "binary"
     if kind is None:
         return None
-    matrix = np.atleast_2d(np.asarray(preds, dtype=np.float64))
-    targets = np.atleast_2d(np.asarray(labels, dtype=np.float64))
+    # The targets the loss used (one-hot rows for class indices), so that labels are read
+    # the way the loss read them whatever their form.
+    matrix = np.atleast_2d(np.asarray(result.preds, dtype=np.float64))
+    targets = np.atleast_2d(np.asarray(result.targets, dtype=np.float64))
+    if targets.shape != matrix.shape or (kind == "categorical" and matrix.shape[1] < 2):
+        return None  # one class: nothing to rank
     names = [str(c) for c in range(matrix.shape[1])]
     evaluation = Evaluation.create(
         kind, names, logits=logits, normalize=normalize, top_k=top_k, threshold=threshold

@@ -307,3 +307,10 @@ def test_typed_binary_accuracy_at_one_half() -> None:
     assert document["threshold"] == 0.5
     assert "accuracy" not in json.loads(run("kl", "0.5,0.5", "0.9,0.1", "--json")[1])
     assert run("ce", "0", "0.7,0.3", "-q")[1].count("\n") == 1
+
+
+def test_one_class_has_no_accuracy_line() -> None:
+    """Found by the argument fuzzer: `ce 1 0` (one class) ended in an IndexError."""
+    code, out, err = run("ce", "1", "0")
+    assert code == 0, err
+    assert "accuracy" not in out
