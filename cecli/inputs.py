@@ -350,6 +350,10 @@ def as_targets_ignoring(
         raise InputError(
             f"ignore_index must be a whole number, got {ignore_index!r}", parameter="ignore_index"
         )
+    if abs(ignore_index) > 2**53:  # an index array holds it, and a label equal to it is a float
+        raise InputError(
+            f"ignore_index must be within ±2**53, got {ignore_index!r}", parameter="ignore_index"
+        )
     array = _as_float_array(labels, name)
     one_per_row = array.size == rows and (array.ndim <= 1 or array.shape[-1] == 1)
     if not one_per_row or (classes == rows == 1 and array.ndim == 2 and array.shape[1] > 1):

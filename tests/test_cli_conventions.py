@@ -314,3 +314,10 @@ def test_one_class_has_no_accuracy_line() -> None:
     code, out, err = run("ce", "1", "0")
     assert code == 0, err
     assert "accuracy" not in out
+
+
+def test_a_huge_ignore_index_is_one_error_line() -> None:
+    """Found by the argument fuzzer: an ignore index past int64 ended in an OverflowError."""
+    code, out, err = run("ce", "0;1", "0.5,0.5;0.5,0.5", "--ignore-index", "99999999999999999999")
+    assert (code, out) == (2, "")
+    assert err.startswith("cecli: error: --ignore-index must be within")
