@@ -16,4 +16,22 @@ def main() -> int:
         from cecli.cli import main as run
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as error:
+        if interrupted(error):
+            return EXIT_INTERRUPTED
+        raise
     return run()
+
+
+def interrupted(error: BaseException) -> bool:
+    """Whether ``error`` is a Ctrl-C in disguise: Python 3.11 wraps an exception raised while a
+    class is being made (a dataclass's field, say) in a RuntimeError, with the
+    KeyboardInterrupt as its cause."""
+    seen: BaseException | None = error
+    for _ in range(32):  # a chain of causes is short; a cycle is not followed for ever
+        if seen is None:
+            return False
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -127,3 +127,24 @@ def test_table_path_does_not_import_progress_or_markdown() -> None:
     )
     result = run([sys.executable, "-c", code])
     assert result.returncode == 0, result.stderr
+
+
+def test_a_ctrl_c_wrapped_while_a_class_is_made_exits_130(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Python 3.11 wraps a KeyboardInterrupt that lands while a dataclass is made in a
+    RuntimeError; it ended a run in a traceback (seen once in the import-time SIGINT test)."""
+    import types
+
+    from cecli import _entry
+
+    class Interrupted(types.ModuleType):
+        def __getattr__(self, name: str) -> object:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as interrupt:
+                raise RuntimeError("Error calling __set_name__") from interrupt
+
+    monkeypatch.setitem(sys.modules, "cecli.cli", Interrupted("cecli.cli"))
+    assert _entry.main() == 130
+    assert not _entry.interrupted(RuntimeError("something else"))

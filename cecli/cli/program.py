@@ -17,6 +17,7 @@ from typing import Annotated, TextIO, cast
 import typer
 
 from cecli import __version__
+from cecli._entry import interrupted
 from cecli.cli.commands import COMMANDS
 from cecli.cli.options import with_flags
 from cecli.cli.terminal import EXIT_INTERRUPTED, Interrupts
@@ -160,6 +161,8 @@ def _run(argv: Sequence[str] | None, interrupts: Interrupts) -> int:
         Output().error(with_flags(str(error), error.parameter))
         return EXIT_USAGE
     except Exception as error:
+        if interrupted(error):  # a Ctrl-C that Python wrapped (while a class was being made)
+            return interrupts.exit_code()
         # Typer's own usage errors (missing argument, unknown option, bad option value) carry
         # a message and an exit code; their class is private to Typer's vendored Click.
         message = getattr(error, "format_message", None)
