@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO, Any
 
 DATA = Path(__file__).resolve().parent / "data"
 CLASSES = 10
@@ -62,6 +63,24 @@ print(repr(float(-np.log(p).mean())))
 """
 
 
+def write_softmax_rows(handle: IO[str], rows: int, rng: Any) -> None:
+    """``rows`` random softmax outputs of :data:`CLASSES` classes (label, p0…p9) as CSV, in
+    blocks of a million rows so that memory stays flat."""
+    import numpy as np
+    import polars as pl
+
+    for start in range(0, rows, 1_000_000):
+        n = min(1_000_000, rows - start)
+        logits = rng.standard_normal((n, CLASSES)) * 2.0
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        frame = pl.DataFrame(
+            {"label": rng.integers(0, CLASSES, n)}
+            | {f"p{i}": np.round(probs[:, i], 8) for i in range(CLASSES)}
+        )
+        frame.write_csv(handle, include_header=start == 0)
+
+
 def generate(rows: int) -> tuple[Path, Path]:
     """Write a CSV and a Parquet file of ``rows`` random softmax outputs (skipped if present)."""
     import numpy as np
@@ -72,18 +91,8 @@ def generate(rows: int) -> tuple[Path, Path]:
     if csv_path.exists() and parquet_path.exists():
         return csv_path, parquet_path
     rng = np.random.default_rng(rows)
-    chunk = 1_000_000
     with csv_path.open("w") as handle:
-        for start in range(0, rows, chunk):
-            n = min(chunk, rows - start)
-            logits = rng.standard_normal((n, CLASSES)) * 2.0
-            probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-            probs /= probs.sum(axis=1, keepdims=True)
-            frame = pl.DataFrame(
-                {"label": rng.integers(0, CLASSES, n)}
-                | {f"p{i}": np.round(probs[:, i], 8) for i in range(CLASSES)}
-            )
-            frame.write_csv(handle, include_header=start == 0)
+        write_softmax_rows(handle, rows, rng)
     pl.scan_csv(csv_path).sink_parquet(parquet_path, row_group_size=131_072)
     return csv_path, parquet_path
 

@@ -32,13 +32,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-CLASSES = 10
+from batch import write_softmax_rows  # the same rows as benchmarks/batch.py
 
 
 def generate(folder: Path, rows: int, files: int) -> list[Path]:
     """``rows`` random softmax outputs as ``files`` CSV parts (batch.py's distribution)."""
     import numpy as np
-    import polars as pl
 
     rng = np.random.default_rng(rows)
     paths = []
@@ -47,16 +46,7 @@ def generate(folder: Path, rows: int, files: int) -> list[Path]:
         path = folder / f"part-{number:05d}.csv"
         count = min(per_file, rows - number * per_file)
         with path.open("w") as handle:
-            for start in range(0, count, 1_000_000):
-                n = min(1_000_000, count - start)
-                logits = rng.standard_normal((n, CLASSES)) * 2.0
-                probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-                probs /= probs.sum(axis=1, keepdims=True)
-                frame = pl.DataFrame(
-                    {"label": rng.integers(0, CLASSES, n)}
-                    | {f"p{i}": np.round(probs[:, i], 8) for i in range(CLASSES)}
-                )
-                frame.write_csv(handle, include_header=start == 0)
+            write_softmax_rows(handle, count, rng)
         paths.append(path)
     return paths
 

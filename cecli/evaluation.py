@@ -728,6 +728,17 @@ def _output_terms(result: RowLosses | LossResult) -> tuple[FloatArray, FloatArra
     raise ValueError("per-output results need the loss's per-term values")
 
 
+def kind_of_loss(loss: str, *, binary: bool = False) -> Kind | None:
+    """How a loss's predictions are judged right: one true class per row (``ce``, ``smooth``,
+    ``focal``), one 0/1 outcome per output (``bce``, ``multilabel``, ``focal --binary``), or
+    not at all (``kl``, ``grad``)."""
+    if loss in ("ce", "smooth") or (loss == "focal" and not binary):
+        return "categorical"
+    if loss in ("bce", "multilabel", "focal"):
+        return "binary"
+    return None
+
+
 def evaluate(
     result: LossResult,
     labels: FloatArray,
@@ -745,11 +756,7 @@ def evaluate(
     mean probability of the true class (``ce``, ``smooth``, ``focal``), or accuracy at
     ``threshold`` (``bce``, ``multilabel``, ``focal`` with ``binary``); None for ``kl`` and
     ``grad``, and for rows whose weights sum to 0."""
-    kind: Kind | None = None
-    if loss in ("ce", "smooth") or (loss == "focal" and not binary):
-        kind = "categorical"
-    elif loss in ("bce", "multilabel", "focal"):
-        kind = "binary"
+    kind = kind_of_loss(loss, binary=binary)
     if kind is None:
         return None
     # The targets the loss used (one-hot rows for class indices), so that labels are read

@@ -29,11 +29,12 @@ import numpy.typing as npt
 from cecli.inputs import InputError
 from cecli.losses import DEFAULT_EPS, sample_weight_vector
 from cecli.numerics import FloatArray
+from cecli.registry import Command as Command  # re-exported: the names --like takes
 from cecli.results import GradResult, LossResult
 
 Library = str
 """A library's short name, a key of :data:`FRAMEWORKS` (``torch``, ``keras``…)."""
-Command = Literal["ce", "bce", "multilabel", "kl", "grad", "smooth", "focal"]
+
 Inputs = Literal["probs", "logits"]
 DType = Literal["float32", "float64"]
 

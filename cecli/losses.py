@@ -162,17 +162,22 @@ def sample_weight_vector(sample_weights: npt.ArrayLike | None, rows: int) -> Flo
     vector = np.asarray(sample_weights, dtype=np.float64).reshape(-1)
     if vector.shape[0] == 1:
         vector = np.full(rows, vector[0])
-    if vector.shape[0] != rows:
+    return _weight_vector(vector, "sample_weights", rows, "rows")
+
+
+def _weight_vector(vector: FloatArray, parameter: str, expected: int, what: str) -> FloatArray:
+    """``vector`` if it has one finite weight ≥ 0 for each of ``expected`` rows or classes."""
+    if vector.shape[0] != expected:
         raise InputError(
-            f"sample_weights has {vector.shape[0]} values, but PREDS has {rows} rows",
-            parameter="sample_weights",
+            f"{parameter} has {vector.shape[0]} values, but PREDS has {expected} {what}",
+            parameter=parameter,
         )
     bad = np.flatnonzero(~np.isfinite(vector) | (vector < 0))
     if bad.size:
         position = int(bad[0])
         raise InputError(
-            f"sample_weights value {position + 1}: {vector[position]:g} is not a finite weight ≥ 0",
-            parameter="sample_weights",
+            f"{parameter} value {position + 1}: {vector[position]:g} is not a finite weight ≥ 0",
+            parameter=parameter,
         )
     return vector
 
@@ -568,20 +573,8 @@ def _class_weighted_mean(
 def _class_weights(weights: npt.ArrayLike | None, classes: int) -> FloatArray | None:
     if weights is None:
         return None
-    vector = np.asarray(weights, dtype=np.float64).reshape(-1)
-    if vector.shape[0] != classes:
-        raise InputError(
-            f"weights has {vector.shape[0]} values, but PREDS has {classes} classes",
-            parameter="weights",
-        )
-    bad = np.flatnonzero(~np.isfinite(vector) | (vector < 0))
-    if bad.size:
-        position = int(bad[0])
-        raise InputError(
-            f"weights value {position + 1}: {vector[position]:g} is not a finite weight ≥ 0",
-            parameter="weights",
-        )
-    return vector
+    return _weight_vector(np.asarray(weights, dtype=np.float64).reshape(-1), "weights", classes,
+                          "classes")  # fmt: skip
 
 
 # --- smooth --------------------------------------------------------------------------------

@@ -32,27 +32,23 @@ from cecli.batch import (
     rejected_rows,
     score_table,
 )
-from cecli.evaluation import Evaluation, Kind
+from cecli.evaluation import Evaluation, kind_of_loss
 from cecli.files import Batch, Columns, Family, Table, open_table, select_columns
 from cecli.inputs import InputError
 from cecli.numerics import FloatArray
+from cecli.registry import LOSSES, Command
 from cecli.results import LossResult, Reduction, RowLosses
 from cecli.sources import InputFile, expand_all, fetch, kind_of
 
-LossName = Literal["ce", "bce", "multilabel", "kl", "grad", "smooth", "focal"]
+LossName = Command
 FileKind = Literal["csv", "parquet"]
 PathLike = str | os.PathLike[str]
 
 LOSS_FUNCTIONS: dict[LossName, Callable[..., LossResult]] = {
-    "ce": losses.categorical_cross_entropy,
-    "bce": losses.binary_cross_entropy,
-    "multilabel": losses.multilabel_cross_entropy,
-    "kl": losses.kl_divergence,
-    "grad": losses.logit_gradient,
-    "smooth": losses.label_smoothing,
-    "focal": losses.focal_loss,
+    name: loss.function for name, loss in LOSSES.items()
 }
-"""Each loss's function; its keyword arguments are the options :func:`score_file` takes."""
+"""Each loss's function (:data:`cecli.registry.LOSSES`); its keyword arguments are the
+options :func:`score_file` takes."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -542,11 +538,7 @@ def evaluation_for(
 ) -> Evaluation | None:
     """The evaluation state a loss's file is scored with: accuracy where the loss has a true
     class or outcome, groups for any loss; None for ``kl`` and ``grad`` without groups."""
-    kind: Kind | None = None
-    if loss in ("ce", "smooth") or (loss == "focal" and not options.get("binary")):
-        kind = "categorical"
-    elif loss in ("bce", "multilabel") or loss == "focal":
-        kind = "binary"
+    kind = kind_of_loss(loss, binary=bool(options.get("binary")))
     if kind is None and not (by or per_class or top_k is not None):
         return None
     return Evaluation.create(

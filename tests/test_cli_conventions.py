@@ -321,3 +321,19 @@ def test_a_huge_ignore_index_is_one_error_line() -> None:
     code, out, err = run("ce", "0;1", "0.5,0.5;0.5,0.5", "--ignore-index", "99999999999999999999")
     assert (code, out) == (2, "")
     assert err.startswith("cecli: error: --ignore-index must be within")
+
+
+def test_rejects_and_output_are_never_one_file(tmp_path: object) -> None:
+    """Before, both were written and the later rename silently replaced the per-row output."""
+    import os
+
+    source, target = f"{tmp_path}/in.csv", f"{tmp_path}/out.csv"
+    with open(source, "w") as handle:
+        handle.write("label,p0,p1\n0,2,0.5\n1,0.5,0.5\n")
+    code, out, err = run(
+        "ce", "--csv", source, "--skip-invalid", "--reduction", "none", "--output", target,
+        "--rejects", target, "--no-progress",
+    )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert "is also an input file" in err
+    assert not os.path.exists(target)

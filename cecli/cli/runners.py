@@ -147,7 +147,9 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
         bar: Callable[[int], None] | None = None
         rejects: IO[str] | None = None
         if files.rejects is not None:
-            rejects = stack.enter_context(atomic_writer(files.rejects, files.sources))
+            # The per-row output counts as an input here: the two files are never one.
+            taken = [*files.sources, *([files.output] if files.output not in (None, "-") else [])]
+            rejects = stack.enter_context(atomic_writer(files.rejects, taken))
 
         def write_rows(rows: ScoredRows) -> None:
             nonlocal writer
