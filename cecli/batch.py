@@ -282,8 +282,13 @@ class Accumulator:
         floor = self.worst[0][0] if len(self.worst) == WORST_ROWS else -math.inf
         candidates = np.flatnonzero(per_row > floor)  # NaN is never a candidate
         if candidates.size > WORST_ROWS:
-            largest = np.argpartition(per_row[candidates], -WORST_ROWS)[-WORST_ROWS:]
-            candidates = candidates[largest]
+            # The cut is the fifth largest value; of the rows equal to it, the earliest lines
+            # (candidates are in row order).  argpartition alone picks among ties at random.
+            values = per_row[candidates]
+            cut = np.partition(values, -WORST_ROWS)[-WORST_ROWS]
+            above = candidates[values > cut]
+            at_cut = candidates[values == cut][: WORST_ROWS - above.size]
+            candidates = np.concatenate([above, at_cut])
         for index in candidates:
             value = float(per_row[index])
             entry = (value, -int(lines[index]), ids[index] if ids is not None else "")

@@ -82,6 +82,29 @@ def test_worst_rows_are_the_five_largest_with_ties_to_the_earlier_line() -> None
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize("batch_rows", [7, 300, 5000])
+def test_ties_at_the_fifth_place_keep_the_earliest_line_in_one_batch_or_many(
+    batch_rows: int,
+) -> None:
+    per_row = RNG.exponential(size=5000) / 100
+    per_row[[40, 1000, 2000, 3000]] = [9.0, 8.0, 7.0, 6.0]
+    tied = np.sort(RNG.choice(np.setdiff1d(np.arange(5000), [40, 1000, 2000, 3000]), 30))
+    per_row[tied] = 5.0  # thirty rows tie for the fifth place: the first of them is kept
+    accumulator = Accumulator()
+    for start in range(0, per_row.size, batch_rows):
+        chunk = per_row[start : start + batch_rows]
+        rows = RowLosses(
+            name="ce", base="e", classes=2, per_row=chunk, row_totals=chunk,
+            row_divisors=np.ones(chunk.size), row_extras={}, clipped_count=0,
+            unnormalized_rows=(),
+        )  # fmt: skip
+        accumulator.update(rows, np.arange(start, start + chunk.size) + 2)
+    worst = accumulator.compute(reduction="mean", source="t").worst
+    assert [(w.line, w.loss) for w in worst] == [
+        (42, 9.0), (1002, 8.0), (2002, 7.0), (3002, 6.0), (int(tied[0]) + 2, 5.0)
+    ]
+
+
 @pytest.mark.parametrize("logits", [False, True])
 def test_rows_of_a_matrix_stored_by_columns_equal_rows_stored_by_rows(logits: bool) -> None:
     labels = RNG.integers(0, 7, 500).astype(float)
