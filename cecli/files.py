@@ -34,6 +34,7 @@ import numpy as np
 
 from cecli.inputs import NUMBER_BODY, InputError, parse_number
 from cecli.numerics import FloatArray
+from cecli.plain_csv import plain_batches, read_plain
 
 if TYPE_CHECKING:
     import polars as pl
@@ -275,6 +276,12 @@ class Source:
             if len(separator) != 1 or not separator.isascii():
                 raise InputError(f"--delimiter must be one ASCII character, got {separator!r}")
             _check_text(path, display)
+        self.plain = read_plain(path, separator, self.size) if kind == "csv" else None
+        """The records of a small, plain CSV file, read without polars (see
+        :mod:`cecli.plain_csv`)."""
+        if self.plain is not None:
+            self.columns = self.plain.names
+            return
         with self.reading():
             found: list[str] = self.scan().collect_schema().names()
         self.columns = self._header(found) if kind == "csv" else found
@@ -540,6 +547,11 @@ class Table:
         for source in self.sources:
             source.check_types(selected)
         start = self.sources[0].first
+        plain = self.sources[0].plain if len(self.sources) == 1 else None
+        found = None if plain is None else plain_batches(plain, columns, reading, start)
+        if found is not None:
+            yield from found
+            return
         with _polars_failures(self._explain):
             for chunk, blank in self._frames(selected, reading):
                 count = chunk.height
