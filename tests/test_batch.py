@@ -101,7 +101,11 @@ def test_ties_at_the_fifth_place_keep_the_earliest_line_in_one_batch_or_many(
         accumulator.update(rows, np.arange(start, start + chunk.size) + 2)
     worst = accumulator.compute(reduction="mean", source="t").worst
     assert [(w.line, w.loss) for w in worst] == [
-        (42, 9.0), (1002, 8.0), (2002, 7.0), (3002, 6.0), (int(tied[0]) + 2, 5.0)
+        (42, 9.0),
+        (1002, 8.0),
+        (2002, 7.0),
+        (3002, 6.0),
+        (int(tied[0]) + 2, 5.0),
     ]
 
 
