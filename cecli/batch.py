@@ -230,6 +230,9 @@ class Accumulator:
     """A weight column was read (the loss is a weighted mean)."""
     notes: list[str] = field(default_factory=list)
     """What was guessed from the files' layout, each said once."""
+    details: bool = True
+    """Keep the worst rows and the values behind the percentiles; without them (what ``-q``
+    prints) a row costs its loss and the exact sums only."""
 
     def update(
         self,
@@ -263,8 +266,9 @@ class Accumulator:
         self.row_sum += batch_total if unweighted_totals else _weighted_sum(per_row, None)
         low, high = float(per_row.min()), float(per_row.max())
         self.minimum, self.maximum = min(self.minimum, low), max(self.maximum, high)
-        self._keep_worst(per_row, lines, ids)
-        self._keep_values(per_row, finite=math.isfinite(low) and math.isfinite(high))
+        if self.details:
+            self._keep_worst(per_row, lines, ids)
+            self._keep_values(per_row, finite=math.isfinite(low) and math.isfinite(high))
         self.clipped += result.clipped_count
         self.unnormalized += len(result.unnormalized_rows)
         room = REASONS_KEPT - len(self.unnormalized_lines)
@@ -325,6 +329,7 @@ class Accumulator:
         for name, extra in other.extras.items():
             self.extras[name] = self.extras.get(name, ExactSum()) + extra
         self.rows += other.rows
+        self.details = self.details and other.details
         self.classes = self.classes or other.classes
         if other.rows:
             self.name, self.base = other.name, other.base
@@ -389,7 +394,7 @@ class Accumulator:
             row_mean=self.row_sum.mean(self.rows),
             row_min=self.minimum,
             row_max=self.maximum,
-            percentiles=self._percentiles(),
+            percentiles=self._percentiles() if self.details else {},
             percentiles_exact=self.values is not None,
             worst=tuple(
                 WorstRow(line=-line, identifier=identifier, loss=value)
@@ -626,9 +631,10 @@ def score_table(
     on_progress: ProgressFn | None = None,
     evaluation: Evaluation | None = None,
     on_skipped: SkipSink | None = None,
+    details: bool = True,
 ) -> Accumulator:
     """Score every batch of ``table``; per-row results go to ``on_rows`` in file order."""
-    accumulator = Accumulator(evaluation=evaluation)
+    accumulator = Accumulator(evaluation=evaluation, details=details)
     classes = len(columns.preds)
     # Held by name: without it, one Ctrl-C in four landed in the generator's finally block
     # run as a finalizer, where Python can only print it ("Exception ignored in …").

@@ -20,7 +20,6 @@ import gzip
 import io
 import os
 import re
-import secrets
 import stat
 import tempfile
 import warnings
@@ -1192,7 +1191,7 @@ def _private_file(stack: contextlib.ExitStack, folder: Path, prefix: str, suffix
     leave it behind.
     """
     for _ in range(100):
-        path = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        path = folder / f"{prefix}{os.urandom(6).hex()}{suffix}"
         staged = _Staged(path)
         stack.callback(staged.remove)
         try:
@@ -1415,7 +1414,7 @@ def atomic_writer(target: str, inputs: Sequence[str] = ()) -> Iterator[IO[str]]:
     if not folder.is_dir():
         raise InputError(f"--output: no folder {str(Path(target).parent)!r}")
     with contextlib.ExitStack() as cleanup:
-        staging = _Staged(folder / f".{real.name}.{secrets.token_hex(6)}.tmp")
+        staging = _Staged(folder / f".{real.name}.{os.urandom(6).hex()}.tmp")
         cleanup.callback(staging.remove)  # before the file exists: an interrupt cannot leak it
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:

@@ -102,6 +102,31 @@ def test_score_file_gives_the_summary_the_cli_prints(
     assert summary.to_json() == cli_json(capsys, *args)
 
 
+@pytest.mark.parametrize(
+    ("loss", "options"),
+    [("ce", {}), ("focal", {"gamma": 2.0, "reduction": "sum"}), ("smooth", {"smoothing": 0.1})],
+)
+def test_score_file_without_details_gives_the_same_loss_and_counts(
+    loss: Any, options: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(SAMPLES / "model_outputs.csv")
+    full = cecli.score_file(path, loss, **options)
+    bare = cecli.score_file(path, loss, details=False, **options)
+    assert bare.loss == full.loss
+    assert bare.extras == full.extras
+    assert (bare.rows, bare.clipped, bare.skipped) == (full.rows, full.clipped, full.skipped)
+    assert bare.row_mean == full.row_mean
+    assert bare.weighted == full.weighted
+    assert (bare.percentiles, bare.worst, bare.accuracy) == ({}, (), None)
+    assert full.percentiles
+    assert full.worst
+    assert full.accuracy is not None
+    reduction = options.get("reduction", "mean")
+    extra = [] if loss == "ce" else ["--gamma", "2"] if loss == "focal" else ["--smoothing", "0.1"]
+    assert main([loss, "--csv", path, "-q", "--reduction", reduction, *extra]) == 0
+    assert float(capsys.readouterr().out) == full.loss
+
+
 def test_score_file_takes_a_path_object_and_matches_the_logarithms() -> None:
     summary = cecli.score_file(Path(IRIS))
     # The true classes' probabilities in sample_data/iris3_index.csv.

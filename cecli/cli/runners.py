@@ -190,6 +190,8 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
             threshold=0.5 if files.threshold is None else files.threshold, keep=files.keep,
             on_rejects=(lambda found: render.write_rejects(rejects, found)) if rejects else None,
             stdin=getattr(sys.stdin, "buffer", None),  # None when standard input is closed
+            # -q prints the loss and the warnings only: nothing else is computed for it.
+            details=mode != "quiet" or stream is not None,
         )  # fmt: skip
     if rows_to_stdout:
         for note in summary.notes:
