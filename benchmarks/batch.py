@@ -10,21 +10,26 @@ probabilities) and a Parquet copy, then times whole processes, in turn:
   (b) pandas.read_csv + sklearn.metrics.log_loss, the script a user would otherwise write
   (c) pyarrow.csv.read_csv + NumPy, a minimal fast script
   (d) cecli ce --parquet FILE -q
+  (e) DuckDB answering the same question in SQL over read_csv (the anchor: a fast engine)
 
 in orders where each follows each other equally often, and prints median wall time, peak RSS
 (of that process alone, from wait4) and the ratios the targets are set in: (a)/(b) ≤ 0.35,
-(a)/(c) ≤ 0.8 on the large file, peak RSS of (a) ≤ 512 MiB and flat in file size.  All four
-print the mean cross-entropy; the script checks they agree.  --log prints every run with the
-tool that ran just before it.
+(a)/(c) ≤ 0.8 on the large file, (a)/(e) ≤ 1.0, peak RSS of (a) ≤ 512 MiB and flat in file
+size.  All five print the mean cross-entropy; the script checks they agree.  --log prints every
+run with the tool that ran just before it.
+
+Before the files, the fixed cost of a file: ``cecli ce --csv FOUR_ROWS.csv -q`` against the
+one-liner ``cecli ce 1,0 0.3,0.7 -q``, alternated (target: ≤ 1.5×).  --small runs only that.
 
 --evaluation times a file scored as a model evaluation instead, on the same rows with a
 ``model`` column (four models) beside the label:
 
-  (e) cecli ce --csv FILE -q                                      the plain run
+  (p) cecli ce --csv FILE --json                                   the plain summary
   (f) cecli ce --csv FILE --per-class --by model --top-k 5 --json  the evaluation
   (g) pandas.read_csv + groupby("model"): per-model log loss and top-1 accuracy
 
-with the targets (f)/(e) ≤ 1.3 and the same flat peak RSS (≤ 512 MiB).
+with the targets (f)/(p) ≤ 1.3 and the same flat peak RSS (≤ 512 MiB).  The plain summary is
+the one to compare with: ``-q`` computes the loss alone (no percentiles, worst rows or accuracy).
 """
 
 from __future__ import annotations
@@ -61,6 +66,20 @@ probs = np.column_stack([table.column(f"p{i}").to_numpy() for i in range(10)])
 p = np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1 - 1e-7)
 print(repr(float(-np.log(p).mean())))
 """
+
+DUCKDB_SQL = """
+import sys
+import duckdb
+columns = ", ".join(f"p{i}" for i in range(10))
+path = sys.argv[1].replace("'", "''")
+query = (
+    f"select avg(-ln(greatest(least(list_extract([{columns}], label + 1), 1 - 1e-7), 1e-7))) "
+    f"from read_csv('{path}')"
+)
+print(repr(float(duckdb.sql(query).fetchall()[0][0])))
+"""
+
+FOUR_ROWS = "label,p0,p1\n0,0.3,0.7\n1,0.2,0.8\n0,0.5,0.5\n1,0.1,0.9\n"
 
 
 def write_softmax_rows(handle: IO[str], rows: int, rng: Any) -> None:
@@ -136,9 +155,9 @@ def evaluation_commands(rows: int, cecli: list[str], python: str) -> dict[str, l
     )
     subprocess.run([python, "-c", script], check=True)
     path = str(DATA / f"evaluation_{rows}.csv")
-    plain = [*cecli, "ce", "--csv", path, "-q", "--no-progress"]
+    plain = [*cecli, "ce", "--csv", path, "--json", "--no-progress"]
     return {
-        "(e) cecli plain": plain,
+        "(p) cecli plain": plain,
         "(f) cecli evaluation": [
             *cecli,
             "ce",
@@ -208,10 +227,14 @@ def main() -> int:
     parser.add_argument(
         "--evaluation", action="store_true", help="time --per-class --by model --top-k 5"
     )
+    parser.add_argument("--small", action="store_true", help="time only a four-row file")
     args = parser.parse_args()
     script = Path(sys.executable).with_name("cecli")
     cecli = [str(script)] if script.exists() else [shutil.which("cecli") or "cecli"]
     python = sys.executable
+    small_file(cecli, max(args.runs, 15), log=args.log)
+    if args.small:
+        return 0
     print(f"{'rows':>11}  {'tool':<24} {'wall s':>8} {'peak MiB':>9}   value")
     peaks: dict[int, float] = {}
     for rows in args.rows:
@@ -232,6 +255,7 @@ def main() -> int:
                 "-q",
                 "--no-progress",
             ],
+            "(e) duckdb SQL": [python, "-c", DUCKDB_SQL, str(csv_path)],
         }
         walls: dict[str, list[float]] = {name: [] for name in commands}
         rss: dict[str, list[float]] = {name: [] for name in commands}
@@ -261,7 +285,8 @@ def main() -> int:
         print(
             f"{'':>11}  ratios: (a)/(b) {a / median['(b) pandas + sklearn']:.2f} (target ≤ 0.35), "
             f"(a)/(c) {a / median['(c) pyarrow + numpy']:.2f} (≤ 0.8 on the large file), "
-            f"(d)/(a) {median['(d) cecli --parquet'] / a:.2f}"
+            f"(d)/(a) {median['(d) cecli --parquet'] / a:.2f}, "
+            f"(a)/(e) {a / median['(e) duckdb SQL']:.2f} (target ≤ 1.0)"
         )
     if len(peaks) > 1:
         small, large = min(peaks), max(peaks)
@@ -272,11 +297,34 @@ def main() -> int:
     return 0
 
 
+def small_file(cecli: list[str], runs: int, *, log: bool) -> None:
+    """A four-row file against the one-liner, alternated: what a file costs before its rows."""
+    DATA.mkdir(exist_ok=True)
+    path = DATA / "four_rows.csv"
+    path.write_text(FOUR_ROWS)
+    commands = {
+        "cecli --csv 4 rows": [*cecli, "ce", "--csv", str(path), "-q", "--no-progress"],
+        "cecli one-liner": [*cecli, "ce", "1,0", "0.3,0.7", "-q"],
+    }
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    for order in balanced_orders(len(commands), runs):
+        for name in (list(commands)[i] for i in order):
+            wall, _, _ = measure(commands[name])
+            if log:
+                print(f"{'4':>11}  {name:<24} {wall:8.3f}")
+            walls[name].append(wall)
+    median = {name: statistics.median(times) for name, times in walls.items()}
+    for name in commands:
+        print(f"{'4 rows':>11}  {name:<24} {median[name]:8.3f}")
+    ratio = median["cecli --csv 4 rows"] / median["cecli one-liner"]
+    print(f"{'':>11}  ratio: file / one-liner {ratio:.2f} (target ≤ 1.5)")
+
+
 def evaluate(rows: int, commands: dict[str, list[str]], runs: int, *, log: bool) -> None:
     """Time the evaluation commands in balanced orders; print medians, peaks and the ratio."""
     import json
 
-    warm_cache(Path(commands["(e) cecli plain"][3]))
+    warm_cache(Path(commands["(p) cecli plain"][3]))
     walls: dict[str, list[float]] = {name: [] for name in commands}
     peaks: dict[str, float] = dict.fromkeys(commands, 0.0)
     shown: dict[str, str] = {}
@@ -288,16 +336,16 @@ def evaluate(rows: int, commands: dict[str, list[str]], runs: int, *, log: bool)
                 print(f"{rows:>11,}  {name:<24} {wall:8.2f}")
             walls[name].append(wall)
             peaks[name] = max(peaks[name], peak)
-            if name.startswith("(f)"):
+            if name.startswith(("(p)", "(f)")):
                 document = json.loads(output)
                 output = f"{document['loss']!r} accuracy {document['accuracy']!r}"
             shown[name] = output
     median = {name: statistics.median(times) for name, times in walls.items()}
     for name in commands:
         print(f"{rows:>11,}  {name:<24} {median[name]:8.2f} {peaks[name]:9.0f}   {shown[name]}")
-    ratio = median["(f) cecli evaluation"] / median["(e) cecli plain"]
+    ratio = median["(f) cecli evaluation"] / median["(p) cecli plain"]
     pandas = median["(g) pandas groupby"] / median["(f) cecli evaluation"]
-    print(f"{'':>11}  ratios: (f)/(e) {ratio:.2f} (target ≤ 1.3), (g)/(f) {pandas:.2f}")
+    print(f"{'':>11}  ratios: (f)/(p) {ratio:.2f} (target ≤ 1.3), (g)/(f) {pandas:.2f}")
 
 
 if __name__ == "__main__":
