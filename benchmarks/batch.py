@@ -76,7 +76,9 @@ query = (
     f"select avg(-ln(greatest(least(list_extract([{columns}], label + 1), 1 - 1e-7), 1e-7))) "
     f"from read_csv('{path}')"
 )
-print(repr(float(duckdb.sql(query).fetchall()[0][0])))
+connection = duckdb.connect()
+connection.execute("SET enable_progress_bar = false")  # it draws on stdout
+print(repr(float(connection.sql(query).fetchall()[0][0])))
 """
 
 FOUR_ROWS = "label,p0,p1\n0,0.3,0.7\n1,0.2,0.8\n0,0.5,0.5\n1,0.1,0.9\n"
