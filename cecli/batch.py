@@ -466,7 +466,13 @@ def find_problems(
         not_number += (
             f" (the prediction columns were guessed as {shown}; choose them with --pred-cols)"
         )
-    checks: list[tuple[npt.NDArray[np.bool_], tuple[str, ...], str]] = [
+    checks: list[tuple[npt.NDArray[np.bool_], tuple[str, ...], str]] = []
+    if batch.unmatched is not None and columns.identifier is not None:
+        # First: the row's other half is missing, not merely a value of it.
+        checks.append(
+            (batch.unmatched[:, np.newaxis], (columns.identifier,), batch.unmatched_reason)
+        )
+    checks += [
         (np.isnan(preds), columns.preds, not_number),
         (np.isinf(preds), columns.preds, "is not a finite number"),
         (
@@ -509,7 +515,7 @@ def find_problems(
 
 def _all_valid(batch: Batch, columns: Columns, *, probabilities: bool, classes: int) -> bool:
     """The common case, decided from minima and maxima (NaN fails every comparison)."""
-    if batch.blank is not None:
+    if batch.blank is not None or batch.unmatched is not None:
         return False
     preds, labels = batch.preds, batch.labels
     low, high = (0.0, 1.0) if probabilities else (-math.inf, math.inf)
@@ -525,8 +531,10 @@ def _all_valid(batch: Batch, columns: Columns, *, probabilities: bool, classes: 
     return weights is None or bool(weights.min() >= 0.0 and math.isfinite(weights.max()))
 
 
-def describe(table: Table, batch: Batch, problem: Problem) -> str:
-    """``file:line:column: 'value' <reason>``, with the value as written in the file."""
+def describe(table: Table, batch: Batch, problem: Problem, *, fatal: bool = False) -> str:
+    """``file:line:column: 'value' <reason>``, with the value as written in the file; for
+    the error that stops a run (``fatal``), a row in one of two files only also says how many
+    rows each has."""
     line = int(batch.lines[problem.row])
     raw = table.raw_value(line, problem.column)
     value = "an empty value" if raw is not None and not raw.strip() else repr(raw)
@@ -537,6 +545,8 @@ def describe(table: Table, batch: Batch, problem: Problem) -> str:
         number = parse_number(raw)
         if number is not None and math.isnan(number):
             reason = "is not a finite number"  # 'nan' is read, and refused, as typed it is
+    if fatal and batch.unmatched is not None and batch.unmatched[problem.row]:
+        reason = f"{reason.removesuffix(')')}; {table.row_counts()})"
     return f"{table.location(line, problem.column)}: {value} {reason}"
 
 
@@ -614,8 +624,9 @@ class Rejected:
 
 def rejected_rows(table: Table, skipped: dict[int, str]) -> Rejected:
     """The records at the lines of ``skipped`` (line → reason), with their reasons."""
-    header = table.sources[0].columns if len(table.sources) == 1 else []
-    found = ((line, skipped[line], fields) for line, fields in table.records(skipped))
+    header = table.record_header()
+    # A row only in the second of two matched files has minus its line there.
+    found = ((abs(line), skipped[line], fields) for line, fields in table.records(skipped))
     return Rejected(header, found)
 
 
@@ -646,7 +657,7 @@ def score_table(
         )
         accumulator.blank_lines += int(blank.sum())
         if problems and not skip_invalid:
-            raise InputError(describe(table, batch, problems[0]))
+            raise InputError(describe(table, batch, problems[0], fatal=True))
         if bad.any():
             first = problems[:REASONS_KEPT]
             accumulator.skip((describe(table, batch, p) for p in first), int(bad.sum()))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import csv
+import dataclasses
 import fnmatch
 import functools
 import gzip
@@ -99,6 +100,9 @@ class Batch:
     """Each ``group_by`` column's values, or None without groups."""
     kept: list[KeyColumn] | None = None
     """Each ``keep`` column's values, or None."""
+    unmatched: np.ndarray | None = None
+    """Rows whose id is in one of two joined files only (see :class:`Table`), or None."""
+    unmatched_reason: str = ""
 
 
 _SPACES = " \t"
@@ -516,20 +520,26 @@ class Table:
     """One file, or a labels file beside a predictions file, read lazily in record batches.
 
     ``Batch.lines`` count as the first file does: CSV lines (the header is line 1) or Parquet
-    rows; messages translate them into each file's own lines.
+    rows; messages translate them into each file's own lines.  Two files are read side by
+    side, row for row, unless both have the id column: their rows are then matched by id
+    (:meth:`_matched`), and a row only in the predictions file has minus its line there.
     """
 
     def __init__(self, sources: Sequence[Source]) -> None:
         self.sources = list(sources)
-        self.columns: list[str] = [c for source in self.sources for c in source.columns]
-        counts = collections.Counter(self.columns)
-        repeated = sorted(c for c, count in counts.items() if count > 1)
-        if len(self.sources) > 1 and repeated:
+        found = [c for source in self.sources for c in source.columns]
+        counts = collections.Counter(found)
+        self.shared = tuple(sorted(c for c, count in counts.items() if count > 1))
+        """Columns in both files: one of them may be the id that matches their rows."""
+        if len(self.shared) > 1:
+            other = next(c for c in self.shared if c != "id")  # an id may match the rows
             raise InputError(
-                f"column {repeated[0]!r} is in both files; keep labels and predictions apart"
+                f"column {other!r} is in both files; keep labels and predictions apart"
             )
+        self.columns: list[str] = list(dict.fromkeys(found))
         self.display = " + ".join(source.display for source in self.sources)
         self.size = sum(source.size for source in self.sources)
+        self._join: _Join | None = None
 
     def source_of(self, column: str) -> Source:
         return next(source for source in self.sources if column in source.column_set)
@@ -550,6 +560,18 @@ class Table:
         found = None if plain is None else plain_batches(plain, columns, reading, start)
         if found is not None:
             yield from found
+            return
+        if self.shared:
+            key = columns.identifier
+            if key not in self.shared:
+                raise InputError(
+                    f"column {self.shared[0]!r} is in both files; keep labels and predictions "
+                    f"apart, or match their rows by it with --id-col {self.shared[0]}"
+                )
+            with _polars_failures(self._explain):
+                for chunk, lines, unmatched, reason in self._matched(key, selected, reading):
+                    batch = self._to_batch(chunk, columns, lines, None)
+                    yield dataclasses.replace(batch, unmatched=unmatched, unmatched_reason=reason)
             return
         with _polars_failures(self._explain):
             for chunk, blank in self._frames(selected, reading):
@@ -634,6 +656,77 @@ class Table:
         blank = np.logical_and.reduce([blank for _, blank in taken])
         return frame.select(selected), blank if blank.any() else None
 
+    def _matched(
+        self, key: str, selected: list[str], reading: Reading
+    ) -> Iterator[tuple[pl.DataFrame, np.ndarray, np.ndarray | None, str]]:
+        """The rows of the two files matched by their ``key`` column, in the predictions
+        file's order, then the labels file's rows it lacks: (frame, lines, unmatched, reason).
+
+        The labels file is held whole but only its selected columns (the id, the label, a
+        weight…) with each row's line, sorted by id; the predictions file streams past it in
+        blocks, each id found by binary search.  Memory: about (id length + 8 per selected
+        column + 16) bytes per row of the labels file, whatever the predictions file's size.
+        An id twice in either file is refused with its line; an id in one file only is a row
+        left unmatched (``unmatched``), reported, or skipped with ``skip_invalid``.
+        """
+        import polars as pl
+
+        held_source, streamed = self.sources
+        held_columns = [c for c in selected if c in held_source.column_set]
+        streamed_columns = [c for c in selected if c in streamed.column_set]
+        join = self._join = _Join(key, held_source, streamed, reading)
+        parts = []
+        start = held_source.first
+        for frame, blank in self._source_frames(held_source, held_columns, reading):
+            lines = np.arange(start, start + frame.height, dtype=np.int64)
+            start += frame.height
+            part = frame.with_columns(pl.Series(_LINE, lines), _id_text(frame, key))
+            parts.append(part if blank is None else part.filter(pl.Series(~blank)))
+        if parts:
+            held = pl.concat(parts, how="vertical").sort([_ID, _LINE])
+        else:
+            held = pl.DataFrame(schema={**dict.fromkeys(held_columns, pl.String),
+                                        _LINE: pl.Int64, _ID: pl.String})  # fmt: skip
+        join.hold(held)
+        padded = pl.concat([held, held.clear(1)], how="vertical")  # index len(held): nulls
+        labels_only = [c for c in held_columns if c != key]
+        start = streamed.first
+        reason = f"has no row in {held_source.display} (rows are matched by column {key!r})"
+        for frame, blank in self._source_frames(streamed, streamed_columns, reading):
+            lines = np.arange(start, start + frame.height, dtype=np.int64)
+            start += frame.height
+            if blank is not None:
+                frame, lines = frame.filter(pl.Series(~blank)), lines[~blank]
+            if frame.height == 0:
+                continue
+            positions, found = join.find(frame.select(_id_text(frame, key)).to_series(), lines)
+            labels = padded[np.where(found, positions, held.height)]
+            joined = pl.concat([labels.select(labels_only), frame], how="horizontal")
+            row_lines = np.where(found, labels.get_column(_LINE).to_numpy(), -lines)
+            yield joined.select(selected), row_lines, None if found.all() else ~found, reason
+        missing = held.filter(pl.Series(join.partner == 0)).sort(_LINE)
+        reason = f"has no row in {streamed.display} (rows are matched by column {key!r})"
+        for offset in range(0, missing.height, BATCH_ROWS):
+            part = missing.slice(offset, BATCH_ROWS)
+            absent = [
+                pl.lit(None, dtype=pl.Float64 if c in reading.numbers else pl.String).alias(c)
+                for c in streamed_columns if c != key
+            ]  # fmt: skip
+            frame = part.with_columns(absent).select(selected)
+            lines = part.get_column(_LINE).to_numpy()
+            yield frame, lines, np.ones(part.height, dtype=np.bool_), reason
+
+    def row_counts(self) -> str:
+        """Each of two matched files' number of rows, for a message (reads the predictions
+        file's ids again)."""
+        join = self._join
+        if join is None:
+            return ""
+        rows = 0
+        for frame, blank in self._source_frames(join.streamed, [join.key], join.reading):
+            rows += frame.height - (0 if blank is None else int(blank.sum()))
+        return f"{join.held.display}: {join.rows:,} rows, {join.streamed.display}: {rows:,} rows"
+
     def _source_frames(
         self, source: Source, mine: list[str], reading: Reading
     ) -> Iterator[tuple[pl.DataFrame, np.ndarray | None]]:
@@ -703,40 +796,165 @@ class Table:
     def records(self, lines: Collection[int]) -> Iterator[tuple[int, list[str]]]:
         """The records at ``lines`` (as counted by ``Batch.lines``), in file order, as text:
         a CSV record's fields as written, a Parquet row's values as text (null as empty)."""
+        if self._join is not None:
+            yield from self._join.records(lines)
+            return
         if len(self.sources) != 1:
             raise InputError("--rejects reads one file; not --labels with --preds")
-        source, wanted = self.sources[0], set(lines)
-        if not wanted:
-            return
-        if source.kind == "parquet":
-            import polars as pl
+        yield from _source_records(self.sources[0], set(lines))
 
-            rows = sorted(wanted)
-            with source.reading():
-                frame = (
-                    source.scan().with_row_index("__row", offset=source.first)
-                    .filter(pl.col("__row").is_in(rows)).collect()
-                )  # fmt: skip
-            names = source.columns
-            text = frame.select([pl.col(c).cast(pl.String).fill_null("") for c in names])
-            for row, values in zip(frame.get_column("__row").to_list(), text.rows(), strict=True):
-                yield int(row), list(values)
-            return
-        last = max(wanted)
-        with source.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-            for number, fields in enumerate(_csv_records(handle, source.separator), 1):
-                if number in wanted:
-                    yield number, fields
-                if number >= last:
-                    return
+    def record_header(self) -> list[str]:
+        """The column names of what :meth:`records` gives (none for two files read side
+        by side)."""
+        if self._join is not None:
+            return [*self.sources[0].columns, *self.sources[1].columns]
+        return self.sources[0].columns if len(self.sources) == 1 else []
 
     def raw_value(self, line: int, column: str) -> str | None:
         """The text of the field at ``line`` (as counted by ``Batch.lines``) of ``column``."""
-        return self.source_of(column).raw_value(line - self.sources[0].first, column)
+        source, own = self._place(line, column)
+        return source.raw_value(own - source.first, column)
 
     def location(self, line: int, column: str) -> str:
         """``file:line:column`` (or ``file:row N, column NAME``) of a field."""
-        return self.source_of(column).location(line - self.sources[0].first, column)
+        source, own = self._place(line, column)
+        return source.location(own - source.first, column)
+
+    def _place(self, line: int, column: str) -> tuple[Source, int]:
+        """The file of a field and its line there."""
+        if self._join is not None:
+            return self._join.place(line, column)
+        return self.source_of(column), line - self.sources[0].first + self.source_of(column).first
+
+
+def _source_records(source: Source, wanted: set[int]) -> Iterator[tuple[int, list[str]]]:
+    """The records of one file at ``wanted`` lines (rows for Parquet), in file order."""
+    if not wanted:
+        return
+    if source.kind == "parquet":
+        import polars as pl
+
+        rows = sorted(wanted)
+        with source.reading():
+            frame = (
+                source.scan().with_row_index("__row", offset=source.first)
+                .filter(pl.col("__row").is_in(rows)).collect()
+            )  # fmt: skip
+        names = source.columns
+        text = frame.select([pl.col(c).cast(pl.String).fill_null("") for c in names])
+        for row, values in zip(frame.get_column("__row").to_list(), text.rows(), strict=True):
+            yield int(row), list(values)
+        return
+    last = max(wanted)
+    with source.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        for number, fields in enumerate(_csv_records(handle, source.separator), 1):
+            if number in wanted:
+                yield number, fields
+            if number >= last:
+                return
+
+
+_LINE = "__cecli_line"
+_ID = "__cecli_id"
+
+
+def _id_text(frame: pl.DataFrame, key: str) -> pl.Expr:
+    """The id column as text (a missing id as empty), to match the two files' ids."""
+    import polars as pl
+
+    return pl.col(key).cast(pl.String).fill_null("").alias(_ID)
+
+
+class _Join:
+    """Two files' rows matched by id: the labels file's ids, lines and selected columns,
+    sorted by id, and for each of its rows the line of its match in the predictions file."""
+
+    def __init__(self, key: str, held: Source, streamed: Source, reading: Reading) -> None:
+        self.key, self.held, self.streamed, self.reading = key, held, streamed, reading
+        self.ids: pl.Series | None = None
+        self.lines = np.zeros(0, dtype=np.int64)
+        """The labels file's line of each held row, in id order."""
+        self.partner = np.zeros(0, dtype=np.int64)
+        """The predictions file's line matched to each held row (0 while none is)."""
+        self.rows = 0
+
+    def hold(self, held: pl.DataFrame) -> None:
+        """Take the labels file's rows (sorted by id, then line); refuse an id given twice."""
+        ids = held.get_column(_ID)
+        lines = held.get_column(_LINE).to_numpy()
+        if held.height > 1:
+            same = (ids.slice(1) == ids.slice(0, held.height - 1)).to_numpy()
+            if same.any():
+                later = np.flatnonzero(same) + 1
+                second = int(later[np.argmin(lines[later])])
+                raise InputError(
+                    f"{self.held.display}:{lines[second]}: id {ids[second]!r} is also on line "
+                    f"{lines[second - 1]}; the rows of two files are matched by column "
+                    f"{self.key!r}, so each id must be given once"
+                )
+        self.ids, self.lines, self.rows = ids, lines, held.height
+        self.partner = np.zeros(held.height, dtype=np.int64)
+
+    def find(self, ids: pl.Series, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each of a block's ids is among the held ones, and whether it is there;
+        an id of the predictions file matched twice is refused with its line."""
+        assert self.ids is not None
+        positions = self.ids.search_sorted(ids, side="left").to_numpy().astype(np.int64)
+        if self.rows == 0:
+            return positions, np.zeros(len(ids), dtype=np.bool_)
+        clipped = np.minimum(positions, self.rows - 1)
+        found = (self.ids.gather(clipped) == ids).to_numpy() & (positions < self.rows)
+        matched = positions[found]
+        seen = self.partner[matched] != 0
+        _, first = np.unique(matched, return_index=True)
+        again = np.ones(len(matched), dtype=np.bool_)
+        again[first] = False
+        if seen.any() or again.any():
+            row = int(np.flatnonzero(seen | again)[0])
+            found_lines = lines[found]
+            earlier = int(self.partner[matched[row]])
+            if not earlier:
+                earlier = int(found_lines[np.flatnonzero(matched == matched[row])[0]])
+            index = int(np.flatnonzero(found)[row])
+            raise InputError(
+                f"{self.streamed.display}:{found_lines[row]}: id {ids[index]!r} is also "
+                f"on line {earlier}; the rows of two files are matched by column {self.key!r}, "
+                "so each id must be given once"
+            )
+        self.partner[matched] = lines[found]
+        return positions, found
+
+    def place(self, line: int, column: str) -> tuple[Source, int]:
+        """The file and line of a field of a matched row (``line`` < 0: a row only in the
+        predictions file)."""
+        if line < 0:
+            return self.streamed, -line
+        if column != self.key and column in self.streamed.column_set:
+            at = np.flatnonzero(self.lines == line)
+            if at.size and self.partner[at[0]]:
+                return self.streamed, int(self.partner[at[0]])
+        return self.held, line
+
+    def records(self, lines: Collection[int]) -> Iterator[tuple[int, list[str]]]:
+        """Rows as both files have them, the labels file's fields first (empty where a row
+        is in one file only), keyed by their ``Batch.lines``, labels file's order first."""
+        wanted = set(lines)
+        partners: dict[int, int] = {}
+        for line in wanted:
+            if line > 0:
+                at = np.flatnonzero(self.lines == line)
+                partners[line] = int(self.partner[at[0]]) if at.size else 0
+        held = dict(_source_records(self.held, {line for line in wanted if line > 0}))
+        streamed_lines = {-line for line in wanted if line < 0} | set(partners.values()) - {0}
+        streamed = dict(_source_records(self.streamed, streamed_lines))
+        held_blank = [""] * len(self.held.columns)
+        streamed_blank = [""] * len(self.streamed.columns)
+        for line in sorted(wanted, key=lambda number: (number < 0, abs(number))):
+            if line > 0:
+                other = streamed.get(partners[line], streamed_blank)
+                yield line, [*held.get(line, held_blank), *other]
+            else:
+                yield line, [*held_blank, *streamed.get(-line, streamed_blank)]
 
 
 MAX_ROW_GROUP_BYTES = 384 << 20
@@ -1277,6 +1495,7 @@ def select_columns(
     id_col: str | None = None,
     group_by: Sequence[str] = (),
     keep: Sequence[str] = (),
+    shared: Collection[str] = (),
 ) -> Columns:
     """Pick label and prediction columns by option, else by the default names.
 
@@ -1285,7 +1504,8 @@ def select_columns(
     globs like ``p*``), else ``p0…pK``, else ``p_<class>`` (``prob_``, ``logit_``: the class
     names), else every other column.  A column ``id`` names the rows and ``weight`` (or
     ``sample_weight``) weights them unless an option says otherwise; what was guessed so is in
-    ``notes``.
+    ``notes``.  ``shared`` are the columns two files both have: the id among them matches
+    their rows.
     """
     for option, name in (
         ("--label-col", label_col),
@@ -1298,6 +1518,12 @@ def select_columns(
         for name in names:
             if name not in columns:
                 raise InputError(f"{option}: no column {name!r} (columns: {_listed(columns)})")
+    for name in shared:
+        if name != (id_col or "id"):
+            raise InputError(
+                f"column {name!r} is in both files; keep labels and predictions apart, or "
+                f"match their rows by it with --id-col {name}"
+            )
     if label_col is not None and label_cols is not None:
         raise InputError("use either --label-col or --label-cols, not both")
     notes: list[str] = []
@@ -1305,6 +1531,8 @@ def select_columns(
     if id_col is None and "id" in present and "id" not in group_by and label_col != "id":
         id_col = "id"
         notes.append("column 'id' names the rows and is not a prediction (--id-col to choose)")
+        if "id" in shared:
+            notes.append("both files have column 'id': their rows are matched by it, in any order")
     guessed_weight = None
     if weight_col is None:
         taken = {label_col, *group_by}

@@ -308,7 +308,7 @@ class Job:
         return select_columns(
             table.columns, _family(self.loss, self.options), label_col=self.label_col,
             label_cols=self.label_cols, pred_cols=self.pred_cols, weight_col=self.weight_col,
-            id_col=self.id_col, group_by=self.group_by, keep=self.keep,
+            id_col=self.id_col, group_by=self.group_by, keep=self.keep, shared=table.shared,
         )  # fmt: skip
 
     def finish(self, summary: BatchSummary, accumulator: Accumulator) -> BatchSummary:
