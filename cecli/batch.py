@@ -90,6 +90,7 @@ class BatchSummary:
     percentiles_exact: bool
     worst: tuple[WorstRow, ...]
     clipped: int
+    """Every prediction clipping changed (JSON ``clipped``)."""
     unnormalized: int
     unnormalized_lines: tuple[int, ...]
     skipped: int
@@ -109,6 +110,9 @@ class BatchSummary:
     """What was guessed from the file's layout (columns taken as weights, class names…)."""
     files: tuple[FileSummary, ...] = ()
     """One summary per input, when asked for (``by_file``)."""
+    clipped_terms: int = 0
+    """The clipped predictions that changed a term of the loss (a class whose target is 0
+    adds 0 clipped or not); JSON ``clipped_terms``."""
 
     @property
     def unit(self) -> str:
@@ -137,6 +141,7 @@ class BatchSummary:
             for row in self.worst
         ]  # fmt: skip
         document["clipped"] = self.clipped
+        document["clipped_terms"] = self.clipped_terms
         document["unnormalized_rows"] = self.unnormalized
         document["skipped"] = self.skipped
         document["blank_lines"] = self.blank_lines
@@ -216,6 +221,7 @@ class Accumulator:
     histogram: npt.NDArray[np.int64] | None = None
     """Bin counts, started once there are too many rows to keep their values."""
     clipped: int = 0
+    clipped_terms: int = 0
     unnormalized: int = 0
     unnormalized_lines: list[int] = field(default_factory=list)
     skipped: int = 0
@@ -270,6 +276,8 @@ class Accumulator:
             self._keep_worst(per_row, lines, ids)
             self._keep_values(per_row, finite=math.isfinite(low) and math.isfinite(high))
         self.clipped += result.clipped_count
+        terms = result.clipped_terms
+        self.clipped_terms += result.clipped_count if terms is None else terms
         self.unnormalized += len(result.unnormalized_rows)
         room = REASONS_KEPT - len(self.unnormalized_lines)
         self.unnormalized_lines += [int(lines[r]) for r in result.unnormalized_rows[:room]]
@@ -351,6 +359,7 @@ class Accumulator:
             self.histogram = self._all_counts() + other._all_counts()
             self.values = None
         self.clipped += other.clipped
+        self.clipped_terms += other.clipped_terms
         self.unnormalized += other.unnormalized
         self.unnormalized_lines = (self.unnormalized_lines + other.unnormalized_lines)[
             :REASONS_KEPT
@@ -401,6 +410,7 @@ class Accumulator:
                 for value, line, identifier in sorted(self.worst, reverse=True)
             ),
             clipped=self.clipped,
+            clipped_terms=self.clipped_terms,
             unnormalized=self.unnormalized,
             unnormalized_lines=tuple(self.unnormalized_lines),
             skipped=self.skipped,
@@ -502,6 +512,10 @@ def find_problems(
             )
     bad = np.zeros(len(blank), dtype=np.bool_)
     problems: list[Problem] = []
+    for row, (_, fields, header) in (batch.ragged or {}).items():
+        # A record cut or padded to the header's width: its values are not to be trusted.
+        problems.append(Problem(row, "record", f"{fields} fields, but the header has {header}"))
+        bad[row] = True
     for mask, names, reason in checks:
         mask = mask & ~blank[:, np.newaxis]
         rows_hit = mask.any(axis=1)
@@ -515,7 +529,7 @@ def find_problems(
 
 def _all_valid(batch: Batch, columns: Columns, *, probabilities: bool, classes: int) -> bool:
     """The common case, decided from minima and maxima (NaN fails every comparison)."""
-    if batch.blank is not None or batch.unmatched is not None:
+    if batch.blank is not None or batch.unmatched is not None or batch.ragged:
         return False
     preds, labels = batch.preds, batch.labels
     low, high = (0.0, 1.0) if probabilities else (-math.inf, math.inf)
@@ -535,6 +549,8 @@ def describe(table: Table, batch: Batch, problem: Problem, *, fatal: bool = Fals
     """``file:line:column: 'value' <reason>``, with the value as written in the file; for
     the error that stops a run (``fatal``), a row in one of two files only also says how many
     rows each has."""
+    if batch.ragged and problem.row in batch.ragged:
+        return f"{batch.ragged[problem.row][0]}: {problem.reason}"
     line = int(batch.lines[problem.row])
     raw = table.raw_value(line, problem.column)
     value = "an empty value" if raw is not None and not raw.strip() else repr(raw)

@@ -100,6 +100,8 @@ class Batch:
     """Each ``group_by`` column's values, or None without groups."""
     kept: list[KeyColumn] | None = None
     """Each ``keep`` column's values, or None."""
+    ragged: dict[int, tuple[str, int, int]] | None = None
+    """Rows whose record has too many or too few fields: (``file:line``, fields, header's)."""
     unmatched: np.ndarray | None = None
     """Rows whose id is in one of two joined files only (see :class:`Table`), or None."""
     unmatched_reason: str = ""
@@ -241,6 +243,28 @@ def _blank_lines(data: bytes, raw: pl.DataFrame, separator: str) -> np.ndarray |
     return blank if len(blank) == raw.height and blank.any() else None
 
 
+_LONE_CARRIAGE_RETURN = re.compile(rb"\r(?!\n)")
+
+
+def _field_counts(data: bytes, separator: str) -> np.ndarray | None:
+    """How many fields each record of a block has (0 for an empty line); None if a quote
+    makes the count uncertain and Python's CSV reader counts instead."""
+    if b'"' in data:
+        text = io.StringIO(data.decode("utf-8", errors="replace"), newline="")
+        return np.fromiter((len(r) for r in _csv_records(text, separator)), dtype=np.int64)
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buffer == ord("\n"))
+    if len(data) and data[-1:] != b"\n":
+        ends = np.append(ends, len(data))
+    starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
+    separators = np.concatenate(([0], np.cumsum(buffer == ord(separator))))
+    counts = separators[ends] - separators[starts] + 1
+    lengths = ends - starts
+    carriage = (lengths == 1) & (buffer[np.minimum(starts, max(len(data) - 1, 0))] == ord("\r"))
+    counts[(lengths == 0) | carriage] = 0
+    return counts.astype(np.int64)
+
+
 def _check_text(path: Path, display: str) -> None:
     """Refuse, in one line, a file that is not UTF-8 text in lines ending with LF or CRLF."""
     with path.open("rb") as handle:
@@ -275,6 +299,9 @@ class Source:
         """The line (CSV, after the header) or row (Parquet) of the first record."""
         self.rows: tuple[int, int] | None = None
         """Only these Parquet rows (start, stop), read as if they were the whole file."""
+        self.ragged: dict[int, int] = {}
+        """Lines read but not yet taken whose record has too many or too few fields, and
+        how many it has."""
         if kind == "csv":
             if len(separator) != 1 or not separator.isascii():
                 raise InputError(f"--delimiter must be one ASCII character, got {separator!r}")
@@ -376,7 +403,9 @@ class Source:
         }
         text: dict[str, pl.DataType] = dict.fromkeys(self.columns, pl.String())
 
-        def read(data: bytes, types: dict[str, pl.DataType]) -> pl.DataFrame:
+        def read(
+            data: bytes, types: dict[str, pl.DataType], *, ragged: bool = False
+        ) -> pl.DataFrame:
             return pl.read_csv(
                 data,
                 has_header=False,
@@ -386,25 +415,68 @@ class Source:
                 ignore_errors=True,
                 raise_if_empty=False,
                 missing_columns="insert",  # a block that starts with an empty line
+                truncate_ragged_lines=ragged,
+                extra_columns="ignore" if ragged else "raise",  # a long first record
             )
 
-        def parse(data: bytes) -> tuple[pl.DataFrame, np.ndarray | None]:
-            frame = read(data, schema)
+        # A record short of a number column is ragged; one short of a text column only is
+        # read with that field empty, as it always was.
+        needed = max((self.columns.index(name) + 1 for name in floats), default=0)
+
+        def parse(data: bytes) -> tuple[pl.DataFrame, np.ndarray | None, np.ndarray | None]:
+            try:
+                frame = read(data, schema)
+            except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as error:
+                if "more fields" not in str(error) and "number of columns" not in str(error):
+                    raise
+                if _LONE_CARRIAGE_RETURN.search(data):
+                    raise  # a line split in two: said so, with its line (Table._explain)
+                # A record with too many fields: read as far as the header goes, and each
+                # record's count of fields says which ones were cut.
+                frame = read(data, schema, ragged=True)
+                raw = read(data, text, ragged=True)
+                fields = _field_counts(data, self.separator)
+                blank = _blank_lines(data, raw, self.separator)
+                return reading.finish_csv(frame, raw), blank, fields
             if not any(frame.get_column(name).null_count() for name in floats):
-                return reading.finish_csv(frame, None), None
+                return reading.finish_csv(frame, None), None, None
             try:
                 raw = read(data, text)
             except pl.exceptions.ComputeError:
                 # A quote never closed: polars reads no text, only what parsed as numbers;
                 # the rest stays not a number and is reported with its place.
-                return reading.finish_csv(frame, None), None
-            return reading.finish_csv(frame, raw), _blank_lines(data, raw, self.separator)
+                return reading.finish_csv(frame, None), None, None
+            fields = _field_counts(data, self.separator)
+            if fields is not None:
+                fields = np.where((fields > 0) & (fields < needed), fields, len(self.columns))
+            blank = _blank_lines(data, raw, self.separator)
+            return reading.finish_csv(frame, raw), blank, fields
 
         with warnings.catch_warnings():
             # polars warns when a stray quote upsets its count of a block's rows; the bad
             # value is then reported with its place (or skipped), so the warning says nothing.
             warnings.filterwarnings("ignore", "CSV malformed", UserWarning)
-            yield from _in_order(parse, _record_blocks(self.path, self.separator))
+            line = self.first
+            blocks = _record_blocks(self.path, self.separator)
+            for frame, blank, fields in _in_order(parse, blocks):
+                if fields is not None and len(fields) == frame.height:
+                    wrong = (fields != 0) & (fields != len(self.columns))
+                    for row in np.flatnonzero(wrong).tolist():
+                        self.ragged[line + row] = int(fields[row])
+                line += frame.height
+                yield frame, blank
+
+    def take_ragged(self, lines: np.ndarray) -> dict[int, tuple[str, int, int]]:
+        """Which of ``lines`` (this file's) hold records with too many or too few fields:
+        row → (``file:line``, fields, fields in the header); forgotten once taken."""
+        if not self.ragged:
+            return {}
+        found: dict[int, tuple[str, int, int]] = {}
+        for row, line in enumerate(lines.tolist()):
+            fields = self.ragged.pop(line, None)
+            if fields is not None:
+                found[row] = (f"{self.display}:{line}", fields, len(self.columns))
+        return found
 
     def first_ragged_line(self) -> tuple[int, int] | None:
         if self.kind != "csv":
@@ -568,17 +640,25 @@ class Table:
                     f"column {self.shared[0]!r} is in both files; keep labels and predictions "
                     f"apart, or match their rows by it with --id-col {self.shared[0]}"
                 )
+            held, streamed = self.sources
             with _polars_failures(self._explain):
-                for chunk, lines, unmatched, reason in self._matched(key, selected, reading):
+                for chunk, lines, unmatched, reason, own in self._matched(key, selected, reading):
                     batch = self._to_batch(chunk, columns, lines, None)
-                    yield dataclasses.replace(batch, unmatched=unmatched, unmatched_reason=reason)
+                    cut = {**streamed.take_ragged(own), **held.take_ragged(lines)}
+                    yield dataclasses.replace(
+                        batch, unmatched=unmatched, unmatched_reason=reason, ragged=cut or None
+                    )
             return
         with _polars_failures(self._explain):
             for chunk, blank in self._frames(selected, reading):
                 count = chunk.height
                 lines = np.arange(start, start + count)
                 start += count
-                yield self._to_batch(chunk, columns, lines, blank)
+                batch = self._to_batch(chunk, columns, lines, blank)
+                ragged: dict[int, tuple[str, int, int]] = {}
+                for source in reversed(self.sources):  # the first file's, if both
+                    ragged.update(source.take_ragged(lines))
+                yield dataclasses.replace(batch, ragged=ragged) if ragged else batch
 
     def _frames(
         self, selected: list[str], reading: Reading
@@ -658,9 +738,10 @@ class Table:
 
     def _matched(
         self, key: str, selected: list[str], reading: Reading
-    ) -> Iterator[tuple[pl.DataFrame, np.ndarray, np.ndarray | None, str]]:
+    ) -> Iterator[tuple[pl.DataFrame, np.ndarray, np.ndarray | None, str, np.ndarray]]:
         """The rows of the two files matched by their ``key`` column, in the predictions
-        file's order, then the labels file's rows it lacks: (frame, lines, unmatched, reason).
+        file's order, then the labels file's rows it lacks: (frame, lines, unmatched, reason,
+        each row's line in the predictions file or 0).
 
         The labels file is held whole but only its selected columns (the id, the label, a
         weight…) with each row's line, sorted by id; the predictions file streams past it in
@@ -703,7 +784,8 @@ class Table:
             labels = padded[np.where(found, positions, held.height)]
             joined = pl.concat([labels.select(labels_only), frame], how="horizontal")
             row_lines = np.where(found, labels.get_column(_LINE).to_numpy(), -lines)
-            yield joined.select(selected), row_lines, None if found.all() else ~found, reason
+            unmatched = None if found.all() else ~found
+            yield joined.select(selected), row_lines, unmatched, reason, lines
         missing = held.filter(pl.Series(join.partner == 0)).sort(_LINE)
         reason = f"has no row in {streamed.display} (rows are matched by column {key!r})"
         for offset in range(0, missing.height, BATCH_ROWS):
@@ -714,7 +796,8 @@ class Table:
             ]  # fmt: skip
             frame = part.with_columns(absent).select(selected)
             lines = part.get_column(_LINE).to_numpy()
-            yield frame, lines, np.ones(part.height, dtype=np.bool_), reason
+            absent_lines = np.zeros(part.height, dtype=np.int64)
+            yield frame, lines, np.ones(part.height, dtype=np.bool_), reason, absent_lines
 
     def row_counts(self) -> str:
         """Each of two matched files' number of rows, for a message (reads the predictions

@@ -519,16 +519,18 @@ def categorical_cross_entropy_rows(
     check_class_names(class_names, classes)
     weight_vector = _class_weights(weights, classes)
     off: tuple[int, ...] = ()
-    clipped_count = 0
+    clipped_count = clipped_terms = 0  # every clip, and those of the true class alone
     if logits:
         log_p = _in_base(_pick(numerics.log_softmax(matrix), indices), canonical_base)
     else:
         matrix, off = as_distributions(matrix, normalize=normalize)
         if normalize:
             low, high = float(matrix.min()), float(matrix.max())
+        picked = _pick(matrix, indices)
         if eps > 0.0 and (low < eps or 1.0 - high < eps):
             clipped_count = int(np.count_nonzero((matrix < eps) | (1.0 - matrix < eps)))
-        log_p = _from_probabilities(_pick(matrix, indices), eps).log_in(canonical_base)
+            clipped_terms = int(np.count_nonzero((picked < eps) | (1.0 - picked < eps)))
+        log_p = _from_probabilities(picked, eps).log_in(canonical_base)
     row_weights = np.ones(rows) if weight_vector is None else weight_vector[indices]
     # + 0.0: a row with p = 1 costs 0, not −0 (−1 · log 1), as the full computation's sum gives.
     per_row = _weighted_neg_log(row_weights, log_p) + 0.0
@@ -542,6 +544,7 @@ def categorical_cross_entropy_rows(
         row_extras={},
         clipped_count=clipped_count,
         unnormalized_rows=off,
+        clipped_terms=clipped_terms,
     )
 
 

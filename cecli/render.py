@@ -1293,13 +1293,10 @@ def summary_warnings(summary: BatchSummary) -> list[str]:
         )
     if summary.skipped:
         reasons = summary.skipped_reasons
-        cut = (
-            f"; the first {len(reasons)} of {summary.skipped:,}"
-            if len(reasons) < summary.skipped
-            else ""
-        )
-        messages.append(f"skipped {summary.skipped:,} invalid row(s) (--skip-invalid){cut}:")
+        messages.append(f"skipped {summary.skipped:,} invalid row(s) (--skip-invalid):")
         messages.extend(f"{WARNING_CONTINUATION}{reason}" for reason in reasons)
+        if reasons and len(reasons) < summary.skipped:
+            messages.append(f"{WARNING_CONTINUATION}… and {summary.skipped - len(reasons):,} more")
     if not math.isfinite(summary.loss):
         # A summary does not record whether PREDS were logits: both causes are named.
         messages.append(
@@ -1323,7 +1320,7 @@ def summary_tables(summary: BatchSummary) -> list[RenderableType]:
     for q, value in summary.percentiles.items():
         table.add_row(f"per-row p{q}", approx + fmt(value))
     table.add_row("per-row max", fmt(summary.row_max))
-    table.add_row("clipped predictions", f"{summary.clipped:,}")
+    table.add_row("clipped predictions (that changed a term)", f"{summary.clipped_terms:,}")
     if summary.name not in ("bce", "multilabel"):  # independent outputs need not sum to 1
         table.add_row("rows not summing to 1", f"{summary.unnormalized:,}")
     if summary.skipped:

@@ -50,6 +50,8 @@ class RowLosses:
     row_extras: dict[str, FloatArray]
     clipped_count: int
     unnormalized_rows: tuple[int, ...]
+    clipped_terms: int | None = None
+    """How many clips changed a term of the loss (None: as many as ``clipped_count``)."""
 
     @property
     def rows(self) -> int:
@@ -115,6 +117,12 @@ class LossResult:
         return int(self.clipped.sum())
 
     @property
+    def clipped_terms(self) -> int:
+        """How many clips changed a term of the loss: a probability clipped where its target
+        is 0 adds 0 · log p = 0 either way (one-hot rows: only the true class counts)."""
+        return int(np.count_nonzero(self.clipped & (self.targets != 0)))
+
+    @property
     def element_wise(self) -> bool:
         """Whether the loss reduces over every element (row × class) rather than over rows."""
         return False
@@ -136,6 +144,7 @@ class LossResult:
             row_extras=self.row_extras,
             clipped_count=self.clipped_count,
             unnormalized_rows=self.unnormalized_rows,
+            clipped_terms=self.clipped_terms,
         )
 
     def headline(self) -> list[float]:
@@ -230,6 +239,11 @@ class BinaryResult(LossResult):
         return total
 
     @property
+    def clipped_terms(self) -> int:
+        """Every clip: p and 1 - p both enter an output's term."""
+        return self.clipped_count
+
+    @property
     def element_wise(self) -> bool:
         return True
 
@@ -290,6 +304,11 @@ class GradResult(LossResult):
     sigmoid: bool
 
     @property
+    def clipped_terms(self) -> int:
+        """Every clip: the softmax of log p, and so each class's gradient, uses every p."""
+        return self.clipped_count
+
+    @property
     def element_wise(self) -> bool:
         return self.sigmoid
 
@@ -320,6 +339,11 @@ class FocalResult(LossResult):
     gamma: float
     alpha: float | None
     binary: bool
+
+    @property
+    def clipped_terms(self) -> int:
+        """Binary: every clip (p and 1 - p both enter); else those of a nonzero target."""
+        return self.clipped_count if self.binary else super().clipped_terms
 
     @property
     def element_wise(self) -> bool:

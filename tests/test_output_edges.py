@@ -218,10 +218,9 @@ def test_skipped_row_reasons_are_laid_out_alike_and_say_when_cut(
     err = capsys.readouterr().err
     assert code == 0, err
     lines = err.splitlines()
-    assert (
-        lines[0] == "cecli: warning: skipped 7 invalid row(s) (--skip-invalid); the first 5 of 7:"
-    )
-    assert lines[1:] == [f"  {path}:{line}:2: 'x' is not a number" for line in range(3, 8)]
+    assert lines[0] == "cecli: warning: skipped 7 invalid row(s) (--skip-invalid):"
+    assert lines[1:6] == [f"  {path}:{line}:2: 'x' is not a number" for line in range(3, 8)]
+    assert lines[6:] == ["  … and 2 more"]
 
 
 def test_skipped_row_reasons_all_shown_are_not_said_to_be_cut(
