@@ -350,6 +350,19 @@ class Job:
     ) -> Accumulator:
         """Every row of ``table`` scored into one accumulator."""
         columns = self.columns(table)
+        options, said = self.options, list(columns.notes)
+        if (
+            _logit_columns(columns)
+            and "logits" in inspect.signature(LOSS_FUNCTIONS[self.loss]).parameters
+            and "logits" not in options
+            and not options.get("probs")
+        ):
+            # Columns named logit_<class> hold logits, unless the caller said how to read them.
+            options = {**options, "logits": True}
+            said.append(
+                f"the prediction columns {', '.join(columns.preds[:3])}"
+                f"{', …' if len(columns.preds) > 3 else ''} hold logits: read as with --logits"
+            )
         names = self.names
         if names is None and columns.class_names is not None:
             names = columns.class_names  # from the prediction columns' names (p_<class>)
@@ -357,7 +370,7 @@ class Job:
         evaluation = None
         if self.details:
             evaluation = evaluation_for(
-                self.loss, self.options, class_labels, per_class=self.per_class,
+                self.loss, options, class_labels, per_class=self.per_class,
                 by=self.group_by, top_k=self.top_k, threshold=self.threshold,
             )  # fmt: skip
         full = self.per_class and evaluation is not None and evaluation.kind == "binary"
@@ -375,10 +388,10 @@ class Job:
             for problem in problems:
                 skipped[int(batch.lines[problem.row])] = f"{problem.column}: {problem.reason}"
 
-        probs = self.options.get("probs")
-        probabilities = not self.options.get("logits") if probs is None else bool(probs)
+        probs = options.get("probs")
+        probabilities = not options.get("logits") if probs is None else bool(probs)
         accumulator = score_table(
-            table, columns, _batch_function(self.loss, self.options, names, full=full),
+            table, columns, _batch_function(self.loss, options, names, full=full),
             probabilities=probabilities,
             class_names=list(names) if names is not None else None,
             skip_invalid=self.skip_invalid,
@@ -387,7 +400,7 @@ class Job:
             details=self.details,
         )  # fmt: skip
         accumulator.weighted = columns.weight is not None
-        accumulator.notes = list(columns.notes)
+        accumulator.notes = said
         if on_rejects is not None:
             on_rejects(rejected_rows(table, skipped))
         return accumulator
@@ -523,6 +536,12 @@ def untag_lines(
     )
     lines = tuple(where(tagged)[1] for tagged in summary.unnormalized_lines)
     return dataclasses.replace(summary, worst=worst, unnormalized_lines=lines, files=files)
+
+
+def _logit_columns(columns: Columns) -> bool:
+    """Whether the prediction columns were found by their names ``logit_<class>``."""
+    named = columns.class_names is not None
+    return named and all(name.startswith("logit_") for name in columns.preds)
 
 
 def _column_list(by: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -200,7 +200,9 @@ def grad(
     """
     if probs and common.loss.logits:
         raise InputError("use either --logits or --probs, not both")
-    _run("grad", labels, preds, common, sigmoid=sigmoid, **_given(ignore_index=ignore_index))
+    # --probs is passed on when given: a file's logit_<class> columns are then probabilities.
+    given = _given(ignore_index=ignore_index, probs=probs)
+    _run("grad", labels, preds, common, sigmoid=sigmoid, **given)
 
 
 @command(COMMAND_SETTINGS)

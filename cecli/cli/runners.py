@@ -179,10 +179,12 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
             (list(files.labels_file or []), list(files.preds_file or [])) if given is None
             else given[0] if len(given) == 1 else list(given)
         )  # fmt: skip
+        # --logits not given leaves the choice open: columns named logit_<class> are logits.
+        keywords = {k: v for k, v in request.keywords.items() if k != "logits" or v}
         summary = score_file(
             inputs, request.command, by_file=files.by_file, dask=files.dask,
             storage_options=parse_storage_options(files.storage_option or []),
-            **request.keywords, class_names=names, label_col=files.label_col,
+            **keywords, class_names=names, label_col=files.label_col,
             label_cols=files.label_cols, pred_cols=files.pred_cols, weight_col=files.weight_col,
             id_col=files.id_col, delimiter=files.delimiter, kind=kind,
             skip_invalid=files.skip_invalid, on_rows=write_rows if stream is not None else None,
