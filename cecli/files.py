@@ -154,6 +154,9 @@ class Reading:
     """Read the label column as text: some class name reads as a number."""
     names: tuple[str, ...]
     names_first: bool
+    texts: tuple[str, ...] = ()
+    """Columns read as numbers that ``keep`` also copies: delivered as written too, each
+    under ``text_of(name)``."""
 
     @classmethod
     def of(cls, columns: Columns, class_names: Sequence[str] | None) -> Reading:
@@ -166,7 +169,21 @@ class Reading:
         names = tuple(class_names or columns.preds)
         explicit = class_names is not None
         as_text = label is not None and explicit and any(parse_number(n) is not None for n in names)
-        return cls(tuple(numbers), label, as_text, names, explicit)
+        texts = tuple(c for c in columns.keep if c in numbers or c == label)
+        return cls(tuple(numbers), label, as_text, names, explicit, texts)
+
+    def with_texts(self, frame: pl.DataFrame, raw: pl.DataFrame | None) -> pl.DataFrame:
+        """``frame`` with the ``texts`` columns as written, from ``raw`` (the same records,
+        every field text), or as ``frame`` has them when there is no text."""
+        import polars as pl
+
+        mine = [c for c in self.texts if c in frame.columns]
+        if not mine:
+            return frame
+        source = frame if raw is None else raw
+        return frame.with_columns(
+            source.select([pl.col(c).cast(pl.String).alias(text_of(c)) for c in mine]).get_columns()
+        )
 
     @property
     def floats(self) -> list[str]:
@@ -203,7 +220,8 @@ class Reading:
         """``frame`` (Parquet's own types) with every selected column a number."""
         import polars as pl
 
-        exprs = []
+        # A kept column as its own type writes itself: 7, 1000.0, true.
+        exprs = [pl.col(c).cast(pl.String).alias(text_of(c)) for c in self.texts if c in frame]
         for name in [*self.numbers, *([self.label] if self.label is not None else [])]:
             if name not in frame.columns:
                 continue
@@ -215,6 +233,19 @@ class Reading:
             else:
                 exprs.append(column.cast(pl.Float64, strict=False).alias(name))
         return frame.with_columns(exprs)
+
+
+_TEXT = "__cecli_text:"
+
+
+def text_of(column: str) -> str:
+    """The name a column read as numbers has as written (:attr:`Reading.texts`)."""
+    return _TEXT + column
+
+
+def _column_of(name: str) -> str:
+    """The file's column behind a selected name (itself, or the column of ``text_of``)."""
+    return name.removeprefix(_TEXT)
 
 
 def _is_text(dtype: pl.DataType) -> bool:
@@ -437,20 +468,21 @@ class Source:
                 raw = read(data, text, ragged=True)
                 fields = _field_counts(data, self.separator)
                 blank = _blank_lines(data, raw, self.separator)
-                return reading.finish_csv(frame, raw), blank, fields
+                return reading.with_texts(reading.finish_csv(frame, raw), raw), blank, fields
             if not any(frame.get_column(name).null_count() for name in floats):
-                return reading.finish_csv(frame, None), None, None
+                written = read(data, text) if reading.texts else None
+                return reading.with_texts(reading.finish_csv(frame, None), written), None, None
             try:
                 raw = read(data, text)
             except pl.exceptions.ComputeError:
                 # A quote never closed: polars reads no text, only what parsed as numbers;
                 # the rest stays not a number and is reported with its place.
-                return reading.finish_csv(frame, None), None, None
+                return reading.with_texts(reading.finish_csv(frame, None), None), None, None
             fields = _field_counts(data, self.separator)
             if fields is not None:
                 fields = np.where((fields > 0) & (fields < needed), fields, len(self.columns))
             blank = _blank_lines(data, raw, self.separator)
-            return reading.finish_csv(frame, raw), blank, fields
+            return reading.with_texts(reading.finish_csv(frame, raw), raw), blank, fields
 
         with warnings.catch_warnings():
             # polars warns when a stray quote upsets its count of a block's rows; the bad
@@ -625,6 +657,7 @@ class Table:
         selected = [*columns.labels, *columns.preds]
         selected += [c for c in (columns.weight, columns.identifier) if c and c not in selected]
         selected += [c for c in (*columns.group_by, *columns.keep) if c not in selected]
+        selected += [text_of(c) for c in reading.texts]
         for source in self.sources:
             source.check_types(selected)
         start = self.sources[0].first
@@ -665,9 +698,11 @@ class Table:
     ) -> Iterator[tuple[pl.DataFrame, np.ndarray | None]]:
         """The selected columns in record batches, with which rows are empty lines."""
 
-        used = [s for s in self.sources if any(c in s.column_set for c in selected)]
+        used = [s for s in self.sources if any(_column_of(c) in s.column_set for c in selected)]
         streams = [
-            self._source_frames(source, [c for c in selected if c in source.column_set], reading)
+            self._source_frames(
+                source, [c for c in selected if _column_of(c) in source.column_set], reading
+            )
             for source in used
         ]
         if len(streams) == 1:
@@ -753,8 +788,8 @@ class Table:
         import polars as pl
 
         held_source, streamed = self.sources
-        held_columns = [c for c in selected if c in held_source.column_set]
-        streamed_columns = [c for c in selected if c in streamed.column_set]
+        held_columns = [c for c in selected if _column_of(c) in held_source.column_set]
+        streamed_columns = [c for c in selected if _column_of(c) in streamed.column_set]
         join = self._join = _Join(key, held_source, streamed, reading)
         parts = []
         start = held_source.first
@@ -820,6 +855,7 @@ class Table:
             except RecordTooLong as error:
                 raise InputError(f"{source.display}:{str(error).removeprefix('line ')}") from None
             return
+        mine = [c for c in mine if _column_of(c) == c]  # finish_parquet adds the texts
         _check_row_groups(source, set(mine))
         # One slice of the lazy scan at a time reads only the row groups it needs: flat
         # memory (150 -> 174 MiB from 1M to 10M rows), where collect_batches grew to 338.
@@ -852,7 +888,10 @@ class Table:
         keys = None
         if columns.group_by:
             keys = [_key_column(chunk.get_column(name)) for name in columns.group_by]
-        kept = [_key_column(chunk.get_column(name)) for name in columns.keep] or None
+        kept = [
+            _key_column(chunk.get_column(text_of(name) if text_of(name) in chunk else name))
+            for name in columns.keep
+        ] or None
         return Batch(labels, preds, weights, ids, lines, blank, keys, kept)
 
     def _explain(self, text: str) -> str:

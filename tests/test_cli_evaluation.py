@@ -101,7 +101,7 @@ def test_per_row_output_with_columns_and_keep(
     ("extra", "message"),
     [
         (["--top-k", "0"], "--top-k must be ≥ 1, got 0"),
-        (["--threshold", "1"], "--threshold must be a probability between 0 and 1"),
+        (["--threshold", "0.3"], "--threshold is where bce, multilabel and focal --binary"),
         (["--by", "nope"], "--by: no column 'nope'"),
         (["--columns", "pred"], "--columns adds to the per-row output"),
         (["--reduction", "none", "--columns", "size"], "--columns: no column 'size'"),

@@ -125,6 +125,15 @@ def check(request: Request) -> Route:
         raise InputError("use either --csv/--parquet or --labels with --preds, not both")
     if files.rejects is not None and not files.skip_invalid:
         raise InputError("--rejects writes the rows --skip-invalid skips; add it")
+    binary_outcomes = request.command in ("bce", "multilabel") or (
+        request.command == "focal" and bool(request.options.get("binary"))
+    )
+    if files.threshold is not None and not binary_outcomes:
+        raise InputError(
+            f"--threshold is where bce, multilabel and focal --binary call an output positive; "
+            f"{request.command}{' without --binary' if request.command == 'focal' else ''} "
+            "has no threshold (its accuracy is the top class: --top-k)"
+        )
     per_row = files.output is not None or request.common.loss.reduction == "none"
     for option, value in (("--columns", files.columns), ("--keep", files.keep)):
         if value and not per_row:
