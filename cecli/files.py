@@ -452,7 +452,7 @@ class Source:
 
         # A record short of a number column is ragged; one short of a text column only is
         # read with that field empty, as it always was.
-        needed = max((self.columns.index(name) + 1 for name in floats), default=0)
+        needed = max((self._column_numbers[name] for name in floats), default=0)
 
         def parse(data: bytes) -> tuple[pl.DataFrame, np.ndarray | None, np.ndarray | None]:
             try:
@@ -465,8 +465,10 @@ class Source:
                 # A record with too many fields: read as far as the header goes, and each
                 # record's count of fields says which ones were cut.
                 frame = read(data, schema, ragged=True)
-                raw = read(data, text, ragged=True)
                 fields = _field_counts(data, self.separator)
+                if fields is None or len(fields) != frame.height:
+                    raise  # records not told apart: refused, rather than cut unseen
+                raw = read(data, text, ragged=True)
                 blank = _blank_lines(data, raw, self.separator)
                 return reading.with_texts(reading.finish_csv(frame, raw), raw), blank, fields
             if not any(frame.get_column(name).null_count() for name in floats):
@@ -999,6 +1001,7 @@ class _Join:
         self.partner = np.zeros(0, dtype=np.int64)
         """The predictions file's line matched to each held row (0 while none is)."""
         self.rows = 0
+        self._by_line: np.ndarray | None = None
 
     def hold(self, held: pl.DataFrame) -> None:
         """Take the labels file's rows (sorted by id, then line); refuse an id given twice."""
@@ -1052,20 +1055,29 @@ class _Join:
         if line < 0:
             return self.streamed, -line
         if column != self.key and column in self.streamed.column_set:
-            at = np.flatnonzero(self.lines == line)
-            if at.size and self.partner[at[0]]:
-                return self.streamed, int(self.partner[at[0]])
+            partner = int(self.partners(np.array([line], dtype=np.int64))[0])
+            if partner:
+                return self.streamed, partner
         return self.held, line
+
+    def partners(self, lines: np.ndarray) -> np.ndarray:
+        """The predictions file's line matched to each of the labels file's ``lines`` (0 for
+        none); the held rows put in line order once, on the first call."""
+        if self._by_line is None:
+            self._by_line = np.argsort(self.lines, kind="stable")
+        ordered = self.lines[self._by_line]
+        at = np.minimum(np.searchsorted(ordered, lines), max(len(ordered) - 1, 0))
+        if len(ordered) == 0:
+            return np.zeros(len(lines), dtype=np.int64)
+        found = ordered[at] == lines
+        return np.where(found, self.partner[self._by_line[at]], 0)
 
     def records(self, lines: Collection[int]) -> Iterator[tuple[int, list[str]]]:
         """Rows as both files have them, the labels file's fields first (empty where a row
         is in one file only), keyed by their ``Batch.lines``, labels file's order first."""
         wanted = set(lines)
-        partners: dict[int, int] = {}
-        for line in wanted:
-            if line > 0:
-                at = np.flatnonzero(self.lines == line)
-                partners[line] = int(self.partner[at[0]]) if at.size else 0
+        held_lines = np.array(sorted(line for line in wanted if line > 0), dtype=np.int64)
+        partners = dict(zip(held_lines.tolist(), self.partners(held_lines).tolist(), strict=True))
         held = dict(_source_records(self.held, {line for line in wanted if line > 0}))
         streamed_lines = {-line for line in wanted if line < 0} | set(partners.values()) - {0}
         streamed = dict(_source_records(self.streamed, streamed_lines))
