@@ -113,6 +113,9 @@ class BatchSummary:
     clipped_terms: int = 0
     """The clipped predictions that changed a term of the loss (a class whose target is 0
     adds 0 clipped or not); JSON ``clipped_terms``."""
+    independent: bool = False
+    """The outputs are independent 0/1 outcomes (bce, multilabel, focal --binary, grad
+    --sigmoid): a row of them need not sum to 1."""
 
     @property
     def unit(self) -> str:

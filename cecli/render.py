@@ -1321,7 +1321,8 @@ def summary_tables(summary: BatchSummary) -> list[RenderableType]:
         table.add_row(f"per-row p{q}", approx + fmt(value))
     table.add_row("per-row max", fmt(summary.row_max))
     table.add_row("clipped predictions (that changed a term)", f"{summary.clipped_terms:,}")
-    if summary.name not in ("bce", "multilabel"):  # independent outputs need not sum to 1
+    if summary.name not in ("bce", "multilabel") and not summary.independent:
+        # Independent outputs need not sum to 1.
         table.add_row("rows not summing to 1", f"{summary.unnormalized:,}")
     if summary.skipped:
         table.add_row("invalid rows skipped", f"{summary.skipped:,}")

@@ -314,7 +314,10 @@ class Job:
     def finish(self, summary: BatchSummary, accumulator: Accumulator) -> BatchSummary:
         """``summary`` saying whether weights applied and what was guessed from the layout."""
         weighted = accumulator.weighted or self.options.get("weights") is not None
-        return dataclasses.replace(summary, weighted=weighted, notes=tuple(accumulator.notes))
+        independent = _family(self.loss, self.options) == "binary"
+        return dataclasses.replace(
+            summary, weighted=weighted, notes=tuple(accumulator.notes), independent=independent
+        )
 
     @contextlib.contextmanager
     def opened(

@@ -203,12 +203,17 @@ def test_no_loss_none_line_the_per_row_summary_shows_the_mean(
     assert_close(float(_summary_row(out, "loss (mean)")), expected, rel=1e-6)
 
 
-@pytest.mark.parametrize("loss", ["multilabel", "bce"])
+@pytest.mark.parametrize(
+    "loss", [["multilabel"], ["bce"], ["focal", "--binary"], ["grad", "--sigmoid"]]
+)
 def test_independent_outputs_never_show_rows_not_summing_to_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], loss: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], loss: list[str]
 ) -> None:
     path = _write(tmp_path, "y0,y1,p0,p1\n1,1,0.9,0.8\n0,1,0.1,0.3\n")
-    code, out, err = _run(capsys, loss, "--csv", path)
+    code, out, err = _run(capsys, *loss, "--csv", path)
     assert code == 0, err
     assert "rows not summing to 1" not in out
     assert "sum to 1" not in err
+    # One class per row: the rows are distributions, and the table says how many are not.
+    code, out, _ = _run(capsys, "ce", "--csv", _write(tmp_path, "label,p0,p1\n0,0.5,0.5\n"))
+    assert _summary_row(out, "rows not summing to 1") == "0"
