@@ -798,13 +798,14 @@ class Table:
         for frame, blank in self._source_frames(held_source, held_columns, reading):
             lines = np.arange(start, start + frame.height, dtype=np.int64)
             start += frame.height
-            part = frame.with_columns(pl.Series(_LINE, lines), _id_text(frame, key))
+            # The ids as text only: one copy of them is held.
+            part = frame.with_columns(pl.Series(_LINE, lines), _id_text(frame, key)).drop(key)
             parts.append(part if blank is None else part.filter(pl.Series(~blank)))
         if parts:
             held = pl.concat(parts, how="vertical").sort([_ID, _LINE])
         else:
             held = pl.DataFrame(schema={**dict.fromkeys(held_columns, pl.String),
-                                        _LINE: pl.Int64, _ID: pl.String})  # fmt: skip
+                                        _LINE: pl.Int64, _ID: pl.String}).drop(key)  # fmt: skip
         join.hold(held)
         padded = pl.concat([held, held.clear(1)], how="vertical")  # index len(held): nulls
         labels_only = [c for c in held_columns if c != key]
@@ -831,7 +832,7 @@ class Table:
                 pl.lit(None, dtype=pl.Float64 if c in reading.numbers else pl.String).alias(c)
                 for c in streamed_columns if c != key
             ]  # fmt: skip
-            frame = part.with_columns(absent).select(selected)
+            frame = part.with_columns([*absent, pl.col(_ID).alias(key)]).select(selected)
             lines = part.get_column(_LINE).to_numpy()
             absent_lines = np.zeros(part.height, dtype=np.int64)
             yield frame, lines, np.ones(part.height, dtype=np.bool_), reason, absent_lines
