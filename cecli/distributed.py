@@ -15,6 +15,10 @@ block by a marker; the client, once it knows how many records each block held, t
 into the file's own name and line.  The first bad record in input order is reported, not the
 first task to fail: an error waits for the blocks before it, then the rest are cancelled.
 
+With per-row output (:mod:`cecli.parts`), each block knows before it runs how many records of
+its input come before it (counted while the file is cut, or from the row groups), so that it
+writes its part with the lines of the whole file, under a name of its own, renamed once.
+
 Dask is imported only here, and only when a cluster is asked for.  A task's state grows with
 its block only while exact percentiles are kept (at most ``EXACT_PERCENTILE_ROWS`` values,
 then a fixed histogram): tree merges drop the values once the rows are past that limit.
@@ -36,8 +40,18 @@ from typing import TYPE_CHECKING
 
 from cecli.batch import Accumulator, BatchSummary, FileSummary
 from cecli.inputs import InputError
-from cecli.scoring import Job, ScoringProgress, share_loss, tag_lines, untag_lines
+from cecli.scoring import (
+    Job,
+    ScoringProgress,
+    local_paths,
+    share_loss,
+    tag_lines,
+    untag_lines,
+)
 from cecli.sources import InputFile
+
+if TYPE_CHECKING:
+    from cecli.parts import PartInfo, RowOutput
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -65,6 +79,8 @@ class Block:
     """A Parquet file's rows (start, stop), whole row groups."""
     size: int = 0
     """Bytes, for progress."""
+    offset: int = 0
+    """Records of its input before the block (known when per-row output is written)."""
 
     def marker(self, position: int) -> str:
         """What messages call file ``position`` of the block, until the client names it."""
@@ -79,10 +95,19 @@ class Partial:
     accumulator: Accumulator
     records: dict[int, int] = field(default_factory=dict)
     inputs: dict[int, Accumulator] = field(default_factory=dict)
+    parts: dict[int, PartInfo] = field(default_factory=dict)
+    """Each block's part of the per-row output, as written."""
 
 
-def score_block(job: Job, block: Block, by_file: bool) -> Partial:
-    """Score one block on a worker: the reader, losses and accumulator of one machine."""
+def score_block(
+    job: Job,
+    block: Block,
+    by_file: bool,
+    rows: RowOutput | None = None,
+    folder: str | None = None,
+) -> Partial:
+    """Score one block on a worker: the reader, losses and accumulator of one machine; with
+    ``rows``, its per-row values are written as part ``block.key`` in ``folder``."""
     records = 0
 
     def count(rows: int) -> None:
@@ -90,14 +115,24 @@ def score_block(job: Job, block: Block, by_file: bool) -> Partial:
         records += rows
 
     names = [block.marker(position) for position in range(len(block.files))]
+    parts: dict[int, PartInfo] = {}
     with contextlib.ExitStack() as stack:
         local = None
         if block.span is not None:
             local = (str(_block_file(stack, block.files[0].path, block.span)),)
+        writer = None
+        if rows is not None and folder is not None:
+            from cecli.parts import written_part
+
+            writer = stack.enter_context(
+                written_part(folder, block.key, rows, header=block.key == 0, offset=block.offset)
+            )
         with job.opened(block.files, None, local=local, names=names) as table:
             if block.rows is not None:
                 table.sources[0].rows = block.rows
-            accumulator = job.score_table(table, report=count)
+            accumulator = job.score_table(table, on_rows=writer, report=count)
+        if writer is not None:
+            parts[block.key] = writer.finish()
     inputs: dict[int, Accumulator] = {}
     if by_file:
         share = Accumulator(values=None)
@@ -105,7 +140,7 @@ def score_block(job: Job, block: Block, by_file: bool) -> Partial:
         share.rows, share.skipped = accumulator.rows, accumulator.skipped
         inputs[block.input] = share
     tag_lines(accumulator, block.key)
-    return Partial(accumulator, {block.key: records}, inputs)
+    return Partial(accumulator, {block.key: records}, inputs, parts)
 
 
 def _block_file(stack: contextlib.ExitStack, path: str, span: tuple[int, int]) -> Path:
@@ -138,9 +173,11 @@ def merge(*parts: Partial) -> Partial:
     total = Accumulator()
     records: dict[int, int] = {}
     inputs: dict[int, Accumulator] = {}
+    written: dict[int, PartInfo] = {}
     for part in parts:
         total.merge(part.accumulator)
         records.update(part.records)
+        written.update(part.parts)
         for index, share in part.inputs.items():
             if index in inputs:
                 mine = inputs[index]
@@ -148,26 +185,74 @@ def merge(*parts: Partial) -> Partial:
                 mine.rows, mine.skipped = mine.rows + share.rows, mine.skipped + share.skipped
             else:
                 inputs[index] = share
-    return Partial(total, records, inputs)
+    return Partial(total, records, inputs, written)
 
 
 def csv_spans(path: str, separator: str, task_bytes: int) -> list[tuple[int, int]]:
     """Byte ranges of a CSV file after its header, each whole records of about
     ``task_bytes``: the reader's own blocks, grouped (run on a worker)."""
+    return [(begin, stop) for begin, stop, _ in _cut(path, separator, task_bytes, count=False)]
+
+
+def counted_csv_spans(
+    path: str, separator: str, task_bytes: int
+) -> list[tuple[int, int, int]] | None:
+    """:func:`csv_spans` with each range's count of records, or None if they cannot be
+    counted without parsing (a quote inside a field): the file is then one task."""
+    try:
+        return _cut(path, separator, task_bytes, count=True)
+    except _Uncountable:
+        return None
+
+
+def _cut_uncounted(path: str, separator: str, task_bytes: int) -> list[tuple[int, int, int]]:
+    return _cut(path, separator, task_bytes, count=False)
+
+
+class _Uncountable(Exception):
+    pass
+
+
+def _cut(path: str, separator: str, task_bytes: int, *, count: bool) -> list[tuple[int, int, int]]:
     from cecli.files import CHUNK_BYTES, MAX_RECORD_BYTES, _record_blocks
 
     with open(path, "rb") as handle:
         start = len(handle.readline(MAX_RECORD_BYTES + 1))
-    spans: list[tuple[int, int]] = []
-    begin = start
+    spans: list[tuple[int, int, int]] = []
+    begin, records = start, 0
     for data in _record_blocks(Path(path), separator, min(CHUNK_BYTES, task_bytes)):
         start += len(data)
+        if count:
+            records += _records_in(data, separator)
         if start - begin >= task_bytes:
-            spans.append((begin, start))
-            begin = start
+            spans.append((begin, start, records))
+            begin, records = start, 0
     if start > begin or not spans:
-        spans.append((begin, start))
+        spans.append((begin, start, records))
     return spans
+
+
+def _records_in(data: bytes, separator: str) -> int:
+    """Records in ``data`` (whole records, as the reader cuts them; an empty line is one): its
+    line breaks outside quoted fields, and a last record without one.  Quotes are read as in
+    ``files._record_end``: when every opening quote starts a field, a line break is inside a
+    field exactly when an odd number of quotes come before it; otherwise (a stray quote)
+    :class:`_Uncountable`."""
+    import numpy as np
+
+    ends = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    if b'"' not in data:
+        return ends
+    view = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(view == ord('"'))
+    openers = quotes[::2]
+    before = view[openers[openers > 0] - 1]
+    starts = np.frombuffer(f'{separator}\n"'.encode(), dtype=np.uint8)
+    if not np.isin(before, starts).all():
+        raise _Uncountable
+    breaks = np.flatnonzero(view == ord("\n"))
+    inside = np.searchsorted(quotes, breaks) % 2 == 1
+    return ends - int(inside.sum())
 
 
 def row_groups(path: str) -> list[int] | None:
@@ -272,10 +357,12 @@ def score_on_dask(
     task_bytes: int | None = None,
     task_rows: int | None = None,
     submit_order: Callable[[list[Block]], list[Block]] | None = None,
+    rows: RowOutput | None = None,
 ) -> BatchSummary:
     """Score ``inputs`` on the cluster ``address`` names; see the module's description.
 
     ``submit_order`` reorders the blocks before they are submitted (tests shuffle them).
+    ``rows`` writes the per-row values, a part per block (:mod:`cecli.parts`).
     """
     if any(file.path == "-" for files in inputs for file in files):
         raise InputError("standard input cannot be scored on a cluster; pass a file")
@@ -287,24 +374,50 @@ def score_on_dask(
         )
         for files in inputs
     ]
-    # One input without by_file is one file's summary: its worst rows name no file.
-    named = len(inputs) > 1 or by_file
     created: list[Future] = []
     with contextlib.ExitStack() as stack:
+        staging = None
+        if rows is not None:
+            from cecli.parts import Staging
+
+            # Refused before anything is read; removed last, once the tasks are stopped.
+            staging = Staging(rows, local_paths(inputs))
+            stack.callback(staging.remove)
         client = connect(address, stack)
         stack.enter_context(_cancelled_on_exit(client, created))
         blocks = _plan(
-            client, job, inputs, task_bytes or TASK_BYTES, task_rows or TASK_ROWS, created
-        )
+            client, job, inputs, task_bytes or TASK_BYTES, task_rows or TASK_ROWS, created,
+            count=rows is not None,
+        )  # fmt: skip
         submitted = submit_order(list(blocks)) if submit_order else blocks
+        folder = None if staging is None else str(staging.path)
         futures = {
-            block.key: client.submit(score_block, job, block, by_file, pure=False)
+            block.key: client.submit(score_block, job, block, by_file, rows, folder, pure=False)
             for block in submitted
         }
         created += futures.values()
         root = _tree(client, [futures[block.key] for block in blocks], created)
         _wait(client, blocks, futures, on_progress)
         result: Partial = root.result()
+        if staging is not None:
+            staging.parts = [result.parts[block.key] for block in blocks]
+            summary = _summary(job, blocks, inputs, display, result, by_file)
+            staging.publish(summary, local_paths(inputs))
+            return summary
+    return _summary(job, blocks, inputs, display, result, by_file)
+
+
+def _summary(
+    job: Job,
+    blocks: list[Block],
+    inputs: list[tuple[InputFile, ...]],
+    display: str,
+    result: Partial,
+    by_file: bool,
+) -> BatchSummary:
+    """The summary of the merged state, with lines in their files."""
+    # One input without by_file is one file's summary: its worst rows name no file.
+    named = len(inputs) > 1 or by_file
     names = {block.key: block for block in blocks}
     offsets = _offsets(blocks, result.records)
 
@@ -355,30 +468,39 @@ def _plan(
     task_bytes: int,
     task_rows: int,
     created: list[Future],
+    *,
+    count: bool = False,
 ) -> list[Block]:
-    """Every input's blocks, in input order."""
+    """Every input's blocks, in input order; with ``count``, each knows the records of its
+    input before it (a CSV file whose records cannot be counted so is one block)."""
     from cecli.files import _sniff_separator
 
     cuts: dict[int, Future] = {}
     groups: dict[int, list[int] | None] = {}
+    cutter = counted_csv_spans if count else _cut_uncounted
     for index, files in enumerate(inputs):
         kind = _splittable(job, files)
         if kind == "csv":
             path = files[0].path
             separator = job.delimiter or _sniff_separator(Path(path))
-            cuts[index] = client.submit(csv_spans, path, separator, task_bytes, pure=False)
+            cuts[index] = client.submit(cutter, path, separator, task_bytes, pure=False)
             created.append(cuts[index])
         elif kind == "parquet":
             groups[index] = row_groups(files[0].path)
     spans = dict(zip(cuts, client.gather(list(cuts.values())), strict=True)) if cuts else {}
     blocks: list[Block] = []
     for index, files in enumerate(inputs):
-        if index in spans:
-            for span in spans[index]:
-                blocks.append(Block(len(blocks), index, files, span=span, size=span[1] - span[0]))
+        if spans.get(index):
+            before = 0
+            for begin, stop, records in spans[index] or []:
+                blocks.append(
+                    Block(len(blocks), index, files, span=(begin, stop), size=stop - begin,
+                          offset=before)
+                )  # fmt: skip
+                before += records
         elif groups.get(index):
             for rows in _row_runs(groups[index] or [], task_rows):
-                blocks.append(Block(len(blocks), index, files, rows=rows))
+                blocks.append(Block(len(blocks), index, files, rows=rows, offset=rows[0]))
         else:
             blocks.append(Block(len(blocks), index, files, size=_size(files)))
     return blocks

@@ -161,6 +161,9 @@ def score_file(
     keep: str | Sequence[str] | None = None,
     on_rejects: Callable[[Rejected], None] | None = None,
     details: bool = True,
+    output: PathLike | None = None,
+    output_format: str | None = None,
+    row_columns: Sequence[str] = (),
 ) -> BatchSummary:
     """Score every row of a file with ``loss`` and summarise, as ``cecli LOSS --csv FILE``.
 
@@ -189,6 +192,9 @@ def score_file(
     ``on_progress`` a :class:`ScoringProgress` before the first batch and after each one.
     ``details=False`` computes the loss, its extras and the counts only (what ``cecli … -q``
     prints): no percentiles, worst rows or accuracy, and a faster pass.
+    ``output`` writes each row's loss (and ``row_columns`` of :meth:`ScoredRows.details`)
+    to a folder of part files (a name ending in ``/``; CSV, or Parquet by ``output_format``)
+    or to one CSV file, on one machine or on a cluster; see :mod:`cecli.parts`.
     """
     if loss not in LOSS_FUNCTIONS:
         known = ", ".join(LOSS_FUNCTIONS)
@@ -211,28 +217,51 @@ def score_file(
         weight_col=weight_col, id_col=id_col, delimiter=delimiter, kind=kind,
         skip_invalid=skip_invalid, storage_options=dict(storage_options or {}),
         per_class=per_class, group_by=_column_list(by), top_k=top_k, threshold=threshold,
-        keep=_column_list(keep), details=details,
+        keep=_column_list(keep), details=details or bool(row_columns),
     )  # fmt: skip
     specs, inputs = expand_inputs(path_or_table, job.storage_options)
     display = describe_inputs(specs, inputs)
+    rows_out = None
+    if output is not None:
+        from cecli.parts import row_output
+
+        rows_out = row_output(
+            os.fspath(output), output_format, details=row_columns, grad=loss == "grad"
+        )
     if dask is not None:
         if on_rows is not None:
             raise InputError(
-                "per-row output is not available on a cluster; score without dask",
-                parameter="dask",
+                "per-row values from a cluster go to output (a file, or a folder ending in /), "
+                "not to stdout",
+                parameter="output",
             )
         from cecli.distributed import score_on_dask
 
         return score_on_dask(
-            job, inputs, display, address=dask, by_file=by_file, on_progress=on_progress
-        )
+            job, inputs, display, address=dask, by_file=by_file, on_progress=on_progress,
+            rows=rows_out,
+        )  # fmt: skip
     reader = stdin if stdin is not None else getattr(sys.stdin, "buffer", None)
     if on_rejects is not None and len(inputs) != 1:
         raise InputError("the rejected rows are written for one input only", parameter="rejects")
-    if len(inputs) == 1 and not by_file:
-        accumulator, _ = job.score_input(inputs[0], reader, on_rows, on_progress, on_rejects)
-        return job.finish(accumulator.compute(reduction=reduction, source=display), accumulator)
-    return _score_inputs(job, inputs, display, reader, by_file, on_rows, on_progress)
+
+    def run(on_rows: Callable[[ScoredRows], None] | None) -> BatchSummary:
+        if len(inputs) == 1 and not by_file:
+            accumulator, _ = job.score_input(inputs[0], reader, on_rows, on_progress, on_rejects)
+            summary = accumulator.compute(reduction=reduction, source=display)
+            return job.finish(summary, accumulator)
+        return _score_inputs(job, inputs, display, reader, by_file, on_rows, on_progress)
+
+    if rows_out is not None:
+        from cecli.parts import score_to_parts
+
+        return score_to_parts(run, rows_out, local_paths(inputs), on_rows)
+    return run(on_rows)
+
+
+def local_paths(inputs: list[tuple[InputFile, ...]]) -> list[str]:
+    """The local files among the inputs (an output must not be one of them)."""
+    return [file.path for files in inputs for file in files if not file.remote]
 
 
 def expand_inputs(

@@ -251,13 +251,124 @@ def test_dask_on_the_command_line(
     assert captured.out == single
     assert main(["ce", *files, "--reduction", "none", "--dask", address]) == 2
     assert capsys.readouterr().err == (
-        "cecli: error: per-row output is not available on a cluster; score without --dask\n"
+        "cecli: error: per-row values from a cluster go to --output (a file, or a folder "
+        "ending in /), not to stdout\n"
     )
+
+
+def test_per_row_parts_on_the_cluster_are_the_file_of_one_machine(
+    cluster: tuple[LocalCluster, Client], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cecli import parts
+    from cecli.cli import main
+
+    address = _workers(cluster, 2)
+    files = _per_row_inputs(tmp_path, invalid_head=True)
+    args = ["ce", *[a for f in files for a in ("--csv", f)], "--keep", "note", "--skip-invalid",
+            "--columns", "pred", "--reduction", "none", "--json"]  # fmt: skip
+    assert main([*args, "--output", str(tmp_path / "one.csv")]) == 0
+    single = capsys.readouterr().out
+    expected = (tmp_path / "one.csv").read_bytes()
+    assert main([*args, "--output", f"{tmp_path}/parts/", "--dask", address]) == 0
+    assert capsys.readouterr().out == single
+    manifest = json.loads((tmp_path / "parts" / parts.MANIFEST).read_text())
+    assert len(manifest["parts"]) > 6  # many blocks of each file
+    assert manifest["parts"][0]["rows"] == 0 < manifest["parts"][1]["rows"]  # header in 2nd
+    assert manifest["summary"] == json.loads(single)
+    found = b"".join((tmp_path / "parts" / p["name"]).read_bytes() for p in manifest["parts"])
+    assert found == expected
+    assert sum(p["rows"] for p in manifest["parts"]) == json.loads(single)["rows"]
+    # One file from the cluster: the parts put together at the client.
+    assert main([*args, "--output", str(tmp_path / "cluster.csv"), "--dask", address]) == 0
+    assert capsys.readouterr().out == single
+    assert (tmp_path / "cluster.csv").read_bytes() == expected
+    # Parquet parts: the same rows.
+    assert main([*args, "--output", f"{tmp_path}/pq.parquet/", "--dask", address]) == 0
+    capsys.readouterr()
+    manifest = json.loads((tmp_path / "pq.parquet" / parts.MANIFEST).read_text())
+    frame = pl.concat(
+        [
+            pl.read_parquet(tmp_path / "pq.parquet" / p["name"])
+            for p in manifest["parts"]
+            if p["rows"]
+        ]
+    )
+    reference = pl.read_csv(tmp_path / "one.csv")
+    for column in ("line", "loss", "pred", "note"):
+        assert frame[column].to_list() == reference[column].to_list()
+    left = sorted(os.listdir(tmp_path))
+    assert left == ["cluster.csv", "in-0.csv", "in-1.csv", "one.csv", "parts", "pq.parquet"]
+
+
+def _per_row_inputs(folder: Path, *, invalid_head: bool = False) -> list[str]:
+    """Two CSV files without an id (rows are named by their line): a text column with
+    quotes, commas and line breaks in some fields, an empty line among the records; with
+    ``invalid_head``, the first file's first 400 records invalid, so that its first blocks
+    have no rows to write (with --skip-invalid) and the header goes further on."""
+    rng = np.random.default_rng(11)
+    paths = []
+    for number, rows in enumerate((900, 1300)):
+        raw = rng.random((rows, 3)) + 0.01
+        probs = raw / raw.sum(axis=1, keepdims=True)
+        notes = [f'say "hi", {i}\nagain' if i % 37 == 0 else f"n{i}" for i in range(rows)]
+        if number == 0 and invalid_head:
+            probs[:400, 2] = -1.0
+        frame = pl.DataFrame(
+            {"label": rng.integers(0, 3, rows), **{f"p{c}": probs[:, c] for c in range(3)},
+             "note": notes}
+        )  # fmt: skip
+        path = folder / f"in-{number}.csv"
+        frame.write_csv(path)
+        lines = path.read_text().split("\n")
+        if number == 1:
+            lines.insert(700, "")
+        path.write_text("\n".join(lines))
+        paths.append(str(path))
+    return paths
+
+
+def test_a_bad_value_on_the_cluster_leaves_no_parts(
+    cluster: tuple[LocalCluster, Client], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cecli.cli import main
+
+    address = _workers(cluster, 2)
+    files = _per_row_inputs(tmp_path)
+    lines = Path(files[1]).read_text().split("\n")
+    lines[1100] = "0,0.5,x,0.2,late"
+    lines[1250] = "0,0.5,0.5,y,later"
+    Path(files[1]).write_text("\n".join(lines))
+    before = sorted(os.listdir(tmp_path))
+    args = ["ce", *[a for f in files for a in ("--csv", f)], "--reduction", "none"]
+    assert main([*args, "--output", str(tmp_path / "one.csv")]) == 2
+    single = capsys.readouterr()
+    assert single.err.startswith(f"cecli: error: {files[1]}:")
+    assert single.err.endswith(": 'x' is not a number\n")
+    for output in (f"{tmp_path}/parts/", str(tmp_path / "cluster.csv")):
+        assert main([*args, "--output", output, "--dask", address]) == 2
+        assert capsys.readouterr() == single
+        assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_progress_piped_from_a_cluster_run_prints_nothing_on_stderr(
+    cluster: tuple[LocalCluster, Client], inputs: dict[str, list[str]]
+) -> None:
+    address = _workers(cluster, 2)
+    result = subprocess.run(
+        ["cecli", "ce", "--parquet", inputs["parquet"][0], "--label-col", "label",
+         "--pred-cols", ",".join(CLASSES), "--classes", ",".join(CLASSES), "--id-col", "id",
+         "--weight-col", "w", "--dask", address, "-q"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    single = cecli.score_file(inputs["parquet"][0], **{**OPTIONS, "by_file": False})
+    assert result.stdout == f"{single.loss!r}\n"
 
 
 # Last of the tests on the shared cluster: its nanny does not always bring the worker back.
 def test_a_worker_killed_mid_run_changes_nothing(
-    cluster: tuple[LocalCluster, Client], inputs: dict[str, list[str]]
+    cluster: tuple[LocalCluster, Client], inputs: dict[str, list[str]], tmp_path: Path
 ) -> None:
     address = _workers(cluster, 2)
     _, client = cluster
@@ -271,10 +382,18 @@ def test_a_worker_killed_mid_run_changes_nothing(
             os.kill(pid, signal.SIGKILL)  # the worker process, not its nanny
             killed.append(victim)
 
-    single = cecli.score_file(inputs["csv"], **OPTIONS)
-    survived = cecli.score_file(inputs["csv"], **OPTIONS, dask=address, on_progress=kill)
+    single = cecli.score_file(inputs["csv"], **OPTIONS, output=str(tmp_path / "one.csv"))
+    survived = cecli.score_file(
+        inputs["csv"], **OPTIONS, dask=address, on_progress=kill, output=f"{tmp_path}/parts/"
+    )
     _same(single, survived)
     assert killed
+    # Each part written once, by the task that finished, in place of any earlier attempt's.
+    written = sorted(os.listdir(tmp_path / "parts"))
+    assert all(name.startswith("part-") or name == "_manifest.json" for name in written)
+    manifest = json.loads((tmp_path / "parts" / "_manifest.json").read_text())
+    found = b"".join((tmp_path / "parts" / p["name"]).read_bytes() for p in manifest["parts"])
+    assert found == (tmp_path / "one.csv").read_bytes()
     deadline = time.monotonic() + 60
     while victim in client.scheduler_info(n_workers=-1)["workers"]:
         assert time.monotonic() < deadline, "the worker was not killed"

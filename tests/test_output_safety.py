@@ -74,8 +74,8 @@ def test_labels_file_as_output_is_refused(table: Path, capsys: pytest.CaptureFix
 
 @pytest.mark.parametrize(
     ("output", "needle"),
-    [("", "the file name is empty"), (".", "is a folder"), ("{dir}", "is a folder"),
-     ("{dir}/", "is a folder"), ("{dir}/no/such/x.csv", "no folder")],
+    [("", "the file name is empty"), (".", "is not empty"), ("{dir}/no/such/", "no folder"),
+     ("{dir}/no/such/x.csv", "no folder")],
 )  # fmt: skip
 def test_bad_output_names_are_refused_before_reading(
     tmp_path: Path, output: str, needle: str, capsys: pytest.CaptureFixture[str]

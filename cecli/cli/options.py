@@ -338,10 +338,19 @@ class FileOptions:
         typer.Option(
             "--output",
             "-o",
-            help="Write one loss per row to this CSV file (- for standard output).",
+            help="Write one loss per row to this CSV file (- for standard output), or to a "
+            "folder of part files (a name ending in /).",
             rich_help_panel=_FILES,
         ),
     ] = None
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--output-format", metavar="csv|parquet",
+            help="Format of the parts in an --output folder (default: by its name, else csv).",
+            rich_help_panel=_FILES, show_default=False,
+        ),
+    ] = None  # fmt: skip
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="Hide the progress bar.", rich_help_panel=_FILES)
     ] = False
@@ -482,7 +491,7 @@ FLAGS: dict[str, str] = {
     "temperature": "--temperature", "num_classes": "--num-classes", "width": "--width",
     "height": "--height", "rejects": "--rejects", "per_class": "--per-class", "by": "--by",
     "top_k": "--top-k", "threshold": "--threshold", "columns": "--columns", "keep": "--keep",
-    "by_file": "--by-file", "dask": "--dask",
+    "by_file": "--by-file", "dask": "--dask", "output_format": "--output-format",
     "storage_options": "--storage-option", "storage_option": "--storage-option",
     "sample_weights": "--sample-weights", "ignore_index": "--ignore-index",
     "log_targets": "--log-targets", "generalized": "--generalized",

@@ -135,6 +135,8 @@ def check(request: Request) -> Route:
             "has no threshold (its accuracy is the top class: --top-k)"
         )
     per_row = files.output is not None or request.common.loss.reduction == "none"
+    if files.output_format is not None and files.output in (None, "-"):
+        raise InputError("--output-format goes with --output FOLDER/")
     for option, value in (("--columns", files.columns), ("--keep", files.keep)):
         if value and not per_row:
             raise InputError(

@@ -123,6 +123,7 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
 
     from cecli import render
     from cecli.files import atomic_writer
+    from cecli.parts import is_folder
     from cecli.scoring import score_file
     from cecli.sources import parse_storage_options
 
@@ -136,12 +137,16 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
         request.common.loss.reduction == "none" and files.output is None
     )
     details = _row_columns(files.columns)
+    # A folder of parts, or a file put together from a cluster's parts: the library writes it.
+    in_parts = files.output not in (None, "-") and (
+        files.dask is not None or files.output_format is not None or is_folder(files.output)
+    )
     with ExitStack() as stack:
         # The output first: a name that cannot be written is refused before any input is read.
         stream: IO[str] | None = None
         if rows_to_stdout:
             stream = sys.stdout
-        elif files.output is not None:
+        elif files.output is not None and not in_parts:
             stream = stack.enter_context(atomic_writer(files.output, files.sources))
         writer: render.RowWriter | None = None
         bar: Callable[[int], None] | None = None
@@ -193,7 +198,9 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
             on_rejects=(lambda found: render.write_rejects(rejects, found)) if rejects else None,
             stdin=getattr(sys.stdin, "buffer", None),  # None when standard input is closed
             # -q prints the loss and the warnings only: nothing else is computed for it.
-            details=mode != "quiet" or stream is not None,
+            details=mode != "quiet" or stream is not None or in_parts,
+            output=files.output if in_parts else None, output_format=files.output_format,
+            row_columns=details,
         )  # fmt: skip
     if rows_to_stdout:
         for note in summary.notes:
