@@ -19,9 +19,14 @@ With per-row output (:mod:`cecli.parts`), each block knows before it runs how ma
 its input come before it (counted while the file is cut, or from the row groups), so that it
 writes its part with the lines of the whole file, under a name of its own, renamed once.
 
-Dask is imported only here, and only when a cluster is asked for.  A task's state grows with
-its block only while exact percentiles are kept (at most ``EXACT_PERCENTILE_ROWS`` values,
-then a fixed histogram): tree merges drop the values once the rows are past that limit.
+Dask is imported only here, and only when a cluster is asked for.  A task's state has a fixed
+size, whatever its rows, except for the per-row values of exact percentiles, which one
+machine keeps up to ``EXACT_PERCENTILE_ROWS`` rows.  The tasks send them only when the inputs'
+records (counted while CSV files are cut, from Parquet footers) are within that limit, so
+that all of them together stay within it; past it they send the histogram the values would
+be counted into.  If fewer rows are scored than the records foretold (skipped and empty
+records) and they are within the limit after all, the blocks are scored again for their
+values: the percentiles are exact exactly when one machine's are (``percentiles_exact``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
 
 from cecli.batch import Accumulator, BatchSummary, FileSummary
 from cecli.inputs import InputError
@@ -81,6 +89,8 @@ class Block:
     """Bytes, for progress."""
     offset: int = 0
     """Records of its input before the block (known when per-row output is written)."""
+    bound: int | None = None
+    """At most this many records (None: unknown until read)."""
 
     def marker(self, position: int) -> str:
         """What messages call file ``position`` of the block, until the client names it."""
@@ -105,9 +115,13 @@ def score_block(
     by_file: bool,
     rows: RowOutput | None = None,
     folder: str | None = None,
+    keep_values: bool = True,
 ) -> Partial:
     """Score one block on a worker: the reader, losses and accumulator of one machine; with
-    ``rows``, its per-row values are written as part ``block.key`` in ``folder``."""
+    ``rows``, its per-row values are written as part ``block.key`` in ``folder``.  Without
+    ``keep_values`` the per-row values kept for exact percentiles are counted into the
+    histogram at once: the state returned then has a fixed size, whatever the block's rows.
+    """
     records = 0
 
     def count(rows: int) -> None:
@@ -133,6 +147,10 @@ def score_block(
             accumulator = job.score_table(table, on_rows=writer, report=count)
         if writer is not None:
             parts[block.key] = writer.finish()
+    if not keep_values and accumulator.values is not None:
+        # The counts merging would make of them once past the limit: integers, in any order.
+        accumulator.histogram = accumulator._all_counts()
+        accumulator.values = None
     inputs: dict[int, Accumulator] = {}
     if by_file:
         share = Accumulator(values=None)
@@ -214,6 +232,8 @@ class _Uncountable(Exception):
 
 
 def _cut(path: str, separator: str, task_bytes: int, *, count: bool) -> list[tuple[int, int, int]]:
+    """Byte ranges, each with its records (``count``) or, cheaper, its lines: at least as
+    many as its records."""
     from cecli.files import CHUNK_BYTES, MAX_RECORD_BYTES, _record_blocks
 
     with open(path, "rb") as handle:
@@ -224,6 +244,8 @@ def _cut(path: str, separator: str, task_bytes: int, *, count: bool) -> list[tup
         start += len(data)
         if count:
             records += _records_in(data, separator)
+        else:
+            records += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
         if start - begin >= task_bytes:
             spans.append((begin, start, records))
             begin, records = start, 0
@@ -391,20 +413,62 @@ def score_on_dask(
         )  # fmt: skip
         submitted = submit_order(list(blocks)) if submit_order else blocks
         folder = None if staging is None else str(staging.path)
+        few = _at_most_exact(blocks)
+        keep = [few or block.bound is None for block in blocks]
         futures = {
-            block.key: client.submit(score_block, job, block, by_file, rows, folder, pure=False)
+            block.key: client.submit(
+                score_block, job, block, by_file, rows, folder, keep[block.key], pure=False
+            )
             for block in submitted
         }
         created += futures.values()
         root = _tree(client, [futures[block.key] for block in blocks], created)
         _wait(client, blocks, futures, on_progress)
         result: Partial = root.result()
+        if not few and result.accumulator.values is None:
+            _exact_values(client, job, blocks, result.accumulator, created)
         if staging is not None:
             staging.parts = [result.parts[block.key] for block in blocks]
             summary = _summary(job, blocks, inputs, display, result, by_file)
             staging.publish(summary, local_paths(inputs))
             return summary
     return _summary(job, blocks, inputs, display, result, by_file)
+
+
+def _at_most_exact(blocks: Sequence[Block]) -> bool:
+    """Whether the blocks whose records are known hold few enough of them for exact
+    percentiles: only then do their tasks send their rows' values back."""
+    from cecli import batch
+
+    known = sum(block.bound for block in blocks if block.bound is not None)
+    return known <= batch.EXACT_PERCENTILE_ROWS
+
+
+def block_values(job: Job, block: Block) -> list[npt.NDArray[np.float64]]:
+    """A block's per-row values, scored again (for exact percentiles, see _exact_values)."""
+    values = score_block(job, block, False).accumulator.values
+    return values if values is not None else []
+
+
+def _exact_values(
+    client: Client,
+    job: Job,
+    blocks: list[Block],
+    accumulator: Accumulator,
+    created: list[Future],
+) -> None:
+    """The rows' values, when fewer rows were scored than their records foretold (skipped or
+    blank records) and percentiles are exact after all, as on one machine: the blocks are
+    scored again for their values.  Rare: only past ``EXACT_PERCENTILE_ROWS`` records."""
+    from cecli import batch
+
+    if accumulator.rows > batch.EXACT_PERCENTILE_ROWS:
+        return
+    futures = [client.submit(block_values, job, block, pure=False) for block in blocks]
+    created += futures
+    found: list[list[npt.NDArray[np.float64]]] = client.gather(futures)
+    accumulator.values = [part for values in found for part in values]
+    accumulator.histogram = None
 
 
 def _summary(
@@ -495,12 +559,15 @@ def _plan(
             for begin, stop, records in spans[index] or []:
                 blocks.append(
                     Block(len(blocks), index, files, span=(begin, stop), size=stop - begin,
-                          offset=before)
+                          offset=before, bound=records)
                 )  # fmt: skip
                 before += records
         elif groups.get(index):
             for rows in _row_runs(groups[index] or [], task_rows):
-                blocks.append(Block(len(blocks), index, files, rows=rows, offset=rows[0]))
+                blocks.append(
+                    Block(len(blocks), index, files, rows=rows, offset=rows[0],
+                          bound=rows[1] - rows[0])
+                )  # fmt: skip
         else:
             blocks.append(Block(len(blocks), index, files, size=_size(files)))
     return blocks

@@ -180,6 +180,67 @@ def test_csv_and_parquet_agree_and_any_task_order_gives_the_same(
     assert json.dumps(results["csv"]) == json.dumps(results["parquet"])
 
 
+def _set_exact_limit(rows: int) -> None:
+    from cecli import batch
+
+    batch.EXACT_PERCENTILE_ROWS = rows
+
+
+@pytest.mark.parametrize("limit", [1_500, 2_099])
+def test_past_the_exact_percentile_limit_tasks_send_no_values_and_agree(
+    cluster: tuple[LocalCluster, Client],
+    inputs: dict[str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    limit: int,
+) -> None:
+    """2,100 records, 2,098 rows scored: past a limit of 1,500 the percentiles come from the
+    histogram; with 2,099 the records foretell too many rows, the tasks send no values, and
+    the blocks are scored again for them, so that percentiles are exact as on one machine."""
+    from cecli import batch
+
+    address = _workers(cluster, 2)
+    _, client = cluster
+    original = batch.EXACT_PERCENTILE_ROWS
+    monkeypatch.setattr(batch, "EXACT_PERCENTILE_ROWS", limit)
+    client.run(_set_exact_limit, limit)
+    try:
+        for kind in ("csv", "parquet"):
+            single = cecli.score_file(inputs[kind], **OPTIONS)
+            assert single.percentiles_exact == (limit == 2_099)
+            _same(single, cecli.score_file(inputs[kind], **OPTIONS, dask=address))
+    finally:
+        client.run(_set_exact_limit, original)
+
+
+def test_a_task_state_does_not_grow_with_its_rows_past_the_limit(
+    inputs: dict[str, list[str]],
+) -> None:
+    import pickle
+
+    from cecli.scoring import Job
+
+    job = Job(
+        loss="ce", options={"reduction": "mean"}, names=CLASSES, label_col="label",
+        label_cols=None, pred_cols=",".join(CLASSES), weight_col="w", id_col="id",
+        delimiter=None, kind=None, skip_invalid=True, storage_options={},
+    )  # fmt: skip
+    from cecli.sources import InputFile
+
+    path = inputs["csv"][0]
+    spans = distributed.csv_spans(path, ",", 1_000)
+    small = Block(0, 0, (InputFile(path),), span=spans[0])
+    whole = Block(0, 0, (InputFile(path),), span=(spans[0][0], spans[-1][1]))
+    sizes = {}
+    for keep in (True, False):
+        states = [distributed.score_block(job, block, False, keep_values=keep)
+                  for block in (small, whole)]  # fmt: skip
+        extra_rows = states[1].accumulator.rows - states[0].accumulator.rows
+        assert extra_rows > 500
+        sizes[keep] = [len(pickle.dumps(state)) for state in states]
+    assert sizes[True][1] - sizes[True][0] >= 8 * extra_rows  # the values travel
+    assert abs(sizes[False][1] - sizes[False][0]) < 1_000  # a fixed size: the histogram
+
+
 def test_the_first_bad_record_in_input_order_is_the_error(
     cluster: tuple[LocalCluster, Client], inputs: dict[str, list[str]], tmp_path: Path
 ) -> None:
