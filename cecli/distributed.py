@@ -639,13 +639,30 @@ def _wait(
         return
     error = futures[failed].exception()
     if not isinstance(error, InputError):
-        raise error
+        raise _as_input_error(error, blocks[failed]) from None
     earlier = [k for k in range(failed) if blocks[k].input == blocks[failed].input]
     states: list[Partial] = client.gather([futures[k] for k in earlier]) if earlier else []
     records = {k: n for state in states for k, n in state.records.items()}
     names = {block.key: block for block in blocks}
     offsets = _offsets(blocks[: failed + 1], {**records, failed: 0})
     raise InputError(_named(str(error), names, offsets), parameter=error.parameter) from None
+
+
+def _as_input_error(error: BaseException | None, block: Block) -> BaseException:
+    """A task's failure to read its file (a part gone or unreadable where the worker runs),
+    or a worker lost again and again on it, as one line naming the file; anything else as
+    it is."""
+    file = " + ".join(f.display for f in block.files)
+    if isinstance(error, OSError):
+        why = error.strerror or " ".join(str(error).split()) or type(error).__name__
+        return InputError(f"{file}: cannot read on the cluster's worker ({why})")
+    if type(error).__name__ == "KilledWorker":  # distributed.scheduler.KilledWorker
+        return InputError(
+            f"{file}: the workers scoring it were lost again and again (out of memory?); "
+            "see the workers' logs",
+            parameter="dask",
+        )
+    return error if error is not None else RuntimeError("a task failed")
 
 
 def _estimated_rows(blocks: Sequence[Block]) -> dict[int, int]:

@@ -8,6 +8,7 @@ whose numbers other tests check against the mpmath oracle.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -273,6 +274,43 @@ def test_the_first_bad_record_in_input_order_is_the_error(
         time.sleep(0.05)
 
 
+def test_a_part_unreadable_on_the_workers_is_one_error(
+    cluster: tuple[LocalCluster, Client], inputs: dict[str, list[str]], tmp_path: Path
+) -> None:
+    """A file gone between planning and reading (as one a worker cannot read): one line
+    naming it, and no part folder left."""
+    address = _workers(cluster, 2)
+    doomed = tmp_path / "doomed.csv"
+    doomed.write_bytes(Path(inputs["csv"][0]).read_bytes())
+    planned: list[Block] = []
+
+    def remove_it(blocks: list[Block]) -> list[Block]:
+        planned.extend(blocks)
+        doomed.unlink()
+        return blocks
+
+    from cecli.scoring import Job, describe_inputs, expand_inputs
+
+    specs, files = expand_inputs([inputs["csv"][2], str(doomed)], {})
+    job = Job(
+        loss="ce", options={"reduction": "none"}, names=CLASSES, label_col="label",
+        label_cols=None, pred_cols=",".join(CLASSES), weight_col="w", id_col="id",
+        delimiter=None, kind=None, skip_invalid=True, storage_options={},
+    )  # fmt: skip
+    from cecli.parts import row_output
+
+    with pytest.raises(cecli.InputError) as raised:
+        distributed.score_on_dask(
+            job, files, describe_inputs(specs, files), address=address, submit_order=remove_it,
+            rows=row_output(f"{tmp_path}/rows/", None),
+        )  # fmt: skip
+    assert len(planned) > 3
+    assert str(raised.value) == (
+        f"{doomed}: cannot read on the cluster's worker (No such file or directory)"
+    )
+    assert os.listdir(tmp_path) == []
+
+
 def test_the_scheduler_comes_from_dask_configuration(
     cluster: tuple[LocalCluster, Client],
     inputs: dict[str, list[str]],
@@ -472,6 +510,58 @@ def test_an_unreachable_scheduler_is_one_error(inputs: dict[str, list[str]]) -> 
     assert str(raised.value).startswith("dask: cannot reach the scheduler at tcp://127.0.0.1:9 (")
     assert "\n" not in str(raised.value)
     assert raised.value.parameter == "dask"
+
+
+def test_ctrl_c_stops_a_cluster_run_quietly_and_leaves_nothing(tmp_path: Path) -> None:
+    """SIGINT while the tasks write their parts: exit 130, nothing on stderr, no folder or
+    staging left, and no worker process of the local cluster left running."""
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = 300_000
+    rng = np.random.default_rng(3)
+    raw = rng.random((rows, 4)) + 0.01
+    frame = pl.DataFrame({"label": rng.integers(0, 4, rows),
+                          **{f"p{c}": raw[:, c] / raw.sum(axis=1) for c in range(4)}})  # fmt: skip
+    for number in range(4):
+        frame.write_csv(data / f"part-{number}.csv")
+    process = subprocess.Popen(
+        ["cecli", "ce", "--csv", str(data), "--reduction", "none", "--output",
+         f"{tmp_path}/rows/", "--dask", "local:2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        # Once a task has opened its part in the staging folder, the run is under way.
+        while not _started(tmp_path):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no part was started"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert (out, err) == ("", "")
+    assert sorted(os.listdir(tmp_path)) == ["data"]
+    deadline = time.monotonic() + 30
+    while True:  # the session the command started: its workers, if any were left
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "worker processes outlived the command"
+        time.sleep(0.1)
+
+
+def _started(folder: Path) -> bool:
+    """Whether a staging folder in ``folder`` holds a part (being written)."""
+    for name in os.listdir(folder):
+        if name.startswith(".rows.staging-"):
+            with contextlib.suppress(FileNotFoundError):
+                if os.listdir(folder / name):
+                    return True
+    return False
 
 
 def test_a_local_cluster_of_its_own(inputs: dict[str, list[str]]) -> None:
