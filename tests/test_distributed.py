@@ -465,6 +465,33 @@ def test_progress_piped_from_a_cluster_run_prints_nothing_on_stderr(
     assert result.stdout == f"{single.loss!r}\n"
 
 
+def test_a_cluster_run_shows_its_progress_at_a_terminal(
+    cluster: tuple[LocalCluster, Client], inputs: dict[str, list[str]]
+) -> None:
+    address = _workers(cluster, 2)
+    # As a user's terminal: the test session tells rich otherwise.
+    environment = {k: v for k, v in os.environ.items() if k != "TTY_COMPATIBLE"}
+    controller, terminal = os.openpty()
+    try:
+        done = subprocess.run(
+            ["cecli", "ce", "--parquet", inputs["parquet"][0], "--label-col", "label",
+             "--pred-cols", ",".join(CLASSES), "--classes", ",".join(CLASSES), "--id-col", "id",
+             "--weight-col", "w", "--dask", address, "-q"],
+            stdout=subprocess.PIPE, stderr=terminal, text=True, check=False, timeout=120,
+            env=environment,
+        )  # fmt: skip
+    finally:
+        os.close(terminal)
+    shown = b""
+    with contextlib.suppress(OSError):  # Linux ends a pty whose other side is closed with EIO
+        while chunk := os.read(controller, 65536):
+            shown += chunk
+    os.close(controller)
+    assert done.returncode == 0
+    assert b"rows/s" in shown
+    assert b"/700" in shown  # the rows done of the rows expected (the Parquet footer's 700)
+
+
 # Last of the tests on the shared cluster: its nanny does not always bring the worker back.
 def test_a_worker_killed_mid_run_changes_nothing(
     cluster: tuple[LocalCluster, Client], inputs: dict[str, list[str]], tmp_path: Path
