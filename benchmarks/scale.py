@@ -65,9 +65,10 @@ def whole_process(pattern: str, dask: str | None) -> tuple[float, str]:
     return time.perf_counter() - start, result.stdout.strip()
 
 
-def task_figures(paths: list[Path]) -> tuple[int, int, int, float, int, int]:
+def task_figures(paths: list[Path]) -> tuple[int, int, int, float, int, int, int]:
     """(bytes of one task's state, bytes of a merged state, rows of a task, seconds of one
-    task on this process, number of tasks for the files, bytes of the task's block) from the
+    task on this process, number of tasks for the files, bytes of the task's block, bytes of
+    the task's state with its rows' values, as under the exact-percentile limit) from the
     first file's first block."""
     from cecli import distributed
     from cecli.scoring import Job, expand_inputs
@@ -80,15 +81,16 @@ def task_figures(paths: list[Path]) -> tuple[int, int, int, float, int, int]:
     _, inputs = expand_inputs([str(p) for p in paths], {})
     spans = distributed.csv_spans(str(paths[0]), ",", distributed.TASK_BYTES)
     block = distributed.Block(0, 0, inputs[0], span=spans[0], size=spans[0][1] - spans[0][0])
-    distributed.score_block(job, block, False)  # warm: imports, first parse
+    with_values = distributed.score_block(job, block, False)  # warm: imports, first parse
     start = time.perf_counter()
-    state = distributed.score_block(job, block, False)
+    # Past EXACT_PERCENTILE_ROWS rows in all, as here, a task sends a histogram, not values.
+    state = distributed.score_block(job, block, False, keep_values=False)
     seconds = time.perf_counter() - start
-    merged = distributed.merge(*[state] * 16)  # past EXACT_PERCENTILE_ROWS: a histogram
+    merged = distributed.merge(*[state] * 16)
     tasks = len(spans) * len(paths)
     return (
         len(pickle.dumps(state)), len(pickle.dumps(merged)), state.accumulator.rows, seconds,
-        tasks, block.size,
+        tasks, block.size, len(pickle.dumps(with_values)),
     )  # fmt: skip
 
 
@@ -163,13 +165,14 @@ def _run(args: argparse.Namespace, folder: Path) -> int:
             cecli.score_file(pattern, dask=address)
             warm.append(time.perf_counter() - start)
         rate = scheduler_rate(client)
-    state_bytes, merged_bytes, task_rows, task_seconds, tasks, block = task_figures(paths)
+    state_bytes, merged_bytes, task_rows, task_seconds, tasks, block, valued = task_figures(paths)
     print(
         f"\non a running {args.workers}-worker cluster: {statistics.median(warm):.2f} s "
         f"({tasks} tasks of up to {distributed.TASK_BYTES >> 20} MiB)"
     )
-    print(f"  bytes a task returns: {state_bytes:,} ({task_rows:,} rows, values kept for exact")
-    print(f"    percentiles); a merged state past the exact limit: {merged_bytes:,}")
+    print(f"  bytes a task returns: {state_bytes:,} ({task_rows:,} rows; a fixed-size histogram")
+    print(f"    past the exact-percentile limit; {valued:,} with its rows' values, as a task")
+    print(f"    sends them under it); a merged state: {merged_bytes:,}")
     print(f"  one task on one worker: {task_seconds:.2f} s, {task_rows / task_seconds:,.0f} rows/s")
     print(f"  scheduler: {rate:,.0f} empty tasks/s")
 

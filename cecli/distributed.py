@@ -414,10 +414,9 @@ def score_on_dask(
         submitted = submit_order(list(blocks)) if submit_order else blocks
         folder = None if staging is None else str(staging.path)
         few = _at_most_exact(blocks)
-        keep = [few or block.bound is None for block in blocks]
         futures = {
             block.key: client.submit(
-                score_block, job, block, by_file, rows, folder, keep[block.key], pure=False
+                score_block, job, block, by_file, rows, folder, few, pure=False
             )
             for block in submitted
         }
@@ -436,12 +435,17 @@ def score_on_dask(
 
 
 def _at_most_exact(blocks: Sequence[Block]) -> bool:
-    """Whether the blocks whose records are known hold few enough of them for exact
-    percentiles: only then do their tasks send their rows' values back."""
+    """Whether the blocks hold few enough records for exact percentiles (at most their
+    count, where the cut counted them, else an estimate): only then do the tasks send their
+    rows' values back.  An estimate too high costs a second pass (:func:`_exact_values`),
+    one too low values sent for nothing; neither changes a bit of the result."""
     from cecli import batch
 
-    known = sum(block.bound for block in blocks if block.bound is not None)
-    return known <= batch.EXACT_PERCENTILE_ROWS
+    estimates = _estimated_rows(blocks)
+    records = sum(
+        block.bound if block.bound is not None else estimates[block.key] for block in blocks
+    )
+    return records <= batch.EXACT_PERCENTILE_ROWS
 
 
 def block_values(job: Job, block: Block) -> list[npt.NDArray[np.float64]]:
@@ -544,6 +548,8 @@ def _plan(
     cutter = counted_csv_spans if count else _cut_uncounted
     for index, files in enumerate(inputs):
         kind = _splittable(job, files)
+        if kind == "csv" and os.path.getsize(files[0].path) <= task_bytes * 3 // 2:
+            kind = None  # one task, reading the file itself: no pass to cut it, no copy
         if kind == "csv":
             path = files[0].path
             separator = job.delimiter or _sniff_separator(Path(path))

@@ -137,6 +137,31 @@ def test_the_cluster_gives_the_single_process_json_bit_for_bit(
     _workers(cluster, 2)
 
 
+def test_a_csv_file_within_a_task_is_read_whole_and_agrees(
+    cluster: tuple[LocalCluster, Client],
+    inputs: dict[str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Files of at most 1.5 tasks' bytes are one task each, read from the file itself."""
+    address = _workers(cluster, 2)
+    monkeypatch.setattr(distributed, "TASK_BYTES", 1 << 20)
+    planned: list[Block] = []
+    original = distributed._plan
+
+    def plan(*args: Any, **kwargs: Any) -> list[Block]:
+        planned.extend(original(*args, **kwargs))
+        return planned
+
+    monkeypatch.setattr(distributed, "_plan", plan)
+    files = inputs["csv"]
+    single = cecli.score_file(files, **OPTIONS, output=str(tmp_path / "one.csv"))
+    _same(single, cecli.score_file(files, **OPTIONS, dask=address, output=f"{tmp_path}/p/"))
+    assert [block.span for block in planned] == [None, None, None]
+    parts = sorted((tmp_path / "p").glob("part-*.csv"))
+    assert b"".join(p.read_bytes() for p in parts) == (tmp_path / "one.csv").read_bytes()
+
+
 def test_csv_and_parquet_agree_and_any_task_order_gives_the_same(
     cluster: tuple[LocalCluster, Client], inputs: dict[str, list[str]]
 ) -> None:
