@@ -209,8 +209,18 @@ def written_part(
     final = Path(folder) / part_name(index, spec.format)
     temporary = Path(folder) / f".{final.name}.{secrets.token_hex(6)}.tmp"
     try:
-        with PartWriter(temporary, spec, header=header, offset=offset) as writer:
+        try:
+            writer = PartWriter(temporary, spec, header=header, offset=offset).__enter__()
+        except OSError as error:  # on a cluster: a worker that does not see the folder
+            raise InputError(
+                f"output: cannot write a part in {folder} ({error.strerror}); on a cluster "
+                "the workers must be able to write that folder",
+                parameter="output",
+            ) from None
+        try:
             yield writer
+        finally:
+            writer.__exit__(None, None, None)
         os.replace(temporary, final)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -301,7 +311,7 @@ class Staging:
             "summary": summary.to_json() if summary is not None else None,
         }
         with open(self.path / MANIFEST, "w", encoding="utf-8") as handle:
-            json.dump(manifest, handle, indent=1, allow_nan=False)
+            json.dump(manifest, handle, indent=1)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())

@@ -336,6 +336,43 @@ def test_a_part_unreadable_on_the_workers_is_one_error(
     assert os.listdir(tmp_path) == []
 
 
+def test_a_folder_the_workers_cannot_write_is_one_error(
+    cluster: tuple[LocalCluster, Client], inputs: dict[str, list[str]], tmp_path: Path
+) -> None:
+    """As on a cluster whose workers do not share the client's disk: the staging folder is
+    not there for them."""
+    import shutil
+
+    address = _workers(cluster, 2)
+
+    def hide_the_folder(blocks: list[Block]) -> list[Block]:
+        for name in os.listdir(tmp_path):
+            shutil.rmtree(tmp_path / name)
+        return blocks
+
+    from cecli.parts import row_output
+    from cecli.scoring import Job, describe_inputs, expand_inputs
+
+    specs, files = expand_inputs(inputs["csv"], {})
+    job = Job(
+        loss="ce", options={"reduction": "none"}, names=CLASSES, label_col="label",
+        label_cols=None, pred_cols=",".join(CLASSES), weight_col="w", id_col="id",
+        delimiter=None, kind=None, skip_invalid=True, storage_options={},
+    )  # fmt: skip
+    with pytest.raises(cecli.InputError) as raised:
+        distributed.score_on_dask(
+            job, files, describe_inputs(specs, files), address=address,
+            submit_order=hide_the_folder, rows=row_output(f"{tmp_path}/rows/", None),
+        )  # fmt: skip
+    message = str(raised.value)
+    assert message.startswith(f"output: cannot write a part in {tmp_path}/.rows.staging-")
+    assert message.endswith(
+        " (No such file or directory); on a cluster the workers must be able to write that folder"
+    )
+    assert raised.value.parameter == "output"
+    assert os.listdir(tmp_path) == []
+
+
 def test_the_scheduler_comes_from_dask_configuration(
     cluster: tuple[LocalCluster, Client],
     inputs: dict[str, list[str]],
