@@ -21,10 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
-import secrets
-import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -207,7 +204,7 @@ def written_part(
     """A part's writer on a name of its own in ``folder``, renamed to ``part-NNNNN`` once
     written (over an earlier attempt's); on failure the file is removed."""
     final = Path(folder) / part_name(index, spec.format)
-    temporary = Path(folder) / f".{final.name}.{secrets.token_hex(6)}.tmp"
+    temporary = Path(folder) / f".{final.name}.{os.urandom(6).hex()}.tmp"
     try:
         try:
             writer = PartWriter(temporary, spec, header=header, offset=offset).__enter__()
@@ -248,7 +245,7 @@ class Staging:
                 raise _Probed
         if not self.target.parent.is_dir():
             raise InputError(f"output: no folder {str(self.target.parent)!r}", parameter="output")
-        self.path = self.target.parent / f".{self.target.name}.staging-{secrets.token_hex(6)}"
+        self.path = self.target.parent / f".{self.target.name}.staging-{os.urandom(6).hex()}"
         try:
             os.mkdir(self.path, 0o755)
         except OSError as error:
@@ -261,6 +258,8 @@ class Staging:
     def remove(self) -> None:
         """The staging folder and what is in it gone (tasks still writing may add to it while
         it is removed: a few tries)."""
+        import shutil
+
         if self.done:
             return
         for _ in range(20):
@@ -272,6 +271,8 @@ class Staging:
     def fix_header(self) -> None:
         """The CSV header at the start of the first part with rows, if the tasks did not put
         it there (the first part had no rows)."""
+        import shutil
+
         if self.spec.format != "csv" or any(part.headed for part in self.parts):
             return
         first = next((i for i, part in enumerate(self.parts) if part.rows), None)
@@ -290,6 +291,9 @@ class Staging:
     def publish(self, summary: BatchSummary | None, inputs: Sequence[str] = ()) -> None:
         """The manifest written last, then the folder renamed into place; or, for one file,
         the parts copied into it in order through the atomic writer."""
+        import json
+        import shutil
+
         self.fix_header()
         if not self.spec.folder:
             from cecli.files import atomic_writer

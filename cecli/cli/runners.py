@@ -123,7 +123,6 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
 
     from cecli import render
     from cecli.files import atomic_writer
-    from cecli.parts import is_folder
     from cecli.scoring import score_file
     from cecli.sources import parse_storage_options
 
@@ -139,7 +138,7 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
     details = _row_columns(files.columns)
     # A folder of parts, or a file put together from a cluster's parts: the library writes it.
     in_parts = files.output not in (None, "-") and (
-        files.dask is not None or files.output_format is not None or is_folder(files.output)
+        files.dask is not None or files.output_format is not None or _is_folder(files.output)
     )
     with ExitStack() as stack:
         # The output first: a name that cannot be written is refused before any input is read.
@@ -210,6 +209,12 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
             Output().warn(message)
         return
     render.emit_summary(_with_flags(summary), mode, sys.stdout, sys.stderr)
+
+
+def _is_folder(output: str | None) -> bool:
+    from cecli.parts import is_folder
+
+    return output is not None and is_folder(output)
 
 
 def _with_flags(summary: BatchSummary) -> BatchSummary:
