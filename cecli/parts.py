@@ -3,10 +3,11 @@
 ``output="preds/"`` (a name ending in ``/``, or a folder that exists and is empty) writes the
 per-row values as ``part-00000.csv``, ``part-00001.csv`` … in input order (``.parquet`` with
 ``output_format="parquet"``, or a folder named ``….parquet/``), then ``_manifest.json``: the
-parts in order with their rows and bytes, the format and the summary.  Everything is written
-in a staging folder beside the target (``.NAME.staging-XXXX``) and renamed into place once the
-manifest is in it, so a failed or interrupted run leaves no folder that looks complete and
-never touches a folder that holds anything.  CSV parts are cut so that, in order, they are
+parts in order with their rows and bytes (a block without rows leaves no part), the format
+and the summary.  Everything is written in a staging folder beside the target
+(``.NAME.staging-XXXX``) and renamed into place once the manifest is in it, so a failed or
+interrupted run leaves no folder that looks complete and never touches a folder that holds
+anything.  CSV parts are cut so that, in order, they are
 byte for byte the file ``output="rows.csv"`` writes: the header is in the first part that
 has rows, and a line number is the record's line in its own input file.
 
@@ -302,15 +303,21 @@ class Staging:
                 for index in range(len(self.parts)):
                     with open(
                         self.path / part_name(index, "csv"), encoding="utf-8", newline=""
-                    ) as part:
-                        shutil.copyfileobj(part, handle, 1 << 20)
+                    ) as text:
+                        shutil.copyfileobj(text, handle, 1 << 20)
             return
+        # A block without rows leaves no part: an empty Parquet file would have no columns
+        # for a reader of the folder to agree on.  The names keep their block's number.
+        for index, part in enumerate(self.parts):
+            if not part.rows:
+                (self.path / part_name(index, self.spec.format)).unlink(missing_ok=True)
         manifest = {
             "format": self.spec.format,
             "rows": sum(part.rows for part in self.parts),
             "parts": [
                 {"name": part_name(index, self.spec.format), "rows": part.rows, "bytes": part.size}
                 for index, part in enumerate(self.parts)
+                if part.rows
             ],
             "summary": summary.to_json() if summary is not None else None,
         }
