@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from cecli.batch import BatchSummary
+    from cecli.files import Batch
     from cecli.render import RowWriter
     from cecli.scoring import ScoredRows
 
@@ -176,16 +177,14 @@ class PartWriter:
 
 
 def _frame(
-    rows: ScoredRows, batch: object, extra: dict[str, list[object]], grad: bool
+    rows: ScoredRows, batch: Batch, extra: dict[str, list[object]], grad: bool
 ) -> pl.DataFrame:
     """The rows as the CSV writer lays them out: the line (or id), the loss, the gradient's
     columns, then ``extra``."""
     import polars as pl
 
-    from cecli.files import Batch
     from cecli.results import GradResult
 
-    assert isinstance(batch, Batch)
     keys: Sequence[object] = (
         batch.lines[rows.keep].tolist() if batch.ids is None
         else [i for i, k in zip(batch.ids, rows.keep, strict=True) if k]
