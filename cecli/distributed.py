@@ -628,8 +628,9 @@ def _wait(
     rows = _estimated_rows(blocks)
     expected, total_bytes = sum(rows.values()), sum(block.size for block in blocks)
     read = 0
+    tasks = len(futures)
     if on_progress is not None:
-        on_progress(ScoringProgress(0, 0, expected, total_bytes))
+        on_progress(ScoringProgress(0, 0, expected, total_bytes, 0, tasks))
     for future in as_completed(list(futures.values())):
         key = owner[future.key]
         if future.status == "error":
@@ -638,7 +639,9 @@ def _wait(
             done.add(key)
             read += rows[key]
             if on_progress is not None:
-                on_progress(ScoringProgress(read, rows[key], expected, total_bytes))
+                on_progress(
+                    ScoringProgress(read, rows[key], expected, total_bytes, len(done), tasks)
+                )
         if failed is not None and all(k in done for k in range(failed)):
             break
     if failed is None:

@@ -16,7 +16,7 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import IO, TYPE_CHECKING, Any, Literal, ParamSpec, TextIO, TypeAlias
+from typing import IO, TYPE_CHECKING, Any, Literal, ParamSpec, Protocol, TextIO, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -1465,19 +1465,31 @@ def emit_summary(summary: BatchSummary, mode: Mode, stdout: TextIO, stderr: Text
     stdout.flush()
 
 
+class Advance(Protocol):
+    """A progress bar's callback: rows done since the last call, and the tasks finished so
+    far (on a cluster)."""
+
+    def __call__(self, rows: int, tasks_done: int | None = None) -> None: ...
+
+
+def _stay(rows: int, tasks_done: int | None = None) -> None:
+    """The callback of a progress bar that is not shown."""
+
+
 @contextlib.contextmanager
 def progress(
-    stderr: TextIO, expected_rows: int, size_bytes: int, enabled: bool
-) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr, only on a terminal: yields the callback that advances it."""
+    stderr: TextIO, expected_rows: int, size_bytes: int, enabled: bool, tasks: int | None = None
+) -> Iterator[Advance]:
+    """A progress bar on stderr, only on a terminal: yields the callback that advances it.
+    With ``tasks`` (a cluster run) it also shows the tasks finished of ``tasks``."""
     if not enabled or not stderr.isatty():
-        yield lambda rows: None  # and rich stays unimported
+        yield _stay  # and rich stays unimported
         return
     from rich.console import Console
 
     console = Console(file=stderr)
     if not console.is_terminal:
-        yield lambda rows: None
+        yield _stay
         return
     from rich.progress import (
         BarColumn,
@@ -1502,16 +1514,29 @@ def progress(
         def render(self, task: Task) -> Text:
             return Text(f"{task.speed or 0:,.0f} rows/s", style="progress.data.speed")
 
-    columns = (
+    class TaskCount(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            done = task.fields.get("tasks_done", 0)
+            return Text(f"{done:>{len(str(tasks))}}/{tasks} tasks", style="progress.download")
+
+    columns: tuple[ProgressColumn, ...] = (
         TextColumn(f"scoring {size_bytes / 1e6:,.1f} MB"),
         BarColumn(),
         RowCount(),
         RowSpeed(),
+        *((TaskCount(),) if tasks is not None else ()),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("scoring", total=max(expected_rows, 1))
-        yield lambda rows: bar.advance(task, rows)
+        task = bar.add_task("scoring", total=max(expected_rows, 1), tasks_done=0)
+
+        def advance(rows: int, tasks_done: int | None = None) -> None:
+            if tasks_done is None:
+                bar.advance(task, rows)
+            else:
+                bar.update(task, advance=rows, tasks_done=tasks_done)
+
+        yield advance
 
 
 # --- the tour ------------------------------------------------------------------------------

@@ -112,6 +112,10 @@ class ScoringProgress:
     rows_expected: int
     """An estimate from the file's size (CSV) or its metadata (Parquet)."""
     size_bytes: int
+    tasks_done: int | None = None
+    """On a cluster: the tasks finished so far (None on one machine)."""
+    tasks: int | None = None
+    """On a cluster: the tasks in all."""
 
 
 Paths = PathLike | Sequence[PathLike]

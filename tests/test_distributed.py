@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -558,6 +559,9 @@ def test_a_cluster_run_shows_its_progress_at_a_terminal(
     assert done.returncode == 0
     assert b"rows/s" in shown
     assert b"/700" in shown  # the rows done of the rows expected (the Parquet footer's 700)
+    finished = re.findall(rb"(\d+)/(\d+) tasks", shown)
+    assert finished, shown  # the tasks finished of the tasks in all
+    assert all(int(done) <= int(total) for done, total in finished)
 
 
 # Last of the tests on the shared cluster: its nanny does not always bring the worker back.

@@ -16,7 +16,6 @@ from cecli.inputs import InputError, parse_class_names, parse_matrix, read_argum
 from cecli.render import Output
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
     from cecli.batch import BatchSummary
     from cecli.numerics import FloatArray
@@ -148,7 +147,7 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
         elif files.output is not None and not in_parts:
             stream = stack.enter_context(atomic_writer(files.output, files.sources))
         writer: render.RowWriter | None = None
-        bar: Callable[[int], None] | None = None
+        bar: render.Advance | None = None
         rejects: IO[str] | None = None
         if files.rejects is not None:
             # The per-row output counts as an input here: the two files are never one.
@@ -174,9 +173,11 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
             nonlocal bar
             if bar is None:
                 shown = not files.no_progress
-                progress = render.progress(sys.stderr, step.rows_expected, step.size_bytes, shown)
+                progress = render.progress(
+                    sys.stderr, step.rows_expected, step.size_bytes, shown, step.tasks
+                )
                 bar = stack.enter_context(progress)
-            bar(step.rows_added)
+            bar(step.rows_added, step.tasks_done)
 
         given = files.csv or files.parquet
         inputs: Any = (
