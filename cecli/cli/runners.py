@@ -16,7 +16,6 @@ from cecli.inputs import InputError, parse_class_names, parse_matrix, read_argum
 from cecli.render import Output
 
 if TYPE_CHECKING:
-
     from cecli.batch import BatchSummary
     from cecli.numerics import FloatArray
     from cecli.scoring import ScoredRows, ScoringProgress
