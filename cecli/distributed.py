@@ -353,6 +353,16 @@ def connect(address: str, stack: contextlib.ExitStack) -> Client:
                     parameter="dask",
                 )
             address = str(found)
+        if address.startswith("tls://"):
+            from distributed.security import Security
+
+            if not Security().tls_ca_file:
+                # distributed itself ends in a TypeError about an SSL context here.
+                raise InputError(
+                    f"dask: {address} speaks TLS, but Dask's configuration has no certificates "
+                    "(distributed.comm.tls.ca-file, client.cert and client.key)",
+                    parameter="dask",
+                )
         timeout = dask.config.get("distributed.comm.timeouts.connect", "30s")
         return stack.enter_context(Client(address, timeout=timeout))
     except InputError:

@@ -394,6 +394,56 @@ def test_the_scheduler_comes_from_dask_configuration(
         cecli.score_file(inputs["parquet"][0], dask="auto")
 
 
+def test_a_tls_scheduler_is_reached_with_dask_security_configuration(
+    inputs: dict[str, list[str]], tmp_path: Path
+) -> None:
+    # A scheduler that speaks TLS only, with certificates made for the test; cecli is given
+    # nothing but the address: the certificates reach it as Dask's own configuration does.
+    pytest.importorskip("cryptography")  # what Security.temporary() makes certificates with
+    from distributed.security import Security
+
+    security = Security.temporary()
+    pem = {}
+    for name in ("tls_ca_file", "tls_client_cert", "tls_client_key"):
+        pem[name] = tmp_path / f"{name}.pem"
+        pem[name].write_text(getattr(security, name))
+    environment = {
+        **os.environ,
+        "DASK_DISTRIBUTED__COMM__TLS__CA_FILE": str(pem["tls_ca_file"]),
+        "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": str(pem["tls_client_cert"]),
+        "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY": str(pem["tls_client_key"]),
+        "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True",
+    }
+    args = ["ce", "--parquet", inputs["parquet"][0], "--label-col", "label", "--pred-cols",
+            ",".join(CLASSES), "--classes", ",".join(CLASSES), "--weight-col", "w",
+            "--skip-invalid", "--json"]  # fmt: skip
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, protocol="tls://",
+        security=security, dashboard_address=":0", silence_logs=50,
+    ) as local:  # fmt: skip
+        address = local.scheduler_address
+        assert address.startswith("tls://")
+        on_cluster = subprocess.run(
+            ["cecli", *args, "--dask", address], capture_output=True, text=True, check=False,
+            timeout=180, env=environment,
+        )  # fmt: skip
+        without = {k: v for k, v in environment.items() if "__TLS__" not in k}
+        refused = subprocess.run(
+            ["cecli", *args, "--dask", address], capture_output=True, text=True, check=False,
+            timeout=180, env={**without, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "5s"},
+        )  # fmt: skip
+    assert on_cluster.returncode == 0, on_cluster.stderr
+    single = subprocess.run(
+        ["cecli", *args], capture_output=True, text=True, check=True, timeout=180
+    )
+    assert json.loads(on_cluster.stdout) == json.loads(single.stdout)
+    # Without the certificates: one line saying what is missing, not distributed's TypeError.
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("cecli: error: --dask: tls://"), refused.stderr
+    assert "no certificates (distributed.comm.tls.ca-file" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
 def test_dask_on_the_command_line(
     cluster: tuple[LocalCluster, Client],
     inputs: dict[str, list[str]],
