@@ -12,12 +12,14 @@ Nothing here prints: progress and per-row output go through callbacks.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import heapq
 import math
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -116,6 +118,9 @@ class BatchSummary:
     independent: bool = False
     """The outputs are independent 0/1 outcomes (bce, multilabel, focal --binary, grad
     --sigmoid): a row of them need not sum to 1."""
+    ignored: int | None = None
+    """Rows whose label is the ignore index (not in ``rows``, the mean or accuracy); None
+    when no ignore index was given."""
 
     @property
     def unit(self) -> str:
@@ -150,6 +155,8 @@ class BatchSummary:
         document["blank_lines"] = self.blank_lines
         document["source"] = self.source
         document["weighted"] = self.weighted
+        if self.ignored is not None:
+            document["ignored_rows"] = self.ignored
         if self.accuracy is not None:
             document.update(self.accuracy.to_json())
         if self.per_class is not None:
@@ -242,6 +249,8 @@ class Accumulator:
     details: bool = True
     """Keep the worst rows and the values behind the percentiles; without them (what ``-q``
     prints) a row costs its loss and the exact sums only."""
+    ignored: int = 0
+    """Rows left out for their label, the ignore index."""
 
     def update(
         self,
@@ -369,6 +378,7 @@ class Accumulator:
         ]
         self.skip(other.reasons, other.skipped)
         self.blank_lines += other.blank_lines
+        self.ignored += other.ignored
         self.weighted = self.weighted or other.weighted
         self.notes += [note for note in other.notes if note not in self.notes]
         if self.evaluation is not None and other.evaluation is not None:
@@ -382,6 +392,12 @@ class Accumulator:
             raise InputError(
                 f"{source}: no rows to score: all {self.skipped:,} records were invalid and "
                 f"skipped (first: {self.reasons[0]})"
+            )
+        if self.rows == 0 and self.ignored:
+            raise InputError(
+                f"{source}: every row is ignored ({self.ignored:,} with the ignore index); "
+                "the mean is undefined",
+                parameter="ignore_index",
             )
         if self.rows == 0:
             raise InputError(f"{source}: no rows to score")
@@ -460,10 +476,17 @@ class Accumulator:
 
 
 def find_problems(
-    batch: Batch, columns: Columns, *, probabilities: bool, classes: int, every_row: bool = False
+    batch: Batch,
+    columns: Columns,
+    *,
+    probabilities: bool,
+    classes: int,
+    every_row: bool = False,
+    ignore_label: float | None = None,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], list[Problem]]:
     """Empty lines, invalid rows and what is wrong with the first few invalid ones (with
-    ``every_row``, with each of them, in row order).
+    ``every_row``, with each of them, in row order).  A class-index label equal to
+    ``ignore_label`` is valid (its row is left out later).
 
     Only an empty line is not a record; any other row, whatever its fields hold (nothing
     that reads as a number included), is scored or invalid.
@@ -471,7 +494,8 @@ def find_problems(
     labels, preds = batch.labels, batch.preds
     nothing = np.zeros(len(labels), dtype=np.bool_)
     blank = nothing if batch.blank is None else np.asarray(batch.blank, dtype=np.bool_)
-    if _all_valid(batch, columns, probabilities=probabilities, classes=classes):
+    ignoring = ignore_label is not None and columns.label_index
+    if not ignoring and _all_valid(batch, columns, probabilities=probabilities, classes=classes):
         return blank, nothing, []
     not_number = "is not a number"
     if columns.preds_guessed:
@@ -502,8 +526,11 @@ def find_problems(
                  "is not a probability in [0, 1]; for raw scores use logits=True")
             )  # fmt: skip
         if columns.label_index:
+            not_index = (labels != np.floor(labels)) | (labels < 0) | (labels >= classes)
+            if ignoring:
+                not_index &= labels != ignore_label
             checks.append(
-                ((labels != np.floor(labels)) | (labels < 0) | (labels >= classes), columns.labels,
+                (not_index, columns.labels,
                  f"is not a class index 0 to {classes - 1} (nor a class name)")
             )  # fmt: skip
         else:
@@ -662,8 +689,12 @@ def score_table(
     evaluation: Evaluation | None = None,
     on_skipped: SkipSink | None = None,
     details: bool = True,
+    ignore_label: float | None = None,
 ) -> Accumulator:
-    """Score every batch of ``table``; per-row results go to ``on_rows`` in file order."""
+    """Score every batch of ``table``; per-row results go to ``on_rows`` in file order.
+
+    A row whose class-index label is ``ignore_label`` is counted as ignored and not scored:
+    it is left out of every sum, and ``on_rows`` receives 0 for it."""
     accumulator = Accumulator(evaluation=evaluation, details=details)
     classes = len(columns.preds)
     # Held by name: without it, one Ctrl-C in four landed in the generator's finally block
@@ -672,8 +703,9 @@ def score_table(
     for batch in batches:
         every_row = on_skipped is not None and skip_invalid
         blank, bad, problems = find_problems(
-            batch, columns, probabilities=probabilities, classes=classes, every_row=every_row
-        )
+            batch, columns, probabilities=probabilities, classes=classes, every_row=every_row,
+            ignore_label=ignore_label,
+        )  # fmt: skip
         accumulator.blank_lines += int(blank.sum())
         if problems and not skip_invalid:
             raise InputError(describe(table, batch, problems[0], fatal=True))
@@ -683,6 +715,14 @@ def score_table(
             if on_skipped is not None:
                 on_skipped(batch, problems)
         keep = ~(blank | bad)
+        ignored: npt.NDArray[np.bool_] | None = None
+        if ignore_label is not None and columns.label_index:
+            ignored = keep & (batch.labels[:, 0] == ignore_label)
+            if ignored.any():
+                accumulator.ignored += int(ignored.sum())
+                with_ignored, keep = keep, keep & ~ignored
+            else:
+                ignored = None
         if keep.all():
             result = compute(batch.labels, batch.preds)
             accumulator.update(
@@ -698,8 +738,50 @@ def score_table(
             accumulator.update(
                 result, batch.lines[keep], ids, weights, labels=labels, preds=preds, keys=keys
             )
-        if keep.any() and on_rows is not None:
+        if ignored is not None and on_rows is not None:
+            scored = keep[with_ignored]
+            on_rows(batch, with_ignored, _with_zero_rows(result if keep.any() else None, scored))
+        elif keep.any() and on_rows is not None:
             on_rows(batch, keep, result)
         if on_progress is not None:
             on_progress(len(batch.lines))
     return accumulator
+
+
+def _with_zero_rows(result: Scored | None, scored: npt.NDArray[np.bool_]) -> Scored:
+    """The per-row values of ``result`` (the ``scored`` rows) with 0 for the other rows, which
+    an ignore index left out: what the per-row output writes for them.  Only the per-row
+    arrays are widened (and a gradient's rows: 0 for an ignored row)."""
+    rows = len(scored)
+
+    def widened(values: FloatArray | None, width: int | None = None) -> FloatArray:
+        shape = (rows,) if width is None else (rows, width)
+        wide = np.zeros(shape)
+        if values is not None:
+            wide[scored] = values
+        return wide
+
+    if result is None or isinstance(result, RowLosses):
+        return RowLosses(
+            name="loss" if result is None else result.name,
+            base="e" if result is None else result.base,
+            classes=0 if result is None else result.classes,
+            per_row=widened(None if result is None else result.per_row),
+            row_totals=widened(None if result is None else result.row_totals),
+            row_divisors=widened(None if result is None else result.row_divisors),
+            row_extras={} if result is None else {
+                name: widened(values) for name, values in result.row_extras.items()
+            },
+            clipped_count=0 if result is None else result.clipped_count,
+            unnormalized_rows=(),
+        )  # fmt: skip
+    changes: dict[str, Any] = {
+        "per_row": widened(result.per_row),
+        "row_totals": widened(result.row_totals),
+        "row_divisors": widened(result.row_divisors),
+        "row_extras": {name: widened(values) for name, values in result.row_extras.items()},
+    }
+    gradient = getattr(result, "grad", None)
+    if isinstance(gradient, np.ndarray) and gradient.ndim == 2:
+        changes["grad"] = widened(gradient, gradient.shape[1])
+    return dataclasses.replace(result, **changes)

@@ -1328,6 +1328,8 @@ def summary_tables(summary: BatchSummary) -> list[RenderableType]:
         table.add_row("invalid rows skipped", f"{summary.skipped:,}")
     if summary.blank_lines:
         table.add_row("blank lines", f"{summary.blank_lines:,}")
+    if summary.ignored is not None:
+        table.add_row("ignored rows", f"{summary.ignored:,}")
     from rich.text import Text
 
     heading = Text.assemble(

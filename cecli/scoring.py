@@ -66,6 +66,8 @@ class ScoredRows:
     evaluation: Evaluation | None = None
     source: str = ""
     """The file (or labels file + predictions file) the rows are in."""
+    ignore_index: int | None = None
+    """Rows labelled so are kept with a loss of 0 (left out of every sum)."""
 
     def kept(self) -> dict[str, list[str]]:
         """Each ``keep`` column's text for the scored rows."""
@@ -81,7 +83,18 @@ class ScoredRows:
         if self.evaluation is None:
             raise InputError("per-row details need a true class or outcome (not kl or grad)")
         labels, preds = self.batch.labels[self.keep], self.batch.preds[self.keep]
-        return self.evaluation.row_details(labels, preds)
+        if self.ignore_index is None:
+            return self.evaluation.row_details(labels, preds)
+        # An ignored row has no true class: its details are empty.
+        scored = labels[:, 0] != self.ignore_index
+        found = self.evaluation.row_details(labels[scored], preds[scored])
+        details: dict[str, list[object]] = {}
+        for name, values in found.items():
+            column: list[object] = [None] * len(scored)
+            for position, value in zip(np.flatnonzero(scored).tolist(), values, strict=True):
+                column[position] = value
+            details[name] = column
+        return details
 
     @property
     def lines(self) -> npt.NDArray[np.int64]:
@@ -143,6 +156,7 @@ def score_file(
     neg_weight: float | None = None,
     gamma: float | None = None,
     alpha: float | None = None,
+    ignore_index: int | None = None,
     class_names: Sequence[str] | None = None,
     label_col: str | None = None,
     label_cols: str | None = None,
@@ -179,7 +193,9 @@ def score_file(
     take raises :class:`~cecli.InputError`.  ``label_col`` (one column of class indices or
     names), ``label_cols`` and ``pred_cols`` (names or globs such as ``"p*"``), ``weight_col``
     and ``id_col`` pick the columns.  With ``skip_invalid`` invalid rows are counted and left
-    out instead of raising.
+    out instead of raising.  ``ignore_index`` (a class index, as :func:`cecli.ce` takes it)
+    leaves out the rows labelled so: they count in the summary's ``ignored`` and nowhere else,
+    and their per-row value is 0.
 
     Many inputs: a list of paths, a glob (``"preds/part-*.csv.gz"``) or a folder of parts
     (see :mod:`cecli.sources`) are scored as one table, each file with its own header; worst
@@ -210,6 +226,7 @@ def score_file(
     }  # fmt: skip
     options = loss_options(loss, {k: v for k, v in given.items() if v is not None})
     options["reduction"] = reduction
+    check_ignore_index(loss, options, ignore_index)
     if reduction not in get_args(Reduction):
         raise InputError(
             f"reduction must be mean, sum or none, got {reduction!r}", parameter="reduction"
@@ -221,7 +238,7 @@ def score_file(
         weight_col=weight_col, id_col=id_col, delimiter=delimiter, kind=kind,
         skip_invalid=skip_invalid, storage_options=dict(storage_options or {}),
         per_class=per_class, group_by=_column_list(by), top_k=top_k, threshold=threshold,
-        keep=_column_list(keep), details=details or bool(row_columns),
+        keep=_column_list(keep), details=details or bool(row_columns), ignore_index=ignore_index,
     )  # fmt: skip
     specs, inputs = expand_inputs(path_or_table, job.storage_options)
     display = describe_inputs(specs, inputs)
@@ -328,6 +345,7 @@ class Job:
     keep: tuple[str, ...] = ()
     details: bool = True
     """Percentiles, worst rows and accuracy beside the loss (``score_file(details=…)``)."""
+    ignore_index: int | None = None
 
     @property
     def reduction(self) -> Reduction:
@@ -348,8 +366,13 @@ class Job:
         """``summary`` saying whether weights applied and what was guessed from the layout."""
         weighted = accumulator.weighted or self.options.get("weights") is not None
         independent = _family(self.loss, self.options) == "binary"
+        ignored = None if self.ignore_index is None else accumulator.ignored
         return dataclasses.replace(
-            summary, weighted=weighted, notes=tuple(accumulator.notes), independent=independent
+            summary,
+            weighted=weighted,
+            notes=tuple(accumulator.notes),
+            independent=independent,
+            ignored=ignored,
         )
 
     @contextlib.contextmanager
@@ -386,6 +409,12 @@ class Job:
     ) -> Accumulator:
         """Every row of ``table`` scored into one accumulator."""
         columns = self.columns(table)
+        if self.ignore_index is not None and not columns.label_index:
+            raise InputError(
+                "ignore_index needs one label column of class indices, not per-class columns "
+                f"({', '.join(columns.labels[:3])}{', …' if len(columns.labels) > 3 else ''})",
+                parameter="ignore_index",
+            )
         options, said = self.options, list(columns.notes)
         if (
             _logit_columns(columns)
@@ -416,7 +445,7 @@ class Job:
         ) -> None:
             if on_rows is not None:
                 on_rows(ScoredRows(batch, keep, result, columns, class_labels, evaluation,
-                                   table.display))  # fmt: skip
+                                   table.display, self.ignore_index))  # fmt: skip
 
         skipped: dict[int, str] = {}
 
@@ -434,6 +463,7 @@ class Job:
             on_rows=hand_on if on_rows is not None else None, on_progress=report,
             evaluation=evaluation, on_skipped=note_skipped if on_rejects is not None else None,
             details=self.details,
+            ignore_label=None if self.ignore_index is None else float(self.ignore_index),
         )  # fmt: skip
         accumulator.weighted = columns.weight is not None
         accumulator.notes = said
@@ -609,6 +639,28 @@ def evaluation_for(
         normalize=bool(options.get("normalize")), top_k=top_k, threshold=threshold,
         per_class=per_class, by=by,
     )  # fmt: skip
+
+
+def check_ignore_index(loss: LossName, options: dict[str, Any], ignore_index: int | None) -> None:
+    """Refuse an ignore index where the loss has no class-index labels, as typed input does."""
+    if ignore_index is None:
+        return
+    if "ignore_index" not in inspect.signature(LOSS_FUNCTIONS[loss]).parameters:
+        raise InputError(f"ignore_index does not go with loss {loss!r}", parameter="ignore_index")
+    if _family(loss, options) != "categorical":
+        raise InputError(
+            f"ignore_index needs class-index labels; {loss} with {_family(loss, options)} "
+            "labels takes 0/1 labels",
+            parameter="ignore_index",
+        )
+    if isinstance(ignore_index, bool) or not float(ignore_index).is_integer():
+        raise InputError(
+            f"ignore_index must be a whole number, got {ignore_index!r}", parameter="ignore_index"
+        )
+    if abs(ignore_index) > 2**53:  # a label equal to it is a float
+        raise InputError(
+            f"ignore_index must be within ±2**53, got {ignore_index!r}", parameter="ignore_index"
+        )
 
 
 def loss_options(loss: LossName, given: dict[str, Any]) -> dict[str, Any]:

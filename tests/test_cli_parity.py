@@ -84,7 +84,8 @@ def test_like_tf_keras_and_the_weighted_keras_call(capsys: pytest.CaptureFixture
          "--sample-weights has no counterpart"),
         (["kl", "0.5,0.5", "0.6,0.4", "--log-targets"], "0.5 is not a log-probability"),
         (["ce", "--csv", "sample_data/iris3_index.csv", "--sample-weights", "2"], "--weight-col"),
-        (["ce", "--csv", "sample_data/iris3_index.csv", "--ignore-index", "0"], "not yet"),
+        (["ce", "--csv", "sample_data/iris3_index.csv", "--ignore-index", "99999999999999999999"],
+         "--ignore-index must be within ±2**53"),
     ],
 )  # fmt: skip
 def test_bad_uses_are_one_error_line(

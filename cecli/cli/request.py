@@ -98,7 +98,7 @@ def check(request: Request) -> Route:
         raise InputError(
             "--sample-weights weighs typed rows; a file's weights are its --weight-col"
         )
-    typed_only = [name for name in ("ignore_index", "log_targets", "generalized")
+    typed_only = [name for name in ("log_targets", "generalized")
                   if name in request.options]  # fmt: skip
     if typed_only:
         flag = "--" + typed_only[0].replace("_", "-")
