@@ -483,10 +483,12 @@ def find_problems(
     classes: int,
     every_row: bool = False,
     ignore_label: float | None = None,
+    softmax_rows: bool = True,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], list[Problem]]:
     """Empty lines, invalid rows and what is wrong with the first few invalid ones (with
     ``every_row``, with each of them, in row order).  A class-index label equal to
-    ``ignore_label`` is valid (its row is left out later).
+    ``ignore_label`` is valid (its row is left out later).  A logit of -inf is a mask, but
+    with ``softmax_rows`` a row of nothing else is invalid.
 
     Only an empty line is not a record; any other row, whatever its fields hold (nothing
     that reads as a number included), is scored or invalid.
@@ -503,6 +505,8 @@ def find_problems(
         not_number += (
             f" (the prediction columns were guessed as {shown}; choose them with --pred-cols)"
         )
+    # From logits, -inf is a mask (probability 0); a row needs one class that is not masked.
+    not_finite = np.isinf(preds) if probabilities else np.isposinf(preds)
     checks: list[tuple[npt.NDArray[np.bool_], tuple[str, ...], str]] = []
     if batch.unmatched is not None and columns.identifier is not None:
         # First: the row's other half is missing, not merely a value of it.
@@ -511,7 +515,7 @@ def find_problems(
         )
     checks += [
         (np.isnan(preds), columns.preds, not_number),
-        (np.isinf(preds), columns.preds, "is not a finite number"),
+        (not_finite, columns.preds, "is not a finite number"),
         (
             np.isnan(labels),
             columns.labels,
@@ -519,6 +523,13 @@ def find_problems(
         ),
         (np.isinf(labels), columns.labels, "is not a finite number"),
     ]
+    if not probabilities and softmax_rows:
+        every_masked = np.zeros(preds.shape, dtype=np.bool_)
+        every_masked[:, 0] = np.all(preds == -np.inf, axis=1)
+        checks.append(
+            (every_masked, columns.preds,
+             "is masked, as is every logit of its row; softmax needs one class that is not")
+        )  # fmt: skip
     with np.errstate(invalid="ignore"):
         if probabilities:
             checks.append(
@@ -565,7 +576,7 @@ def _all_valid(batch: Batch, columns: Columns, *, probabilities: bool, classes: 
     low, high = (0.0, 1.0) if probabilities else (-math.inf, math.inf)
     smallest, largest = float(preds.min()), float(preds.max())
     if not (low <= smallest and largest <= high and math.isfinite(largest - smallest)):
-        return False
+        return False  # a masked logit (-inf) too: its rows are checked one by one
     top = classes - 1 if columns.label_index else 1.0
     if not (labels.min() >= 0.0 and labels.max() <= top):
         return False
@@ -690,6 +701,7 @@ def score_table(
     on_skipped: SkipSink | None = None,
     details: bool = True,
     ignore_label: float | None = None,
+    softmax_rows: bool = True,
 ) -> Accumulator:
     """Score every batch of ``table``; per-row results go to ``on_rows`` in file order.
 
@@ -704,7 +716,7 @@ def score_table(
         every_row = on_skipped is not None and skip_invalid
         blank, bad, problems = find_problems(
             batch, columns, probabilities=probabilities, classes=classes, every_row=every_row,
-            ignore_label=ignore_label,
+            ignore_label=ignore_label, softmax_rows=softmax_rows,
         )  # fmt: skip
         accumulator.blank_lines += int(blank.sum())
         if problems and not skip_invalid:

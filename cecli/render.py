@@ -1301,7 +1301,8 @@ def summary_warnings(summary: BatchSummary) -> list[str]:
         # A summary does not record whether PREDS were logits: both causes are named.
         messages.append(
             "the loss is not finite: a target has probability 0 (--eps 0), or, from logits, "
-            "it overflowed float64 (a gap between logits is too large)"
+            "a true class's logit is -inf (masked) or it overflowed float64 (a gap between "
+            "logits is too large)"
         )
     return messages
 

@@ -464,6 +464,7 @@ class Job:
             evaluation=evaluation, on_skipped=note_skipped if on_rejects is not None else None,
             details=self.details,
             ignore_label=None if self.ignore_index is None else float(self.ignore_index),
+            softmax_rows=_family(self.loss, self.options) != "binary",
         )  # fmt: skip
         accumulator.weighted = columns.weight is not None
         accumulator.notes = said
