@@ -21,7 +21,7 @@ import inspect
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,9 @@ from cecli.losses import DEFAULT_EPS, sample_weight_vector
 from cecli.numerics import FloatArray
 from cecli.registry import Command as Command  # re-exported: the names --like takes
 from cecli.results import GradResult, LossResult
+
+if TYPE_CHECKING:
+    from cecli.batch import BatchSummary
 
 Library = str
 """A library's short name, a key of :data:`FRAMEWORKS` (``torch``, ``keras``…)."""
@@ -655,6 +658,15 @@ def _sklearn_probabilities(problem: Problem, entry: Entry) -> FloatArray:
 
 
 def _sklearn_log_loss(problem: Problem, entry: Entry) -> FloatArray:
+    per_sample = _sklearn_per_sample(problem, entry)
+    weights = _sklearn_sample_weight(problem)
+    if problem.reduction == "sum":
+        return np.asarray(np.sum(per_sample if weights is None else weights * per_sample))
+    return np.asarray(np.average(per_sample, weights=weights))
+
+
+def _sklearn_per_sample(problem: Problem, entry: Entry) -> FloatArray:
+    """log_loss's per-sample values before its average: one per row, or per element (BCE)."""
     p = _sklearn_probabilities(problem, entry)
     if problem.command == "ce":
         indices = problem.hard_indices()
@@ -664,11 +676,8 @@ def _sklearn_log_loss(problem: Problem, entry: Entry) -> FloatArray:
         y = problem.targets.ravel()
         flat = p.ravel()
         picked = np.where(y == 1.0, flat, 1 - flat)
-    per_sample = -np.log(_clip(picked, SKLEARN_EPS, 1 - SKLEARN_EPS))
-    weights = _sklearn_sample_weight(problem)
-    if problem.reduction == "sum":
-        return np.asarray(np.sum(per_sample if weights is None else weights * per_sample))
-    return np.asarray(np.average(per_sample, weights=weights))
+    per_sample: FloatArray = -np.log(_clip(picked, SKLEARN_EPS, 1 - SKLEARN_EPS))
+    return per_sample
 
 
 def _sklearn_sample_weight(problem: Problem) -> FloatArray | None:
@@ -1502,6 +1511,9 @@ def reproduce_all(problem: Problem) -> list[Reproduction | Missing]:
     return found
 
 
+_ELEMENTS_NOTE = "mean over classes too (÷ {elements}, not ÷ {rows})"
+
+
 def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
     """The conventions of ``entry`` that act on this input, in words."""
     found: list[str] = []
@@ -1520,7 +1532,7 @@ def conventions(problem: Problem, entry: Entry, value: FloatArray) -> list[str]:
     by_elements = entry.mean_over == "elements" and problem.command in ("multilabel", "kl")
     if problem.reduction == "mean" and by_elements and problem.classes > 1:
         elements = problem.classes * problem.rows
-        note = entry.elements_mean_note or "mean over classes too (÷ {elements}, not ÷ {rows})"
+        note = entry.elements_mean_note or _ELEMENTS_NOTE
         found.append(note.format(elements=elements, rows=problem.rows))
     weighs_rows = _option(problem, "sample_weights") is not None and problem.reduction == "mean"
     if weighs_rows and entry.sample_weights_note:
@@ -1689,7 +1701,6 @@ def compare_frameworks(
     loss, input or option is :class:`Missing`, with what it has instead; with ``library``
     only that one is asked, and its lack raises :class:`Unsupported`.
     """
-    from cecli.numerics import parse_base
     from cecli.scoring import LOSS_FUNCTIONS, loss_options
 
     if loss not in LOSS_FUNCTIONS:
@@ -1698,8 +1709,26 @@ def compare_frameworks(
     only = None if library is None else library_named(library)
     function = LOSS_FUNCTIONS[loss]
     result = function(labels, preds, **loss_options(loss, options))
-    defaults = inspect.signature(function).parameters
-    given: dict[str, Any] = {"reduction": result.reduction}
+    given = _given_options(loss, options, result.reduction)
+    logits = _reads_logits(loss, options)
+    label_matrix = np.asarray(labels, dtype=np.float64)
+    pred_matrix = np.atleast_2d(np.asarray(preds, dtype=np.float64))
+    if given.get("sample_weights") is not None:  # one per row, as the libraries take them
+        given["sample_weights"] = sample_weight_vector(given["sample_weights"], result.rows)
+    problem = make_problem(loss, label_matrix, pred_matrix, logits=logits, options=given)
+    exact = np.asarray(result.grad if isinstance(result, GradResult) else result.loss)
+    found = [reproduce(only, problem)] if only is not None else reproduce_all(problem)
+    return FrameworksComparison(loss, exact, result, tuple(found), only)
+
+
+def _given_options(loss: Command, options: Mapping[str, Any], reduction: str) -> dict[str, Any]:
+    """The options the libraries get: the reduction, and those that differ from cecli's
+    defaults (and the ones every library gets for this loss), named as cecli names them."""
+    from cecli.numerics import parse_base
+    from cecli.scoring import LOSS_FUNCTIONS
+
+    defaults = inspect.signature(LOSS_FUNCTIONS[loss]).parameters
+    given: dict[str, Any] = {"reduction": reduction}
     names: list[str] = [n for n in ("eps", "base") if n in options]
     names += [n for n in [*options, *ALWAYS_GIVEN.get(loss, ())] if n not in names]
     for name in names:
@@ -1712,17 +1741,14 @@ def compare_frameworks(
         changed = value is not None if default is None else bool(value != default)
         if changed or name in ALWAYS_GIVEN.get(loss, ()):
             given[name] = value
+    return given
+
+
+def _reads_logits(loss: Command, options: Mapping[str, Any]) -> bool:
     logits = bool(options.get("logits"))
     if loss == "grad" and options.get("probs") is not None:
         logits = not options["probs"]
-    label_matrix = np.asarray(labels, dtype=np.float64)
-    pred_matrix = np.atleast_2d(np.asarray(preds, dtype=np.float64))
-    if given.get("sample_weights") is not None:  # one per row, as the libraries take them
-        given["sample_weights"] = sample_weight_vector(given["sample_weights"], result.rows)
-    problem = make_problem(loss, label_matrix, pred_matrix, logits=logits, options=given)
-    exact = np.asarray(result.grad if isinstance(result, GradResult) else result.loss)
-    found = [reproduce(only, problem)] if only is not None else reproduce_all(problem)
-    return FrameworksComparison(loss, exact, result, tuple(found), only)
+    return logits
 
 
 def like(
@@ -1740,6 +1766,211 @@ def like(
     (found,) = compare_frameworks(loss, labels, preds, library=library, **options).found
     assert isinstance(found, Reproduction)  # reproduce raises instead of returning Missing
     return found
+
+
+# --- over a file: each library's mean of the file's rows, streamed -------------------------
+
+
+FILE_OPTIONS = frozenset(
+    {"class_names", "label_col", "label_cols", "pred_cols", "weight_col", "id_col",
+     "delimiter", "kind", "skip_invalid", "storage_options", "stdin", "on_progress"}
+)  # fmt: skip
+"""What :func:`compare_frameworks_on_file` passes to :func:`cecli.scoring.score_file` as it
+is: where the rows are, not how they are scored."""
+
+_WEIGHT_COLUMN = "the weight column (--weight-col)"
+
+
+@dataclass(frozen=True, eq=False)
+class FileComparison:
+    """cecli's value over a file beside each library's (or why a library has none)."""
+
+    command: Command
+    value: FloatArray
+    """cecli's value over the file (0-d): the summary's loss."""
+    summary: BatchSummary
+    """cecli's summary of the file."""
+    found: tuple[Reproduction | Missing, ...]
+    library: Library | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        from cecli.results import json_array
+
+        document: dict[str, Any] = {
+            "cecli": json_array(self.value), "rows": self.summary.rows,
+            "source": self.summary.source,
+        }  # fmt: skip
+        if self.summary.ignored is not None:
+            document["ignored_rows"] = self.summary.ignored
+        if self.library is not None:
+            (single,) = self.found
+            return {**document, **single.to_json()}
+        return {**document, "frameworks": {item.library: item.to_json() for item in self.found}}
+
+
+@dataclass(eq=False)
+class _FileTally:
+    """One library's running sums over a file's batches: Σ of its values and its divisor."""
+
+    entry: Entry
+    total: Any
+    divisor: Any
+    conventions: list[str] = field(default_factory=list)
+    elements: int = 0
+    weighted: bool = False
+    function: str = ""
+    """The variant the rows called for (``nll_loss``, ``SparseCategoricalCrossentropy``…)."""
+    missing: str | None = None
+
+
+def _per_row_values(problem: Problem, entry: Entry) -> tuple[FloatArray, FloatArray]:
+    """A batch's values as the library returns them unreduced (per row or per element), each
+    weighted, and what its mean divides their sum by, one share per value (scikit-learn's
+    per-sample values and their ``sample_weight``)."""
+    if entry.kernel is _sklearn_log_loss:
+        per_sample = _sklearn_per_sample(problem, entry)
+        weights = _sklearn_sample_weight(problem)
+        if weights is None:
+            return per_sample, np.ones(per_sample.size)
+        return np.where(weights == 0, 0.0, weights * per_sample), weights
+    unreduced = Problem(**{**problem.__dict__, "options": {**problem.options, "reduction": "none"}})
+    values = np.asarray(entry.kernel(unreduced, entry)).astype(np.float64)
+    ignored = _ignored(problem)
+    indices = _torch_indices(problem) if entry.kernel is _torch_ce else None
+    if indices is not None:  # nll_loss: ÷ Σ w[y] over the rows not ignored (or their count)
+        kept = ~ignored
+        weights = _option(problem, "weights")
+        w = np.ones(problem.classes) if weights is None else np.asarray(weights, np.float64)
+        return values, np.where(kept, w[np.where(kept, indices, 0)], 0.0)
+    if values.ndim == 1 and values.size == problem.rows:
+        return values, np.where(ignored, 0.0, 1.0)  # ignored rows leave the divisor
+    return values, np.ones(values.size)
+
+
+def compare_frameworks_on_file(
+    path_or_table: Any,
+    loss: Command = "ce",
+    *,
+    library: str | None = None,
+    reduction: str = "mean",
+    **options: Any,
+) -> FileComparison:
+    """What each library returns for ``loss`` over every row of a file, read in bounded
+    batches as :func:`cecli.scoring.score_file` reads them (its file options are taken too).
+
+    Each batch's rows go through the library's own computation (its dtype, clipping and
+    conventions) unreduced; the values are summed exactly and divided by what the library's
+    mean divides by: the rows (Keras' ``sample_weight``: zero weights counted), the elements
+    (PyTorch's BCE), Σ w[y] (PyTorch's class weights), the rows not ignored, or Σ w
+    (scikit-learn's ``sample_weight``).  A weight column is each library's sample weights;
+    a library without them is :class:`Missing` (with ``library``: :class:`Unsupported`).
+    """
+    from cecli.numerics import ExactSum
+    from cecli.scoring import ScoredRows, loss_options, score_file
+
+    if reduction not in ("mean", "sum"):
+        raise InputError(
+            "over a file the libraries give one value: use --reduction mean or sum",
+            parameter="reduction",
+        )
+    only = None if library is None else library_named(library)
+    where = {name: value for name, value in options.items() if name in FILE_OPTIONS}
+    chosen = {name: value for name, value in options.items() if name not in FILE_OPTIONS}
+    ignore_index = chosen.pop("ignore_index", None)
+    loss_options(loss, {k: v for k, v in chosen.items() if v is not None})
+    ignoring = {} if ignore_index is None else {"ignore_index": ignore_index}
+    given = _given_options(loss, {**chosen, **ignoring}, reduction)
+    logits = _reads_logits(loss, chosen)
+    if loss == "grad":
+        raise InputError(
+            "over a file the libraries' gradient is one per row: compare typed LABELS and PREDS",
+            parameter="library",
+        )
+    kind: Inputs = "logits" if logits else "probs"
+    tallies: dict[Library, _FileTally] = {}
+    gaps: dict[Library, str] = {}
+    for name in [only] if only is not None else list(FRAMEWORKS):
+        entry = find(name, loss, kind)
+        if isinstance(entry, Gap):
+            gaps[name] = entry.message
+        else:
+            tallies[name] = _FileTally(entry, ExactSum(), ExactSum())
+
+    def tally(rows: ScoredRows) -> None:
+        keep = rows.keep
+        labels, preds = rows.batch.labels[keep], rows.batch.preds[keep]
+        batch_options = dict(given)
+        if rows.batch.weights is not None:
+            batch_options["sample_weights"] = rows.batch.weights[keep]
+        problem = make_problem(loss, labels, preds, logits=logits, options=batch_options)
+        for item in tallies.values():
+            if item.missing is not None:
+                continue
+            try:
+                _check(problem, item.entry)
+            except Unsupported as gap:
+                item.missing = str(gap).replace("--sample-weights", _WEIGHT_COLUMN)
+                if only is not None:
+                    raise Unsupported(item.missing, parameter=gap.parameter) from None
+                continue
+            with np.errstate(all="ignore"):
+                values, shares = _per_row_values(problem, item.entry)
+                summed = Problem(**{**problem.__dict__, "options": {
+                    **problem.options, "reduction": "sum"}})  # fmt: skip
+                found = conventions(summed, item.entry, values)
+            item.total.add(values)
+            item.divisor.add(shares)
+            item.elements += problem.rows * problem.classes
+            item.weighted = item.weighted or rows.batch.weights is not None
+            item.function = item.function or _function_name(problem, item.entry)
+            item.conventions += [text for text in found if text not in item.conventions]
+
+    scoring = {k: v for k, v in chosen.items() if v is not None}
+    summary = score_file(
+        path_or_table, loss, reduction="sum" if reduction == "sum" else "mean",
+        ignore_index=ignore_index, on_rows=tally, **scoring, **where,
+    )  # fmt: skip
+    found: list[Reproduction | Missing] = []
+    for name in FRAMEWORKS:
+        if name in gaps:
+            if only is not None:
+                raise Unsupported(gaps[name])
+            found.append(Missing(name, gaps[name]))
+        elif name in tallies:
+            found.append(_file_value(tallies[name], loss, reduction, summary.rows, given))
+    return FileComparison(loss, np.asarray(summary.loss), summary, tuple(found), only)
+
+
+def _file_value(
+    item: _FileTally, loss: Command, reduction: str, rows: int, given: Mapping[str, Any]
+) -> Reproduction | Missing:
+    """A library's value over the file from its tally, with the conventions it met."""
+    entry = item.entry
+    if item.missing is not None:
+        return Missing(entry.library, item.missing)
+    total = item.total.value()
+    if reduction == "mean":
+        total = math.nan if item.divisor.is_zero() else item.total.ratio(item.divisor)
+    notes = list(item.conventions)
+    if reduction == "mean":
+        by_elements = entry.mean_over == "elements" and loss in ("multilabel", "kl")
+        if by_elements and item.elements != rows:
+            template = (
+                entry.elements_mean_note or "mean over classes too (÷ {elements}, not ÷ {rows})"
+            )
+            notes.append(template.format(elements=item.elements, rows=rows))
+        if item.weighted and entry.sample_weights_note:
+            notes.append(entry.sample_weights_note)
+        if given.get("ignore_index") is not None and entry.ignore_note:
+            notes.append(entry.ignore_note)
+    function = item.function or entry.function
+    call = f"# {function} over the file's rows in batches, their values summed"
+    if reduction == "mean":
+        call += f" and divided by {item.divisor.value():.17g}, as its mean divides"
+    return Reproduction(
+        library=entry.library, function=function, value=np.asarray(total), dtype=entry.dtype,
+        call=call, conventions=tuple(notes),
+    )  # fmt: skip
 
 
 # Built last: the entries name the checks and notes defined above.

@@ -68,7 +68,10 @@ REFUSED = [
     (request(None, None, files={"labels_file": "y.csv"}), "--labels FILE and --preds FILE go"),
     (request(None, None, files={"csv": "a", "labels_file": "y", "preds_file": "p"}), "not both"),
     (request(None, None, files={"csv": "a"}, compare={"vs": "1,0"}), "does not go with a file"),
-    (request(None, None, files={"csv": "a"}, compare={"like": "torch"}), "--like compares"),
+    (
+        request(None, None, files={"csv": "a", "by_file": True}, compare={"like": "torch"}),
+        "--like over a file gives one value; it does not go with --by-file",
+    ),
     (request(None, None, files={"csv": "a"}, output={"explain": True}), "--explain explains"),
 ]
 

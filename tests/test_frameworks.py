@@ -259,8 +259,8 @@ def test_calls_carry_every_input_digit() -> None:
         (["ce", "0", "0.5,0.5", "--like", "torch", "--frameworks"], "not both"),
         (["ce", "0", "0.5,0.5", "--like", "torch", "--vs", "0.4,0.6"], "--vs does not go"),
         (
-            ["ce", "--csv", "sample_data/iris3_index.csv", "--like", "torch"],
-            "does not go with a file",
+            ["ce", "--csv", "sample_data/iris3_index.csv", "--like", "torch", "--by-file"],
+            "--like over a file gives one value; it does not go with --by-file",
         ),
         (["kl", "0.5,0.5", "0.9,0.1", "--logits", "--like", "keras"], "takes probabilities"),
         (["ce", "0.2,0.8", "0.5,0.5", "--like", "sklearn"], "not soft targets"),

@@ -106,7 +106,14 @@ def check(request: Request) -> Route:
     if compare.vs is not None:
         raise InputError("--vs compares typed PREDS; it does not go with a file")
     if compare.like is not None or compare.frameworks:
-        raise InputError(f"{compares} compares typed LABELS and PREDS; it does not go with a file")
+        # One value per library over the file's rows: nothing per row, per file or per group.
+        reading = ("--csv", "--parquet", "--labels", "--preds", "--label-col", "--label-cols",
+                   "--pred-cols", "--weight-col", "--id-col", "--delimiter", "--skip-invalid",
+                   "--no-progress", "--storage-option")  # fmt: skip
+        others = [flag for flag in files.given() if flag not in reading]
+        if others:
+            raise InputError(f"{compares} over a file gives one value; it does not go with "
+                             f"{others[0]}")  # fmt: skip
     if output.explain:
         raise InputError(
             "--explain explains typed LABELS and PREDS term by term; a file's summary has no "

@@ -29,7 +29,11 @@ def run(request: Request) -> None:
         else None
     )
     if route == "file":
-        run_file(request, names)
+        compare = request.common.compare
+        if compare.like is not None or compare.frameworks:
+            run_file_frameworks(request, names)
+        else:
+            run_file(request, names)
         return
     labels, preds = _typed(request, names)
     if route == "frameworks":
@@ -114,6 +118,39 @@ def run_frameworks(request: Request, labels: FloatArray, preds: FloatArray) -> N
         **request.keywords,
     )
     render.emit_frameworks_comparison(Output(mode=request.mode), comparison)
+
+
+def run_file_frameworks(request: Request, names: tuple[str, ...] | None) -> None:
+    from cecli import render
+    from cecli.frameworks import compare_frameworks_on_file, library_named
+
+    files, like = request.common.files, request.common.compare.like
+    given = files.csv or files.parquet
+    inputs: Any = (
+        (list(files.labels_file or []), list(files.preds_file or [])) if given is None
+        else given[0] if len(given) == 1 else list(given)
+    )  # fmt: skip
+    comparison = compare_frameworks_on_file(
+        inputs, request.command, library=None if like is None else library_named(like),
+        **request.keywords, class_names=names, label_col=files.label_col,
+        label_cols=files.label_cols, pred_cols=files.pred_cols, weight_col=files.weight_col,
+        id_col=files.id_col, delimiter=files.delimiter,
+        kind="csv" if files.csv else "parquet" if files.parquet else None,
+        skip_invalid=files.skip_invalid, stdin=getattr(sys.stdin, "buffer", None),
+    )  # fmt: skip
+    for note in comparison.summary.notes:
+        Output().hint(note)
+    output = Output(mode=request.mode)
+    if output.mode == "json":
+        output.stdout.write(render.json_line(comparison.to_json()))
+        output.stdout.flush()
+        return
+    what = "--like " + comparison.library if comparison.library else "and the frameworks (nats)"
+    title = f"cecli {comparison.command} {what}: {comparison.summary.rows:,} rows of " + (
+        comparison.summary.source
+    )
+    render.emit_frameworks(output, title, comparison.value, comparison.found,
+                           like=comparison.library is not None)  # fmt: skip
 
 
 def run_file(request: Request, names: tuple[str, ...] | None) -> None:
