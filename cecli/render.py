@@ -8,6 +8,7 @@ never pay for it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import io
 import math
@@ -139,9 +140,12 @@ class Output:
         say(f"cecli: error: {safe_text(message)}", self.stderr)
 
     @_floats_as_computed
-    def emit(self, result: LossResult, accuracy: Accuracy | None = None) -> None:
+    def emit(
+        self, result: LossResult, accuracy: Accuracy | None = None, marks: RowMarks | None = None
+    ) -> None:
         """Print warnings about ``result`` to stderr, then the result in this mode to stdout;
-        ``accuracy`` is a line under the tables and keys beside the loss in JSON."""
+        ``accuracy`` is a line under the tables and keys beside the loss in JSON; ``marks``
+        the rows' sample weights and ignored rows, for the tables."""
         for message in warnings_for(result):
             self.warn(message)
         if self.mode == "quiet":
@@ -153,7 +157,7 @@ class Output:
             self.stdout.write(json_line(document))
         else:
             console = _console(self.stdout)
-            for renderable in tables_for(result, self.rows):
+            for renderable in tables_for(result, self.rows, marks):
                 console.print(renderable)
             if accuracy is not None:
                 console.print(_text(accuracy_line(accuracy, result.rows)))
@@ -264,8 +268,14 @@ def warnings_for(result: LossResult) -> list[str]:
 
 
 def _infinite_message(result: LossResult) -> str:
-    # From logits nothing is clipped and no probability is 0 exactly: the value is finite in
-    # exact arithmetic but beyond float64 (a gap of 2e308 between two logits).
+    # From logits nothing is clipped and no probability is 0 exactly, except behind a mask
+    # (-inf) where the target is not 0; otherwise the value is finite in exact arithmetic but
+    # beyond float64 (a gap of 2e308 between two logits).
+    if result.logits and bool(np.any(np.isneginf(result.preds) & (result.targets != 0))):
+        return (
+            "the loss is infinite: a logit of -inf (masked: probability 0, log 0 = -inf) where "
+            "the target is not 0"
+        )
     if result.logits:
         return (
             "the loss is infinite: it overflowed float64 (a gap between logits is too large; "
@@ -406,8 +416,31 @@ def _text(markup: str) -> RenderableType:
     return Text.from_markup(markup)
 
 
+@dataclass(frozen=True, eq=False)
+class RowMarks:
+    """What the term tables say of typed rows beyond their terms: each row's sample weight,
+    and the rows whose label is the ignore index (shown as ignored, not as zero targets)."""
+
+    weights: FloatArray | None = None
+    ignored: npt.NDArray[np.bool_] | None = None
+    ignore_index: int | None = None
+
+    def is_ignored(self, row: int) -> bool:
+        return self.ignored is not None and bool(self.ignored[row])
+
+
+_NO_MARKS = RowMarks()
+# A frozen dataclass: the shared default cannot be changed.
+_MARKS: contextvars.ContextVar[RowMarks] = contextvars.ContextVar("marks", default=_NO_MARKS)
+"""The marks of the result whose tables are being built (set by :func:`tables_for`)."""
+
+
 def _row_title(name: str, result: LossResult, row: int) -> str:
-    return name if result.rows == 1 else f"{name} — row {row + 1}"
+    title = name if result.rows == 1 else f"{name} — row {row + 1}"
+    weights = _MARKS.get().weights
+    if weights is None:
+        return title
+    return f"{title}{',' if result.rows > 1 else ' —'} weight {fmt(float(weights[row]))}"
 
 
 def _sum_terms(values: Iterable[str], limit: int = 6) -> str:
@@ -773,10 +806,14 @@ def _summary(result: LossResult, name: str, rows: int | None) -> list[Renderable
     """Per-row table for batches, then the headline with its unit and reduction."""
     out: list[RenderableType] = []
     listed = result.rows if rows is None else max(rows, PER_ROW_LINES)
+    marks = _MARKS.get()
     if result.rows > 1:
-        table = _table("Per row", ["row", f"loss ({result.unit})"])
+        weight_column = ["weight"] if marks.weights is not None else []
+        table = _table("Per row", ["row", *weight_column, f"loss ({result.unit})"])
         for row in range(min(result.rows, listed)):
-            table.add_row(str(row + 1), fmt(result.per_row[row]))
+            loss = "ignored" if marks.is_ignored(row) else fmt(result.per_row[row])
+            weight = [fmt(float(marks.weights[row]))] if marks.weights is not None else []
+            table.add_row(str(row + 1), *weight, loss)
         out.append(table)
         if result.rows > listed:
             out.append(
@@ -795,38 +832,66 @@ def _summary(result: LossResult, name: str, rows: int | None) -> list[Renderable
             )
         )
     else:
-        out.append(
-            _text(
-                f"[bold]{name}: {fmt(result.headline()[0])} {result.unit}[/] "
-                f"({_reduction_words(result)})"
-            )
-        )
+        words = _reduction_words(result)
+        if marks.weights is not None:
+            words = f"weighted {words}: Σ w·L / Σ w" if result.reduction == "mean" else words
+        if marks.ignored is not None and marks.ignored.any():
+            words += f"; {int(marks.ignored.sum())} ignored"
+        out.append(_text(f"[bold]{name}: {fmt(result.headline()[0])} {result.unit}[/] ({words})"))
     return out
 
 
-def _blocks(result: LossResult, rows: int | None) -> range:
+def _shown_rows(result: LossResult, rows: int | None) -> range:
     return range(result.rows if rows is None else min(result.rows, rows))
 
 
+def _blocks(result: LossResult, rows: int | None) -> list[int]:
+    """The rows shown term by term: an ignored row has no terms to show."""
+    marks = _MARKS.get()
+    return [row for row in _shown_rows(result, rows) if not marks.is_ignored(row)]
+
+
 def _rows_left_out(result: LossResult, rows: int | None) -> list[RenderableType]:
-    """The one line after a batch's term tables that says which rows they leave out."""
-    shown = len(_blocks(result, rows))
+    """The lines after a batch's term tables that say which rows are ignored and which rows
+    they leave out."""
+    out: list[RenderableType] = []
+    marks = _MARKS.get()
+    ignored = [row + 1 for row in _shown_rows(result, rows) if marks.is_ignored(row)]
+    if ignored:
+        which = f"Row {ignored[0]} is" if len(ignored) == 1 else (
+            "Rows " + ", ".join(str(row) for row in ignored) + " are"
+        )  # fmt: skip
+        out.append(
+            _text(
+                f"{which} ignored (labelled {marks.ignore_index}, the ignore index): 0, and left "
+                "out of the mean's divisor."
+            )
+        )
+    shown = len(_shown_rows(result, rows))
     if shown == result.rows:
-        return []
+        return out
     first = f"row {shown + 1}" if shown + 1 == result.rows else f"rows {shown + 1}–{result.rows}"
-    return [_text(f"No term tables for {first} (--rows all shows them, --json every value).")]
+    out.append(_text(f"No term tables for {first} (--rows all shows them, --json every value)."))
+    return out
 
 
 # --- one builder per result type -----------------------------------------------------------
 
 
-def tables_for(result: LossResult, rows: int | None = ROW_BLOCKS) -> list[RenderableType]:
+def tables_for(
+    result: LossResult, rows: int | None = ROW_BLOCKS, marks: RowMarks | None = None
+) -> list[RenderableType]:
     """The renderables that teach ``result``: term tables, formulas, totals, headline.
 
-    ``rows``: how many rows of a batch are shown term by term (None: every row)."""
+    ``rows``: how many rows of a batch are shown term by term (None: every row); ``marks``:
+    each row's sample weight and the ignored rows, if any."""
     if rows is not None and rows < 0:
         raise ValueError(f"rows must be at least 0, got {rows}")
-    return _tables(result, rows)
+    token = _MARKS.set(marks or RowMarks())
+    try:
+        return _tables(result, rows)
+    finally:
+        _MARKS.reset(token)
 
 
 @functools.singledispatch
@@ -909,7 +974,12 @@ def _ce_tables(result: CrossEntropyResult, rows: int | None) -> list[RenderableT
         # A wide row's formula names the classes that count; a narrow one shows the zeros too.
         named = shown if others is None else [c for c in shown if coefficient[c] != 0]
         formula = _sum_terms(f"{fmt(coefficient[c])}×{log} {fmt(probs[c])}" for c in named)
-        out.append(_text(f"L = −({formula}) = {fmt(result.per_row[row])} {result.unit}"))
+        row_weights = _MARKS.get().weights
+        if row_weights is not None:  # per_row is the weighted row: w·L
+            formula = f"{fmt(float(row_weights[row]))}×−({formula})"
+        else:
+            formula = f"−({formula})"
+        out.append(_text(f"L = {formula} = {fmt(result.per_row[row])} {result.unit}"))
         note = _clip_note(result)
         if note is not None and result.clipped[row].any():
             out.append(note)
@@ -1011,7 +1081,18 @@ def _bce_tables(result: BinaryResult, rows: int | None) -> list[RenderableType]:
     out = _bce_rows(result, "Binary cross-entropy", f"−{weight}y·log p", "−(1−y)·log(1−p)", rows)
     terms = result.rows * result.classes
     total = float(np.sum(result.terms))
-    if result.reduction == "sum":
+    row_weights = _MARKS.get().weights
+    if row_weights is not None and result.reduction != "none":
+        # The terms are the rows' own; each row's share is weighted: Σ w·(row Σ) / (C·Σ w).
+        weighted = float(np.sum(row_weights * result.terms.sum(axis=1)))
+        divisor = "" if result.reduction == "sum" else (
+            f" / ({result.classes}·Σ w) = {fmt(weighted)} / "
+            f"{fmt(result.classes * float(np.sum(row_weights)))}"
+        )  # fmt: skip
+        out.append(
+            _text(f"L = Σ w·(row's Σ terms){divisor} = {fmt(_scalar(result.loss))} {result.unit}")
+        )
+    elif result.reduction == "sum":
         out.append(_text(f"L = Σ of all {terms} terms = {fmt(total)} {result.unit}"))
     else:
         out.append(

@@ -18,6 +18,7 @@ from cecli.render import Output
 if TYPE_CHECKING:
     from cecli.batch import BatchSummary
     from cecli.numerics import FloatArray
+    from cecli.render import RowMarks
     from cecli.scoring import ScoredRows, ScoringProgress
 
 
@@ -80,7 +81,25 @@ def run_typed(
             normalize=bool(keywords.get("normalize")), binary=bool(keywords.get("binary")),
             sample_weights=keywords.get("sample_weights"),
         )  # fmt: skip
-    Output(mode=request.mode, rows=request.common.output.rows_shown()).emit(result, accuracy)
+    Output(mode=request.mode, rows=request.common.output.rows_shown()).emit(
+        result, accuracy, _row_marks(request, labels, result.rows)
+    )
+
+
+def _row_marks(request: Request, labels: FloatArray, rows: int) -> RowMarks | None:
+    """Each typed row's sample weight and the ignored rows, for the term tables."""
+    from cecli.losses import sample_weight_vector
+    from cecli.render import RowMarks
+
+    keywords = request.keywords
+    weights = sample_weight_vector(keywords.get("sample_weights"), rows)
+    ignore_index = keywords.get("ignore_index")
+    ignored = None
+    if ignore_index is not None and labels.size == rows:  # one class index per row
+        ignored = labels.reshape(-1) == float(ignore_index)
+    if weights is None and ignored is None:
+        return None
+    return RowMarks(weights, ignored, ignore_index)
 
 
 def run_versus(
