@@ -752,7 +752,10 @@ def score_table(
             )
         if ignored is not None and on_rows is not None:
             scored = keep[with_ignored]
-            on_rows(batch, with_ignored, _with_zero_rows(result if keep.any() else None, scored))
+            if not keep.any():  # nothing scored: the rows' shape of result, all 0
+                labels = np.zeros_like(batch.labels[with_ignored])
+                result = compute(labels, batch.preds[with_ignored])
+            on_rows(batch, with_ignored, _with_zero_rows(result, scored))
         elif keep.any() and on_rows is not None:
             on_rows(batch, keep, result)
         if on_progress is not None:
@@ -760,32 +763,29 @@ def score_table(
     return accumulator
 
 
-def _with_zero_rows(result: Scored | None, scored: npt.NDArray[np.bool_]) -> Scored:
-    """The per-row values of ``result`` (the ``scored`` rows) with 0 for the other rows, which
-    an ignore index left out: what the per-row output writes for them.  Only the per-row
-    arrays are widened (and a gradient's rows: 0 for an ignored row)."""
+def _with_zero_rows(result: Scored, scored: npt.NDArray[np.bool_]) -> Scored:
+    """The per-row values of ``result`` with 0 for the rows not ``scored``, which an ignore
+    index left out: what the per-row output writes for them.  ``result`` holds the scored
+    rows, or every row (a batch of ignored rows only, scored as if labelled 0).  Only the
+    per-row arrays are widened (and a gradient's rows: 0 for an ignored row)."""
     rows = len(scored)
 
-    def widened(values: FloatArray | None, width: int | None = None) -> FloatArray:
-        shape = (rows,) if width is None else (rows, width)
-        wide = np.zeros(shape)
-        if values is not None:
-            wide[scored] = values
+    def widened(values: FloatArray) -> FloatArray:
+        if values.shape[0] == rows:
+            wide = values.copy()
+            wide[~scored] = 0.0
+            return wide
+        wide = np.zeros((rows, *values.shape[1:]))
+        wide[scored] = values
         return wide
 
-    if result is None or isinstance(result, RowLosses):
+    if isinstance(result, RowLosses):
         return RowLosses(
-            name="loss" if result is None else result.name,
-            base="e" if result is None else result.base,
-            classes=0 if result is None else result.classes,
-            per_row=widened(None if result is None else result.per_row),
-            row_totals=widened(None if result is None else result.row_totals),
-            row_divisors=widened(None if result is None else result.row_divisors),
-            row_extras={} if result is None else {
-                name: widened(values) for name, values in result.row_extras.items()
-            },
-            clipped_count=0 if result is None else result.clipped_count,
-            unnormalized_rows=(),
+            name=result.name, base=result.base, classes=result.classes,
+            per_row=widened(result.per_row), row_totals=widened(result.row_totals),
+            row_divisors=widened(result.row_divisors),
+            row_extras={name: widened(values) for name, values in result.row_extras.items()},
+            clipped_count=result.clipped_count, unnormalized_rows=(),
         )  # fmt: skip
     changes: dict[str, Any] = {
         "per_row": widened(result.per_row),
@@ -795,5 +795,5 @@ def _with_zero_rows(result: Scored | None, scored: npt.NDArray[np.bool_]) -> Sco
     }
     gradient = getattr(result, "grad", None)
     if isinstance(gradient, np.ndarray) and gradient.ndim == 2:
-        changes["grad"] = widened(gradient, gradient.shape[1])
+        changes["grad"] = widened(gradient)
     return dataclasses.replace(result, **changes)

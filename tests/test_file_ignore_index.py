@@ -172,3 +172,25 @@ def test_every_row_ignored_is_an_error(tmp_path: Path) -> None:
     code, _, err = run("ce", "--csv", str(path), "--ignore-index", "-1")
     assert code == 2
     assert "every row is ignored" in err
+
+
+def test_a_file_of_ignored_rows_only_writes_zeros_among_other_files(tmp_path: Path) -> None:
+    """Its batch has no scored row: the per-row output still has a 0 and a 0 gradient."""
+    ignored = tmp_path / "ignored.csv"
+    ignored.write_text("label,p0,p1\n-1,0.5,0.5\n")
+    scored = tmp_path / "scored.csv"
+    scored.write_text("label,p0,p1\n0,0.2,0.8\n")
+    code, out, err = run(
+        "grad", "--csv", str(ignored), "--csv", str(scored), "--ignore-index", "-1",
+        "--reduction", "none",
+    )  # fmt: skip
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0] == "line,loss,dL/dz_p0,dL/dz_p1"
+    assert lines[1] == "2,0.0,0.0,0.0"
+    # −log 0.2 and softmax(log p) − y = (0.2 − 1, 0.8) for the scored row
+    line, loss, first, second = lines[2].split(",")
+    assert line == "2"
+    assert float(loss) == pytest.approx(1.6094379124341003, rel=1e-15)
+    assert float(first) == pytest.approx(-0.8, rel=1e-15)
+    assert float(second) == pytest.approx(0.8, rel=1e-15)
