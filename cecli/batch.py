@@ -497,7 +497,10 @@ def find_problems(
     nothing = np.zeros(len(labels), dtype=np.bool_)
     blank = nothing if batch.blank is None else np.asarray(batch.blank, dtype=np.bool_)
     ignoring = ignore_label is not None and columns.label_index
-    if not ignoring and _all_valid(batch, columns, probabilities=probabilities, classes=classes):
+    if _all_valid(
+        batch, columns, probabilities=probabilities, classes=classes,
+        ignore_label=ignore_label if ignoring else None, softmax_rows=softmax_rows,
+    ):  # fmt: skip
         return blank, nothing, []
     not_number = "is not a number"
     if columns.preds_guessed:
@@ -568,15 +571,34 @@ def find_problems(
     return blank, bad, problems if every_row else problems[:REASONS_KEPT]
 
 
-def _all_valid(batch: Batch, columns: Columns, *, probabilities: bool, classes: int) -> bool:
+def _all_valid(
+    batch: Batch,
+    columns: Columns,
+    *,
+    probabilities: bool,
+    classes: int,
+    ignore_label: float | None = None,
+    softmax_rows: bool = True,
+) -> bool:
     """The common case, decided from minima and maxima (NaN fails every comparison)."""
     if batch.blank is not None or batch.unmatched is not None or batch.ragged:
         return False
     preds, labels = batch.preds, batch.labels
     low, high = (0.0, 1.0) if probabilities else (-math.inf, math.inf)
     smallest, largest = float(preds.min()), float(preds.max())
-    if not (low <= smallest and largest <= high and math.isfinite(largest - smallest)):
-        return False  # a masked logit (-inf) too: its rows are checked one by one
+    # A masked logit (-inf) with no nan or +inf beside it (either would make the maximum so).
+    masked = not probabilities and smallest == -math.inf and largest < math.inf
+    if masked:
+        if softmax_rows and bool(np.any(np.all(preds == -np.inf, axis=1))):
+            return False
+    elif not (low <= smallest and largest <= high and math.isfinite(largest - smallest)):
+        return False
+    if ignore_label is not None:
+        labels = labels[labels != ignore_label]
+        if not labels.size:
+            return batch.weights is None or bool(
+                batch.weights.min() >= 0.0 and math.isfinite(batch.weights.max())
+            )
     top = classes - 1 if columns.label_index else 1.0
     if not (labels.min() >= 0.0 and labels.max() <= top):
         return False
