@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from cecli.evaluation import Accuracy
     from cecli.explain import Comparison
     from cecli.files import Batch
-    from cecli.frameworks import FrameworksComparison, Missing, Reproduction
+    from cecli.frameworks import FileComparison, FrameworksComparison, Missing, Reproduction
     from cecli.tour import Stop
 
 Mode = Literal["table", "explain", "json", "quiet"]
@@ -1944,6 +1944,24 @@ def emit_frameworks(
             console.print(f"    [dim]{IMPORTS[item.library]}[/]", soft_wrap=True)
             console.print(f"    {item.call}", soft_wrap=True, markup=False)
     out.flush()
+
+
+@_floats_as_computed
+def emit_file_frameworks(output: Output, comparison: FileComparison) -> None:
+    """A :class:`~cecli.frameworks.FileComparison`: its JSON, or the table of
+    :func:`emit_frameworks` titled by the file and its rows."""
+    if output.mode == "json":
+        output.stdout.write(json_line(comparison.to_json()))
+        output.stdout.flush()
+        return
+    from rich.markup import escape
+
+    what = f"--like {comparison.library}" if comparison.library else "and the frameworks (nats)"
+    source = escape(safe_text(comparison.summary.source))
+    title = f"cecli {comparison.command} {what}: {comparison.summary.rows:,} rows of {source}"
+    emit_frameworks(
+        output, title, comparison.value, comparison.found, like=comparison.library is not None
+    )
 
 
 @_floats_as_computed

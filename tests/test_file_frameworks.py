@@ -181,3 +181,13 @@ def test_per_row_and_per_group_outputs_do_not_go_with_like(
     assert out == ""
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_a_file_name_in_the_title_is_shown_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _csv(tmp_path, "[bold]rows.csv", _frame(LABELS, P))
+    monkeypatch.chdir(tmp_path)  # a short name: the title is one line
+    code, out, err = run("ce", "--csv", "[bold]rows.csv", "--like", "torch")
+    assert code == 0, err
+    assert out.splitlines()[0].rstrip() == "cecli ce --like torch: 5 rows of [bold]rows.csv"

@@ -159,17 +159,7 @@ def run_file_frameworks(request: Request, names: tuple[str, ...] | None) -> None
     )  # fmt: skip
     for note in comparison.summary.notes:
         Output().hint(note)
-    output = Output(mode=request.mode)
-    if output.mode == "json":
-        output.stdout.write(render.json_line(comparison.to_json()))
-        output.stdout.flush()
-        return
-    what = "--like " + comparison.library if comparison.library else "and the frameworks (nats)"
-    title = f"cecli {comparison.command} {what}: {comparison.summary.rows:,} rows of " + (
-        comparison.summary.source
-    )
-    render.emit_frameworks(output, title, comparison.value, comparison.found,
-                           like=comparison.library is not None)  # fmt: skip
+    render.emit_file_frameworks(Output(mode=request.mode), comparison)
 
 
 def run_file(request: Request, names: tuple[str, ...] | None) -> None:
