@@ -1866,7 +1866,7 @@ def compare_frameworks_on_file(
     a library without them is :class:`Missing` (with ``library``: :class:`Unsupported`).
     """
     from cecli.numerics import ExactSum
-    from cecli.scoring import ScoredRows, loss_options, score_file
+    from cecli.scoring import ScoredRows, logits_by_name, loss_options, score_file
 
     if reduction not in ("mean", "sum"):
         raise InputError(
@@ -1880,23 +1880,32 @@ def compare_frameworks_on_file(
     loss_options(loss, {k: v for k, v in chosen.items() if v is not None})
     ignoring = {} if ignore_index is None else {"ignore_index": ignore_index}
     given = _given_options(loss, {**chosen, **ignoring}, reduction)
-    logits = _reads_logits(loss, chosen)
     if loss == "grad":
         raise InputError(
             "over a file the libraries' gradient is one per row: compare typed LABELS and PREDS",
             parameter="library",
         )
-    kind: Inputs = "logits" if logits else "probs"
     tallies: dict[Library, _FileTally] = {}
     gaps: dict[Library, str] = {}
-    for name in [only] if only is not None else list(FRAMEWORKS):
-        entry = find(name, loss, kind)
-        if isinstance(entry, Gap):
-            gaps[name] = entry.message
-        else:
-            tallies[name] = _FileTally(entry, ExactSum(), ExactSum())
+    stated = {k: v for k, v in chosen.items() if v is not None}
+
+    def entries(logits: bool) -> None:
+        """Each library's entry for the file's kind of predictions, known at its first rows."""
+        kind: Inputs = "logits" if logits else "probs"
+        for name in [only] if only is not None else list(FRAMEWORKS):
+            entry = find(name, loss, kind)
+            if isinstance(entry, Gap):
+                gaps[name] = entry.message
+            else:
+                tallies[name] = _FileTally(entry, ExactSum(), ExactSum())
 
     def tally(rows: ScoredRows) -> None:
+        # Columns named logit_<class> hold logits unless the options say how to read them.
+        logits = _reads_logits(loss, chosen) or logits_by_name(loss, stated, rows.columns)
+        if not tallies and not gaps:
+            entries(logits)
+        if only is not None and only in gaps:
+            raise Unsupported(gaps[only])
         keep = rows.keep
         labels, preds = rows.batch.labels[keep], rows.batch.preds[keep]
         batch_options = dict(given)
@@ -1925,10 +1934,9 @@ def compare_frameworks_on_file(
             item.function = item.function or _function_name(problem, item.entry)
             item.conventions += [text for text in found if text not in item.conventions]
 
-    scoring = {k: v for k, v in chosen.items() if v is not None}
     summary = score_file(
         path_or_table, loss, reduction="sum" if reduction == "sum" else "mean",
-        ignore_index=ignore_index, on_rows=tally, **scoring, **where,
+        ignore_index=ignore_index, on_rows=tally, **stated, **where,
     )  # fmt: skip
     found: list[Reproduction | Missing] = []
     for name in FRAMEWORKS:

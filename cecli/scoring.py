@@ -416,13 +416,7 @@ class Job:
                 parameter="ignore_index",
             )
         options, said = self.options, list(columns.notes)
-        if (
-            _logit_columns(columns)
-            and "logits" in inspect.signature(LOSS_FUNCTIONS[self.loss]).parameters
-            and "logits" not in options
-            and not options.get("probs")
-        ):
-            # Columns named logit_<class> hold logits, unless the caller said how to read them.
+        if logits_by_name(self.loss, options, columns):
             options = {**options, "logits": True}
             said.append(
                 f"the prediction columns {', '.join(columns.preds[:3])}"
@@ -603,6 +597,17 @@ def untag_lines(
     )
     lines = tuple(where(tagged)[1] for tagged in summary.unnormalized_lines)
     return dataclasses.replace(summary, worst=worst, unnormalized_lines=lines, files=files)
+
+
+def logits_by_name(loss: LossName, options: Mapping[str, Any], columns: Columns) -> bool:
+    """Whether the prediction columns are read as logits for their names alone: columns
+    named ``logit_<class>`` hold logits, unless the caller said how to read them."""
+    return (
+        _logit_columns(columns)
+        and "logits" in inspect.signature(LOSS_FUNCTIONS[loss]).parameters
+        and "logits" not in options
+        and not options.get("probs")
+    )
 
 
 def _logit_columns(columns: Columns) -> bool:

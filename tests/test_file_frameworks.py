@@ -191,3 +191,21 @@ def test_a_file_name_in_the_title_is_shown_as_written(
     code, out, err = run("ce", "--csv", "[bold]rows.csv", "--like", "torch")
     assert code == 0, err
     assert out.splitlines()[0].rstrip() == "cecli ce --like torch: 5 rows of [bold]rows.csv"
+
+
+def test_columns_named_logit_are_read_as_logits_by_every_library(tmp_path: Path) -> None:
+    """As cecli reads them without --logits: each library gets the rows as logits too."""
+    frame = pl.DataFrame(
+        {
+            "label": LABELS,
+            **{f"logit_{name}": [row[c] for row in Z] for c, name in enumerate("abc")},
+        }
+    )
+    path = _csv(tmp_path, "logits.csv", frame)
+    found = compare_frameworks_on_file(path, "ce").found
+    for item in found:
+        typed = frameworks.like(
+            "ce", np.array(LABELS, float), np.array(Z), library=item.library, logits=True
+        )
+        assert isinstance(item, Reproduction)
+        assert within_rounding(item.value, typed.value, typed.dtype, 1.0), item.library

@@ -149,9 +149,11 @@ def run_file_frameworks(request: Request, names: tuple[str, ...] | None) -> None
         (list(files.labels_file or []), list(files.preds_file or [])) if given is None
         else given[0] if len(given) == 1 else list(given)
     )  # fmt: skip
+    # --logits not given leaves the choice open: columns named logit_<class> are logits.
+    keywords = {k: v for k, v in request.keywords.items() if k != "logits" or v}
     comparison = compare_frameworks_on_file(
         inputs, request.command, library=None if like is None else library_named(like),
-        **request.keywords, class_names=names, label_col=files.label_col,
+        **keywords, class_names=names, label_col=files.label_col,
         label_cols=files.label_cols, pred_cols=files.pred_cols, weight_col=files.weight_col,
         id_col=files.id_col, delimiter=files.delimiter,
         kind="csv" if files.csv else "parquet" if files.parquet else None,
