@@ -185,3 +185,41 @@ def test_a_summed_file_equals_the_exact_sum_of_its_own_rows(
     summed = _json_loss(capsys, "grad", "--csv", path, "--logits", "--reduction", "sum")
     assert len(per_row) == 300
     assert summed["loss"] == float(sum(Fraction(v) for v in per_row))
+
+
+@pytest.mark.parametrize(
+    ("command", "labels", "preds", "extra"),
+    [
+        ("ce", "0;2;1", "0.7,0.2,0.1;0.1,0.1,0.8;0.3,0.4,0.3", []),
+        ("focal", "0;2;1", "0.7,0.2,0.1;0.1,0.1,0.8;0.3,0.4,0.3", ["--gamma", "2"]),
+        ("bce", "1;0;1;1", "0.9;0.3;0.61;0.07", []),
+        ("smooth", "0;2;1", "0.7,0.2,0.1;0.1,0.1,0.8;0.3,0.4,0.3", ["--smoothing", "0.1"]),
+    ],
+)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_typed_rows_reduce_to_the_exact_value_rounded_once_as_a_file_does(
+    command: str,
+    labels: str,
+    preds: str,
+    extra: list[str],
+    reduction: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # np.sum's pairwise sum of these per-row values is one unit in the last place off for ce.
+    args = [command, labels, preds, *extra, "--reduction", reduction]
+    assert main([*args, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    per_row = [Fraction(value) for value in document["per_row"]]
+    exact = sum(per_row, Fraction(0))
+    expected = float(exact if reduction == "sum" else exact / len(per_row))
+    assert document["loss"] == expected
+    rows = [row.split(",") for row in preds.split(";")]
+    header = "label," + ",".join(f"p{i}" for i in range(len(rows[0])))
+    path = tmp_path / "rows.csv"
+    if command == "bce":
+        header = "y0,p0"
+    body = "\n".join(f"{y},{','.join(p)}" for y, p in zip(labels.split(";"), rows, strict=True))
+    path.write_text(f"{header}\n{body}\n")
+    assert main([command, "--csv", str(path), *extra, "--reduction", reduction, "-q"]) == 0
+    assert float(capsys.readouterr().out) == expected
