@@ -149,4 +149,20 @@ def check(request: Request) -> Route:
             raise InputError(
                 f"{option} adds to the per-row output: use --reduction none or --output"
             )
+    # Per-row CSV on standard output comes without a summary: its tables would be lost.
+    no_summary = files.output == "-" or (
+        files.output is None and request.common.loss.reduction == "none"
+    )
+    summary_only: tuple[tuple[str, object], ...] = (
+        ("--per-class", files.per_class),
+        ("--by", files.by),
+        ("--top-k", files.top_k),
+        ("--by-file", files.by_file),
+    )
+    for option, asked in summary_only:
+        if no_summary and asked not in (None, False, []):
+            raise InputError(
+                f"{option} adds to the summary, which per-row output on standard output "
+                "does not print: write the rows with --output FILE"
+            )
     return route
