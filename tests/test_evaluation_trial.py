@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cecli.cli import main
+from tests.helpers import run
 
 SAMPLE = str(Path(__file__).resolve().parent.parent / "sample_data" / "model_outputs.csv")
 
@@ -41,3 +42,13 @@ def test_a_summary_option_with_the_rows_in_a_file_keeps_its_table(
     assert main(args) == 0
     assert "By split" in capsys.readouterr().out
     assert rows.read_text().count("\n") == 37
+
+
+def test_help_gives_the_column_defaults_the_readme_gives() -> None:
+    code, out, _ = run("ce", "--help")
+    assert code == 0
+    text = " ".join(out.replace("│", " ").split())
+    assert "p_CLASS, prob_CLASS or logit_CLASS" in text
+    assert "(default: 'weight' or 'sample_weight')" in text
+    assert "(default: 'id')" in text
+    assert "--labels and --preds" in text.split("--id-col", 1)[1].split("--delimiter", 1)[0]

@@ -313,16 +313,25 @@ class FileOptions:
     pred_cols: Annotated[
         str | None,
         typer.Option(
-            help="Prediction columns, names or globs like 'p*' (default: p0…pK).",
+            help="Prediction columns, names or globs like 'p*' (default: p0…pK, else "
+            "p_CLASS, prob_CLASS or logit_CLASS, else the other columns).",
             rich_help_panel=_FILES,
         ),
     ] = None
     weight_col: Annotated[
-        str | None, typer.Option(help="Column of per-row sample weights.", rich_help_panel=_FILES)
+        str | None,
+        typer.Option(
+            help="Column of per-row sample weights (default: 'weight' or 'sample_weight').",
+            rich_help_panel=_FILES,
+        ),
     ] = None
     id_col: Annotated[
         str | None,
-        typer.Option(help="Column to copy into the per-row output.", rich_help_panel=_FILES),
+        typer.Option(
+            help="Column naming the rows (default: 'id'): copied to the per-row output, and "
+            "matching the rows of --labels and --preds.",
+            rich_help_panel=_FILES,
+        ),
     ] = None
     delimiter: Annotated[
         str | None, typer.Option(help="CSV delimiter (default: detected).", rich_help_panel=_FILES)
