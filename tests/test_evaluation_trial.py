@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import json
+import math
+import random
 from pathlib import Path
 
 import pytest
+from mpmath import mpf
 
 from cecli.cli import main
-from tests.helpers import run
+from tests.helpers import assert_close, run
 
 SAMPLE = str(Path(__file__).resolve().parent.parent / "sample_data" / "model_outputs.csv")
 
@@ -52,3 +57,122 @@ def test_help_gives_the_column_defaults_the_readme_gives() -> None:
     assert "(default: 'weight' or 'sample_weight')" in text
     assert "(default: 'id')" in text
     assert "--labels and --preds" in text.split("--id-col", 1)[1].split("--delimiter", 1)[0]
+
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def _model_outputs(path: Path) -> list[tuple[int, str, int, float, list[float]]]:
+    """A file laid out as a model's outputs, with bad rows; the good rows as (line, split,
+    class index, weight, probabilities)."""
+    generator = random.Random(13)
+    rows: list[tuple[int, str, int, float, list[float]]] = []
+    lines = ["id,split,label,weight," + ",".join(f"p_{name}" for name in CLASSES)]
+    for index in range(300):
+        label = generator.randrange(len(CLASSES))
+        raw = [generator.random() ** 3 for _ in CLASSES]
+        raw[label] += generator.choice([0.0, 0.5, 1.0])
+        probabilities = [round(value / math.fsum(raw), 6) for value in raw]
+        weight = 0.0 if index % 7 == 0 else generator.choice([0.5, 1.0, 2.0])
+        split = generator.choice(["train", "valid", "test"])
+        fields = ",".join(repr(value) for value in probabilities)
+        lines.append(f"r{index},{split},{CLASSES[label]},{weight:g},{fields}")
+        rows.append((len(lines), split, label, weight, probabilities))
+        if index == 20:
+            lines.append("bad1,train,cat,1,abc" + ",0.1" * 9)
+        elif index == 40:
+            lines.append("bad2,train,cat,1,0.5,0.5")
+        elif index == 60:
+            lines.append("")
+        elif index == 80:
+            lines.append("bad4,valid,unicorn,1" + ",0.1" * 10)
+    path.write_text("\n".join(lines) + "\n")
+    return rows
+
+
+def _expected(rows: list[tuple[int, str, int, float, list[float]]], k: int) -> dict[str, float]:
+    """Loss, accuracy, top-k accuracy and mean p of the true class, weighted; by hand."""
+    losses, top1, topk, p_true = [], [], [], []
+    for _, _, label, weight, probabilities in rows:
+        p = probabilities[label]
+        rank = 1 + sum(
+            1
+            for c, q in enumerate(probabilities)
+            if q > p or (q == p and c < label)  # equal predictions: the lower index first
+        )
+        losses.append((weight, -math.log(min(max(p, 1e-7), 1 - 1e-7))))
+        top1.append(weight if rank == 1 else 0.0)
+        topk.append(weight if rank <= k else 0.0)
+        p_true.append(weight * p)
+    total = math.fsum(weight for _, _, _, weight, _ in rows)
+    return {
+        "loss": math.fsum(w * loss for w, loss in losses) / total,
+        "summed": math.fsum(w * loss for w, loss in losses),
+        "per_row_mean": math.fsum(loss for _, loss in losses) / len(losses),
+        "accuracy": math.fsum(top1) / total,
+        "top_k_accuracy": math.fsum(topk) / total,
+        "mean_p_true": math.fsum(p_true) / total,
+    }
+
+
+def test_a_weighted_file_is_evaluated_as_the_readme_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table, rejects = tmp_path / "outputs.csv", tmp_path / "rejects.csv"
+    rows = _model_outputs(table)
+    args = ["ce", "--csv", str(table), "--per-class", "--by", "split", "--skip-invalid"]
+    assert main([*args, "--rejects", str(rejects), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    whole = _expected(rows, 5)
+    assert summary["rows"] == len(rows)
+    assert summary["skipped"] == 3
+    assert summary["blank_lines"] == 1
+    assert summary["weighted"] is True
+    for key in ("loss", "accuracy", "top_k_accuracy", "mean_p_true"):
+        assert_close(summary[key], mpf(whole[key]))
+    # The per-row statistics are of the rows' own losses, unweighted.
+    assert_close(summary["per_row_stats"]["mean"], mpf(whole["per_row_mean"]))
+    cat = _expected([row for row in rows if row[2] == CLASSES.index("cat")], 5)
+    reported = summary["per_class"]["cat"]
+    assert reported["rows"] == sum(1 for row in rows if row[2] == CLASSES.index("cat"))
+    assert_close(reported["share"], mpf(cat["summed"]) / mpf(whole["summed"]))
+    for key in ("loss", "accuracy", "top_k_accuracy", "mean_p_true"):
+        assert_close(reported[key], mpf(cat[key]))
+    valid = _expected([row for row in rows if row[1] == "valid"], 5)
+    (group,) = [g for g in summary["groups"] if g["by"] == {"split": "valid"}]
+    for key in ("loss", "accuracy", "top_k_accuracy", "mean_p_true"):
+        assert_close(group[key], mpf(valid[key]))
+    with rejects.open(newline="") as stream:
+        written = list(csv.reader(stream))
+    assert [int(row[0]) for row in written[1:]] == [23, 44, 86]
+    assert [row[2] for row in written[1:]] == ["bad1", "bad2", "bad4"]
+
+
+def test_two_files_in_different_orders_give_the_one_files_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = _model_outputs(tmp_path / "outputs.csv")
+    order = random.Random(5)
+    by_labels, by_preds = list(enumerate(rows)), list(enumerate(rows))
+    order.shuffle(by_labels)
+    order.shuffle(by_preds)
+    labels, preds = tmp_path / "labels.csv", tmp_path / "preds.csv"
+    labels.write_text(
+        "split,label,id,weight\n"
+        + "".join(f"{r[1]},{CLASSES[r[2]]},r{i},{r[3]:g}\n" for i, r in by_labels)
+    )
+    preds.write_text(
+        "id," + ",".join(f"p_{name}" for name in CLASSES) + "\n"
+        + "".join(f"r{i}," + ",".join(repr(p) for p in r[4]) + "\n" for i, r in by_preds)
+    )  # fmt: skip
+    args = ["ce", "--labels", str(labels), "--preds", str(preds), "--by", "split", "--json"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    whole = _expected(rows, 5)
+    assert summary["rows"] == len(rows)
+    for key in ("loss", "accuracy", "top_k_accuracy", "mean_p_true"):
+        assert_close(summary[key], mpf(whole[key]))
+    # The worst row's line is the labels file's: header, then the rows in their shuffled order.
+    worst = summary["worst"][0]
+    position = [f"r{i}" for i, _ in by_labels].index(worst["id"])
+    assert worst["line"] == position + 2
