@@ -170,6 +170,8 @@ class Reading:
         explicit = class_names is not None
         as_text = label is not None and explicit and any(parse_number(n) is not None for n in names)
         texts = tuple(c for c in columns.keep if c in numbers or c == label)
+        # Grouped by the label column: its classes as written (cat), not their indices (3).
+        texts += tuple(c for c in columns.group_by if c == label and c not in texts)
         return cls(tuple(numbers), label, as_text, names, explicit, texts)
 
     def with_texts(self, frame: pl.DataFrame, raw: pl.DataFrame | None) -> pl.DataFrame:
@@ -890,7 +892,10 @@ class Table:
             ids = chunk.get_column(columns.identifier).cast(pl.String).fill_null("").to_list()
         keys = None
         if columns.group_by:
-            keys = [_key_column(chunk.get_column(name)) for name in columns.group_by]
+            keys = [
+                _key_column(chunk.get_column(text_of(name) if text_of(name) in chunk else name))
+                for name in columns.group_by
+            ]
         kept = [
             _key_column(chunk.get_column(text_of(name) if text_of(name) in chunk else name))
             for name in columns.keep

@@ -176,3 +176,27 @@ def test_two_files_in_different_orders_give_the_one_files_numbers(
     worst = summary["worst"][0]
     position = [f"r{i}" for i, _ in by_labels].index(worst["id"])
     assert worst["line"] == position + 2
+
+
+@pytest.mark.parametrize("layout", ["one file", "two files"])
+def test_grouped_by_a_label_column_of_names_its_groups_are_the_names(
+    layout: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "outputs.csv"
+    rows = _model_outputs(table)
+    good = [line for line in table.read_text().splitlines() if not line.startswith("bad")]
+    table.write_text("\n".join(line for line in good if line) + "\n")
+    files = ["--csv", str(table)]
+    if layout == "two files":
+        labels, preds = tmp_path / "labels.csv", tmp_path / "preds.csv"
+        records = [line.split(",") for line in good if line]
+        labels.write_text("".join(",".join(r[:4]) + "\n" for r in records))
+        rows_in_reverse = [records[0], *reversed(records[1:])]  # the header stays first
+        preds.write_text("".join(",".join([r[0], *r[4:]]) + "\n" for r in rows_in_reverse))
+        files = ["--labels", str(labels), "--preds", str(preds)]
+    assert main(["ce", *files, "--by", "label", "--json"]) == 0
+    groups = json.loads(capsys.readouterr().out)["groups"]
+    assert {group["by"]["label"] for group in groups} == {CLASSES[row[2]] for row in rows}
+    (cat,) = [group for group in groups if group["by"] == {"label": "cat"}]
+    expected = _expected([row for row in rows if row[2] == CLASSES.index("cat")], 5)
+    assert_close(cat["loss"], mpf(expected["loss"]))
