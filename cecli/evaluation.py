@@ -345,6 +345,13 @@ class Evaluation:
             )
         if kind != "categorical" and top_k is not None:
             raise InputError("top_k ranks the classes of ce, focal and smooth", parameter="top_k")
+        if kind == "categorical" and top_k is not None and top_k >= classes:
+            # Every row's true class is among the top K of K classes: a top-K accuracy of 100%
+            # would say nothing about the model.
+            raise InputError(
+                f"top_k must be below the number of classes ({classes}), got {top_k}",
+                parameter="top_k",
+            )
         chosen_top_k = top_k
         if kind == "categorical" and top_k is None and classes > DEFAULT_TOP_K:
             chosen_top_k = DEFAULT_TOP_K

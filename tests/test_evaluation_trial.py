@@ -200,3 +200,16 @@ def test_grouped_by_a_label_column_of_names_its_groups_are_the_names(
     (cat,) = [group for group in groups if group["by"] == {"label": "cat"}]
     expected = _expected([row for row in rows if row[2] == CLASSES.index("cat")], 5)
     assert_close(cat["loss"], mpf(expected["loss"]))
+
+
+@pytest.mark.parametrize("k", ["6", "7"])
+def test_a_top_k_that_every_row_passes_is_refused(
+    k: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sample_data/model_outputs.csv has 6 classes: any true class is in the top 6.
+    assert main(["ce", "--csv", SAMPLE, "--top-k", k, "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert (
+        captured.err == f"cecli: error: --top-k must be below the number of classes (6), got {k}\n"
+    )
