@@ -213,3 +213,19 @@ def test_a_top_k_that_every_row_passes_is_refused(
     assert (
         captured.err == f"cecli: error: --top-k must be below the number of classes (6), got {k}\n"
     )
+
+
+@pytest.mark.parametrize("option", [["--columns", "pred"], ["--keep", "split"]])
+def test_fields_for_the_per_row_csv_are_refused_where_q_writes_bare_losses(
+    option: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ce", "--csv", SAMPLE, "--reduction", "none", "-q", *option]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith(f"cecli: error: {option[0]} adds to the per-row CSV")
+    # Into a file, -q keeps its one number and the file has the field.
+    rows = tmp_path / "rows.csv"
+    assert main(["ce", "--csv", SAMPLE, "--output", str(rows), "-q", *option]) == 0
+    assert capsys.readouterr().out.count("\n") == 1
+    assert rows.read_text().splitlines()[0] == f"id,loss,{option[1]}"

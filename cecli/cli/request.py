@@ -149,6 +149,12 @@ def check(request: Request) -> Route:
             raise InputError(
                 f"{option} adds to the per-row output: use --reduction none or --output"
             )
+        # -q writes the losses alone, one a line: the fields asked for would be lost.
+        if value and output.quiet and files.output is None:
+            raise InputError(
+                f"{option} adds to the per-row CSV, but -q writes the losses alone: "
+                "drop -q, or write the rows with --output FILE"
+            )
     # Per-row CSV on standard output comes without a summary: its tables would be lost.
     no_summary = files.output == "-" or (
         files.output is None and request.common.loss.reduction == "none"
