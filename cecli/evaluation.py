@@ -237,6 +237,9 @@ class Breakdown:
     positive_loss: float | None = None
     """The part of ``loss`` from positive labels (binary outputs, per output)."""
     negative_loss: float | None = None
+    top_k: int | None = None
+    """The k of ``top_k_accuracy`` when top-k accuracy is reported: its key is then in every
+    row's JSON, null where undefined, as the other values are."""
 
     def to_json(self, by: Sequence[str] = ()) -> dict[str, JsonValue]:
         def number(value: float | None) -> JsonValue:
@@ -248,14 +251,14 @@ class Breakdown:
             "rows": self.rows, "weight": json_number(self.weight), "loss": number(self.loss),
             "share": number(self.share), "accuracy": number(self.accuracy),
         })  # fmt: skip
-        if self.top_k_accuracy is not None:
-            document["top_k_accuracy"] = json_number(self.top_k_accuracy)
+        if self.top_k is not None or self.top_k_accuracy is not None:
+            document["top_k_accuracy"] = number(self.top_k_accuracy)
         document["mean_p_true"] = number(self.mean_p_true)
         if self.positives is not None:
             document["positives"] = self.positives
             document["positive_loss"] = number(self.positive_loss)
             document["negative_loss"] = number(self.negative_loss)
-        if self.worst_line is not None:
+        if self.positives is None:  # a class or group of rows: none for a binary output
             document["worst_line"] = self.worst_line
             document["worst_loss"] = number(self.worst_loss)
         return document
@@ -642,7 +645,7 @@ class Evaluation:
         return Breakdown(
             name="/".join(key), key=key, rows=tally.rows, weight=tally.weight.value(),
             loss=loss, share=share, accuracy=accuracy, top_k_accuracy=top_k,
-            mean_p_true=mean_p, worst_line=worst_line, worst_loss=worst_loss,
+            mean_p_true=mean_p, worst_line=worst_line, worst_loss=worst_loss, top_k=self.top_k,
         )  # fmt: skip
 
     def _output_row(self, name: str, tally: OutputTally, reduction: Reduction) -> Breakdown:

@@ -229,3 +229,17 @@ def test_fields_for_the_per_row_csv_are_refused_where_q_writes_bare_losses(
     assert main(["ce", "--csv", SAMPLE, "--output", str(rows), "-q", *option]) == 0
     assert capsys.readouterr().out.count("\n") == 1
     assert rows.read_text().splitlines()[0] == f"id,loss,{option[1]}"
+
+
+def test_a_class_without_rows_has_every_key_null(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "no_ship.csv"
+    lines = Path(SAMPLE).read_text().splitlines()
+    table.write_text("\n".join(line for line in lines if ",ship," not in line) + "\n")
+    assert main(["ce", "--csv", str(table), "--per-class", "--top-k", "2", "--json"]) == 0
+    per_class = json.loads(capsys.readouterr().out)["per_class"]
+    assert per_class["ship"]["rows"] == 0
+    assert set(per_class["ship"]) == set(per_class["cat"])
+    undefined = {key for key, value in per_class["ship"].items() if value is None}
+    assert {"top_k_accuracy", "worst_line", "worst_loss", "loss", "accuracy"} <= undefined
