@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cecli.batch import BatchSummary
     from cecli.frameworks import (
+        FileComparison,
         FrameworksComparison,
         Missing,
         Reproduction,
         Unsupported,
         compare_frameworks,
+        compare_frameworks_on_file,
         like,
     )
     from cecli.inputs import InputError
@@ -90,6 +92,8 @@ _ON_FIRST_USE: dict[str, str] = {
     "Reproduction": "cecli.frameworks",
     "Unsupported": "cecli.frameworks",
     "compare_frameworks": "cecli.frameworks",
+    "compare_frameworks_on_file": "cecli.frameworks",
+    "FileComparison": "cecli.frameworks",
     "like": "cecli.frameworks",
     "ScoredRows": "cecli.scoring",
     "ScoringProgress": "cecli.scoring",
@@ -113,6 +117,7 @@ __all__ = [
     "BatchSummary",
     "BinaryResult",
     "CrossEntropyResult",
+    "FileComparison",
     "FocalResult",
     "FrameworksComparison",
     "GradResult",
@@ -132,6 +137,7 @@ __all__ = [
     "categorical_cross_entropy",
     "ce",
     "compare_frameworks",
+    "compare_frameworks_on_file",
     "focal",
     "focal_gradient",
     "focal_loss",
