@@ -8,7 +8,7 @@ in :func:`cecli.cli.main` only.
 from __future__ import annotations
 
 import sys
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any
 
 from cecli.cli.options import with_flags
 from cecli.cli.request import Request, check
@@ -143,22 +143,14 @@ def run_file_frameworks(request: Request, names: tuple[str, ...] | None) -> None
     from cecli import render
     from cecli.frameworks import compare_frameworks_on_file, library_named
 
-    files, like = request.common.files, request.common.compare.like
-    given = files.csv or files.parquet
-    inputs: Any = (
-        (list(files.labels_file or []), list(files.preds_file or [])) if given is None
-        else given[0] if len(given) == 1 else list(given)
-    )  # fmt: skip
-    # --logits not given leaves the choice open: columns named logit_<class> are logits.
-    keywords = {k: v for k, v in request.keywords.items() if k != "logits" or v}
+    like = request.common.compare.like
+    inputs, keywords = _file_call(request, names)
     comparison = compare_frameworks_on_file(
-        inputs, request.command, library=None if like is None else library_named(like),
-        **keywords, class_names=names, label_col=files.label_col,
-        label_cols=files.label_cols, pred_cols=files.pred_cols, weight_col=files.weight_col,
-        id_col=files.id_col, delimiter=files.delimiter,
-        kind="csv" if files.csv else "parquet" if files.parquet else None,
-        skip_invalid=files.skip_invalid, stdin=getattr(sys.stdin, "buffer", None),
-    )  # fmt: skip
+        inputs,
+        request.command,
+        library=None if like is None else library_named(like),
+        **keywords,
+    )
     for note in comparison.summary.notes:
         Output().hint(note)
     render.emit_file_frameworks(Output(mode=request.mode), comparison)
@@ -173,11 +165,6 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
     from cecli.sources import parse_storage_options
 
     files, mode = request.common.files, request.mode
-    kind: Literal["csv", "parquet"] | None = None
-    if files.csv:
-        kind = "csv"
-    elif files.parquet:
-        kind = "parquet"
     rows_to_stdout = files.output == "-" or (
         request.common.loss.reduction == "none" and files.output is None
     )
@@ -226,24 +213,14 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
                 bar = stack.enter_context(progress)
             bar(step.rows_added, step.tasks_done)
 
-        given = files.csv or files.parquet
-        inputs: Any = (
-            (list(files.labels_file or []), list(files.preds_file or [])) if given is None
-            else given[0] if len(given) == 1 else list(given)
-        )  # fmt: skip
-        # --logits not given leaves the choice open: columns named logit_<class> are logits.
-        keywords = {k: v for k, v in request.keywords.items() if k != "logits" or v}
+        inputs, keywords = _file_call(request, names)
         summary = score_file(
             inputs, request.command, by_file=files.by_file, dask=files.dask,
             storage_options=parse_storage_options(files.storage_option or []),
-            **keywords, class_names=names, label_col=files.label_col,
-            label_cols=files.label_cols, pred_cols=files.pred_cols, weight_col=files.weight_col,
-            id_col=files.id_col, delimiter=files.delimiter, kind=kind,
-            skip_invalid=files.skip_invalid, on_rows=write_rows if stream is not None else None,
+            **keywords, on_rows=write_rows if stream is not None else None,
             on_progress=advance, per_class=files.per_class, by=files.by, top_k=files.top_k,
             threshold=0.5 if files.threshold is None else files.threshold, keep=files.keep,
             on_rejects=(lambda found: render.write_rejects(rejects, found)) if rejects else None,
-            stdin=getattr(sys.stdin, "buffer", None),  # None when standard input is closed
             # -q prints the loss and the warnings only: nothing else is computed for it.
             details=mode != "quiet" or stream is not None or in_parts,
             output=files.output if in_parts else None, output_format=files.output_format,
@@ -257,6 +234,27 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
             Output().warn(message)
         return
     render.emit_summary(_with_flags(summary), mode, sys.stdout, sys.stderr)
+
+
+def _file_call(request: Request, names: tuple[str, ...] | None) -> tuple[Any, dict[str, Any]]:
+    """The inputs and the keywords every file route passes on: the loss's options, the class
+    names, the columns, the format and standard input."""
+    files = request.common.files
+    given = files.csv or files.parquet
+    inputs: Any = (
+        (list(files.labels_file or []), list(files.preds_file or [])) if given is None
+        else given[0] if len(given) == 1 else list(given)
+    )  # fmt: skip
+    # --logits not given leaves the choice open: columns named logit_<class> are logits.
+    keywords = {k: v for k, v in request.keywords.items() if k != "logits" or v}
+    keywords.update(
+        class_names=names, label_col=files.label_col, label_cols=files.label_cols,
+        pred_cols=files.pred_cols, weight_col=files.weight_col, id_col=files.id_col,
+        delimiter=files.delimiter, skip_invalid=files.skip_invalid,
+        kind="csv" if files.csv else "parquet" if files.parquet else None,
+        stdin=getattr(sys.stdin, "buffer", None),  # None when standard input is closed
+    )  # fmt: skip
+    return inputs, keywords
 
 
 def _is_folder(output: str | None) -> bool:
