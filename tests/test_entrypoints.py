@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -148,3 +149,31 @@ def test_a_ctrl_c_wrapped_while_a_class_is_made_exits_130(
     monkeypatch.setitem(sys.modules, "cecli.cli", Interrupted("cecli.cli"))
     assert _entry.main() == 130
     assert not _entry.interrupted(RuntimeError("something else"))
+
+
+_SETTINGS_SEEN = (
+    "import gc, os, sys\n"
+    "sys.argv = ['cecli', 'ce', '1,0', '0.3,0.7', '-q']\n"
+    "from cecli._entry import main\n"
+    "code = main()\n"
+    "print(code, gc.isenabled(), gc.get_freeze_count() > 0, os.environ['OPENBLAS_NUM_THREADS'])\n"
+)
+
+
+def test_the_command_starts_with_openblas_on_one_thread_and_the_collector_back_on() -> None:
+    """cecli makes no BLAS calls: OpenBLAS's spinning threads only took CPU from the parser.
+    The collector, paused for the import, is on again for the run, the import's objects
+    frozen out of its walks."""
+    env = {k: v for k, v in _env().items() if k != "OPENBLAS_NUM_THREADS"}
+    result = subprocess.run(
+        [sys.executable, "-c", _SETTINGS_SEEN], capture_output=True, text=True, env=env
+    )
+    assert result.stdout == f"{-math.log(0.3)!r}\n0 True True 1\n", result.stderr
+
+
+def test_an_openblas_thread_count_set_by_the_user_is_kept() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _SETTINGS_SEEN],
+        capture_output=True, text=True, env=_env(OPENBLAS_NUM_THREADS="3"),
+    )  # fmt: skip
+    assert result.stdout.splitlines()[-1] == "0 True True 3", result.stderr
