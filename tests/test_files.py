@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import IO, Literal
@@ -275,3 +277,27 @@ def test_record_blocks_hold_whole_records_whatever_the_sizes(
     assert [
         row for block in blocks for row in csv.reader(io.StringIO(block.decode(), newline=""))
     ] == whole
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_polars_is_imported_with_the_collector_paused_and_left_as_found(
+    tmp_path: Path, collecting: bool
+) -> None:
+    """The import makes objects that live as long as the process: collections during it
+    walked them for nothing.  A program that had turned the collector off finds it off."""
+    path = write(tmp_path / "big.csv", "label,p0,p1\n" + "0,0.25,0.75\n" * 100_000)
+    code = (
+        "import gc, sys\n"
+        "from pathlib import Path\n"
+        "from cecli.files import Source\n"
+        f"gc.enable() if {collecting} else gc.disable()\n"
+        "seen = []\n"
+        "def importing():\n"  # importlib marks a module's spec while its body runs
+        "    module = sys.modules.get('polars')\n"
+        "    return module is not None and getattr(module.__spec__, '_initializing', False)\n"
+        "gc.callbacks.append(lambda phase, info: seen.append(importing()))\n"
+        f"source = Source(Path({str(path)!r}), 'big.csv', 'csv', ',')\n"
+        "print(source.columns, 'polars' in sys.modules, gc.isenabled(), any(seen))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout == f"['label', 'p0', 'p1'] True {collecting} False\n", result.stderr
