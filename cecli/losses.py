@@ -531,8 +531,9 @@ def categorical_cross_entropy_rows(
             clipped_terms = int(np.count_nonzero((picked < eps) | (1.0 - picked < eps)))
         log_p = _from_probabilities(picked, eps).log_in(canonical_base)
     row_weights = np.ones(rows) if weight_vector is None else weight_vector[indices]
-    # + 0.0: a row with p = 1 costs 0, not −0 (−1 · log 1), as the full computation's sum gives.
-    per_row = _weighted_neg_log(row_weights, log_p) + 0.0
+    # Without class weights, −1 · log p is −log p: no pass multiplying by the ones.  + 0.0: a
+    # row with p = 1 costs 0, not −0 (−1 · log 1), as the full computation's sum gives.
+    per_row = (-log_p if weight_vector is None else _weighted_neg_log(row_weights, log_p)) + 0.0
     return RowLosses(
         name="ce",
         base=canonical_base,
