@@ -1,3 +1,3 @@
-from cecli._entry import main
+from cecli._entry import command
 
-raise SystemExit(main())
+command()

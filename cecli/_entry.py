@@ -14,14 +14,36 @@ Two settings make the start cheaper; both are the command's, not the library's:
 - OpenBLAS, which NumPy loads, starts a thread per core that spins while it waits for work.
   cecli makes no BLAS calls, and that spinning took CPU from the parser on two cores (and a
   third of the one-liner's CPU time), so ``OPENBLAS_NUM_THREADS`` is 1 unless it is set.
+
+And one makes the end cheaper: :func:`command` leaves by :func:`os._exit` once standard output
+and error are flushed, when nothing is left to finish (no other thread, no cluster).  Python's
+own shutdown took 40 ms of a scored file's 0.8 s taking apart modules the process no longer
+needs.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import sys
+import threading
+from typing import NoReturn
 
 EXIT_INTERRUPTED = 130
+
+
+def command() -> NoReturn:
+    """The console script: :func:`main`, then the process ends with its exit code."""
+    code = main()
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None: closed by the shell (`2>&-`)
+                stream.flush()
+    except (OSError, ValueError):
+        raise SystemExit(code) from None  # Python's own shutdown says what it can
+    if threading.active_count() == 1 and "distributed" not in sys.modules:
+        os._exit(code)
+    raise SystemExit(code)
 
 
 def main() -> int:
