@@ -19,16 +19,18 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from cecli.evaluation import Accuracy, Breakdown, Evaluation
 from cecli.files import Batch, Columns, KeyColumn, Table
 from cecli.inputs import InputError, parse_number
 from cecli.numerics import UNITS, Base, ExactSum, FloatArray
 from cecli.results import JsonValue, LossResult, Reduction, RowLosses, json_number
+
+if TYPE_CHECKING:  # imported when a file is scored as an evaluation (not for -q)
+    from cecli.evaluation import Accuracy, Breakdown, Evaluation
 
 Scored = RowLosses | LossResult
 """A batch's result: per-row values only, or the full result when per-term arrays are needed."""

@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, Literal, get_args
+from typing import IO, TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -32,13 +32,15 @@ from cecli.batch import (
     rejected_rows,
     score_table,
 )
-from cecli.evaluation import Evaluation, kind_of_loss
 from cecli.files import Batch, Columns, Family, Table, open_table, select_columns
 from cecli.inputs import InputError
 from cecli.numerics import FloatArray
 from cecli.registry import LOSSES, Command
 from cecli.results import LossResult, Reduction, RowLosses
 from cecli.sources import InputFile, expand_all, fetch, kind_of
+
+if TYPE_CHECKING:  # imported when a file is scored as an evaluation (not for -q)
+    from cecli.evaluation import Evaluation
 
 LossName = Command
 FileKind = Literal["csv", "parquet"]
@@ -637,6 +639,8 @@ def evaluation_for(
 ) -> Evaluation | None:
     """The evaluation state a loss's file is scored with: accuracy where the loss has a true
     class or outcome, groups for any loss; None for ``kl`` and ``grad`` without groups."""
+    from cecli.evaluation import Evaluation, kind_of_loss
+
     kind = kind_of_loss(loss, binary=bool(options.get("binary")))
     if kind is None and not (by or per_class or top_k is not None):
         return None

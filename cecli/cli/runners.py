@@ -273,9 +273,11 @@ def _with_flags(summary: BatchSummary) -> BatchSummary:
 
 def _row_columns(columns: str | None) -> tuple[str, ...]:
     """The ``--columns`` asked for, each one that :meth:`ScoredRows.details` gives."""
+    names = tuple(name.strip() for name in (columns or "").split(",") if name.strip())
+    if not names:
+        return ()
     from cecli.evaluation import ROW_COLUMNS
 
-    names = tuple(name.strip() for name in (columns or "").split(",") if name.strip())
     unknown = [name for name in names if name not in ROW_COLUMNS]
     if unknown:
         raise InputError(
