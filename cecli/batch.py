@@ -617,18 +617,23 @@ def describe(table: Table, batch: Batch, problem: Problem, *, fatal: bool = Fals
     if batch.ragged and problem.row in batch.ragged:
         return f"{batch.ragged[problem.row][0]}: {problem.reason}"
     line = int(batch.lines[problem.row])
-    raw = table.raw_value(line, problem.column)
+    said = _worded(table.raw_value(line, problem.column), problem.reason)
+    if fatal and batch.unmatched is not None and batch.unmatched[problem.row]:
+        said = f"{said.removesuffix(')')}; {table.row_counts()})"
+    return f"{table.location(line, problem.column)}: {said}"
+
+
+def _worded(raw: str | None, reason: str) -> str:
+    """``'value' <reason>``: a field as written (``an empty value`` for nothing but spaces,
+    ``the value`` when it could not be read again), then what is wrong with it."""
     value = "an empty value" if raw is not None and not raw.strip() else repr(raw)
     if raw is None:
         value = "the value"
-    reason = problem.reason
     if reason.startswith("is not a number") and raw is not None:
         number = parse_number(raw)
         if number is not None and math.isnan(number):
             reason = "is not a finite number"  # 'nan' is read, and refused, as typed it is
-    if fatal and batch.unmatched is not None and batch.unmatched[problem.row]:
-        reason = f"{reason.removesuffix(')')}; {table.row_counts()})"
-    return f"{table.location(line, problem.column)}: {value} {reason}"
+    return f"{value} {reason}"
 
 
 def prefetched(batches: Iterable[Batch], depth: int = 2) -> Iterator[Batch]:
@@ -703,11 +708,44 @@ class Rejected:
     """(line, reason, fields) of each skipped row, in file order."""
 
 
-def rejected_rows(table: Table, skipped: dict[int, str]) -> Rejected:
-    """The records at the lines of ``skipped`` (line → reason), with their reasons."""
+@dataclass(frozen=True, eq=False)
+class Skip:
+    """Why one row was skipped: a field of ``column`` (``of_field``), or the whole record
+    (a ragged record, an id in one of two files only)."""
+
+    column: str
+    reason: str
+    of_field: bool
+
+
+def skip_of(batch: Batch, problem: Problem) -> Skip:
+    """What :func:`rejected_rows` needs to word why ``problem``'s row was skipped."""
+    ragged = problem.row in (batch.ragged or {})
+    unmatched = batch.unmatched is not None and bool(batch.unmatched[problem.row])
+    return Skip(problem.column, problem.reason, of_field=not (ragged or unmatched))
+
+
+def rejected_rows(table: Table, skipped: dict[int, Skip]) -> Rejected:
+    """The records at the lines of ``skipped``, each with its reason: a field's reason
+    words its value as the error would (``p0: 'abc' is not a number``), from the record
+    read again, so that no field is looked up one read of the file at a time."""
     header = table.record_header()
+    positions: dict[str, int] = {}
+    for position, name in enumerate(header):
+        positions.setdefault(name, position)  # of two matched files, only the id repeats
+
+    def reason(skip: Skip, fields: list[str]) -> str:
+        if not skip.of_field:
+            return f"{skip.column}: {skip.reason}"
+        position = positions.get(skip.column)
+        raw = fields[position] if position is not None and position < len(fields) else None
+        return f"{skip.column}: {_worded(raw, skip.reason)}"
+
     # A row only in the second of two matched files has minus its line there.
-    found = ((abs(line), skipped[line], fields) for line, fields in table.records(skipped))
+    found = (
+        (abs(line), reason(skipped[line], fields), fields)
+        for line, fields in table.records(skipped)
+    )
     return Rejected(header, found)
 
 

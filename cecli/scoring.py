@@ -29,8 +29,10 @@ from cecli.batch import (
     FileSummary,
     Problem,
     Rejected,
+    Skip,
     rejected_rows,
     score_table,
+    skip_of,
 )
 from cecli.files import Batch, Columns, Family, Table, open_table, select_columns
 from cecli.inputs import InputError
@@ -443,11 +445,11 @@ class Job:
                 on_rows(ScoredRows(batch, keep, result, columns, class_labels, evaluation,
                                    table.display, self.ignore_index))  # fmt: skip
 
-        skipped: dict[int, str] = {}
+        skipped: dict[int, Skip] = {}
 
         def note_skipped(batch: Batch, problems: list[Problem]) -> None:
             for problem in problems:
-                skipped[int(batch.lines[problem.row])] = f"{problem.column}: {problem.reason}"
+                skipped[int(batch.lines[problem.row])] = skip_of(batch, problem)
 
         probs = options.get("probs")
         probabilities = not options.get("logits") if probs is None else bool(probs)

@@ -132,8 +132,8 @@ def test_rejects_file_holds_the_skipped_rows_as_written(
     capsys.readouterr()
     assert rejects.read_text().splitlines() == [
         "line,reason,label,p0,p1,note",
-        '3,p0: is not a number,1,x,0.5,"b, quoted"',
-        "6,label: is not a class index 0 to 1 (nor a class name),7,0.1,0.9,d",
+        "3,p0: 'x' is not a number,1,x,0.5,\"b, quoted\"",
+        "6,label: '7' is not a class index 0 to 1 (nor a class name),7,0.1,0.9,d",
     ]
 
 
@@ -151,7 +151,7 @@ def test_rejects_from_parquet_and_from_python(tmp_path: Path) -> None:
     assert [(line, values) for line, _, values in found] == [
         (2, ["3", "0.5", "0.5"]), (3, ["1", "1.5", "0.5"])
     ]  # fmt: skip
-    assert found[1][1].startswith("p0: is not a probability in [0, 1]")
+    assert found[1][1].startswith("p0: '1.5' is not a probability in [0, 1]")
 
 
 def test_rejects_needs_skip_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -133,7 +133,7 @@ def test_a_ragged_record_is_skipped_counted_and_rejected_like_any_other(
         ["line", "reason", "label", "p0", "p1"],
         ["4", "record: 4 fields, but the header has 3", "0", "0.2", "0.8", "9"],
         ["5", "record: 2 fields, but the header has 3", "1", "0.4"],
-        ["6", "p0: is not a number", "1", "x", "0.5"],
+        ["6", "p0: 'x' is not a number", "1", "x", "0.5"],
         ["8", "record: 4 fields, but the header has 3", "0", "0.5", "0.5", ""],
     ]
 

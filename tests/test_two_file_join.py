@@ -155,7 +155,7 @@ def test_a_bad_value_of_a_matched_row_names_the_predictions_files_line(tmp_path:
     stream = io.StringIO()
     render.write_rejects(stream, found[0])
     # The labels file's line and fields, then the predictions file's fields of the same id.
-    assert stream.getvalue().splitlines()[1] == "5,p2: is not a number,img4,2,img4,0.1,0.1,x"
+    assert stream.getvalue().splitlines()[1] == "5,p2: 'x' is not a number,img4,2,img4,0.1,0.1,x"
 
 
 @pytest.mark.parametrize(
