@@ -123,6 +123,9 @@ class BatchSummary:
     ignored: int | None = None
     """Rows whose label is the ignore index (not in ``rows``, the mean or accuracy); None
     when no ignore index was given."""
+    logits: bool = False
+    """Every input's predictions were read as logits: nothing was clipped, and a row need
+    not sum to 1 (``clipped``, ``clipped_terms`` and ``unnormalized`` are 0)."""
 
     @property
     def unit(self) -> str:
@@ -253,6 +256,9 @@ class Accumulator:
     prints) a row costs its loss and the exact sums only."""
     ignored: int = 0
     """Rows left out for their label, the ignore index."""
+    probabilities: bool = False
+    """Some table's predictions were read as probabilities (clipped, and checked for rows
+    summing to 1), not as logits."""
 
     def update(
         self,
@@ -382,6 +388,7 @@ class Accumulator:
         self.blank_lines += other.blank_lines
         self.ignored += other.ignored
         self.weighted = self.weighted or other.weighted
+        self.probabilities = self.probabilities or other.probabilities
         self.notes += [note for note in other.notes if note not in self.notes]
         if self.evaluation is not None and other.evaluation is not None:
             self.evaluation.merge(other.evaluation)

@@ -1379,7 +1379,7 @@ def summary_warnings(summary: BatchSummary) -> list[str]:
         if reasons and len(reasons) < summary.skipped:
             messages.append(f"{WARNING_CONTINUATION}… and {summary.skipped - len(reasons):,} more")
     if not math.isfinite(summary.loss):
-        # A summary does not record whether PREDS were logits: both causes are named.
+        # A summary does not record which rows made it so: both causes are named.
         messages.append(
             "the loss is not finite: a target has probability 0 (--eps 0), or, from logits, "
             "a true class's logit is -inf (masked) or it overflowed float64 (a gap between "
@@ -1402,8 +1402,11 @@ def summary_tables(summary: BatchSummary) -> list[RenderableType]:
     for q, value in summary.percentiles.items():
         table.add_row(f"per-row p{q}", approx + fmt(value))
     table.add_row("per-row max", fmt(summary.row_max))
-    table.add_row("clipped predictions (that changed a term)", f"{summary.clipped_terms:,}")
-    if summary.name not in ("bce", "multilabel") and not summary.independent:
+    # From logits nothing is clipped and a row need not sum to 1: both counts would be 0
+    # whatever the input (the JSON keeps them, 0, for scripts).
+    if not summary.logits:
+        table.add_row("clipped predictions (that changed a term)", f"{summary.clipped_terms:,}")
+    if summary.name not in ("bce", "multilabel") and not summary.independent and not summary.logits:
         # Independent outputs need not sum to 1.
         table.add_row("rows not summing to 1", f"{summary.unnormalized:,}")
     if summary.skipped:

@@ -377,6 +377,7 @@ class Job:
             notes=tuple(accumulator.notes),
             independent=independent,
             ignored=ignored,
+            logits=not accumulator.probabilities,
         )
 
     @contextlib.contextmanager
@@ -465,6 +466,7 @@ class Job:
             softmax_rows=_family(self.loss, self.options) != "binary",
         )  # fmt: skip
         accumulator.weighted = columns.weight is not None
+        accumulator.probabilities = probabilities
         accumulator.notes = said
         if on_rejects is not None:
             on_rejects(rejected_rows(table, skipped))
