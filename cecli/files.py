@@ -1010,10 +1010,20 @@ _ID = "__cecli_id"
 
 
 def _id_text(frame: pl.DataFrame, key: str) -> pl.Expr:
-    """The id column as text (a missing id as empty), to match the two files' ids."""
+    """The id column as text (a missing id as empty), to match the two files' ids: text as
+    written; a number as its value, a whole one as an integer (10.0 is 10, as an integer
+    column or a CSV file writes it), since a column of integer ids with a gap is often
+    stored as floats."""
     import polars as pl
 
-    return pl.col(key).cast(pl.String).fill_null("").alias(_ID)
+    column = pl.col(key)
+    text = column.cast(pl.String)
+    if frame.schema[key].is_float():
+        # Within ±2**63 a whole float is an Int64 exactly; beyond, it is written as a float.
+        whole = column.is_finite() & (column == column.floor()) & (column.abs() < 2.0**63)
+        text = pl.when(whole).then(column.cast(pl.Int64, strict=False).cast(pl.String))
+        text = text.otherwise(column.cast(pl.String))
+    return text.fill_null("").alias(_ID)
 
 
 class _Join:
