@@ -111,3 +111,18 @@ def test_two_matched_files_word_the_value_and_keep_the_unmatched_reason(
          "img3", "1", "img3", "0.5", "-1"],
         ["5", unmatched, "", "", "img9", "0.5", "0.5"],
     ]  # fmt: skip
+
+
+def test_the_command_lines_rejects_file_names_flags_as_its_warnings_do(tmp_path: Path) -> None:
+    path, rejects = tmp_path / "rows.csv", tmp_path / "rejects.csv"
+    path.write_text("label,p0,p1\n0,0.5,0.5\n0,1.5,-0.5\n", encoding="utf-8")
+    code, _, err = run(
+        "ce", "--csv", str(path), "--skip-invalid", "--rejects", str(rejects), "-q"
+    )  # fmt: skip
+    assert code == 0
+    assert "for raw scores use --logits" in err
+    rows = list(csv.reader(io.StringIO(rejects.read_text(encoding="utf-8"))))
+    assert rows[1] == [
+        "3", "p0: '1.5' is not a probability in [0, 1]; for raw scores use --logits",
+        "0", "1.5", "-0.5",
+    ]  # fmt: skip

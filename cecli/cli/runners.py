@@ -16,7 +16,7 @@ from cecli.inputs import InputError, parse_class_names, parse_matrix, read_argum
 from cecli.render import Output
 
 if TYPE_CHECKING:
-    from cecli.batch import BatchSummary
+    from cecli.batch import BatchSummary, Rejected
     from cecli.numerics import FloatArray
     from cecli.render import RowMarks
     from cecli.scoring import ScoredRows, ScoringProgress
@@ -220,7 +220,10 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
             **keywords, on_rows=write_rows if stream is not None else None,
             on_progress=advance, per_class=files.per_class, by=files.by, top_k=files.top_k,
             threshold=0.5 if files.threshold is None else files.threshold, keep=files.keep,
-            on_rejects=(lambda found: render.write_rejects(rejects, found)) if rejects else None,
+            on_rejects=(
+                (lambda found: render.write_rejects(rejects, _rejects_with_flags(found)))
+                if rejects else None
+            ),
             # -q prints the loss and the warnings only: nothing else is computed for it.
             details=mode != "quiet" or stream is not None or in_parts,
             output=files.output if in_parts else None, output_format=files.output_format,
@@ -269,6 +272,14 @@ def _with_flags(summary: BatchSummary) -> BatchSummary:
 
     reasons = tuple(with_flags(reason, None) for reason in summary.skipped_reasons)
     return dataclasses.replace(summary, skipped_reasons=reasons)
+
+
+def _rejects_with_flags(rejected: Rejected) -> Rejected:
+    """The rejected rows' reasons as the command line says them, as the warnings are."""
+    import dataclasses
+
+    rows = ((line, with_flags(reason, None), fields) for line, reason, fields in rejected.rows)
+    return dataclasses.replace(rejected, rows=rows)
 
 
 def _row_columns(columns: str | None) -> tuple[str, ...]:
