@@ -1807,6 +1807,18 @@ def atomic_writer(target: str, inputs: Sequence[str] = ()) -> Iterator[IO[str]]:
     for source in inputs:
         if _same_file(real, existing, source):
             raise InputError(f"--output: {target} is also an input file; write to another file")
+    standard = _standard_descriptor(target)
+    if standard is not None:
+        # This process's own standard output or error (/dev/stdout, or the file the shell
+        # sent it to): written through it, in order with what else is printed there.
+        # Replaced by a staged file, the shell's file would be unlinked with the rest of the
+        # output in it; opened anew, written over from its start.
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        with _writing(target, os.dup(standard), sync=False) as handle:
+            yield handle
+        return
     if existing is not None and not stat.S_ISREG(existing.st_mode):
         with _writing(target, _open_output(target, real, os.O_WRONLY), sync=False) as handle:
             yield handle
@@ -1850,6 +1862,22 @@ def _same_file(output: Path, output_stat: os.stat_result | None, source: str) ->
     if source == "-" and not stat.S_ISREG(source_stat.st_mode):
         return False
     return (source_stat.st_dev, source_stat.st_ino) == (output_stat.st_dev, output_stat.st_ino)
+
+
+def _standard_descriptor(target: str) -> int | None:
+    """1 or 2 if ``target`` is this process's standard output or error (the same file)."""
+    try:
+        named = os.stat(target)
+    except OSError:
+        return None
+    for descriptor in (1, 2):
+        try:
+            own = os.fstat(descriptor)
+        except OSError:  # closed
+            continue
+        if (own.st_dev, own.st_ino) == (named.st_dev, named.st_ino):
+            return descriptor
+    return None
 
 
 def _open_output(target: str, path: Path, flags: int, mode: int = 0o666) -> int:

@@ -351,3 +351,50 @@ def test_an_overflowed_file_loss_from_logits_names_the_overflow(
     assert (code, out) == (0, "inf\n")
     assert err.startswith("cecli: warning: the loss is not finite")
     assert "overflowed float64" in err
+
+
+def _bad_row_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "r.csv"
+    path.write_text("label,p0,p1\n0,0.5,0.5\n1,abc,0.5\n")
+    return path
+
+
+@needs_script
+def test_rejects_to_dev_stdout_keep_the_loss_in_the_redirected_file(tmp_path: Path) -> None:
+    """The file was staged and renamed over the shell's file: the loss printed after it went
+    to the file no longer named, and was lost."""
+    path, out = _bad_row_csv(tmp_path), tmp_path / "o.txt"
+    with out.open("wb") as stdout:
+        done = _cecli(
+            ["ce", "--csv", str(path), "--skip-invalid", "-q", "--rejects", "/dev/stdout"],
+            stdout=stdout,
+        )
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().splitlines() == [
+        "line,reason,label,p0,p1",
+        "3,p0: 'abc' is not a number,1,abc,0.5",
+        repr(math.log(2)),
+    ]
+
+
+@needs_script
+def test_rows_to_dev_stdout_through_a_pipe(tmp_path: Path) -> None:
+    path = _bad_row_csv(tmp_path)
+    args = ["ce", "--csv", str(path), "--skip-invalid", "--reduction", "none", "-q"]
+    done = _cecli([*args, "--output", "/dev/stdout"])
+    loss = repr(math.log(2))
+    assert (done.returncode, done.stdout.decode()) == (0, f"line,loss\n2,{loss}\n{loss}\n")
+
+
+@needs_script
+def test_rows_to_the_file_standard_output_goes_to_are_followed_by_the_summary(
+    tmp_path: Path,
+) -> None:
+    path, out = _bad_row_csv(tmp_path), tmp_path / "o.txt"
+    with out.open("wb") as stdout:
+        args = ["ce", "--csv", str(path), "--skip-invalid", "--reduction", "none", "--json"]
+        done = _cecli([*args, "--output", str(out)], stdout=stdout)
+    assert done.returncode == 0, done.stderr
+    rows, summary = out.read_text().split("\n{", 1)
+    assert rows == f"line,loss\n2,{math.log(2)!r}"
+    assert '"skipped": 1' in summary
