@@ -8,6 +8,8 @@ dependencies, 30 ms to import) is imported only here, and this module only by ``
 from __future__ import annotations
 
 import math
+import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -17,6 +19,9 @@ import numpy as np
 from cecli import losses, numerics
 from cecli.inputs import InputError
 from cecli.numerics import FloatArray
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+"""A colour code (plotille's, with colour on), which takes no room on the screen."""
 
 GRID = np.linspace(0.005, 1.0, 400)
 """Probabilities at which curves are evaluated (−log p is 5.3 at the left edge, above the
@@ -340,7 +345,10 @@ def draw(plot: Plot, width: int, height: int, color: bool) -> str:
             [m.x for m in plot.marked], [min(m.y, top) for m in plot.marked],
             label="your points", marker=POINT_MARKER,
         )  # fmt: skip
-    lines = [plot.title, figure.show(legend=True)]
+    shown = figure.show(legend=True)
+    # The title is wrapped to the figure's own width, which is what a width asks for.
+    room = max(len(_ANSI.sub("", line)) for line in shown.splitlines())
+    lines = [*textwrap.wrap(plot.title, room), shown]
     for point in plot.marked:
         lines.append(f"  {point.label}: loss = {point.y:.7g}")
     return "\n".join(lines)
@@ -352,7 +360,8 @@ def draw_bars(bars: Bars, width: int) -> str:
         raise InputError(f"width must be at least {MIN_WIDTH}, got {width}", parameter="width")
     label_width = max(len(name) for name, _ in bars.groups)
     bar_width = max(10, width - label_width - 20)
-    lines = [bars.title]
+    room = max(width, label_width + bar_width + 20)  # the bars' own lines, at the narrowest
+    lines = textwrap.wrap(bars.title, room)
     for c, name in enumerate(bars.classes):
         for group, values in bars.groups:
             value = float(values[c])
@@ -361,5 +370,5 @@ def draw_bars(bars: Bars, width: int) -> str:
                 f"  {name:>3} {group:<{label_width}} {'█' * filled:<{bar_width}} {value:.4f}"
             )
     if bars.note:
-        lines.append(bars.note)
+        lines += textwrap.wrap(bars.note, room)
     return "\n".join(lines)

@@ -161,7 +161,7 @@ def test_cli_plot_ce_marks_the_points() -> None:
 
 @pytest.mark.parametrize("kind", ["bce", "focal", "smooth", "softmax"])
 def test_cli_plot_kinds(kind: str) -> None:
-    code, out, _ = run("plot", kind, "--width", "70")
+    code, out, _ = run("plot", kind, "--width", "80")
     assert code == 0
     assert out.strip()
     assert "\x1b[" not in out
@@ -171,3 +171,24 @@ def test_cli_plot_bad_value() -> None:
     code, out, err = run("plot", "ce", "--at", "2")
     assert (code, out) == (2, "")
     assert "is not a probability" in err
+
+
+_KINDS = [["ce", "--at", "0.1,0.57"], ["bce"], ["focal"], ["smooth"], ["softmax", "2,1,0.1"]]
+
+
+@pytest.mark.parametrize("kind", _KINDS, ids=lambda kind: kind[0])
+def test_a_width_is_kept_to_or_refused(kind: list[str]) -> None:
+    """A title, legend or bar label does not shrink with the canvas: below the narrowest the
+    plot can be drawn, a width was silently exceeded (`plot focal --width 30` drew 72)."""
+    widths: dict[int, int] = {}
+    for width in range(20, 101, 4):
+        code, out, err = run("plot", *kind, "--width", str(width))
+        if code == 0:
+            widths[width] = max(len(line) for line in out.splitlines())
+            assert widths[width] <= width, (width, out)
+        else:
+            assert code == 2
+            assert err.count("\n") == 1
+            assert err.startswith(f"cecli: error: --width {width} is narrower than `plot ")
+            assert not widths  # refused only below every width that was kept to
+    assert max(widths, default=0) == 100

@@ -5,6 +5,7 @@ reach a command as ``common``; what a command declares itself is its own loss's 
 """
 
 # No `from __future__ import annotations`: Typer reads these annotations at run time.
+import functools
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -363,36 +364,52 @@ def plot(
     terminal = shutil.get_terminal_size((100, 24)).columns
     columns = width or min(max(terminal, PLOT_WIDTH[0]), PLOT_WIDTH[1])
     out = Output()
-    if kind in ("smooth", "softmax"):
-        bars = (
-            plots.smooth_bars(num_classes, smoothing)
-            if kind == "smooth"
-            else plots.softmax_bars(
-                _at_least_two(
-                    _at_most(parse_vector(values or "2,1,0.1", "Z"), PLOT_MAX_CLASSES, "Z")
-                ),
-                _at_most(
-                    parse_vector(temperature, "--temperature"), PLOT_MAX_GROUPS, "--temperature"
-                ),
-            )
-        )
-        out.text(plots.draw_bars(bars, columns))
-        return
-    points = [] if at is None else _at_most(parse_vector(at, "--at"), 100, "--at")
-    if logits:
-        import math
 
-        points = [1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
-                  for z in points]  # fmt: skip
-    figure = {
-        "ce": lambda: plots.ce_plot(points),
-        "bce": lambda: plots.bce_plot(points),
-        "focal": lambda: plots.focal_plot(
-            _at_most(parse_vector(gamma, "--gamma"), PLOT_MAX_GROUPS, "--gamma")
-        ),
-    }[kind]()
-    canvas = max(20, columns - 24)  # the axes and their labels take the rest
-    out.text(plots.draw(figure, canvas, max(5, height), color=out.colour()))
+    def drawn(columns: int, color: bool) -> str:
+        if kind in ("smooth", "softmax"):
+            return plots.draw_bars(bars(), columns)
+        canvas = max(PLOT_WIDTH[0], columns - 24)  # the axes and their labels take the rest
+        return plots.draw(figure(), canvas, max(5, height), color=color)
+
+    @functools.cache
+    def bars() -> plots.Bars:
+        if kind == "smooth":
+            return plots.smooth_bars(num_classes, smoothing)
+        return plots.softmax_bars(
+            _at_least_two(_at_most(parse_vector(values or "2,1,0.1", "Z"), PLOT_MAX_CLASSES, "Z")),
+            _at_most(parse_vector(temperature, "--temperature"), PLOT_MAX_GROUPS, "--temperature"),
+        )
+
+    @functools.cache
+    def figure() -> plots.Plot:
+        points = [] if at is None else _at_most(parse_vector(at, "--at"), 100, "--at")
+        if logits:
+            import math
+
+            points = [1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+                      for z in points]  # fmt: skip
+        return {
+            "ce": lambda: plots.ce_plot(points),
+            "bce": lambda: plots.bce_plot(points),
+            "focal": lambda: plots.focal_plot(
+                _at_most(parse_vector(gamma, "--gamma"), PLOT_MAX_GROUPS, "--gamma")
+            ),
+        }[kind]()
+
+    if width is not None:
+        # The canvas takes the width it is given; a title, legend or bar label does not
+        # shrink below its own length: a width the plot cannot keep to is refused.
+        narrowest = _widest_line(drawn(PLOT_WIDTH[0], color=False))
+        if narrowest > width:
+            raise OptionError(
+                f"--width {width} is narrower than `plot {kind}` can be drawn "
+                f"(at least {narrowest} characters with these options)"
+            )
+    out.text(drawn(columns, color=out.colour()))
+
+
+def _widest_line(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)
 
 
 def _at_least_two(logits: list[float]) -> list[float]:
