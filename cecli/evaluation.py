@@ -31,7 +31,16 @@ import numpy as np
 import numpy.typing as npt
 
 from cecli.inputs import InputError
-from cecli.numerics import ExactSum, FloatArray, log_softmax, sigmoid
+from cecli.numerics import (
+    ExactSum,
+    FloatArray,
+    GroupSums,
+    group_counts,
+    group_products,
+    group_sums,
+    log_softmax,
+    sigmoid,
+)
 from cecli.results import JsonValue, LossResult, Reduction, RowLosses, json_number
 
 if TYPE_CHECKING:
@@ -182,6 +191,114 @@ class Tally:
         self.exact += other.exact
         if other.worst is not None:
             self._offer(other.worst)
+
+
+@dataclass(frozen=True, eq=False)
+class GroupBatch:
+    """What one batch adds to each group's :class:`Tally`, formed for every group at once.
+
+    :meth:`Tally.add` per group costs several small NumPy passes per group and batch, which
+    with many small groups is most of a file's time; here each sum is one pass over the batch
+    (:func:`~cecli.numerics.group_sums`), and :meth:`add_to` adds integers.  The sums are the
+    same exact integers, so the state is what per-group :meth:`Tally.add` calls would make.
+    """
+
+    rows: list[int]
+    weight: GroupSums
+    loss: GroupSums
+    divisor: GroupSums
+    correct: GroupSums
+    top_k: GroupSums | None
+    p_true: GroupSums
+    p_offset: GroupSums | None
+    exact: GroupSums | None
+    worst: list[tuple[float, int] | None]
+
+    @classmethod
+    def of(cls, values: RowValues, codes: IndexArray, count: int) -> GroupBatch:
+        """The sums of the rows of each code 0…``count - 1`` (``codes`` one per row)."""
+        weights = values.weights
+        rows = np.bincount(codes, minlength=count)
+
+        def whole(counts: FloatArray) -> GroupSums:
+            if weights is not None:
+                return _group_weighted(counts, weights, codes, count)
+            # Whole numbers below 2^53 add exactly in float64.
+            return group_counts(np.bincount(codes, weights=counts, minlength=count))
+
+        return cls(
+            rows=rows.tolist(),
+            weight=group_counts(rows) if weights is None else group_sums(weights, codes, count),
+            loss=_group_weighted(values.totals, weights, codes, count),
+            divisor=_group_weighted(values.divisors, weights, codes, count),
+            correct=whole(values.correct),
+            top_k=None if values.top_k is None else whole(values.top_k),
+            p_true=_group_weighted(values.p_true, weights, codes, count),
+            p_offset=None if values.p_offset is None else whole(values.p_offset),
+            exact=None if values.exact is None else whole(values.exact),
+            worst=_group_worst(values.per_row, values.lines, codes, count),
+        )
+
+    def add_to(self, code: int, tally: Tally) -> None:
+        """Fold the rows of ``code`` into ``tally``, as ``tally.add`` of those rows would."""
+        tally.rows += self.rows[code]
+        self.weight.add_to(code, tally.weight)
+        self.loss.add_to(code, tally.loss)
+        self.divisor.add_to(code, tally.divisor)
+        self.correct.add_to(code, tally.correct)
+        if self.top_k is not None:
+            self.top_k.add_to(code, tally.top_k)
+        self.p_true.add_to(code, tally.p_true)
+        if self.p_offset is not None:
+            self.p_offset.add_to(code, tally.p_true)
+        if self.exact is not None:
+            self.exact.add_to(code, tally.exact)
+        worst = self.worst[code]
+        if worst is not None:
+            tally._offer(worst)
+
+
+def _group_weighted(
+    values: FloatArray, weights: FloatArray | None, codes: IndexArray, count: int
+) -> GroupSums:
+    """Σ w·v per group (Σ v without weights), as :func:`_weighted` forms each."""
+    if values.ndim == 2:  # a row of several values has its group and its weight on each
+        codes = np.repeat(codes, values.shape[1])
+        weights = None if weights is None else np.repeat(weights, values.shape[1])
+    if weights is None:
+        return group_sums(values, codes, count)
+    return group_products(weights, values, codes, count)
+
+
+def _group_worst(
+    per_row: FloatArray, lines: npt.NDArray[np.int64], codes: IndexArray, count: int
+) -> list[tuple[float, int] | None]:
+    """Each code's (largest loss, -line) as :meth:`Tally._keep_worst` finds it: NaN losses
+    left out, the first row of the batch on a tie; None for a code without such a row."""
+    worst: list[tuple[float, int] | None] = [None] * count
+    if per_row.size == 0:
+        return worst
+    order = np.argsort(codes, kind="stable")  # file order within each code
+    ordered_codes = codes[order]
+    losses = per_row[order]
+    starts = np.flatnonzero(np.concatenate([[True], ordered_codes[1:] != ordered_codes[:-1]]))
+    sizes = np.diff(np.append(starts, losses.size))
+    candidate = ~np.isnan(losses)
+    largest = np.maximum.reduceat(np.where(candidate, losses, -np.inf), starts)
+    found = np.logical_or.reduceat(candidate, starts)
+    positions = np.where(losses == np.repeat(largest, sizes), np.arange(losses.size), losses.size)
+    first = np.minimum.reduceat(positions, starts)
+    first_lines = lines[order][np.minimum(first, losses.size - 1)]
+    for code, loss, line, defined in zip(
+        ordered_codes[starts].tolist(),
+        largest.tolist(),
+        first_lines.tolist(),
+        found.tolist(),
+        strict=True,
+    ):
+        if defined:
+            worst[code] = (loss, -line)
+    return worst
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -543,8 +660,10 @@ class Evaluation:
 
     def _update_groups(self, values: RowValues, keys: Sequence[KeyColumn]) -> None:
         codes, found = _group_codes(keys)
-        for code, rows in _split(values, codes, len(found)):
-            key = found[code]
+        batch = GroupBatch.of(values, codes, len(found))
+        for code, key in enumerate(found):
+            if not batch.rows[code]:
+                continue
             tally = self.groups.get(key)
             if tally is None:
                 if len(self.groups) >= GROUP_LIMIT:
@@ -553,7 +672,7 @@ class Evaluation:
                         "group by a column with fewer distinct values"
                     )
                 tally = self.groups[key] = Tally()
-            tally.add(rows)
+            batch.add_to(code, tally)
 
     # --- merge and compute ----------------------------------------------------------------
 
