@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -242,20 +243,33 @@ class GroupBatch:
     def add_to(self, code: int, tally: Tally) -> None:
         """Fold the rows of ``code`` into ``tally``, as ``tally.add`` of those rows would."""
         tally.rows += self.rows[code]
-        self.weight.add_to(code, tally.weight)
-        self.loss.add_to(code, tally.loss)
-        self.divisor.add_to(code, tally.divisor)
-        self.correct.add_to(code, tally.correct)
-        if self.top_k is not None:
-            self.top_k.add_to(code, tally.top_k)
-        self.p_true.add_to(code, tally.p_true)
-        if self.p_offset is not None:
-            self.p_offset.add_to(code, tally.p_true)
-        if self.exact is not None:
-            self.exact.add_to(code, tally.exact)
+        for mine, theirs in _INTO_TALLY:
+            sums: GroupSums | None = getattr(self, mine)
+            if sums is not None:
+                sums.add_to(code, getattr(tally, theirs))
         worst = self.worst[code]
         if worst is not None:
             tally._offer(worst)
+
+    def add_all(self, tallies: Sequence[Tally]) -> None:
+        """Fold the rows of every code into ``tallies[code]``: a loop of integer additions
+        per sum, not a call per group and sum."""
+        for tally, rows in zip(tallies, self.rows, strict=True):
+            tally.rows += rows
+        for mine, theirs in _INTO_TALLY:
+            sums: GroupSums | None = getattr(self, mine)
+            if sums is not None:
+                sums.add_all(list(map(attrgetter(theirs), tallies)))
+        for tally, worst in zip(tallies, self.worst, strict=True):
+            if worst is not None:
+                tally._offer(worst)
+
+
+_INTO_TALLY = (("weight", "weight"), ("loss", "loss"), ("divisor", "divisor"),
+               ("correct", "correct"), ("top_k", "top_k"), ("p_true", "p_true"),
+               ("p_offset", "p_true"), ("exact", "exact"))  # fmt: skip
+"""Each sum of a :class:`GroupBatch` and the total of a :class:`Tally` it goes into (the
+ones of ``p_offset`` too go into ``p_true``: 1 - p is added as (-p) + 1)."""
 
 
 def _group_weighted(
@@ -661,9 +675,8 @@ class Evaluation:
     def _update_groups(self, values: RowValues, keys: Sequence[KeyColumn]) -> None:
         codes, found = _group_codes(keys)
         batch = GroupBatch.of(values, codes, len(found))
-        for code, key in enumerate(found):
-            if not batch.rows[code]:
-                continue
+        tallies = []
+        for key in found:  # each found in the batch: every code has rows
             tally = self.groups.get(key)
             if tally is None:
                 if len(self.groups) >= GROUP_LIMIT:
@@ -672,7 +685,8 @@ class Evaluation:
                         "group by a column with fewer distinct values"
                     )
                 tally = self.groups[key] = Tally()
-            batch.add_to(code, tally)
+            tallies.append(tally)
+        batch.add_all(tallies)
 
     # --- merge and compute ----------------------------------------------------------------
 

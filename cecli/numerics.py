@@ -9,6 +9,7 @@ against an mpmath oracle.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -338,11 +339,21 @@ class GroupSums:
     def add_to(self, group: int, total: ExactSum) -> None:
         """Fold group ``group``'s sum into ``total``."""
         total.scaled += self.scaled[group]
-        flags = self.special.get(group)
-        if flags is not None:
-            total.nan = total.nan or flags[0]
-            total.positive_infinite = total.positive_infinite or flags[1]
-            total.negative_infinite = total.negative_infinite or flags[2]
+        if group in self.special:
+            self._add_flags(group, total)
+
+    def add_all(self, totals: Sequence[ExactSum]) -> None:
+        """Fold each group's sum into ``totals[group]`` (one total per group)."""
+        for total, scaled in zip(totals, self.scaled, strict=True):
+            total.scaled += scaled
+        for group in self.special:
+            self._add_flags(group, totals[group])
+
+    def _add_flags(self, group: int, total: ExactSum) -> None:
+        nan, positive, negative = self.special[group]
+        total.nan = total.nan or nan
+        total.positive_infinite = total.positive_infinite or positive
+        total.negative_infinite = total.negative_infinite or negative
 
     def total(self, group: int) -> ExactSum:
         """Group ``group``'s sum as an :class:`ExactSum` of its own."""

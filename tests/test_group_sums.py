@@ -227,11 +227,14 @@ def test_a_batch_folded_into_every_group_equals_each_groups_own_rows_added(
     values = _row_values(rng, rows, outputs, weighted)
     codes = rng.integers(0, groups, rows).astype(np.intp)
     batch = GroupBatch.of(values, codes, groups)
+    everyone = [Tally() for _ in range(groups)]
+    batch.add_all(everyone)
     for code in range(groups):
         bulk, own = Tally(), Tally()
         batch.add_to(code, bulk)
         own.add(values.take(np.flatnonzero(codes == code)))
         assert _state(bulk) == _state(own)
+        assert _state(everyone[code]) == _state(own)
         if code % 2:  # folded into a tally that already holds rows
             batch.add_to(code, bulk)
             own.add(values.take(np.flatnonzero(codes == code)))
