@@ -367,9 +367,9 @@ IntArray = npt.NDArray[np.int64]
 
 def group_counts(counts: npt.ArrayLike) -> GroupSums:
     """Each group's whole number ``counts[g]`` (rows, say) as an exact sum of that many ones."""
-    one = _units(1.0)
-    whole = np.asarray(counts, dtype=np.int64).reshape(-1).tolist()
-    return GroupSums([count * one for count in whole], {})
+    whole = np.asarray(counts, dtype=np.int64).reshape(-1).astype(object)
+    scaled: list[int] = (whole * _units(1.0)).tolist()
+    return GroupSums(scaled, {})
 
 
 def group_sums(values: FloatArray, groups: npt.ArrayLike, count: int) -> GroupSums:
@@ -445,20 +445,24 @@ def _group_shifted(
     their group's lowest bin (small integers), added per group, and each group's sum is
     shifted into units once, so the costly work on 2400-bit integers is one shift per group.
     """
-    result = [0] * count
+    result: npt.NDArray[np.object_] = np.zeros(count, dtype=object)  # Python ints
     for start in range(0, mantissas.size, _ROWS_PER_BINCOUNT):
         stop = start + _ROWS_PER_BINCOUNT
-        part = _group_shifted_part(mantissas[start:stop], shifts[start:stop], codes[start:stop])
-        for code, scaled in part:
-            result[code] += scaled
-    return result
+        present, scaled = _group_shifted_part(
+            mantissas[start:stop], shifts[start:stop], codes[start:stop]
+        )
+        result[present] += scaled
+    totals: list[int] = result.tolist()
+    return totals
 
 
 def _group_shifted_part(
     mantissas: FloatArray, shifts: IntArray, codes: IntArray
-) -> list[tuple[int, int]]:
+) -> tuple[IntArray, npt.NDArray[np.object_]]:
+    """The groups with a sum other than 0, and their sums in units (Python ints)."""
+    nothing = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object))
     if mantissas.size == 0:
-        return []
+        return nothing
     high = (mantissas.view(np.int64) & _HIGH_MASK).view(np.float64)
     low = mantissas - high
     lowest = int(shifts.min())
@@ -480,7 +484,7 @@ def _group_shifted_part(
     kept = totals != 0.0
     totals, bin_keys = totals[kept], bin_keys[kept]
     if totals.size == 0:
-        return []
+        return nothing
     bin_codes = bin_keys // span
     # total = m·2^k with m·2^53 a whole number: its value in units is that number shifted by
     # k - 53 + shift + _EXACT_UNIT ≥ 0 (totals are multiples of 2^-53, shifts ≥ -2251).
@@ -491,10 +495,8 @@ def _group_shifted_part(
     group_lowest = np.minimum.reduceat(amounts, firsts)
     relative = amounts - np.repeat(group_lowest, np.diff(np.append(firsts, amounts.size)))
     small = whole.astype(object) << relative.astype(object)
-    sums = np.add.reduceat(small, firsts) << group_lowest.astype(object)
-    present: list[int] = bin_codes[firsts].tolist()
-    scaled: list[int] = sums.tolist()
-    return list(zip(present, scaled, strict=True))
+    sums: npt.NDArray[np.object_] = np.add.reduceat(small, firsts) << group_lowest.astype(object)
+    return bin_codes[firsts], sums
 
 
 def _divide(numerator: int, denominator: int) -> float:
