@@ -189,6 +189,22 @@ class ExactSum:
         self.negative_infinite = False
         self.nan = False
 
+    def __getstate__(self) -> tuple[int, int, bool, bool, bool]:
+        # A total in units of 2^-2400 mostly ends in zero bits (0.75 is 3 << 2398): sent
+        # without them, a state of many sums (one set per group) is several times smaller.
+        zeros = (self.scaled & -self.scaled).bit_length() - 1 if self.scaled else 0
+        return (
+            self.scaled >> zeros,
+            zeros,
+            self.nan,
+            self.positive_infinite,
+            self.negative_infinite,
+        )
+
+    def __setstate__(self, state: tuple[int, int, bool, bool, bool]) -> None:
+        significant, zeros, self.nan, self.positive_infinite, self.negative_infinite = state
+        self.scaled = significant << zeros
+
     def __add__(self, other: ExactSum) -> ExactSum:
         result = ExactSum()
         result.scaled = self.scaled + other.scaled

@@ -389,3 +389,30 @@ def test_by_over_many_groups_gives_each_groups_exact_figures(
         else:
             assert group["loss"] is None
             assert group["accuracy"] is None
+
+
+# --- the state sent between processes ---------------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(VALUES, max_size=30))
+def test_a_pickled_sum_is_the_same_sum(values: list[float]) -> None:
+    total = ExactSum()
+    total.add(np.array(values, dtype=np.float64))
+    copy = pickle.loads(pickle.dumps(total))
+    assert (copy.scaled, copy.nan, copy.positive_infinite, copy.negative_infinite) == (
+        total.scaled, total.nan, total.positive_infinite, total.negative_infinite
+    )  # fmt: skip
+    assert _same(copy.value(), _expected(values))
+
+
+def test_a_pickled_sum_leaves_out_the_zero_bits_below_its_last_one() -> None:
+    # In units of 2^-2400, 0.75 is a 2400-bit integer: about 300 bytes, all but 2 bits zeros.
+    total = ExactSum()
+    total.add(np.array([0.5, 0.25]))
+    assert len(pickle.dumps(total)) < 120
+    negative = ExactSum()
+    negative.add(np.array([-(2.0**-1074), -LARGEST]))
+    copy = pickle.loads(pickle.dumps(negative))
+    assert copy.scaled == negative.scaled
+    assert _finite_part(copy) == -Fraction(2.0**-1074) - Fraction(LARGEST)
