@@ -805,7 +805,9 @@ class Evaluation:
 
 
 def _times(total: ExactSum, count: int) -> ExactSum:
-    """``total · count`` exactly (count ≥ 1)."""
+    """``total · count`` exactly (count ≥ 1); ``total`` itself for 1, as only read."""
+    if count == 1:  # one output per row: no copy for each of many groups
+        return total
     product = total + ExactSum()
     product.scaled *= count
     return product
