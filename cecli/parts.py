@@ -306,10 +306,14 @@ class Staging:
                         shutil.copyfileobj(text, handle, 1 << 20)
             return
         # A block without rows leaves no part: an empty Parquet file would have no columns
-        # for a reader of the folder to agree on.  The names keep their block's number.
-        for index, part in enumerate(self.parts):
-            if not part.rows:
-                (self.path / part_name(index, self.spec.format)).unlink(missing_ok=True)
+        # for a reader of the folder to agree on.  The names keep their block's number.  A
+        # task whose worker was lost while it wrote left its temporary file: the folder
+        # holds the parts with rows and nothing else.
+        kept = {part_name(i, self.spec.format) for i, part in enumerate(self.parts) if part.rows}
+        for entry in os.scandir(self.path):
+            if entry.name not in kept:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
         manifest = {
             "format": self.spec.format,
             "rows": sum(part.rows for part in self.parts),

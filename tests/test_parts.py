@@ -173,3 +173,26 @@ def test_the_library_writes_parts_and_calls_on_rows_too(inputs: list[str], tmp_p
     assert sum(seen) == summary.rows == 2900
     manifest = json.loads((tmp_path / "lib.parquet" / parts.MANIFEST).read_text())
     assert manifest["summary"]["loss"] == summary.loss
+
+
+def test_a_part_left_half_written_by_a_lost_worker_is_not_published(tmp_path: Path) -> None:
+    """A worker killed while it wrote a part leaves its temporary file; the task run again
+    elsewhere writes the part.  The folder published holds the parts and the manifest only
+    (seen once under load: the killed-worker test found a '.part-….tmp' in the folder)."""
+    spec = parts.RowOutput(target=str(tmp_path / "out") + "/", format="csv", folder=True)
+    staging = parts.Staging(spec)
+    try:
+        for index, rows in enumerate((2, 0, 1)):
+            with parts.written_part(str(staging.path), index, spec, header=index == 0) as part:
+                assert part._stream is not None
+                part._stream.write("line,loss\n" * (index == 0) + "3,0.5\n" * rows)
+            staging.parts.append(parts.PartInfo(rows, 6 * rows, "line,loss\n", index == 0))
+        (staging.path / ".part-00001.csv.0123456789ab.tmp").write_text("3,0.5\n3,0.")
+        staging.publish(None)
+    finally:
+        staging.remove()
+    assert sorted(os.listdir(tmp_path / "out")) == [
+        "_manifest.json",
+        "part-00000.csv",
+        "part-00002.csv",
+    ]
