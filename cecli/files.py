@@ -1781,7 +1781,9 @@ def _named_predictions(
 
 
 @contextlib.contextmanager
-def atomic_writer(target: str, inputs: Sequence[str] = ()) -> Iterator[IO[str]]:
+def atomic_writer(
+    target: str, inputs: Sequence[str] = (), option: str = "--output", output: str | None = None
+) -> Iterator[IO[str]]:
     """A text file (UTF-8) that appears at ``target`` only when the block succeeds.
 
     Everything that can be known about the target is checked on entry, before any input is
@@ -1791,22 +1793,27 @@ def atomic_writer(target: str, inputs: Sequence[str] = ()) -> Iterator[IO[str]]:
     the staging file is removed and the target is left as it was.  A new file gets the mode
     the umask gives; a replaced one keeps its mode (and owner, where allowed).  A target
     that is not a regular file (``/dev/null``, a pipe) is written directly.  Failures to
-    write (a full disk, a read-only file system) are one :class:`InputError`.
+    write (a full disk, a read-only file system) are one :class:`InputError`, naming the
+    file as ``option`` (``--rejects`` for the rejected rows, never the file ``output``).
+    Standard output or error whose reader went away raises :class:`BrokenPipeError`, as
+    printing there does.
     """
     if not target:
-        raise InputError("--output: the file name is empty")
+        raise InputError(f"{option}: the file name is empty")
     real = Path(os.path.realpath(target))  # through symbolic links, as the shell's > goes
     try:
         existing: os.stat_result | None = real.stat()
     except FileNotFoundError:
         existing = None
     except OSError as error:  # a name too long, a folder that cannot be searched
-        raise InputError(f"--output: cannot use {target} ({error.strerror})") from None
+        raise InputError(f"{option}: cannot use {target} ({error.strerror})") from None
     if target.endswith(os.sep) or (existing is not None and stat.S_ISDIR(existing.st_mode)):
-        raise InputError(f"--output: {target} is a folder; name a file in it")
+        raise InputError(f"{option}: {target} is a folder; name a file in it")
+    if output is not None and _same_file(real, existing, output):
+        raise InputError(f"{option}: {target} is also --output; write to another file")
     for source in inputs:
         if _same_file(real, existing, source):
-            raise InputError(f"--output: {target} is also an input file; write to another file")
+            raise InputError(f"{option}: {target} is also an input file; write to another file")
     standard = _standard_descriptor(target)
     if standard is not None:
         # This process's own standard output or error (/dev/stdout, or the file the shell
@@ -1816,35 +1823,37 @@ def atomic_writer(target: str, inputs: Sequence[str] = ()) -> Iterator[IO[str]]:
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:
                 stream.flush()
-        with _writing(target, os.dup(standard), sync=False) as handle:
+        with _writing(target, os.dup(standard), option, sync=False, standard=True) as handle:
             yield handle
         return
     if existing is not None and not stat.S_ISREG(existing.st_mode):
-        with _writing(target, _open_output(target, real, os.O_WRONLY), sync=False) as handle:
+        with _writing(
+            target, _open_output(target, real, os.O_WRONLY, option=option), option, sync=False
+        ) as handle:
             yield handle
         return
     folder = real.parent
     if not folder.is_dir():
-        raise InputError(f"--output: no folder {str(Path(target).parent)!r}")
+        raise InputError(f"{option}: no folder {str(Path(target).parent)!r}")
     with contextlib.ExitStack() as cleanup:
         staging = _Staged(folder / f".{real.name}.{os.urandom(6).hex()}.tmp")
         cleanup.callback(staging.remove)  # before the file exists: an interrupt cannot leak it
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
             descriptor = _open_output(
-                target, staging.path, flags, 0o666 if existing is None else 0o600
+                target, staging.path, flags, 0o666 if existing is None else 0o600, option
             )
         except InputError:
             staging.ours = False
             raise
         if existing is not None:
             _keep_mode_and_owner(descriptor, existing)
-        with _writing(target, descriptor, sync=True) as handle:
+        with _writing(target, descriptor, option, sync=True) as handle:
             yield handle
         try:
             os.replace(staging.path, real)
         except OSError as error:
-            raise InputError(f"--output: cannot write {target} ({error.strerror})") from None
+            raise InputError(f"{option}: cannot write {target} ({error.strerror})") from None
 
 
 def _same_file(output: Path, output_stat: os.stat_result | None, source: str) -> bool:
@@ -1880,11 +1889,13 @@ def _standard_descriptor(target: str) -> int | None:
     return None
 
 
-def _open_output(target: str, path: Path, flags: int, mode: int = 0o666) -> int:
+def _open_output(
+    target: str, path: Path, flags: int, mode: int = 0o666, option: str = "--output"
+) -> int:
     try:
         return os.open(path, flags, mode)
     except OSError as error:
-        raise InputError(f"--output: cannot write {target} ({error.strerror})") from None
+        raise InputError(f"{option}: cannot write {target} ({error.strerror})") from None
 
 
 def _keep_mode_and_owner(descriptor: int, existing: os.stat_result) -> None:
@@ -1896,10 +1907,12 @@ def _keep_mode_and_owner(descriptor: int, existing: os.stat_result) -> None:
 
 
 @contextlib.contextmanager
-def _writing(target: str, descriptor: int, *, sync: bool) -> Iterator[IO[str]]:
+def _writing(
+    target: str, descriptor: int, option: str, *, sync: bool, standard: bool = False
+) -> Iterator[IO[str]]:
     """A text stream on ``descriptor``, closed at the end; on success flushed (and synced to
     disk if ``sync``), where a failure is one :class:`InputError` naming ``target``."""
-    raw = _OutputFile(descriptor, target)
+    raw = _OutputFile(descriptor, target, option, standard)
     handle = io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8", newline="")
     try:
         yield handle
@@ -1908,7 +1921,7 @@ def _writing(target: str, descriptor: int, *, sync: bool) -> Iterator[IO[str]]:
             try:
                 os.fsync(descriptor)
             except OSError as error:
-                raise InputError(f"--output: cannot write {target} ({error.strerror})") from None
+                raise InputError(f"{option}: cannot write {target} ({error.strerror})") from None
         handle.close()
     finally:
         if not handle.closed:
@@ -1923,12 +1936,20 @@ class _OutputFile(io.FileIO):
     """The output's descriptor: a write that fails (a full disk, a read-only file system,
     a closed pipe) is one :class:`InputError` naming the file."""
 
-    def __init__(self, descriptor: int, display: str) -> None:
+    def __init__(self, descriptor: int, display: str, option: str, standard: bool) -> None:
         super().__init__(descriptor, "w", closefd=True)
         self.display = display
+        self.option = option
+        self.standard = standard
 
     def write(self, data: ReadableBuffer, /) -> int:
         try:
             return super().write(data)
+        except BrokenPipeError:
+            if self.standard:  # `cecli … --output /dev/stdout | head`: quiet, as without it
+                raise
+            raise InputError(f"{self.option}: cannot write {self.display} (Broken pipe)") from None
         except OSError as error:
-            raise InputError(f"--output: cannot write {self.display} ({error.strerror})") from None
+            raise InputError(
+                f"{self.option}: cannot write {self.display} ({error.strerror})"
+            ) from None

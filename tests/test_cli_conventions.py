@@ -335,5 +335,5 @@ def test_rejects_and_output_are_never_one_file(tmp_path: object) -> None:
         "--rejects", target, "--no-progress",
     )  # fmt: skip
     assert (code, out) == (2, "")
-    assert "is also an input file" in err
+    assert f"--rejects: {target} is also --output" in err
     assert not os.path.exists(target)

@@ -398,3 +398,50 @@ def test_rows_to_the_file_standard_output_goes_to_are_followed_by_the_summary(
     rows, summary = out.read_text().split("\n{", 1)
     assert rows == f"line,loss\n2,{math.log(2)!r}"
     assert '"skipped": 1' in summary
+
+
+@needs_script
+@pytest.mark.parametrize("target", ["/dev/stdout", "/proc/self/fd/1"])
+def test_reader_going_away_from_rows_sent_to_dev_stdout_stays_quiet(
+    rows_csv: Path, target: str
+) -> None:
+    """Rows written through standard output by its name end as they do through ``-``: a
+    reader that went away stops the run quietly, not with an error about the file."""
+    script = shutil.which("cecli")
+    assert script is not None
+    args = ["ce", "--csv", str(rows_csv), "--reduction", "none", "--output", target]
+    with subprocess.Popen(
+        [script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as reader:  # fmt: skip
+        assert reader.stdout is not None
+        assert reader.stderr is not None
+        reader.stdout.readline()
+        reader.stdout.close()
+        errors = reader.stderr.read()
+        assert reader.wait(timeout=120) in (0, 1)
+    assert errors == b""
+
+
+@pytest.mark.parametrize(
+    ("rejects", "said"),
+    [
+        ("{folder}/missing/r.csv", "--rejects: no folder "),
+        ("", "--rejects: the file name is empty"),
+        ("{folder}/", "--rejects: {folder}/ is a folder"),
+        ("{source}", "--rejects: {source} is also an input file"),
+        ("{folder}/o.csv", "--rejects: {folder}/o.csv is also --output"),
+    ],
+)
+def test_a_rejects_file_that_cannot_be_written_is_named_as_rejects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rejects: str, said: str
+) -> None:
+    """Every refusal named the file --output, even when only --rejects named it."""
+    source = _bad_row_csv(tmp_path)
+    names = {"folder": str(tmp_path), "source": str(source)}
+    args = ["ce", "--csv", str(source), "--skip-invalid", "--reduction", "none"]
+    code = main([*args, "--output", f"{tmp_path}/o.csv", "--rejects", rejects.format(**names)])
+    error = capsys.readouterr().err
+    assert code == 2
+    assert error.startswith(f"cecli: error: {said.format(**names)}"), error
+    assert error.count("\n") == 1
+    assert not (tmp_path / "o.csv").exists()

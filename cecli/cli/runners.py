@@ -184,9 +184,11 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
         bar: render.Advance | None = None
         rejects: IO[str] | None = None
         if files.rejects is not None:
-            # The per-row output counts as an input here: the two files are never one.
-            taken = [*files.sources, *([files.output] if files.output not in (None, "-") else [])]
-            rejects = stack.enter_context(atomic_writer(files.rejects, taken))
+            # The two files are never one, as an input and an output are never one.
+            per_row = files.output if files.output not in (None, "-") else None
+            rejects = stack.enter_context(
+                atomic_writer(files.rejects, files.sources, "--rejects", per_row)
+            )
 
         def write_rows(rows: ScoredRows) -> None:
             nonlocal writer
