@@ -23,6 +23,20 @@ from cecli.numerics import FloatArray
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 """A colour code (plotille's, with colour on), which takes no room on the screen."""
 
+_JOINED = "\u00a0"
+"""A space inside a formula: a title or note wrapped to the width breaks at no such space
+(``L = −log`` on one line and ``p`` on the next), and it is printed as a plain space."""
+
+
+def _together(formula: str) -> str:
+    """``formula`` kept on one line when the text around it is wrapped."""
+    return formula.replace(" ", _JOINED)
+
+
+def _wrapped(text: str, room: int) -> list[str]:
+    return [line.replace(_JOINED, " ") for line in textwrap.wrap(text, room)]
+
+
 GRID = np.linspace(0.005, 1.0, 400)
 """Probabilities at which curves are evaluated (−log p is 5.3 at the left edge, above the
 plots' top of 5 unless a marked point is higher)."""
@@ -78,7 +92,7 @@ def ce_plot(at: Sequence[float] = ()) -> Plot:
             Marked(f"p = {p:g}", p, float(v)) for p, v in zip(at, point_loss.per_row, strict=True)
         )
     return Plot(
-        title="Cross-entropy of the true class: L = −log p",
+        title=f"Cross-entropy of the true class: {_together('L = −log p')}",
         x_label="p",
         y_label="loss",
         curves=(Curve("−log p", GRID, grid_loss.per_row),),
@@ -101,7 +115,10 @@ def bce_plot(at: Sequence[float] = ()) -> Plot:
             if np.isfinite(value):
                 points.append(Marked(f"{name}, p = {p:g}", p, value))
     return Plot(
-        title="Binary cross-entropy: −log p if y = 1, −log(1 − p) if y = 0",
+        title=(
+            f"Binary cross-entropy: {_together('−log p if y = 1')}, "
+            f"{_together('−log(1 − p) if y = 0')}"
+        ),
         x_label="p",
         y_label="loss",
         curves=(
@@ -128,7 +145,10 @@ def focal_plot(gammas: Sequence[float]) -> Plot:
         )  # fmt: skip
         curves.append(Curve(f"γ = {gamma:g}", GRID, result.per_row))
     return Plot(
-        title="Focal loss −(1 − p_t)^γ·log p_t: easy examples (p_t → 1) fade as γ grows",
+        title=(
+            f"Focal loss {_together('−(1 − p_t)^γ·log p_t')}: easy examples "
+            f"{_together('(p_t → 1)')} fade as {_together('γ grows')}"
+        ),
         x_label="p_t",
         y_label="loss",
         curves=tuple(curves),
@@ -157,11 +177,14 @@ def smooth_bars(classes: int, smoothing: float, true_class: int = 0) -> Bars:
     probs = np.full((1, classes), 1.0 / classes)
     result = losses.label_smoothing([true_class], probs, smoothing=smoothing)
     return Bars(
-        title=f"Label smoothing with ε = {smoothing:g}, C = {classes}",
+        title=(
+            f"Label smoothing with {_together(f'ε = {smoothing:g}')}, {_together(f'C = {classes}')}"
+        ),
         classes=tuple(str(c) for c in range(classes)),
         groups=(("hard y", result.hard_targets[0]), ("smoothed y′", result.targets[0])),
         note=(
-            f"y′ = (1 − ε)·y + ε/C: the true class keeps {1 - smoothing + smoothing / classes:g}, "
+            f"{_together('y′ = (1 − ε)·y + ε/C')}: the true class keeps "
+            f"{1 - smoothing + smoothing / classes:g}, "
             f"every other class gets {smoothing / classes:g}"
         ),
     )
@@ -183,7 +206,8 @@ def softmax_bars(logits: Sequence[float], temperatures: Sequence[float]) -> Bars
             )
         groups.append((f"T = {temperature:g}", numerics.softmax(_scaled_gaps(logits, temperature))))
     return Bars(
-        title="softmax(z / T) of z = " + ", ".join(f"{z:g}" for z in logits),
+        title=f"{_together('softmax(z / T)')} of {_together('z =')} "
+        + ", ".join(f"{z:g}" for z in logits),
         classes=tuple(str(c) for c in range(len(logits))),
         groups=tuple(groups),
         note="Lower temperatures sharpen the distribution, higher ones flatten it.",
@@ -346,9 +370,11 @@ def draw(plot: Plot, width: int, height: int, color: bool) -> str:
             label="your points", marker=POINT_MARKER,
         )  # fmt: skip
     shown = figure.show(legend=True)
-    # The title is wrapped to the figure's own width, which is what a width asks for.
+    # The title is wrapped to the width the figure was given: its canvas is one of a few
+    # widths (ticks on nice fractions), often narrower, and its axes take the same room
+    # beside either.
     room = max(len(_ANSI.sub("", line)) for line in shown.splitlines())
-    lines = [*textwrap.wrap(plot.title, room), shown]
+    lines = [*_wrapped(plot.title, room + width - figure.width), shown]
     for point in plot.marked:
         lines.append(f"  {point.label}: loss = {point.y:.7g}")
     return "\n".join(lines)
@@ -361,7 +387,7 @@ def draw_bars(bars: Bars, width: int) -> str:
     label_width = max(len(name) for name, _ in bars.groups)
     bar_width = max(10, width - label_width - 20)
     room = max(width, label_width + bar_width + 20)  # the bars' own lines, at the narrowest
-    lines = textwrap.wrap(bars.title, room)
+    lines = _wrapped(bars.title, room)
     for c, name in enumerate(bars.classes):
         for group, values in bars.groups:
             value = float(values[c])
@@ -370,5 +396,5 @@ def draw_bars(bars: Bars, width: int) -> str:
                 f"  {name:>3} {group:<{label_width}} {'█' * filled:<{bar_width}} {value:.4f}"
             )
     if bars.note:
-        lines += textwrap.wrap(bars.note, room)
+        lines += _wrapped(bars.note, room)
     return "\n".join(lines)

@@ -192,3 +192,32 @@ def test_a_width_is_kept_to_or_refused(kind: list[str]) -> None:
             assert err.startswith(f"cecli: error: --width {width} is narrower than `plot ")
             assert not widths  # refused only below every width that was kept to
     assert max(widths, default=0) == 100
+
+
+_FORMULAS = {
+    "ce": ["L = −log p"],
+    "bce": ["−log p if y = 1", "−log(1 − p) if y = 0"],
+    "focal": ["−(1 − p_t)^γ·log p_t", "(p_t → 1)"],
+    "smooth": ["ε = 0.1", "C = 5", "y′ = (1 − ε)·y + ε/C"],
+    "softmax": ["softmax(z / T)"],
+}
+
+
+@pytest.mark.parametrize("kind", _KINDS, ids=lambda kind: kind[0])
+def test_a_wrapped_title_keeps_each_formula_on_one_line(kind: list[str]) -> None:
+    """A title wrapped to the width broke inside its formula (`L = −log` above a lone `p`)."""
+    for width in range(20, 101, 2):
+        code, out, _ = run("plot", *kind, "--width", str(width))
+        if code != 0:
+            continue
+        for formula in _FORMULAS[kind[0]]:
+            assert any(formula in line for line in out.splitlines()), (width, formula, out)
+        assert "\u00a0" not in out
+
+
+def test_a_title_is_wrapped_to_the_width_not_to_the_narrower_canvas() -> None:
+    """The canvas keeps to a few widths (ticks on nice fractions): --width 60 drew a canvas of
+    20, and its title was wrapped to that though it fitted in 60."""
+    code, out, _ = run("plot", "ce", "--width", "60")
+    assert code == 0
+    assert out.splitlines()[0] == "Cross-entropy of the true class: L = −log p"
