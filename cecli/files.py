@@ -1814,7 +1814,7 @@ def atomic_writer(
     for source in inputs:
         if _same_file(real, existing, source):
             raise InputError(f"{option}: {target} is also an input file; write to another file")
-    standard = _standard_descriptor(target)
+    standard = standard_descriptor(target)
     if standard is not None:
         # This process's own standard output or error (/dev/stdout, or the file the shell
         # sent it to): written through it, in order with what else is printed there.
@@ -1873,7 +1873,7 @@ def _same_file(output: Path, output_stat: os.stat_result | None, source: str) ->
     return (source_stat.st_dev, source_stat.st_ino) == (output_stat.st_dev, output_stat.st_ino)
 
 
-def _standard_descriptor(target: str) -> int | None:
+def standard_descriptor(target: str) -> int | None:
     """1 or 2 if ``target`` is this process's standard output or error (the same file)."""
     try:
         named = os.stat(target)

@@ -234,18 +234,26 @@ class Staging:
         target = spec.target.rstrip("/" + os.sep) or spec.target
         self.target = Path(os.path.abspath(target))
         display = spec.target
+        beside = self.target.parent
         if spec.folder:
             _check_folder(self.target, display)
         else:
-            from cecli.files import atomic_writer
+            from cecli.files import atomic_writer, standard_descriptor
 
             # Everything atomic_writer checks on entry, before any input is read.
             # The error passes through the writer first: it removes its staging file.
             with contextlib.suppress(_Probed), atomic_writer(spec.target, inputs):
                 raise _Probed
-        if not self.target.parent.is_dir():
-            raise InputError(f"output: no folder {str(self.target.parent)!r}", parameter="output")
-        self.path = self.target.parent / f".{self.target.name}.staging-{os.urandom(6).hex()}"
+            if standard_descriptor(spec.target) is not None:
+                # Standard output or error by name (/dev/stdout, /proc/self/fd/1): the parts
+                # are copied into it, not renamed, so they wait in the temporary folder
+                # rather than in /dev or /proc, where no folder can (or should) be made.
+                import tempfile
+
+                beside = Path(tempfile.gettempdir())
+        if not beside.is_dir():
+            raise InputError(f"output: no folder {str(beside)!r}", parameter="output")
+        self.path = beside / f".{self.target.name}.staging-{os.urandom(6).hex()}"
         try:
             os.mkdir(self.path, 0o755)
         except OSError as error:

@@ -445,3 +445,19 @@ def test_a_rejects_file_that_cannot_be_written_is_named_as_rejects(
     assert error.startswith(f"cecli: error: {said.format(**names)}"), error
     assert error.count("\n") == 1
     assert not (tmp_path / "o.csv").exists()
+
+
+@needs_script
+def test_rows_put_together_from_parts_reach_standard_output_by_its_name(tmp_path: Path) -> None:
+    """--output-format stages parts in a folder beside the output: beside /proc/self/fd/1
+    none can be made (and beside /dev/stdout only the superuser could), so it failed."""
+    path, out = _bad_row_csv(tmp_path), tmp_path / "o.txt"
+    args = ["ce", "--csv", str(path), "--skip-invalid", "--reduction", "none", "-q"]
+    with out.open("wb") as stdout:
+        done = _cecli(
+            [*args, "--output", "/proc/self/fd/1", "--output-format", "csv"], stdout=stdout
+        )
+    assert done.returncode == 0, done.stderr
+    loss = repr(math.log(2))
+    assert out.read_text() == f"line,loss\n2,{loss}\n{loss}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.txt", "r.csv"]
