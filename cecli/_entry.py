@@ -63,7 +63,10 @@ def main() -> int:
             gc.enable()
     if collecting:
         gc.freeze()
-    return run()
+    try:
+        return run()
+    except KeyboardInterrupt:  # one that landed before the command's own handlers
+        return EXIT_INTERRUPTED
 
 
 def interrupted(error: BaseException) -> bool:

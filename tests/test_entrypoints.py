@@ -230,3 +230,17 @@ def test_an_error_s_exit_code_and_line_survive_the_quick_exit() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("cecli: error: PREDS row 1, value 2: 'zz'")
+
+
+def test_a_ctrl_c_before_the_handlers_are_installed_exits_130(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once the import got faster, a Ctrl-C 75 ms in landed while main set up its streams,
+    before its handlers, and ended in a traceback."""
+    from cecli.cli import program
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(program, "_write_what_the_encoding_cannot_as_escapes", interrupted)
+    assert program.main([*REFERENCE, "-q"]) == 130

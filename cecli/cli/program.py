@@ -104,12 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     143 and 129 (128 + the signal's number).
     """
     interrupts = Interrupts()
-    if sys.stdout is None:  # closed by the shell (`>&-`): writing to it is an error, not a crash
-        from cecli.render import ClosedStdout
-
-        sys.stdout = cast(TextIO, ClosedStdout())
-    _write_what_the_encoding_cannot_as_escapes()
     try:
+        if sys.stdout is None:  # closed by the shell (`>&-`): writing to it is an error
+            from cecli.render import ClosedStdout
+
+            sys.stdout = cast(TextIO, ClosedStdout())
+        _write_what_the_encoding_cannot_as_escapes()
         interrupts.install()
         code = _run(argv, interrupts)
     except KeyboardInterrupt:  # one that arrived before the run's own error boundary
