@@ -292,7 +292,8 @@ def _group_worst(
     worst: list[tuple[float, int] | None] = [None] * count
     if per_row.size == 0:
         return worst
-    order = np.argsort(codes, kind="stable")  # file order within each code
+    # File order within each code; a stable sort of 16-bit codes is a radix sort (as in _split).
+    order = np.argsort(codes.astype(np.uint16) if count <= 1 << 16 else codes, kind="stable")
     ordered_codes = codes[order]
     losses = per_row[order]
     starts = np.flatnonzero(np.concatenate([[True], ordered_codes[1:] != ordered_codes[:-1]]))
@@ -854,10 +855,23 @@ def _group_codes(keys: Sequence[KeyColumn]) -> tuple[IndexArray, list[tuple[str,
         width = len(column.values)
         combined = codes * width + column.codes.astype(np.int64)
         # Renumbered after each column: the codes stay below the number of rows.
-        present, inverse = np.unique(combined, return_inverse=True)
+        present, inverse = _renumbered(combined)
         found = [found[code // width] + (column.values[code % width],) for code in present.tolist()]
         codes = inverse.reshape(-1)
     return codes.astype(np.intp), found
+
+
+def _renumbered(codes: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], IndexArray]:
+    """The distinct codes in order, and each row's index among them (``np.unique`` with
+    ``return_inverse``): by counting when the codes span little more than the rows, which
+    is linear where a sort is not."""
+    span = int(codes.max()) + 1 if codes.size else 0
+    if not codes.size or span > max(1 << 16, 4 * codes.size):
+        present, inverse = np.unique(codes, return_inverse=True)
+        return present, inverse.reshape(-1)
+    seen = np.bincount(codes, minlength=span) > 0
+    renumber = np.cumsum(seen) - 1
+    return np.flatnonzero(seen).astype(np.int64), renumber[codes]
 
 
 def _output_terms(result: RowLosses | LossResult) -> tuple[FloatArray, FloatArray | None]:

@@ -416,3 +416,20 @@ def test_a_pickled_sum_leaves_out_the_zero_bits_below_its_last_one() -> None:
     copy = pickle.loads(pickle.dumps(negative))
     assert copy.scaled == negative.scaled
     assert _finite_part(copy) == -Fraction(2.0**-1074) - Fraction(LARGEST)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    codes=st.lists(st.integers(0, 2**40), max_size=50)
+    | st.lists(st.integers(0, 70_000), max_size=50)
+    | st.lists(st.integers(0, 5), max_size=50)
+)
+def test_group_codes_are_renumbered_as_np_unique_numbers_them(codes: list[int]) -> None:
+    """By counting where the codes span little more than the rows, by sorting otherwise."""
+    from cecli.evaluation import _renumbered
+
+    array = np.array(codes, dtype=np.int64)
+    present, inverse = _renumbered(array)
+    expected_present, expected_inverse = np.unique(array, return_inverse=True)
+    assert present.tolist() == expected_present.tolist()
+    assert inverse.tolist() == expected_inverse.reshape(-1).tolist()
