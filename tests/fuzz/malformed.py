@@ -446,7 +446,9 @@ def file_case(seed: int, index: int, *, large_share: float) -> FileCase:
         args += ["--csv", "-"]
     else:
         args += ["--csv", name]
-    args += _options(rng, table, command, logits)
+    # A column name spoiled with a NUL cannot reach a command line (argv has no NUL): the
+    # option names the column without it, which no column is called.
+    args += [option.replace("\0", "") for option in _options(rng, table, command, logits)]
     if "UTF-16" in notes:
         records = None
     return FileCase(
