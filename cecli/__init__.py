@@ -14,10 +14,16 @@ say what PyTorch, Keras, scikit-learn and optax return.  Every name is imported 
 use, so that ``import cecli`` stays quick (polars is not imported).
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
 
+import importlib
+
+# Not typing's: `import cecli` runs before the console script can catch a Ctrl-C, and
+# importing typing was most of that time (a Ctrl-C then ended in a traceback).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from cecli.batch import BatchSummary
     from cecli.frameworks import (
         FileComparison,

@@ -26,8 +26,10 @@ from __future__ import annotations
 import gc
 import os
 import sys
-import threading
-from typing import NoReturn
+
+TYPE_CHECKING = False  # typing is not imported before the Ctrl-C guard below (see cecli/__init__)
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 EXIT_INTERRUPTED = 130
 
@@ -41,6 +43,8 @@ def command() -> NoReturn:
                 stream.flush()
     except (OSError, ValueError):
         raise SystemExit(code) from None  # Python's own shutdown says what it can
+    import threading
+
     if threading.active_count() == 1 and "distributed" not in sys.modules:
         os._exit(code)
     raise SystemExit(code)

@@ -244,3 +244,14 @@ def test_a_ctrl_c_before_the_handlers_are_installed_exits_130(
 
     monkeypatch.setattr(program, "_write_what_the_encoding_cannot_as_escapes", interrupted)
     assert program.main([*REFERENCE, "-q"]) == 130
+
+
+def test_the_entry_point_is_reached_without_importing_typing() -> None:
+    """The console script's Ctrl-C guard starts in cecli._entry; everything imported before it
+    (cecli/__init__ included) is time in which a Ctrl-C ends in Python's traceback.  typing
+    was most of it."""
+    code = (
+        "import sys\nimport cecli._entry\nprint(sorted({'typing', 'threading'} & set(sys.modules)))"
+    )
+    result = run([sys.executable, "-c", code])
+    assert result.stdout == "[]\n", result.stderr
