@@ -104,17 +104,22 @@ def test_large_table_through_head_ends_quietly() -> None:
     assert process.returncode in (0, 1, -13)
 
 
-@pytest.mark.parametrize("module", ["rich", "polars", "pyarrow", "plotille"])
-def test_quiet_path_imports_no_heavy_module(module: str) -> None:
+def _run_without_importing(args: list[str], module: str) -> None:
+    """``main(args)`` in a fresh interpreter loads neither ``module`` nor any of its parts."""
     code = (
         "import sys\n"
         "from cecli.cli import main\n"
-        f"main({[*REFERENCE, '-q']!r})\n"
+        f"main({args!r})\n"
         f"assert not any(m == {module!r} or m.startswith({module!r} + '.') for m in sys.modules), "
         f"sorted(m for m in sys.modules if m.startswith({module!r}))\n"
     )
     result = run([sys.executable, "-c", code])
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("module", ["rich", "polars", "pyarrow", "plotille"])
+def test_quiet_path_imports_no_heavy_module(module: str) -> None:
+    _run_without_importing([*REFERENCE, "-q"], module)
 
 
 @pytest.mark.parametrize("module", ["rich", "cecli.evaluation", "pyarrow", "distributed"])
@@ -122,15 +127,7 @@ def test_a_quiet_file_imports_neither_rich_nor_the_evaluation(tmp_path: Path, mo
     """``-q`` prints the loss alone: nothing that draws tables or keeps accuracy is loaded."""
     path = tmp_path / "rows.csv"
     path.write_text("label,p0,p1\n" + "0,0.25,0.75\n" * 70_000)  # past the small-file reader
-    code = (
-        "import sys\n"
-        "from cecli.cli import main\n"
-        f"main(['ce', '--csv', {str(path)!r}, '-q'])\n"
-        f"assert not any(m == {module!r} or m.startswith({module!r} + '.') for m in sys.modules), "
-        f"sorted(m for m in sys.modules if m.startswith({module!r}))\n"
-    )
-    result = run([sys.executable, "-c", code])
-    assert result.returncode == 0, result.stderr
+    _run_without_importing(["ce", "--csv", str(path), "-q"], module)
 
 
 def test_table_path_does_not_import_progress_or_markdown() -> None:

@@ -106,12 +106,13 @@ def test_closed_stderr_keeps_the_exit_code_and_stdout_clean() -> None:
 
 
 @needs_script
-def test_reader_going_away_stays_quiet(rows_csv: Path) -> None:
+def _reader_goes_away(args: Sequence[str]) -> None:
+    """Run the installed cecli with ``args``, read one line of its output and close the pipe:
+    the run ends with 0 or 1 and says nothing."""
     script = shutil.which("cecli")
     assert script is not None
     with subprocess.Popen(
-        [script, "ce", "--csv", str(rows_csv), "--reduction", "none"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as reader:  # fmt: skip
         assert reader.stdout is not None
         assert reader.stderr is not None
@@ -120,6 +121,10 @@ def test_reader_going_away_stays_quiet(rows_csv: Path) -> None:
         errors = reader.stderr.read()
         assert reader.wait(timeout=120) in (0, 1)
     assert errors == b""
+
+
+def test_reader_going_away_stays_quiet(rows_csv: Path) -> None:
+    _reader_goes_away(["ce", "--csv", str(rows_csv), "--reduction", "none"])
 
 
 # --- per-row output on a terminal ------------------------------------------------------------
@@ -407,19 +412,7 @@ def test_reader_going_away_from_rows_sent_to_dev_stdout_stays_quiet(
 ) -> None:
     """Rows written through standard output by its name end as they do through ``-``: a
     reader that went away stops the run quietly, not with an error about the file."""
-    script = shutil.which("cecli")
-    assert script is not None
-    args = ["ce", "--csv", str(rows_csv), "--reduction", "none", "--output", target]
-    with subprocess.Popen(
-        [script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as reader:  # fmt: skip
-        assert reader.stdout is not None
-        assert reader.stderr is not None
-        reader.stdout.readline()
-        reader.stdout.close()
-        errors = reader.stderr.read()
-        assert reader.wait(timeout=120) in (0, 1)
-    assert errors == b""
+    _reader_goes_away(["ce", "--csv", str(rows_csv), "--reduction", "none", "--output", target])
 
 
 @pytest.mark.parametrize(

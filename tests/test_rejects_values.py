@@ -63,17 +63,21 @@ def test_a_fields_reason_holds_its_value_as_the_error_line_words_it(tmp_path: Pa
         assert reason.split(": ", 1)[1] == error.removeprefix(f"{line}:{column}: ")
 
 
-def test_the_command_lines_rejects_file_holds_the_value(tmp_path: Path) -> None:
+def _command_line_rejects(tmp_path: Path, rows: str) -> tuple[Path, str, str]:
+    """``cecli ce --csv`` of ``rows`` with skipping: the file, its stderr and its rejects."""
     path, rejects = tmp_path / "rows.csv", tmp_path / "rejects.csv"
-    path.write_text("label,p0,p1\n0,0.5,0.5\n1,0.2,x y\n", encoding="utf-8")
+    path.write_text(rows, encoding="utf-8")
     code, _, err = run(
         "ce", "--csv", str(path), "--skip-invalid", "--rejects", str(rejects), "-q"
     )  # fmt: skip
     assert code == 0
+    return path, err, rejects.read_text(encoding="utf-8")
+
+
+def test_the_command_lines_rejects_file_holds_the_value(tmp_path: Path) -> None:
+    path, err, written = _command_line_rejects(tmp_path, "label,p0,p1\n0,0.5,0.5\n1,0.2,x y\n")
     assert f"{path}:3:3: 'x y' is not a number" in err
-    assert rejects.read_text(encoding="utf-8").splitlines()[1] == (
-        "3,p1: 'x y' is not a number,1,0.2,x y"
-    )
+    assert written.splitlines()[1] == ("3,p1: 'x y' is not a number,1,0.2,x y")
 
 
 def test_parquet_values_and_nulls_are_worded_as_the_error_words_them(tmp_path: Path) -> None:
@@ -114,15 +118,11 @@ def test_two_matched_files_word_the_value_and_keep_the_unmatched_reason(
 
 
 def test_the_command_lines_rejects_file_names_flags_as_its_warnings_do(tmp_path: Path) -> None:
-    path, rejects = tmp_path / "rows.csv", tmp_path / "rejects.csv"
-    path.write_text("label,p0,p1\n0,0.5,0.5\n0,1.5,-0.5\n", encoding="utf-8")
-    code, _, err = run(
-        "ce", "--csv", str(path), "--skip-invalid", "--rejects", str(rejects), "-q"
-    )  # fmt: skip
-    assert code == 0
+    _, err, written = _command_line_rejects(tmp_path, "label,p0,p1\n0,0.5,0.5\n0,1.5,-0.5\n")
     assert "for raw scores use --logits" in err
-    rows = list(csv.reader(io.StringIO(rejects.read_text(encoding="utf-8"))))
+    rows = list(csv.reader(io.StringIO(written)))
     assert rows[1] == [
         "3", "p0: '1.5' is not a probability in [0, 1]; for raw scores use --logits",
         "0", "1.5", "-0.5",
     ]  # fmt: skip
+
