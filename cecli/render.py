@@ -1347,10 +1347,13 @@ def write_rejects(stream: IO[str], rejected: Rejected) -> None:
     """The skipped rows as CSV: their line, the reason, then their fields as written."""
     import csv
 
+    # At a terminal (--rejects /dev/stdout, /dev/tty) the file's text is shown, not obeyed,
+    # as the per-row output's is; a file gets it verbatim.
+    shown: Callable[[str], str] = safe_text if _isatty(stream) else str
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(["line", "reason", *rejected.header])
+    writer.writerow(["line", "reason", *map(shown, rejected.header)])
     for line, reason, fields in rejected.rows:
-        writer.writerow([line, reason, *fields])
+        writer.writerow([line, shown(reason), *map(shown, fields)])
 
 
 def _json_cell(value: object) -> object:

@@ -126,3 +126,20 @@ def test_the_command_lines_rejects_file_names_flags_as_its_warnings_do(tmp_path:
         "0", "1.5", "-0.5",
     ]  # fmt: skip
 
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_rejected_text_at_a_terminal_is_shown_not_obeyed() -> None:
+    """``--rejects /dev/stdout`` at a terminal wrote a field's escape codes raw; a file keeps
+    them verbatim."""
+    rejected = Rejected(["id", "p0"], iter([(3, "p0: 'abc' is not a number", ["a\x1b[2J", "abc"])]))
+    shown = _Terminal()
+    render.write_rejects(shown, rejected)
+    assert "\x1b" not in shown.getvalue()
+    assert "a\\x1b[2J" in shown.getvalue()
+    kept = io.StringIO()
+    render.write_rejects(kept, Rejected(["id"], iter([(3, "why", ["a\x1b[2J"])])))
+    assert kept.getvalue() == "line,reason,id\n3,why,a\x1b[2J\n"
