@@ -464,6 +464,8 @@ class Job:
             details=self.details,
             ignore_label=None if self.ignore_index is None else float(self.ignore_index),
             softmax_rows=_family(self.loss, self.options) != "binary",
+            # ce's per-row function refuses every value find_problems would (tests check it).
+            compute_checks_values=self.loss == "ce" and not full,
         )  # fmt: skip
         accumulator.weighted = columns.weight is not None
         accumulator.probabilities = probabilities

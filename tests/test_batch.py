@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -228,3 +230,60 @@ def test_percentiles_beside_an_infinite_loss_are_the_rows_values() -> None:
     accumulator.values = [np.array([np.inf, np.inf, 0.5, 0.25, 1.0])]
     accumulator.rows = 5
     assert accumulator._percentiles() == {50: 1.0, 90: math.inf, 99: math.inf}
+
+
+_BAD_VALUES = [
+    ("p1", "nan"), ("p1", "inf"), ("p1", "-inf"), ("p1", "-0.1"), ("p1", "1.5"), ("p1", ""),
+    ("p1", "x"), ("label", "2.5"), ("label", "-1"), ("label", "3"), ("label", "nan"),
+    ("label", "inf"), ("label", ""), ("label", "cat"),
+]  # fmt: skip
+
+
+def _score_ce(path: Path, *, logits: bool, skip_invalid: bool, trusting: bool) -> Any:
+    """The summary's JSON (or the error message) of scoring ``path`` with ce, with or
+    without handing each batch to the loss before its values are checked one by one."""
+    from cecli.batch import score_table
+    from cecli.files import open_table, select_columns
+    from cecli.scoring import _batch_function
+
+    options = {"logits": logits, "eps": 1e-7, "base": "e", "reduction": "mean"}
+    with open_table(str(path), kind="csv", delimiter=None, stdin=None) as table:
+        columns = select_columns(table.columns, "categorical")
+        try:
+            accumulator = score_table(
+                table, columns, _batch_function("ce", options, None),
+                probabilities=not logits, class_names=None, skip_invalid=skip_invalid,
+                compute_checks_values=trusting,
+            )  # fmt: skip
+        except cecli.InputError as error:
+            return str(error)
+    return accumulator.compute(reduction="mean", source=str(path)).to_json()
+
+
+@pytest.mark.parametrize(("column", "value"), _BAD_VALUES)
+@pytest.mark.parametrize("logits", [False, True])
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_a_batch_handed_to_ce_unchecked_reports_bad_values_as_when_checked(
+    tmp_path: Path, column: str, value: str, logits: bool, skip_invalid: bool
+) -> None:
+    rows = [["0", "0.2", "0.3", "0.5"], ["2", "0.1", "0.1", "0.8"], ["1", "0.6", "0.3", "0.1"]]
+    rows[1][["label", "p0", "p1", "p2"].index(column)] = value
+    path = tmp_path / "scores.csv"
+    path.write_text("label,p0,p1,p2\n" + "".join(",".join(row) + "\n" for row in rows))
+    checked = _score_ce(path, logits=logits, skip_invalid=skip_invalid, trusting=False)
+    unchecked = _score_ce(path, logits=logits, skip_invalid=skip_invalid, trusting=True)
+    assert unchecked == checked
+    a_logit = logits and column == "p1" and value in ("-inf", "-0.1", "1.5")  # -inf: a mask
+    if a_logit:
+        assert (checked["rows"], checked["skipped"]) == (3, 0)
+    elif skip_invalid:
+        assert (checked["rows"], checked["skipped"]) == (2, 1)
+        assert sorted(row["line"] for row in checked["worst"]) == [2, 4]
+    else:
+        assert checked.startswith(f"{path}:3:")  # the bad value is the error, with its place
+
+
+def test_a_row_of_masked_logits_is_refused_by_the_per_row_ce() -> None:
+    labels, logits = np.array([[0.0], [1.0]]), np.array([[0.0, 1.0], [-np.inf, -np.inf]])
+    with pytest.raises(cecli.InputError, match="row 2: every logit is -inf"):
+        categorical_cross_entropy_rows(labels, logits, logits=True)
