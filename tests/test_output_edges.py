@@ -140,28 +140,34 @@ def escape_csv(tmp_path: Path) -> Path:
     return path
 
 
-def _on_terminal(args: Sequence[str]) -> bytes:
-    """What ``cecli ARGS`` writes to standard output when it is a terminal (a pty)."""
+def _on_terminal(args: Sequence[str], *, stdout: bool = True, stderr: bool = False) -> bytes:
+    """What ``cecli ARGS`` writes to a terminal (a pty) that is its standard output, its
+    standard error, or both (the other one discarded)."""
     script = shutil.which("cecli")
     assert script is not None
+    # As a user's terminal: the test session tells rich otherwise.
+    environment = {k: v for k, v in os.environ.items() if k != "TTY_COMPATIBLE"}
     controller, terminal = os.openpty()
     try:
-        done = subprocess.run(
-            [script, *args], stdout=terminal, stderr=subprocess.PIPE, check=False, timeout=120
-        )
+        process = subprocess.Popen(
+            [script, *args], stdout=terminal if stdout else subprocess.DEVNULL,
+            stderr=terminal if stderr else subprocess.PIPE, env=environment,
+        )  # fmt: skip
     finally:
         os.close(terminal)
-    assert done.returncode == 0, done.stderr
     output = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # Linux ends a pty whose other side is closed with EIO
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(controller)
+    with process:
+        while True:  # read while it writes: a terminal holds a few KiB
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # Linux ends a pty whose other side is closed with EIO
+                break
+            if not chunk:
+                break
+            output += chunk
+        os.close(controller)
+        errors = b"" if process.stderr is None else process.stderr.read()
+        assert process.wait(timeout=120) == 0, errors
     return output
 
 
@@ -174,6 +180,25 @@ def test_per_row_csv_on_a_terminal_shows_escapes_in_ids_and_column_names(
     lines = shown.decode().splitlines()
     assert lines[0] == "id,loss,dL/dz_p0,dL/dz_p\\x1b[2Ja"
     assert lines[1].startswith("\\x1b[31mRED,")
+
+
+@needs_script
+def test_rows_written_to_the_terminal_have_no_progress_bar_drawn_among_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "scores.csv"
+    path.write_text("label,p0,p1\n" + "0,0.25,0.75\n1,0.5,0.5\n" * 1000)
+    args = ["ce", "--csv", str(path), "--reduction", "none"]
+    beside = _on_terminal(
+        [*args, "--output", str(tmp_path / "rows.csv")], stdout=False, stderr=True
+    )
+    assert b"rows/s" in beside  # the bar, when the rows go to a file
+    shown = _on_terminal(args, stderr=True)
+    assert b"rows/s" not in shown
+    rows = shown.decode().splitlines()
+    assert rows[0] == "line,loss"
+    assert [int(row.split(",")[0]) for row in rows[1:]] == list(range(2, 2002))
+    assert {float(row.split(",")[1]) for row in rows[1:]} == {-math.log(0.25), -math.log(0.5)}
 
 
 @needs_script
