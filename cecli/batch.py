@@ -515,7 +515,7 @@ def find_problems(
     if columns.preds_guessed:
         shown = ", ".join(columns.preds[:5]) + (", …" if len(columns.preds) > 5 else "")
         not_number += (
-            f" (the prediction columns were guessed as {shown}; choose them with --pred-cols)"
+            f" (the prediction columns were guessed as {shown}; choose them with pred_cols)"
         )
     # From logits, -inf is a mask (probability 0); a row needs one class that is not masked.
     not_finite = np.isinf(preds) if probabilities else np.isposinf(preds)

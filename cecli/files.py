@@ -331,7 +331,7 @@ def _check_text(path: Path, display: str) -> None:
     if head.removeprefix(b"\xef\xbb\xbf").startswith((b"\n", b"\r\n")):
         raise InputError(f"{display}: the header must be the first line (line 1 is empty)")
     if head.startswith(_PARQUET_MAGIC):
-        raise InputError(f"{display}: this is a Parquet file, not CSV; use --parquet")
+        raise InputError(f"{display}: this is a Parquet file, not CSV; use kind='parquet'")
     if b"\r" in head and b"\n" not in head:
         raise InputError(
             f"{display}: lines end with a carriage return alone (classic Mac OS); "
@@ -357,7 +357,10 @@ class Source:
         how many it has."""
         if kind == "csv":
             if len(separator) != 1 or not separator.isascii():
-                raise InputError(f"--delimiter must be one ASCII character, got {separator!r}")
+                raise InputError(
+                    f"delimiter must be one ASCII character, got {separator!r}",
+                    parameter="delimiter",
+                )
             _check_text(path, display)
         self.plain = read_plain(path, separator, self.size) if kind == "csv" else None
         """The records of a small, plain CSV file, read without polars (see
@@ -696,7 +699,8 @@ class Table:
             if key not in self.shared:
                 raise InputError(
                     f"column {self.shared[0]!r} is in both files; keep labels and predictions "
-                    f"apart, or match their rows by it with --id-col {self.shared[0]}"
+                    f"apart, or match their rows by it with id_col {self.shared[0]}",
+                    parameter=("id_col",),
                 )
             held, streamed = self.sources
             with _polars_failures(self._explain):
@@ -951,7 +955,10 @@ class Table:
             yield from self._join.records(lines)
             return
         if len(self.sources) != 1:
-            raise InputError("--rejects reads one file; not --labels with --preds")
+            raise InputError(
+                "on_rejects reads one file; not labels_file with preds_file",
+                parameter=("on_rejects", "labels_file", "preds_file"),
+            )
         yield from _source_records(self.sources[0], set(lines))
 
     def record_header(self) -> list[str]:
@@ -1449,7 +1456,9 @@ def open_table(
                 else (_sniff_separator(path) if file_kind == "csv" else ",")
             )
             if len(separator) != 1:
-                raise InputError(f"--delimiter must be one character, got {separator!r}")
+                raise InputError(
+                    f"delimiter must be one character, got {separator!r}", parameter="delimiter"
+                )
             display = "<stdin>" if source == "-" else source
             if names:
                 display = names[len(opened)]
@@ -1628,7 +1637,8 @@ def _indexed(columns: Sequence[str], prefix: str, option: str) -> list[str]:
         numbers = _listed([str(number) for number, _ in found])
         raise InputError(
             f"columns {prefix}0…{prefix}K must be numbered 0, 1, …, K-1 without gaps or "
-            f"repeats, but the numbers are {numbers}; choose the columns with {option}"
+            f"repeats, but the numbers are {numbers}; choose the columns with {option}",
+            parameter=(option,),
         )
     return [name for _, name in found]
 
@@ -1639,7 +1649,8 @@ def _expand(patterns: str, columns: Sequence[str], option: str) -> list[str]:
         matches = [c for c in columns if fnmatch.fnmatchcase(c, pattern)]
         if not matches:
             raise InputError(
-                f"{option}: no column matches {pattern!r} (columns: {_listed(columns)})"
+                f"{option}: no column matches {pattern!r} (columns: {_listed(columns)})",
+                parameter=(option,),
             )
         chosen.update(dict.fromkeys(matches))
     return list(chosen)
@@ -1678,30 +1689,34 @@ def select_columns(
     ``notes``.  ``shared`` are the columns two files both have: the id among them matches
     their rows.
     """
-    for option, name in (
-        ("--label-col", label_col),
-        ("--weight-col", weight_col),
-        ("--id-col", id_col),
-    ):
+    for option, name in (("label_col", label_col), ("weight_col", weight_col), ("id_col", id_col)):
         if name is not None and name not in columns:
-            raise InputError(f"{option}: no column {name!r} (columns: {_listed(columns)})")
-    for option, names in (("--by", group_by), ("--keep", keep)):
+            raise InputError(
+                f"{option}: no column {name!r} (columns: {_listed(columns)})", parameter=(option,)
+            )
+    for option, names in (("by", group_by), ("keep", keep)):  # as score_file names them
         for name in names:
             if name not in columns:
-                raise InputError(f"{option}: no column {name!r} (columns: {_listed(columns)})")
+                raise InputError(
+                    f"{option}: no column {name!r} (columns: {_listed(columns)})",
+                    parameter=(option,),
+                )
     for name in shared:
         if name != (id_col or "id"):
             raise InputError(
                 f"column {name!r} is in both files; keep labels and predictions apart, or "
-                f"match their rows by it with --id-col {name}"
+                f"match their rows by it with id_col {name}",
+                parameter=("id_col",),
             )
     if label_col is not None and label_cols is not None:
-        raise InputError("use either --label-col or --label-cols, not both")
+        raise InputError(
+            "use either label_col or label_cols, not both", parameter=("label_col", "label_cols")
+        )
     notes: list[str] = []
     present = set(columns)
     if id_col is None and "id" in present and "id" not in group_by and label_col != "id":
         id_col = "id"
-        notes.append("column 'id' names the rows and is not a prediction (--id-col to choose)")
+        notes.append("column 'id' names the rows and is not a prediction (id_col to choose)")
         if "id" in shared:
             notes.append("both files have column 'id': their rows are matched by it, in any order")
     guessed_weight = None
@@ -1711,15 +1726,16 @@ def select_columns(
     if label_col is not None:
         labels, index = [label_col], True
     elif label_cols is not None:
-        labels, index = _expand(label_cols, columns, "--label-cols"), False
+        labels, index = _expand(label_cols, columns, "label_cols"), False
     elif "label" in columns and family != "kl":
         labels, index = ["label"], True
-    elif labels_by_number := _indexed(columns, "y", "--label-cols"):
+    elif labels_by_number := _indexed(columns, "y", "label_cols"):
         labels, index = labels_by_number, False
     else:
         raise InputError(
-            f"no label column: name it 'label' (or y0, y1, … per class), or pass --label-col; "
-            f"the columns are {_listed(columns)}"
+            f"no label column: name it 'label' (or y0, y1, … per class), or pass label_col; "
+            f"the columns are {_listed(columns)}",
+            parameter=("label_col",),
         )
     if family == "binary" and index:
         index = False  # one 0/1 label per row for a single binary output
@@ -1729,14 +1745,14 @@ def select_columns(
     class_names: tuple[str, ...] | None = None
     every_other = False  # the prediction columns are whatever no other role took
     if pred_cols is not None:
-        preds = _expand(pred_cols, columns, "--pred-cols")
-    elif preds_by_number := _indexed(columns, "p", "--pred-cols"):
+        preds = _expand(pred_cols, columns, "pred_cols")
+    elif preds_by_number := _indexed(columns, "p", "pred_cols"):
         preds = preds_by_number
     elif named := _named_predictions(columns, others):
         preds, class_names = named
         notes.append(
             f"the {len(preds)} prediction columns {_listed(preds)} name the classes "
-            f"{_listed(class_names)} (--pred-cols, --classes to choose)"
+            f"{_listed(class_names)} (pred_cols, class_names to choose)"
         )
     else:
         preds = [c for c in columns if c not in others]
@@ -1745,13 +1761,13 @@ def select_columns(
         weight_col = guessed_weight
         notes.append(
             f"column {guessed_weight!r} weights the rows: the loss is a weighted mean "
-            "(--weight-col to choose another)"
+            "(weight_col to choose another)"
         )
     overlap = set(preds) & set(labels)
     if overlap:
         raise InputError(f"column {sorted(overlap)[0]!r} is both a label and a prediction")
     if not preds:
-        raise InputError("no prediction columns: pass --pred-cols")
+        raise InputError("no prediction columns: pass pred_cols", parameter=("pred_cols",))
     if not index and len(labels) != len(preds):
         raise InputError(
             f"{len(labels)} label column(s) ({_listed(labels)}) but {len(preds)} prediction "
@@ -1782,7 +1798,7 @@ def _named_predictions(
 
 @contextlib.contextmanager
 def atomic_writer(
-    target: str, inputs: Sequence[str] = (), option: str = "--output", output: str | None = None
+    target: str, inputs: Sequence[str] = (), option: str = "output", output: str | None = None
 ) -> Iterator[IO[str]]:
     """A text file (UTF-8) that appears at ``target`` only when the block succeeds.
 
@@ -1794,26 +1810,33 @@ def atomic_writer(
     the umask gives; a replaced one keeps its mode (and owner, where allowed).  A target
     that is not a regular file (``/dev/null``, a pipe) is written directly.  Failures to
     write (a full disk, a read-only file system) are one :class:`InputError`, naming the
-    file as ``option`` (``--rejects`` for the rejected rows, never the file ``output``).
+    file as ``option`` (``rejects`` for the rejected rows, never the file ``output``).
     Standard output or error whose reader went away raises :class:`BrokenPipeError`, as
     printing there does.
     """
     if not target:
-        raise InputError(f"{option}: the file name is empty")
+        raise InputError(f"{option}: the file name is empty", parameter=(option,))
     real = Path(os.path.realpath(target))  # through symbolic links, as the shell's > goes
     try:
         existing: os.stat_result | None = real.stat()
     except FileNotFoundError:
         existing = None
     except OSError as error:  # a name too long, a folder that cannot be searched
-        raise InputError(f"{option}: cannot use {target} ({error.strerror})") from None
+        raise InputError(
+            f"{option}: cannot use {target} ({error.strerror})", parameter=(option,)
+        ) from None
     if target.endswith(os.sep) or (existing is not None and stat.S_ISDIR(existing.st_mode)):
-        raise InputError(f"{option}: {target} is a folder; name a file in it")
+        raise InputError(f"{option}: {target} is a folder; name a file in it", parameter=(option,))
     if output is not None and _same_file(real, existing, output):
-        raise InputError(f"{option}: {target} is also --output; write to another file")
+        raise InputError(
+            f"{option}: {target} is also output; write to another file", parameter=(option,)
+        )
     for source in inputs:
         if _same_file(real, existing, source):
-            raise InputError(f"{option}: {target} is also an input file; write to another file")
+            raise InputError(
+                f"{option}: {target} is also an input file; write to another file",
+                parameter=(option,),
+            )
     standard = standard_descriptor(target)
     if standard is not None:
         # This process's own standard output or error (/dev/stdout, or the file the shell
@@ -1834,7 +1857,7 @@ def atomic_writer(
         return
     folder = real.parent
     if not folder.is_dir():
-        raise InputError(f"{option}: no folder {str(Path(target).parent)!r}")
+        raise InputError(f"{option}: no folder {str(Path(target).parent)!r}", parameter=(option,))
     with contextlib.ExitStack() as cleanup:
         staging = _Staged(folder / f".{real.name}.{os.urandom(6).hex()}.tmp")
         cleanup.callback(staging.remove)  # before the file exists: an interrupt cannot leak it
@@ -1853,7 +1876,9 @@ def atomic_writer(
         try:
             os.replace(staging.path, real)
         except OSError as error:
-            raise InputError(f"{option}: cannot write {target} ({error.strerror})") from None
+            raise InputError(
+                f"{option}: cannot write {target} ({error.strerror})", parameter=(option,)
+            ) from None
 
 
 def _same_file(output: Path, output_stat: os.stat_result | None, source: str) -> bool:
@@ -1890,12 +1915,14 @@ def standard_descriptor(target: str) -> int | None:
 
 
 def _open_output(
-    target: str, path: Path, flags: int, mode: int = 0o666, option: str = "--output"
+    target: str, path: Path, flags: int, mode: int = 0o666, option: str = "output"
 ) -> int:
     try:
         return os.open(path, flags, mode)
     except OSError as error:
-        raise InputError(f"{option}: cannot write {target} ({error.strerror})") from None
+        raise InputError(
+            f"{option}: cannot write {target} ({error.strerror})", parameter=(option,)
+        ) from None
 
 
 def _keep_mode_and_owner(descriptor: int, existing: os.stat_result) -> None:
@@ -1921,7 +1948,9 @@ def _writing(
             try:
                 os.fsync(descriptor)
             except OSError as error:
-                raise InputError(f"{option}: cannot write {target} ({error.strerror})") from None
+                raise InputError(
+                    f"{option}: cannot write {target} ({error.strerror})", parameter=(option,)
+                ) from None
         handle.close()
     finally:
         if not handle.closed:
@@ -1948,8 +1977,12 @@ class _OutputFile(io.FileIO):
         except BrokenPipeError:
             if self.standard:  # `cecli … --output /dev/stdout | head`: quiet, as without it
                 raise
-            raise InputError(f"{self.option}: cannot write {self.display} (Broken pipe)") from None
+            raise InputError(
+                f"{self.option}: cannot write {self.display} (Broken pipe)",
+                parameter=(self.option,),
+            ) from None
         except OSError as error:
             raise InputError(
-                f"{self.option}: cannot write {self.display} ({error.strerror})"
+                f"{self.option}: cannot write {self.display} ({error.strerror})",
+                parameter=(self.option,),
             ) from None

@@ -32,9 +32,12 @@ class InputError(ValueError):
 
     ``parameter`` is the keyword argument the message names (``eps``, ``class_names``…), as a
     Python caller writes it; the command line says the same with the option's name instead.
+    A message that names several parameters, or one among words that could be taken for one
+    (a column called ``by``), gives a tuple: each mention, in the order the message makes
+    them (``("label_col", "label_cols")`` for "use either label_col or label_cols, not both").
     """
 
-    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+    def __init__(self, message: str, *, parameter: str | tuple[str, ...] | None = None) -> None:
         super().__init__(message)
         self.parameter = parameter
 

@@ -425,7 +425,7 @@ class Job:
             options = {**options, "logits": True}
             said.append(
                 f"the prediction columns {', '.join(columns.preds[:3])}"
-                f"{', …' if len(columns.preds) > 3 else ''} hold logits: read as with --logits"
+                f"{', …' if len(columns.preds) > 3 else ''} hold logits: read as with logits=True"
             )
         names = self.names
         if names is None and columns.class_names is not None:

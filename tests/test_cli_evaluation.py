@@ -12,6 +12,7 @@ import pytest
 
 import cecli
 from cecli.cli import main
+from cecli.cli.options import with_flags
 
 OUTPUTS = """id,label,weight,split,p_cat,p_dog,p_bird
 a,cat,1,train,0.7,0.2,0.1
@@ -47,7 +48,10 @@ def test_json_carries_accuracy_per_class_and_groups(
     assert [g["by"]["split"] for g in document["groups"]] == ["test", "train"]
     assert document["weighted"] is True
     library = cecli.score_file(path, "ce", per_class=True, by="split", top_k=2).to_json()
-    assert document == {**library, "source": document["source"]}
+    # The library's notes name its parameters; the command line's, its options.
+    assert isinstance(library["notes"], list)
+    notes = [with_flags(str(note), None) for note in library["notes"]]
+    assert document == {**library, "source": document["source"], "notes": notes}
     # The guesses are said once each on standard error, and are in the JSON.
     for note in document["notes"]:
         assert err.count(note) == 1

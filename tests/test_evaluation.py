@@ -443,7 +443,7 @@ def test_groups_work_for_losses_without_accuracy(tmp_path: Path) -> None:
         ({"threshold": 1.5}, "threshold must be a probability"),
         ({"top_k": 2, "loss": "bce"}, "top_k ranks the classes"),
         ({"per_class": True, "loss": "kl"}, "per-class results need"),
-        ({"by": "nope"}, "--by: no column 'nope'"),
+        ({"by": "nope"}, "^by: no column 'nope'"),
     ],
 )
 def test_bad_evaluation_settings_are_refused(

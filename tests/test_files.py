@@ -159,13 +159,13 @@ def test_select_columns(
     ("columns", "options", "message"),
     [
         (["a", "b"], {}, "no label column"),
-        (["label", "p0"], {"label_col": "nope"}, "--label-col: no column 'nope'"),
-        (["label", "p0"], {"pred_cols": "q*"}, "--pred-cols: no column matches 'q*'"),
+        (["label", "p0"], {"label_col": "nope"}, "label_col: no column 'nope'"),
+        (["label", "p0"], {"pred_cols": "q*"}, "pred_cols: no column matches 'q*'"),
         (["y0", "y1", "p0"], {}, "2 label column(s) (y0, y1) but 1 prediction column(s) (p0)"),
         (
             ["label", "p0"],
             {"label_col": "label", "label_cols": "label"},
-            "either --label-col or --label-cols",
+            "either label_col or label_cols",
         ),
         (["label", "p0"], {"pred_cols": "label"}, "is both a label and a prediction"),
     ],

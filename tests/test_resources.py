@@ -214,7 +214,7 @@ def test_a_missing_column_lists_a_bounded_number_of_names() -> None:
     with pytest.raises(InputError) as raised:
         cecli.files.select_columns(columns, "categorical", pred_cols="q*", label_cols="z*")
     message = str(raised.value)
-    assert message.startswith("--pred-cols: no column matches 'q*' (columns: z0, z1,")
+    assert message.startswith("pred_cols: no column matches 'q*' (columns: z0, z1,")
     assert message.endswith("z19, … and 99,980 more)")
 
 

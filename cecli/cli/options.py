@@ -503,25 +503,70 @@ FLAGS: dict[str, str] = {
     "by_file": "--by-file", "dask": "--dask", "output_format": "--output-format",
     "storage_options": "--storage-option", "storage_option": "--storage-option",
     "sample_weights": "--sample-weights", "ignore_index": "--ignore-index",
-    "log_targets": "--log-targets", "generalized": "--generalized",
+    "log_targets": "--log-targets", "generalized": "--generalized", "on_rejects": "--rejects",
 }  # fmt: skip
 """Each library parameter (and option group field), as the command line names it."""
 
 
-KEYWORD_FLAGS = {"use logits=True": "use --logits"}
-"""Hints the library gives inside a file record's reason, which names no one parameter."""
+KEYWORD_FLAGS = {
+    "use logits=True": "use --logits",
+    "read as with logits=True": "read as with --logits",
+    "choose them with pred_cols)": "choose them with --pred-cols)",
+    "(id_col to choose)": "(--id-col to choose)",
+    "(pred_cols, class_names to choose)": "(--pred-cols, --classes to choose)",
+    "(weight_col to choose another)": "(--weight-col to choose another)",
+    "use kind='parquet'": "use --parquet",
+    "is also output;": "is also --output;",
+}
+"""Hints the library gives inside notes and a record's reason, which carry no parameter:
+each is rewritten whole, so that a column or a class named like a parameter stays as it is."""
 
 
-def with_flags(message: str, parameter: str | None) -> str:
+def _mention(parameter: str, *, marked: bool = False) -> re.Pattern[str]:
+    """``parameter`` as a message names it: a whole word outside quotes, alone, as
+    ``parameter=True`` or as ``parameter='value'`` (only these two when ``marked``)."""
+    name = re.escape(parameter)
+    value = "" if marked else "?"
+    return re.compile(rf"(?<![\w'-]){name}(?:=True|='(?P<value>[^']*)'){value}(?![\w'-])")
+
+
+def with_flags(message: str, parameter: str | tuple[str, ...] | None) -> str:
     """A library message with the parameter it names written as the option instead
-    (``eps must be…`` reads ``--eps must be…``, ``use logits=True`` reads ``use --logits``)."""
-    for keyword, spelled_out in KEYWORD_FLAGS.items():  # a hint inside a record's reason
+    (``eps must be…`` reads ``--eps must be…``, ``use logits=True`` reads ``use --logits``,
+    ``library='keras'`` reads ``--like keras``).
+
+    ``parameter`` as a string: every mention of it.  As a tuple: one mention each, in the
+    order the message makes them, so that the same word elsewhere in the message (a column
+    named ``by``, PyTorch's own ``pos_weight``) is left as it is; the next marked spelling
+    (``binary=True``) is the mention where there is one, not the word in prose before it
+    ("the sigmoid (binary) one: add binary=True").
+    """
+    for keyword, spelled_out in KEYWORD_FLAGS.items():  # a hint that names no parameter
         message = message.replace(keyword, spelled_out)
-    flag = FLAGS.get(parameter or "")
-    if parameter is None or flag is None:
+    if parameter is None:
         return message
-    spelled = rf"(?<![\w-]){re.escape(parameter)}(?:=True)?(?![\w-])"
-    return re.sub(spelled, flag, message)
+    if isinstance(parameter, str):
+        only = FLAGS.get(parameter)
+        if only is None:
+            return message
+        return _mention(parameter).sub(lambda found: _spelled(only, found), message)
+    start = 0
+    for name in parameter:
+        flag = FLAGS.get(name)
+        found = _mention(name, marked=True).search(message, start) or _mention(name).search(
+            message, start
+        )
+        if flag is None or found is None:
+            continue
+        spelled = _spelled(flag, found)
+        message = message[: found.start()] + spelled + message[found.end() :]
+        start = found.start() + len(spelled)
+    return message
+
+
+def _spelled(flag: str, found: re.Match[str]) -> str:
+    value = found.group("value")
+    return flag if value is None else f"{flag} {value}"
 
 
 _Command = TypeVar("_Command", bound=Callable[..., None])

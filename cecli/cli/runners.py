@@ -7,6 +7,7 @@ in :func:`cecli.cli.main` only.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
@@ -152,7 +153,7 @@ def run_file_frameworks(request: Request, names: tuple[str, ...] | None) -> None
         **keywords,
     )
     for note in comparison.summary.notes:
-        Output().hint(note)
+        Output().hint(with_flags(note, None))
     render.emit_file_frameworks(Output(mode=request.mode), comparison)
 
 
@@ -187,7 +188,7 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
             # The two files are never one, as an input and an output are never one.
             per_row = files.output if files.output not in (None, "-") else None
             rejects = stack.enter_context(
-                atomic_writer(files.rejects, files.sources, "--rejects", per_row)
+                atomic_writer(files.rejects, files.sources, "rejects", per_row)
             )
 
         def write_rows(rows: ScoredRows) -> None:
@@ -236,14 +237,14 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
             output=files.output if in_parts else None, output_format=files.output_format,
             row_columns=details,
         )  # fmt: skip
+    summary = _with_flags(summary)
     if rows_to_stdout:
         for note in summary.notes:
             Output().hint(note)
-        summary = _with_flags(summary)
         for message in render.summary_warnings(summary):
             Output().warn(message)
         return
-    render.emit_summary(_with_flags(summary), mode, sys.stdout, sys.stderr)
+    render.emit_summary(summary, mode, sys.stdout, sys.stderr)
 
 
 def _file_call(request: Request, names: tuple[str, ...] | None) -> tuple[Any, dict[str, Any]]:
@@ -274,17 +275,14 @@ def _is_folder(output: str | None) -> bool:
 
 
 def _with_flags(summary: BatchSummary) -> BatchSummary:
-    """The summary's reasons for skipped rows as the command line says them."""
-    import dataclasses
-
+    """The summary's notes and reasons for skipped rows as the command line says them."""
     reasons = tuple(with_flags(reason, None) for reason in summary.skipped_reasons)
-    return dataclasses.replace(summary, skipped_reasons=reasons)
+    notes = tuple(with_flags(note, None) for note in summary.notes)
+    return dataclasses.replace(summary, skipped_reasons=reasons, notes=notes)
 
 
 def _rejects_with_flags(rejected: Rejected) -> Rejected:
     """The rejected rows' reasons as the command line says them, as the warnings are."""
-    import dataclasses
-
     rows = ((line, with_flags(reason, None), fields) for line, reason, fields in rejected.rows)
     return dataclasses.replace(rejected, rows=rows)
 
