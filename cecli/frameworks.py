@@ -66,6 +66,8 @@ class Framework:
     """Inputs and results below the dtype's smallest normal are 0 (XLA on the CPU)."""
     hints: Mapping[str, str] = field(default_factory=dict)
     """cecli option → what the library has nearest to it, where it lacks the option."""
+    hint_parameters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """cecli option → the parameters its hint names, in order (see :class:`InputError`)."""
 
 
 class _Imports(Mapping[str, str]):
@@ -215,6 +217,8 @@ class Gap:
     command: Command
     inputs: Inputs | None
     message: str
+    parameter: tuple[str, ...] = ()
+    """The parameters ``message`` names, in order (see :class:`InputError`)."""
 
 
 # --- primitives, written as the libraries write them ----------------------------------------
@@ -1101,8 +1105,9 @@ _OPTAX_BCE = "optax.sigmoid_binary_cross_entropy"
 FRAMEWORKS: dict[Library, Framework] = {
     "torch": Framework(
         "torch", "PyTorch", "import torch", aliases=("pytorch",),
+        hint_parameters={"pos_weight": ("logits",)},
         hints={
-            "pos_weight": f" (add --logits: {_TORCH_BCE_LOGITS} has pos_weight)",
+            "pos_weight": f" (add logits=True: {_TORCH_BCE_LOGITS} has pos_weight)",
             "neg_weight": " (its weight= multiplies both terms of an element)",
             "eps": " (PyTorch does not clip)",
             "generalized": " (nearest: kl_div(log q, p, reduction='none') + q - p, summed)",
@@ -1258,7 +1263,7 @@ def _entries() -> tuple[Entry | Gap, ...]:
         Gap("keras", "kl", "logits", "keras.losses.KLDivergence takes probabilities, not "
             "logits; nearest: pass keras.ops.softmax(z)"),
         Gap("keras", "grad", None, "Keras has no gradient function; nearest: the backend's "
-            "autograd (torch backend: torch.autograd, as --like torch)"),
+            "autograd (torch backend: torch.autograd, as library='torch')", ("library",)),
         Entry("keras", "focal", "probs", "keras.losses.CategoricalFocalCrossentropy",
               kernel=_keras_focal, call=_keras_call,
               options={**_KERAS_OPTIONS, "alpha": "alpha", "binary": "BinaryFocalCrossentropy",
@@ -1314,7 +1319,7 @@ def _entries() -> tuple[Entry | Gap, ...]:
         Gap("sklearn", "kl", None, "scikit-learn has no KL divergence; nearest: "
             "scipy.stats.entropy(p, q) (which renormalises both rows)"),
         Gap("sklearn", "grad", None, "scikit-learn has no gradient of a loss; nearest: "
-            "--like torch or --like optax"),
+            "library='torch' or library='optax'", ("library", "library")),
         Gap("sklearn", "smooth", None, "scikit-learn's log_loss has no label smoothing; "
             "nearest: log_loss with the smoothed targets' arg-max (no smoothing at all)"),
         Gap("sklearn", "focal", None, "scikit-learn has no focal loss; nearest: "
@@ -1392,14 +1397,18 @@ def _check(problem: Problem, entry: Entry) -> None:
     for name in problem.given():
         if name in entry.options:
             continue
-        option = "--" + name.replace("_", "-")
         if name == "base":
-            raise Unsupported(f"{function} reports nats; drop {option} to compare")
-        raise Unsupported(f"{option} has no counterpart in {function}{_nearest(name, entry)}")
+            raise Unsupported(f"{function} reports nats; drop base to compare", parameter=("base",))
+        nearest, named = _nearest(name, entry)
+        raise Unsupported(
+            f"{name} has no counterpart in {function}{nearest}", parameter=(name, *named)
+        )
     if entry.check is not None:
         entry.check(problem, entry)
     if problem.reduction == "none" and entry.command == "grad":
-        raise Unsupported(f"{function} needs a scalar loss: use --reduction mean or sum")
+        raise Unsupported(
+            f"{function} needs a scalar loss: use reduction mean or sum", parameter=("reduction",)
+        )
 
 
 def _optax_kl_variant(problem: Problem) -> str | None:
@@ -1416,8 +1425,9 @@ def _optax_kl_variant(problem: Problem) -> str | None:
 def _optax_focal_check(problem: Problem, entry: Entry) -> None:
     if not _option(problem, "binary"):
         raise Unsupported(
-            "optax's focal loss is the sigmoid (binary) one: add --binary "
-            "(optax.sigmoid_focal_loss); for softmax focal loss use --like keras"
+            "optax's focal loss is the sigmoid (binary) one: add binary=True "
+            "(optax.sigmoid_focal_loss); for softmax focal loss use library='keras'",
+            parameter=("binary", "library"),
         )
 
 
@@ -1433,7 +1443,8 @@ def _keras_ignore_check(problem: Problem, entry: Entry) -> None:
     if _option(problem, "ignore_index") is not None and not _integer_labels(problem):
         raise Unsupported(
             "ignore_class belongs to keras.losses.SparseCategoricalCrossentropy, which takes "
-            "class indices and has no label_smoothing; nearest: --like torch"
+            "class indices and has no label_smoothing; nearest: library='torch'",
+            parameter=("library",),
         )
 
 
@@ -1441,21 +1452,25 @@ def _sklearn_check(problem: Problem, entry: Entry) -> None:
     function = _function_name(problem, entry)
     if problem.reduction == "none":
         raise Unsupported(
-            f"{function} returns a mean or a sum (normalize=False); nearest: --reduction sum"
+            f"{function} returns a mean or a sum (normalize=False); nearest: reduction='sum'",
+            parameter=("reduction",),
         )
     if problem.command == "ce" and problem.hard_indices() is None:
         raise Unsupported(
             f"{function} takes class labels, not soft targets; nearest: "
-            "--like torch (cross_entropy takes probability targets)"
+            "library='torch' (cross_entropy takes probability targets)",
+            parameter=("library",),
         )
     if problem.command != "ce" and not bool(np.all(np.isin(problem.targets, (0.0, 1.0)))):
         raise Unsupported(f"{function} takes labels 0 and 1, not soft targets")
 
 
-def _nearest(option: str, entry: Entry) -> str:
-    hint = FRAMEWORKS[entry.library].hints.get(option)
+def _nearest(option: str, entry: Entry) -> tuple[str, tuple[str, ...]]:
+    """What the library has nearest to ``option``, and the parameters that names."""
+    framework = FRAMEWORKS[entry.library]
+    hint = framework.hints.get(option)
     if hint is not None:
-        return hint
+        return hint, tuple(framework.hint_parameters.get(option, ()))
     others = [
         other.library
         for other in ENTRIES
@@ -1464,15 +1479,16 @@ def _nearest(option: str, entry: Entry) -> str:
         and option in other.options
     ]
     if others:
-        return " (" + " or ".join(f"--like {name}" for name in others) + " has it)"
-    return " (none of the libraries has it)"
+        named = " or ".join(f"library={name!r}" for name in others)
+        return f" ({named} has it)", ("library",) * len(others)
+    return " (none of the libraries has it)", ()
 
 
 def reproduce(library: Library, problem: Problem) -> Reproduction:
     """``library``'s value for ``problem``, computed as the library computes it."""
     entry = find(library, problem.command, "logits" if problem.logits else "probs")
     if isinstance(entry, Gap):
-        raise Unsupported(entry.message)
+        raise Unsupported(entry.message, parameter=entry.parameter)
     _check(problem, entry)
     # The libraries' own overflows (exp(1000)) and 0·inf are part of what they return.
     with np.errstate(all="ignore"):
@@ -1494,6 +1510,8 @@ class Missing:
 
     library: Library
     message: str
+    parameter: str | tuple[str, ...] | None = None
+    """The parameters ``message`` names, as :class:`InputError` carries them."""
 
     def to_json(self) -> dict[str, Any]:
         return {"library": self.library, "value": None, "conventions": [], "call": None,
@@ -1507,7 +1525,7 @@ def reproduce_all(problem: Problem) -> list[Reproduction | Missing]:
         try:
             found.append(reproduce(library, problem))
         except Unsupported as gap:
-            found.append(Missing(library, str(gap)))
+            found.append(Missing(library, str(gap), gap.parameter))
     return found
 
 
@@ -1778,7 +1796,9 @@ FILE_OPTIONS = frozenset(
 """What :func:`compare_frameworks_on_file` passes to :func:`cecli.scoring.score_file` as it
 is: where the rows are, not how they are scored."""
 
-_WEIGHT_COLUMN = "the weight column (--weight-col)"
+_WEIGHT_COLUMN = "the weight column (weight_col)"
+"""Over a file, what stands for ``sample_weights`` in a message: the rows' weights come from
+a column."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -1821,6 +1841,8 @@ class _FileTally:
     function: str = ""
     """The variant the rows called for (``nll_loss``, ``SparseCategoricalCrossentropy``…)."""
     missing: str | None = None
+    named: str | tuple[str, ...] | None = None
+    """The parameters ``missing`` names."""
 
 
 def _per_row_values(problem: Problem, entry: Entry) -> tuple[FloatArray, FloatArray]:
@@ -1870,7 +1892,7 @@ def compare_frameworks_on_file(
 
     if reduction not in ("mean", "sum"):
         raise InputError(
-            "over a file the libraries give one value: use --reduction mean or sum",
+            "over a file the libraries give one value: use reduction mean or sum",
             parameter="reduction",
         )
     only = None if library is None else library_named(library)
@@ -1886,7 +1908,7 @@ def compare_frameworks_on_file(
             parameter="library",
         )
     tallies: dict[Library, _FileTally] = {}
-    gaps: dict[Library, str] = {}
+    gaps: dict[Library, Gap] = {}
     stated = {k: v for k, v in chosen.items() if v is not None}
 
     def entries(logits: bool) -> None:
@@ -1895,7 +1917,7 @@ def compare_frameworks_on_file(
         for name in [only] if only is not None else list(FRAMEWORKS):
             entry = find(name, loss, kind)
             if isinstance(entry, Gap):
-                gaps[name] = entry.message
+                gaps[name] = entry
             else:
                 tallies[name] = _FileTally(entry, ExactSum(), ExactSum())
 
@@ -1905,7 +1927,7 @@ def compare_frameworks_on_file(
         if not tallies and not gaps:
             entries(logits)
         if only is not None and only in gaps:
-            raise Unsupported(gaps[only])
+            raise Unsupported(gaps[only].message, parameter=gaps[only].parameter)
         keep = rows.keep
         labels, preds = rows.batch.labels[keep], rows.batch.preds[keep]
         batch_options = dict(given)
@@ -1918,9 +1940,9 @@ def compare_frameworks_on_file(
             try:
                 _check(problem, item.entry)
             except Unsupported as gap:
-                item.missing = str(gap).replace("--sample-weights", _WEIGHT_COLUMN)
+                item.missing, item.named = _over_a_file(gap)
                 if only is not None:
-                    raise Unsupported(item.missing, parameter=gap.parameter) from None
+                    raise Unsupported(item.missing, parameter=item.named) from None
                 continue
             with np.errstate(all="ignore"):
                 values, shares = _per_row_values(problem, item.entry)
@@ -1942,11 +1964,21 @@ def compare_frameworks_on_file(
     for name in FRAMEWORKS:
         if name in gaps:
             if only is not None:
-                raise Unsupported(gaps[name])
-            found.append(Missing(name, gaps[name]))
+                raise Unsupported(gaps[name].message, parameter=gaps[name].parameter)
+            found.append(Missing(name, gaps[name].message, gaps[name].parameter))
         elif name in tallies:
             found.append(_file_value(tallies[name], loss, reduction, summary.rows, given))
     return FileComparison(loss, np.asarray(summary.loss), summary, tuple(found), only)
+
+
+def _over_a_file(gap: Unsupported) -> tuple[str, str | tuple[str, ...] | None]:
+    """``gap``'s message and parameters where a file's weight column gives the weights that
+    the message calls ``sample_weights``."""
+    message, parameter = str(gap), gap.parameter
+    if isinstance(parameter, tuple) and parameter[:1] == ("sample_weights",):
+        message = message.replace("sample_weights", _WEIGHT_COLUMN, 1)
+        parameter = ("weight_col", *parameter[1:])
+    return message, parameter
 
 
 def _file_value(
@@ -1955,7 +1987,7 @@ def _file_value(
     """A library's value over the file from its tally, with the conventions it met."""
     entry = item.entry
     if item.missing is not None:
-        return Missing(entry.library, item.missing)
+        return Missing(entry.library, item.missing, item.named)
     total = item.total.value()
     if reduction == "mean":
         total = math.nan if item.divisor.is_zero() else item.total.ratio(item.divisor)

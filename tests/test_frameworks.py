@@ -87,7 +87,7 @@ def test_a_toy_library_is_one_framework_and_its_entries(monkeypatch: pytest.Monk
 
     everyone = frameworks.compare_frameworks("ce", [1, 0], preds)
     assert [item.library for item in everyone.found] == [*LIBRARIES, "toy"]
-    with pytest.raises(frameworks.Unsupported, match=r"--weights has no counterpart in "
+    with pytest.raises(frameworks.Unsupported, match=r"^weights has no counterpart in "
                        r"toy.sparse_nll \(nearest: toy.w\)"):  # fmt: skip
         frameworks.like("ce", [1, 0], preds, library="toy", weights=[1.0, 2.0])
     with pytest.raises(frameworks.Unsupported, match=r"nearest: toy\.softmax first"):

@@ -6,6 +6,7 @@ the command line reads the same message with the flag, mapped once, in :mod:`cec
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from cecli.batch import Rejected
 from cecli.cli import main
 from cecli.cli.options import with_flags
 from cecli.files import atomic_writer, select_columns
+from cecli.frameworks import Missing, Unsupported, compare_frameworks, compare_frameworks_on_file
 from cecli.inputs import InputError
 
 Files = Callable[[Path], dict[str, str]]
@@ -340,3 +342,178 @@ def test_a_tuple_maps_each_mention_once_in_order() -> None:
     )
     assert with_flags("use library='keras'", "library") == "use --like keras"
     assert with_flags("at 'rows' keep", ("rows",)) == "at 'rows' keep"
+
+
+# --- the frameworks: what a library lacks --------------------------------------------------
+
+TYPED = ([0], [[0.3, 0.7]])
+SOFT = ([[0.5, 0.5]], [[0.3, 0.7]])
+
+# (loss, labels and predictions, keywords, the library's message, the command line's
+# arguments after the loss and its error line)
+LACKS: list[tuple[str, tuple[Any, Any], dict[str, Any], str, list[str], str]] = [
+    (
+        "grad",
+        TYPED,
+        {"library": "torch", "reduction": "none"},
+        "torch.autograd needs a scalar loss: use reduction mean or sum",
+        ["--like", "torch", "--reduction", "none"],
+        "torch.autograd needs a scalar loss: use --reduction mean or sum",
+    ),
+    (
+        "focal",
+        TYPED,
+        {"library": "optax"},
+        "optax's focal loss is the sigmoid (binary) one: add binary=True "
+        "(optax.sigmoid_focal_loss); for softmax focal loss use library='keras'",
+        ["--like", "optax"],
+        "optax's focal loss is the sigmoid (binary) one: add --binary "
+        "(optax.sigmoid_focal_loss); for softmax focal loss use --like keras",
+    ),
+    (
+        "ce",
+        TYPED,
+        {"library": "torch", "eps": 1e-3},
+        "eps has no counterpart in torch.nn.functional.nll_loss (PyTorch does not clip)",
+        ["--like", "torch", "--eps", "1e-3"],
+        "--eps has no counterpart in torch.nn.functional.nll_loss (PyTorch does not clip)",
+    ),
+    (
+        "bce",
+        ([[1]], [[0.3]]),
+        {"library": "torch", "pos_weight": 2.0},
+        "pos_weight has no counterpart in torch.nn.functional.binary_cross_entropy (add "
+        "logits=True: torch.nn.functional.binary_cross_entropy_with_logits has pos_weight)",
+        ["--like", "torch", "--pos-weight", "2"],
+        "--pos-weight has no counterpart in torch.nn.functional.binary_cross_entropy (add "
+        "--logits: torch.nn.functional.binary_cross_entropy_with_logits has pos_weight)",
+    ),
+    (
+        "grad",
+        TYPED,
+        {"library": "sklearn"},
+        "scikit-learn has no gradient of a loss; nearest: library='torch' or library='optax'",
+        ["--like", "sklearn"],
+        "scikit-learn has no gradient of a loss; nearest: --like torch or --like optax",
+    ),
+    (
+        "grad",
+        TYPED,
+        {"library": "keras"},
+        "Keras has no gradient function; nearest: the backend's autograd (torch backend: "
+        "torch.autograd, as library='torch')",
+        ["--like", "keras"],
+        "Keras has no gradient function; nearest: the backend's autograd (torch backend: "
+        "torch.autograd, as --like torch)",
+    ),
+    (
+        "ce",
+        TYPED,
+        {"library": "sklearn", "reduction": "none"},
+        "sklearn.metrics.log_loss returns a mean or a sum (normalize=False); nearest: "
+        "reduction='sum'",
+        ["--like", "sklearn", "--reduction", "none"],
+        "sklearn.metrics.log_loss returns a mean or a sum (normalize=False); nearest: "
+        "--reduction sum",
+    ),
+    (
+        "ce",
+        SOFT,
+        {"library": "sklearn"},
+        "sklearn.metrics.log_loss takes class labels, not soft targets; nearest: "
+        "library='torch' (cross_entropy takes probability targets)",
+        ["--like", "sklearn"],
+        "sklearn.metrics.log_loss takes class labels, not soft targets; nearest: --like torch "
+        "(cross_entropy takes probability targets)",
+    ),
+    (
+        "ce",
+        TYPED,
+        {"library": "torch", "base": "2"},
+        "torch.nn.functional.nll_loss reports nats; drop base to compare",
+        ["--like", "torch", "--base", "2"],
+        "torch.nn.functional.nll_loss reports nats; drop --base to compare",
+    ),
+]
+
+
+def _typed(values: Any) -> str:
+    """Rows (or one class index per row) as the command line takes them."""
+    rows = [row if isinstance(row, list) else [row] for row in values]
+    return ";".join(",".join(str(value) for value in row) for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("loss", "inputs", "keywords", "message"),
+    [case[:4] for case in LACKS],
+    ids=[case[3] for case in LACKS],
+)
+def test_compare_frameworks_names_the_parameters(
+    loss: Any, inputs: tuple[Any, Any], keywords: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(Unsupported) as raised:
+        compare_frameworks(loss, *inputs, **keywords)
+    assert str(raised.value) == message
+    assert "--" not in message
+
+
+@pytest.mark.parametrize(
+    ("loss", "inputs", "args", "line"),
+    [(case[0], case[1], case[4], case[5]) for case in LACKS],
+    ids=[case[5] for case in LACKS],
+)
+def test_what_a_library_lacks_reads_the_flags_on_the_command_line(
+    capsys: pytest.CaptureFixture[str],
+    loss: str,
+    inputs: tuple[Any, Any],
+    args: list[str],
+    line: str,
+) -> None:
+    labels, preds = inputs
+    assert main([loss, _typed(labels), _typed(preds), *args]) == 2
+    assert capsys.readouterr().err == f"cecli: error: {line}\n"
+
+
+def test_what_each_library_lacks_names_the_parameter_beside_the_others(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    found = compare_frameworks("ce", *TYPED, eps=1e-3).found
+    lacking = {item.library: item.message for item in found if isinstance(item, Missing)}
+    assert lacking["torch"] == (
+        "eps has no counterpart in torch.nn.functional.nll_loss (PyTorch does not clip)"
+    )
+    assert not any("--" in message for message in lacking.values())
+    assert main(["ce", "0", "0.3,0.7", "--eps", "1e-3", "--frameworks", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["frameworks"]["torch"]["missing"] == (
+        "--eps has no counterpart in torch.nn.functional.nll_loss (PyTorch does not clip)"
+    )
+
+
+def test_a_weight_column_a_library_lacks_names_weight_col(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = _csv("label,weight,p0,p1\n0,2,0.8,0.2\n1,1,0.3,0.7\n")(tmp_path)
+    lacks = "has no counterpart in torch.nn.functional.nll_loss (nearest: reduction='none', "
+    lacks += "then (loss * w).sum() / w.sum())"
+    found = compare_frameworks_on_file(paths["data"], "ce").found
+    (torch,) = [item for item in found if item.library == "torch"]
+    assert isinstance(torch, Missing)
+    assert torch.message == f"the weight column (weight_col) {lacks}"
+    with pytest.raises(Unsupported) as raised:
+        compare_frameworks_on_file(paths["data"], "ce", library="torch")
+    assert str(raised.value) == f"the weight column (weight_col) {lacks}"
+    with pytest.raises(InputError) as refused:
+        compare_frameworks_on_file(paths["data"], "ce", reduction="none")
+    assert (
+        str(refused.value) == "over a file the libraries give one value: use reduction mean or sum"
+    )
+
+    assert main(["ce", "--csv", paths["data"], "--frameworks", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["frameworks"]["torch"]["missing"] == f"the weight column (--weight-col) {lacks}"
+    assert main(["ce", "--csv", paths["data"], "--like", "torch"]) == 2
+    assert capsys.readouterr().err == f"cecli: error: the weight column (--weight-col) {lacks}\n"
+    assert main(["ce", "--csv", paths["data"], "--like", "torch", "--reduction", "none"]) == 2
+    line = "over a file the libraries give one value: use --reduction mean or sum"
+    assert capsys.readouterr().err == f"cecli: error: {line}\n"

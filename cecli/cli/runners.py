@@ -18,6 +18,7 @@ from cecli.render import Output
 
 if TYPE_CHECKING:
     from cecli.batch import BatchSummary, Rejected
+    from cecli.frameworks import Missing, Reproduction
     from cecli.numerics import FloatArray
     from cecli.render import RowMarks
     from cecli.scoring import ScoredRows, ScoringProgress
@@ -137,6 +138,7 @@ def run_frameworks(request: Request, labels: FloatArray, preds: FloatArray) -> N
         library=None if like is None else library_named(like),
         **request.keywords,
     )
+    comparison = dataclasses.replace(comparison, found=_found_with_flags(comparison.found))
     render.emit_frameworks_comparison(Output(mode=request.mode), comparison)
 
 
@@ -154,7 +156,22 @@ def run_file_frameworks(request: Request, names: tuple[str, ...] | None) -> None
     )
     for note in comparison.summary.notes:
         Output().hint(with_flags(note, None))
+    comparison = dataclasses.replace(comparison, found=_found_with_flags(comparison.found))
     render.emit_file_frameworks(Output(mode=request.mode), comparison)
+
+
+def _found_with_flags(
+    found: tuple[Reproduction | Missing, ...],
+) -> tuple[Reproduction | Missing, ...]:
+    """What each library lacks, as the command line says it."""
+    from cecli.frameworks import Missing
+
+    return tuple(
+        dataclasses.replace(item, message=with_flags(item.message, item.parameter))
+        if isinstance(item, Missing)
+        else item
+        for item in found
+    )
 
 
 def run_file(request: Request, names: tuple[str, ...] | None) -> None:
