@@ -32,11 +32,13 @@ values: the percentiles are exact exactly when one machine's are (``percentiles_
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import math
 import os
 import re
 import secrets
+import stat
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -163,13 +165,19 @@ def score_block(
 
 def _block_file(stack: contextlib.ExitStack, path: str, span: tuple[int, int]) -> Path:
     """The header and one byte range of a CSV file as a file of their own, removed when
-    ``stack`` closes: the reader then numbers the block's lines from 2."""
+    ``stack`` closes: the reader then numbers the block's lines from 2.
+
+    A worker killed mid-task cannot remove its copy, so the copy is held under a lock while it
+    is in use (:func:`_held_block`): the system drops the lock with the process, and the next
+    block made in the folder, like the client at the end of a run (:func:`sweep_blocks`),
+    removes the copies nobody holds."""
     from cecli.files import MAX_RECORD_BYTES
 
     folder = Path(tempfile.gettempdir())
-    target = folder / f"cecli-block-{secrets.token_hex(6)}.csv"
-    stack.callback(_remove, target)
-    with open(path, "rb") as source, open(target, "wb") as copy:
+    sweep_blocks(folder)
+    target, descriptor = _held_block(folder)
+    stack.callback(_release, target, descriptor)
+    with open(path, "rb") as source, open(descriptor, "wb", closefd=False) as copy:
         copy.write(source.readline(MAX_RECORD_BYTES + 1))
         start, stop = span
         while start < stop:
@@ -179,6 +187,75 @@ def _block_file(stack: contextlib.ExitStack, path: str, span: tuple[int, int]) -
             copy.write(data)
             start += len(data)
     return target
+
+
+BLOCK_PREFIX = "cecli-block-"
+_HELD_BLOCK = re.compile(r"cecli-block-\d+-[0-9a-f]{12}\.csv")
+"""A block's copy made under a lock (the process id is for whoever looks at the folder; the
+lock, not the id, says whether it is in use: ids are reused, and a folder may be shared with
+other machines or containers, whose ids mean nothing here)."""
+
+
+def _held_block(folder: Path) -> tuple[Path, int]:
+    """A new, empty file (mode 0600) for a block, open and exclusively locked (``flock``)."""
+    for _ in range(100):
+        target = folder / f"{BLOCK_PREFIX}{os.getpid()}-{secrets.token_hex(6)}.csv"
+        try:
+            flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+            descriptor = os.open(target, flags, 0o600)
+        except FileExistsError:
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # A sweep may have taken the file in the instant before the lock: then it is
+            # gone (or going), and another name is tried.
+            if os.stat(target).st_ino == os.fstat(descriptor).st_ino:
+                return target, descriptor
+        except (BlockingIOError, FileNotFoundError):
+            pass
+        except OSError:
+            return target, descriptor  # a file system without locks: as before, unheld
+        os.close(descriptor)
+    raise OSError(f"cannot make a block's copy in {folder}")
+
+
+def _release(target: Path, descriptor: int) -> None:
+    """The block's copy removed, then its lock dropped."""
+    try:
+        _remove(target)
+    finally:
+        os.close(descriptor)
+
+
+def sweep_blocks(folder: Path | None = None) -> None:
+    """Remove the blocks' copies in ``folder`` (the temporary folder) that no process holds:
+    those of a worker killed in the middle of a task.  The lock is tried, never waited for;
+    what cannot be opened (another user's) or is no regular file is left alone."""
+    folder = folder or Path(tempfile.gettempdir())
+    try:
+        with os.scandir(folder) as entries:
+            names = [e.name for e in entries if _HELD_BLOCK.fullmatch(e.name)]
+    except OSError:
+        return
+    for name in names:
+        path = folder / name
+        try:
+            # Not blocking: a FIFO of that name must not stop the sweep.
+            flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+            descriptor = os.open(path, flags)
+        except OSError:
+            continue
+        try:
+            found = os.fstat(descriptor)
+            if not stat.S_ISREG(found.st_mode):
+                continue
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.stat(path, follow_symlinks=False).st_ino == found.st_ino:
+                os.unlink(path)
+        except OSError:
+            pass  # held (BlockingIOError), or gone in the meantime
+        finally:
+            os.close(descriptor)
 
 
 def _remove(path: Path) -> None:
@@ -408,6 +485,8 @@ def score_on_dask(
     ]
     created: list[Future] = []
     with contextlib.ExitStack() as stack:
+        # Last, once the cluster is stopped: the copies of blocks whose worker was killed.
+        stack.callback(sweep_blocks)
         staging = None
         if rows is not None:
             from cecli.parts import Staging

@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -646,6 +647,121 @@ def test_a_worker_killed_mid_run_changes_nothing(
     while victim in client.scheduler_info(n_workers=-1)["workers"]:
         assert time.monotonic() < deadline, "the worker was not killed"
         time.sleep(0.1)
+
+
+def test_a_worker_killed_mid_task_leaves_no_copy_of_its_block(
+    inputs: dict[str, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed in the middle of a task cannot remove its block's copy: the run does.
+    The cluster is the test's own, its temporary folder private, so that every file it
+    leaves there is seen."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))  # the workers' and this process's
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setattr(distributed, "TASK_BYTES", 100_000)
+    big = tmp_path / "big.csv"
+    _frame(20_000, seed=5).write_csv(big)
+    single = cecli.score_file(str(big), **OPTIONS)
+    held: list[str] = []
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=50,
+        ) as local,
+        Client(local) as client,
+    ):
+        victim = sorted(client.run(os.getpid).values())[0]
+        client.run(_slow_tasks, 0.2)  # each task holds its copy a while
+
+        def kill(progress: ScoringProgress) -> None:
+            deadline = time.monotonic() + 60
+            # Once both workers hold a block's copy (a task at a time each), the victim is
+            # in the middle of a task.
+            while len(held) < 2:
+                held[:] = [path.name for path in temporary.glob("cecli-block-*")]
+                assert time.monotonic() < deadline, "the workers made no copies of blocks"
+            os.kill(victim, signal.SIGKILL)
+
+        survived = cecli.score_file(
+            str(big), **OPTIONS, dask=local.scheduler_address, on_progress=_once(kill)
+        )
+        _same(single, survived)
+        assert held
+        assert [p.name for p in temporary.rglob("cecli-block-*")] == []
+
+
+def _slow_tasks(seconds: float) -> None:
+    """Every block scored ``seconds`` late, in this worker process."""
+    from cecli.scoring import Job
+
+    score_table = Job.score_table
+
+    def late(job: Job, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(seconds)
+        return score_table(job, *args, **kwargs)
+
+    setattr(Job, "score_table", late)  # noqa: B010 (a method replaced: mypy refuses `=`)
+
+
+def _once(action: Callable[[ScoringProgress], None]) -> Callable[[ScoringProgress], None]:
+    done: list[bool] = []
+
+    def first(progress: ScoringProgress) -> None:
+        if not done:
+            done.append(True)
+            action(progress)
+
+    return first
+
+
+def test_a_sweep_removes_only_the_copies_no_process_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy held by a live process (this one, another) stays; one whose process was killed
+    goes; files of other names, or no regular files, are left alone."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    source = tmp_path / "in.csv"
+    source.write_text("label,p0\n" + "1,0.5\n" * 10)
+    others = ["cecli-block-0123456789ab.csv", "cecli-block-1-0123456789ab.csv.part"]
+    for name in others:
+        (tmp_path / name).write_text("x")
+    os.mkfifo(tmp_path / "cecli-block-7-00000000000f.csv")
+    holder = (
+        "import contextlib, sys, time\n"
+        "from cecli import distributed\n"
+        "with contextlib.ExitStack() as stack:\n"
+        f"    print(distributed._block_file(stack, {str(source)!r}, (9, 27)), flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    ) as other:  # fmt: skip
+        try:
+            assert other.stdout is not None
+            theirs = Path(other.stdout.readline().strip())
+            with contextlib.ExitStack() as stack:
+                mine = distributed._block_file(stack, str(source), (9, 27))
+                assert mine.read_text() == "label,p0\n" + "1,0.5\n" * 3
+                distributed.sweep_blocks()
+                assert mine.exists()
+                assert theirs.exists()
+                other.kill()
+                other.wait()
+                assert theirs.exists()  # its process could not remove it
+                distributed.sweep_blocks()
+                assert mine.exists()
+                assert not theirs.exists()
+            assert not mine.exists()
+        finally:
+            other.kill()
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["in.csv", *others, "cecli-block-7-00000000000f.csv"]
+    )
 
 
 def test_an_unreachable_scheduler_is_one_error(inputs: dict[str, list[str]]) -> None:
