@@ -32,14 +32,16 @@ values: the percentiles are exact exactly when one machine's are (``percentiles_
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import math
 import os
 import re
 import secrets
+import signal
 import stat
+import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,11 +62,14 @@ from cecli.scoring import (
 )
 from cecli.sources import InputFile
 
+if sys.platform != "win32":
+    import fcntl  # the locks on blocks' copies; those are made where os.pread is: not Windows
+
 if TYPE_CHECKING:
     from cecli.parts import PartInfo, RowOutput
 
 if TYPE_CHECKING:
-    from distributed import Client, Future
+    from distributed import Client, Future, LocalCluster
 
 TASK_BYTES = 64 << 20
 """Bytes of CSV per task: a few of the reader's blocks, so a task's fixed cost is small."""
@@ -198,6 +203,8 @@ other machines or containers, whose ids mean nothing here)."""
 
 def _held_block(folder: Path) -> tuple[Path, int]:
     """A new, empty file (mode 0600) for a block, open and exclusively locked (``flock``)."""
+    if sys.platform == "win32":
+        raise OSError("blocks of a file are cut only where os.pread is")
     for _ in range(100):
         target = folder / f"{BLOCK_PREFIX}{os.getpid()}-{secrets.token_hex(6)}.csv"
         try:
@@ -231,6 +238,8 @@ def sweep_blocks(folder: Path | None = None) -> None:
     """Remove the blocks' copies in ``folder`` (the temporary folder) that no process holds:
     those of a worker killed in the middle of a task.  The lock is tried, never waited for;
     what cannot be opened (another user's) or is no regular file is left alone."""
+    if sys.platform == "win32":
+        return
     folder = folder or Path(tempfile.gettempdir())
     try:
         with os.scandir(folder) as entries:
@@ -412,14 +421,15 @@ def connect(address: str, stack: contextlib.ExitStack) -> Client:
             environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
             environ.pop("MALLOC_TRIM_THRESHOLD_", None)
             stack.enter_context(dask.config.set({"distributed.nanny.pre-spawn-environ": environ}))
-            cluster = stack.enter_context(
-                LocalCluster(
+            cluster = _started_apart(
+                stack,
+                lambda: LocalCluster(
                     n_workers=workers,
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=":0",
                     silence_logs=logging.CRITICAL,
-                )
+                ),
             )
             return stack.enter_context(Client(cluster))
         if address == "auto":
@@ -453,6 +463,57 @@ def connect(address: str, stack: contextlib.ExitStack) -> Client:
         raise InputError(
             f"dask: cannot reach the scheduler at {address} ({why})", parameter="dask"
         ) from None
+
+
+def _started_apart(stack: contextlib.ExitStack, start: Callable[[], LocalCluster]) -> LocalCluster:
+    """The local cluster ``start`` makes, made on a thread of its own, and closed when
+    ``stack`` closes.
+
+    An interrupt (Ctrl-C) in the middle of a cluster's start leaves it half made: workers that
+    are neither running nor closed, which distributed then fails to close at the process's end,
+    with tracebacks on stderr.  So the start is never interrupted: the interrupt lands in the
+    calling thread, which waits for the start to end and then closes the cluster, as after any
+    run.  The thread blocks SIGINT, and so do the threads it starts and the worker processes
+    they spawn (a signal mask is inherited): a Ctrl-C at a terminal, which signals every
+    process of the foreground group, stops the command, and the command stops its workers,
+    rather than each worker stopping with a traceback of its own.
+    """
+    made: list[LocalCluster] = []
+    failed: list[BaseException] = []
+    began, finished = threading.Event(), threading.Event()
+
+    def run() -> None:
+        began.set()
+        try:
+            if sys.platform != "win32":
+                from multiprocessing import resource_tracker
+
+                # Started by whichever thread first needs it, the tracker unblocks SIGINT in
+                # that thread once it is spawned: it is started here, before the mask is set.
+                resource_tracker.ensure_running()
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            made.append(start())
+        except BaseException as error:  # raised again in the calling thread
+            failed.append(error)
+        finally:
+            finished.set()
+
+    thread = threading.Thread(target=run, name="cecli-local-cluster", daemon=True)
+    try:
+        thread.start()
+        finished.wait()
+        if failed:
+            raise failed[0]
+        return stack.enter_context(made[0])
+    except BaseException:
+        # Not thread.join(): in Python 3.11 a join interrupted once returns at once after,
+        # the thread still running.  The thread has begun unless the interrupt landed in
+        # thread.start() itself, before it.
+        if began.wait(timeout=10):
+            finished.wait()
+        for cluster in made:  # closing a closed cluster does nothing
+            cluster.close()
+        raise
 
 
 def score_on_dask(

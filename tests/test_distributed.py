@@ -829,6 +829,60 @@ def _started(folder: Path) -> bool:
     return False
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize(
+    ("wait", "whole_group"), [(0.0, True), (0.25, True), (0.6, True), (0.25, False)]
+)
+def test_ctrl_c_while_the_local_cluster_starts_is_quiet_and_leaves_no_worker(
+    tmp_path: Path, wait: float, whole_group: bool
+) -> None:
+    """SIGINT ``wait`` seconds after the command's first child process (the cluster is
+    starting): to the whole process group, as a terminal's Ctrl-C, or to the command alone.
+    Exit 130, nothing on stderr, and no process of the command left."""
+    data = tmp_path / "data.csv"
+    _frame(300, seed=9).write_csv(data)
+    process = subprocess.Popen(
+        ["cecli", "ce", "--csv", str(data), "--label-col", "label", "--pred-cols",
+         ",".join(CLASSES), "--classes", ",".join(CLASSES), "--dask", "local:2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len(_group(process.pid)) < 2:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the command started no process"
+            time.sleep(0.01)
+        time.sleep(wait)
+        if whole_group:
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert err == ""
+    assert out == ""
+    deadline = time.monotonic() + 60
+    while left := _group(process.pid):
+        assert time.monotonic() < deadline, f"processes outlived the command: {left}"
+        time.sleep(0.1)
+
+
+def _group(group: int) -> list[int]:
+    """The live processes of process group ``group`` (from /proc: not zombies)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == group and fields[0] != "Z":
+                    found.append(int(name))
+    return found
+
+
 def test_a_local_cluster_of_its_own(inputs: dict[str, list[str]]) -> None:
     part = inputs["csv"][2]
     _same(cecli.score_file(part, **OPTIONS), cecli.score_file(part, **OPTIONS, dask="local:1"))
