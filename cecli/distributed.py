@@ -36,9 +36,7 @@ import logging
 import math
 import os
 import re
-import secrets
 import signal
-import stat
 import sys
 import tempfile
 import threading
@@ -50,6 +48,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from cecli import tempfiles
 from cecli.batch import Accumulator, BatchSummary, FileSummary
 from cecli.inputs import InputError
 from cecli.scoring import (
@@ -61,9 +60,6 @@ from cecli.scoring import (
     untag_lines,
 )
 from cecli.sources import InputFile
-
-if sys.platform != "win32":
-    import fcntl  # the locks on blocks' copies; those are made where os.pread is: not Windows
 
 if TYPE_CHECKING:
     from cecli.parts import PartInfo, RowOutput
@@ -173,16 +169,15 @@ def _block_file(stack: contextlib.ExitStack, path: str, span: tuple[int, int]) -
     ``stack`` closes: the reader then numbers the block's lines from 2.
 
     A worker killed mid-task cannot remove its copy, so the copy is held under a lock while it
-    is in use (:func:`_held_block`): the system drops the lock with the process, and the next
-    block made in the folder, like the client at the end of a run (:func:`sweep_blocks`),
-    removes the copies nobody holds."""
+    is in use (:mod:`cecli.tempfiles`): the next block made in the folder, like the client at
+    the end of a run (:func:`sweep_blocks`), removes the copies nobody holds."""
     from cecli.files import MAX_RECORD_BYTES
 
     folder = Path(tempfile.gettempdir())
     sweep_blocks(folder)
-    target, descriptor = _held_block(folder)
-    stack.callback(_release, target, descriptor)
-    with open(path, "rb") as source, open(descriptor, "wb", closefd=False) as copy:
+    block = tempfiles.held(folder, BLOCK_PREFIX, ".csv")
+    stack.callback(block.release)
+    with open(path, "rb") as source, open(block.path, "wb") as copy:
         copy.write(source.readline(MAX_RECORD_BYTES + 1))
         start, stop = span
         while start < stop:
@@ -191,85 +186,16 @@ def _block_file(stack: contextlib.ExitStack, path: str, span: tuple[int, int]) -
                 break
             copy.write(data)
             start += len(data)
-    return target
+    return block.path
 
 
 BLOCK_PREFIX = "cecli-block-"
-_HELD_BLOCK = re.compile(r"cecli-block-\d+-[0-9a-f]{12}\.csv")
-"""A block's copy made under a lock (the process id is for whoever looks at the folder; the
-lock, not the id, says whether it is in use: ids are reused, and a folder may be shared with
-other machines or containers, whose ids mean nothing here)."""
-
-
-def _held_block(folder: Path) -> tuple[Path, int]:
-    """A new, empty file (mode 0600) for a block, open and exclusively locked (``flock``)."""
-    if sys.platform == "win32":
-        raise OSError("blocks of a file are cut only where os.pread is")
-    for _ in range(100):
-        target = folder / f"{BLOCK_PREFIX}{os.getpid()}-{secrets.token_hex(6)}.csv"
-        try:
-            flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-            descriptor = os.open(target, flags, 0o600)
-        except FileExistsError:
-            continue
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            # A sweep may have taken the file in the instant before the lock: then it is
-            # gone (or going), and another name is tried.
-            if os.stat(target).st_ino == os.fstat(descriptor).st_ino:
-                return target, descriptor
-        except (BlockingIOError, FileNotFoundError):
-            pass
-        except OSError:
-            return target, descriptor  # a file system without locks: as before, unheld
-        os.close(descriptor)
-    raise OSError(f"cannot make a block's copy in {folder}")
-
-
-def _release(target: Path, descriptor: int) -> None:
-    """The block's copy removed, then its lock dropped."""
-    try:
-        _remove(target)
-    finally:
-        os.close(descriptor)
 
 
 def sweep_blocks(folder: Path | None = None) -> None:
     """Remove the blocks' copies in ``folder`` (the temporary folder) that no process holds:
-    those of a worker killed in the middle of a task.  The lock is tried, never waited for;
-    what cannot be opened (another user's) or is no regular file is left alone."""
-    if sys.platform == "win32":
-        return
-    folder = folder or Path(tempfile.gettempdir())
-    try:
-        with os.scandir(folder) as entries:
-            names = [e.name for e in entries if _HELD_BLOCK.fullmatch(e.name)]
-    except OSError:
-        return
-    for name in names:
-        path = folder / name
-        try:
-            # Not blocking: a FIFO of that name must not stop the sweep.
-            flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
-            descriptor = os.open(path, flags)
-        except OSError:
-            continue
-        try:
-            found = os.fstat(descriptor)
-            if not stat.S_ISREG(found.st_mode):
-                continue
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.stat(path, follow_symlinks=False).st_ino == found.st_ino:
-                os.unlink(path)
-        except OSError:
-            pass  # held (BlockingIOError), or gone in the meantime
-        finally:
-            os.close(descriptor)
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    those of a worker killed in the middle of a task."""
+    tempfiles.sweep(folder or Path(tempfile.gettempdir()), BLOCK_PREFIX, ".csv")
 
 
 def merge(*parts: Partial) -> Partial:

@@ -1540,9 +1540,20 @@ def _spool(
     gzip stream (as from ``cat file.csv.gz |``) is decompressed.
 
     The file is removed when ``stack`` closes, whether it closes normally, on an error, or on
-    an interrupt (the command line turns SIGTERM and SIGHUP into one).
+    an interrupt (the command line turns SIGTERM and SIGHUP into one); one left by a process
+    that was killed is removed by the next spool made in the folder (:mod:`cecli.tempfiles`).
     """
-    path = _private_file(stack, Path(tempfile.gettempdir()), "cecli-", suffix)
+    from cecli import tempfiles
+
+    folder = Path(tempfile.gettempdir())
+    tempfiles.sweep(folder, SPOOL_PREFIX)
+    try:
+        spooled = tempfiles.held(folder, SPOOL_PREFIX, suffix)
+    except OSError as error:
+        why = error.strerror or str(error)
+        raise InputError(f"cannot make a temporary file in {str(folder)!r} ({why})") from None
+    stack.callback(spooled.release)
+    path = spooled.path
     try:
         with path.open("r+b") as handle:
             copied = 0
@@ -1567,8 +1578,12 @@ def _spool(
     except (OSError, EOFError, zlib.error) as error:
         why = (error.strerror if isinstance(error, OSError) else None) or str(error)
         raise InputError(f"{display}: cannot read ({why})") from None
-    _remove(path)  # the compressed copy is no longer needed: free its space now
+    spooled.release()  # the compressed copy is no longer needed: free its space now
     return inner
+
+
+SPOOL_PREFIX = "cecli-spool-"
+"""How a spooled copy's name starts in the temporary folder."""
 
 
 def _gib(count: int) -> str:
@@ -1582,28 +1597,6 @@ def _check_free_space(folder: Path, display: str) -> None:
             f"{display}: the temporary folder {str(folder)!r} has less than "
             f"{_gib(SPOOL_RESERVE)} free; set TMPDIR to a folder with room, or pass a file"
         )
-
-
-def _private_file(stack: contextlib.ExitStack, folder: Path, prefix: str, suffix: str) -> Path:
-    """A new, empty file (mode 0600) in ``folder``, removed when ``stack`` closes.
-
-    Its removal is registered before it is made, so that an interrupt between the two cannot
-    leave it behind.
-    """
-    for _ in range(100):
-        path = folder / f"{prefix}{os.urandom(6).hex()}{suffix}"
-        staged = _Staged(path)
-        stack.callback(staged.remove)
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            staged.ours = False  # another file by that name: not ours to remove
-            continue
-        except OSError as error:
-            why = error.strerror
-            raise InputError(f"cannot make a temporary file in {str(folder)!r} ({why})") from None
-        return path
-    raise InputError(f"cannot make a temporary file in {str(folder)!r}")
 
 
 class _Staged:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cecli import files, tempfiles
 from tests.helpers import default_signal_actions
 
 pytestmark = pytest.mark.skipif(
@@ -164,3 +165,50 @@ def test_ctrl_c_while_the_command_is_still_importing_is_quiet() -> None:
         assert process.returncode in (0, 130), (delay, process.returncode)
         interrupted += process.returncode == 130
     assert interrupted, "no run was interrupted: the delays are too long for this machine"
+
+
+def test_a_spool_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    """SIGKILL cannot be caught: the copy of standard input stays, until the next command
+    that spools in the same temporary folder removes it (its lock went with its process)."""
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    env = {**os.environ, "TMPDIR": str(spool)}
+    reader, writer = os.pipe()
+    with subprocess.Popen(
+        ["cecli", "ce", "--csv", "-", "-q"], stdin=reader, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, env=env, preexec_fn=default_signal_actions,
+    ) as killed:  # fmt: skip
+        os.close(reader)
+        os.write(writer, b"label,p0,p1\n0,0.25,0.75\n")  # and the pipe stays open
+        deadline = time.monotonic() + 60
+        while not list(spool.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        left = list(spool.iterdir())
+        killed.kill()
+        killed.wait(timeout=60)
+    os.close(writer)
+    assert [path.name.startswith("cecli-spool-") for path in left] == [True]
+    assert list(spool.iterdir()) == left  # killed: nothing removed it
+
+    # Another user's process holding its copy keeps it: only files nobody holds go.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, pathlib, cecli.tempfiles as t; "
+         "h = t.held(pathlib.Path(sys.argv[1]), 'cecli-spool-', '.csv'); print(h.path, "
+         "flush=True); sys.stdin.read()", str(spool)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None
+    held = Path(holder.stdout.readline().strip())
+    try:
+        done = subprocess.run(
+            ["cecli", "ce", "--csv", "-", "-q"], input=b"label,p0,p1\n0,0.25,0.75\n",
+            capture_output=True, env=env, check=False, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert float(done.stdout) == -np.log(0.25)
+        assert list(spool.iterdir()) == [held]
+    finally:
+        holder.communicate("", timeout=60)
+    # Its process gone (without removing it), the next sweep takes it too.
+    tempfiles.sweep(spool, files.SPOOL_PREFIX)
+    assert list(spool.iterdir()) == []
