@@ -596,15 +596,20 @@ def _tf_keras_bce(problem: Problem, entry: Entry) -> FloatArray:
     p = _cast(problem.preds, entry)
     kind = y.dtype.type
     smoothing = float(_option(problem, "smoothing", 0.0))
-    if smoothing:
-        y = y * kind(1.0 - smoothing) + kind(0.5 * smoothing)
+    if smoothing:  # a label smoothed to a subnormal is 0 (flush-to-zero)
+        y = _flush_subnormals(y * kind(1.0 - smoothing) + kind(0.5 * smoothing))
     elements = _tf_binary_crossentropy(y, p, _clip_value(problem, entry), problem.logits)
     per_row = np.sum(elements, axis=-1) / kind(problem.classes)
     return _keras_reduce(per_row, problem, entry)
 
 
 def _tf_keras_ce(problem: Problem, entry: Entry) -> FloatArray:
-    if problem.indices is None or _option(problem, "smoothing"):
+    smoothing = float(_option(problem, "smoothing", 0.0))
+    if smoothing:  # CategoricalCrossentropy as Keras 3, a label smoothed to a subnormal is 0
+        y = _flush_subnormals(_keras_smooth_categorical(_cast(problem.targets, entry), smoothing))
+        log_p = _keras_log_probs(problem, entry, _cast(problem.preds, entry))
+        return _keras_reduce(-np.sum(y * log_p, axis=-1), problem, entry)
+    if problem.indices is None:
         return _keras_ce(problem, entry)  # CategoricalCrossentropy: as Keras 3
     z = _cast(problem.preds, entry)
     if not problem.logits:  # clip, log, then sparse_softmax_cross_entropy_with_logits
@@ -621,14 +626,15 @@ def _tf_keras_focal(problem: Problem, entry: Entry) -> FloatArray:
     kind = y.dtype.type
     smoothing = float(_option(problem, "smoothing", 0.0))
     if smoothing:
-        y = y * kind(1.0 - smoothing) + kind(0.5 * smoothing)
+        y = _flush_subnormals(y * kind(1.0 - smoothing) + kind(0.5 * smoothing))
     sigmoidal = _sigmoid(output) if problem.logits else output
     p_t = y * sigmoidal + (1 - y) * (1 - sigmoidal)
     focal = np.power(1 - p_t, kind(_option(problem, "gamma", 2.0)))
     focal = focal * _tf_binary_crossentropy(y, output, _clip_value(problem, entry), problem.logits)
     alpha = _option(problem, "alpha")
-    if alpha is not None:
-        focal = (y * kind(alpha) + (1 - y) * (1 - kind(alpha))) * focal
+    if alpha is not None:  # a subnormal α (or α·y) is 0, so α = 1e-40 times inf is nan
+        a = _flush_subnormals(np.asarray(kind(alpha)))
+        focal = _flush_subnormals(y * a + (1 - y) * (1 - a)) * focal
     per_row = np.sum(focal, axis=-1) / kind(problem.classes)
     return _keras_reduce(per_row, problem, entry)
 
@@ -1128,6 +1134,9 @@ FRAMEWORKS: dict[Library, Framework] = {
     "tf-keras": Framework(
         "tf-keras", "tf.keras 2", "import tf_keras, numpy as np",
         aliases=("tf.keras", "tf_keras", "tfkeras"), eps_sets_clip=True,
+        # TensorFlow's CPU kernels run with flush-to-zero: a subnormal sample weight is 0, and
+        # 0 times an infinite loss is nan.
+        flushes_subnormals=True,
         hints={
             "weights": " (nearest: class_weight in Model.fit)",
             "pos_weight": " (nearest: class_weight in Model.fit)",

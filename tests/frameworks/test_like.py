@@ -242,3 +242,34 @@ def test_optax_focal_flushes_a_subnormal_alpha() -> None:
     real = run("optax", reproduction.call)
     assert np.isnan(real)
     assert np.isnan(reproduction.value)
+
+
+SUBNORMAL = 4.8395105816855566e-42
+"""A float32 subnormal: TensorFlow's CPU kernels flush it to 0, and 0 · inf is nan."""
+MASKED = np.array([[-1000.0, -1000.0, -1000.0], [-1000.0, -1000.0, -np.inf]])
+
+
+@pytest.mark.parametrize(
+    ("command", "labels", "options"),
+    [
+        ("ce", np.full((2, 3), 1 / 3), {"sample_weights": np.array([1.0, SUBNORMAL])}),
+        ("bce", np.zeros((2, 3)), {"smoothing": 1.0, "sample_weights": np.array([1.0, SUBNORMAL])}),
+        ("bce", np.zeros((2, 3)), {"smoothing": SUBNORMAL}),
+        ("ce", np.array([[1.0, 0.0, 0.0]] * 2), {"smoothing": SUBNORMAL}),
+        ("focal", np.ones((2, 3)), {"gamma": 0.0, "alpha": SUBNORMAL, "binary": True}),
+        ("focal", np.zeros((2, 3)), {"gamma": 0.0, "smoothing": SUBNORMAL, "binary": True}),
+    ],
+)
+def test_tf_keras_flushes_subnormal_weights_labels_and_alpha(
+    command: Command, labels: np.ndarray, options: dict[str, Any]
+) -> None:
+    """A subnormal sample weight, smoothed label or α meets an infinite loss (a -inf logit)."""
+    if not installed("tf-keras"):
+        pytest.skip("tf-keras is not installed (see README.md, Set-up: the framework tests)")
+    problem = make_problem(
+        command, labels, MASKED, logits=True, options={"reduction": "mean", **options}
+    )
+    reproduction = reproduce("tf-keras", problem)
+    real = run("tf-keras", reproduction.call)
+    assert np.isnan(real), reproduction.call
+    assert np.isnan(reproduction.value)
