@@ -299,10 +299,11 @@ class _Terminal80x24:
         os.write(self.master, key.encode())
 
     def finish(self) -> int:
-        code = self.process.wait(timeout=60)
+        # Read to the end first: a process writing to a full terminal waits for its reader
+        # (restoring the screen, say), and waiting for it without reading never ends.
         while self._read():
             pass
-        return code
+        return self.process.wait(timeout=60)
 
     def line_settings(self) -> int:
         return int(termios.tcgetattr(self.master)[3])
