@@ -212,7 +212,7 @@ def written_part(
             raise InputError(
                 f"output: cannot write a part in {folder} ({error.strerror}); on a cluster "
                 "the workers must be able to write that folder",
-                parameter="output",
+                parameter=("output",),
             ) from None
         try:
             yield writer
@@ -259,7 +259,7 @@ class Staging:
         except OSError as error:
             raise InputError(
                 f"output: cannot make a folder beside {display} ({error.strerror})",
-                parameter="output",
+                parameter=("output",),
             ) from None
         self.done = False
 
@@ -341,7 +341,7 @@ class Staging:
             os.rename(self.path, self.target)
         except OSError as error:
             raise InputError(
-                f"output: cannot write {self.spec.target} ({error.strerror})", parameter="output"
+                f"output: cannot write {self.spec.target} ({error.strerror})", parameter=("output",)
             ) from None
         self.done = True
 
@@ -356,19 +356,19 @@ def _check_folder(target: Path, display: str) -> None:
         if not target.is_dir():
             raise InputError(
                 f"output: {display} is a file, not a folder; name a new folder",
-                parameter="output",
+                parameter=("output",),
             )
         try:
             with os.scandir(target) as entries:
                 holds = any(entries)
         except OSError as error:
             raise InputError(
-                f"output: cannot use {display} ({error.strerror})", parameter="output"
+                f"output: cannot use {display} ({error.strerror})", parameter=("output",)
             ) from None
         if holds:
             raise InputError(
                 f"output: the folder {display} is not empty; name a new or empty folder",
-                parameter="output",
+                parameter=("output",),
             )
 
 

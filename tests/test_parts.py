@@ -196,3 +196,19 @@ def test_a_part_left_half_written_by_a_lost_worker_is_not_published(tmp_path: Pa
         "part-00000.csv",
         "part-00002.csv",
     ]
+
+
+def test_a_folder_named_output_is_named_as_written_in_the_error(
+    inputs: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "output").mkdir()
+    (tmp_path / "output" / "keep.txt").write_text("mine")
+    args = ["ce", *_file_args(inputs), "--reduction", "none", "--output", "output/"]
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        "cecli: error: --output: the folder output/ is not empty; name a new or empty folder\n"
+    )
