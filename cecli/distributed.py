@@ -730,7 +730,7 @@ def _wait(
     records = {k: n for state in states for k, n in state.records.items()}
     names = {block.key: block for block in blocks}
     offsets = _offsets(blocks[: failed + 1], {**records, failed: 0})
-    raise InputError(_named(str(error), names, offsets), parameter=error.parameter) from None
+    raise InputError(_named(str(error), names, offsets), parameter=error.named) from None
 
 
 def _as_input_error(error: BaseException | None, block: Block) -> BaseException:

@@ -1534,7 +1534,7 @@ def reproduce_all(problem: Problem) -> list[Reproduction | Missing]:
         try:
             found.append(reproduce(library, problem))
         except Unsupported as gap:
-            found.append(Missing(library, str(gap), gap.parameter))
+            found.append(Missing(library, str(gap), gap.named))
     return found
 
 
@@ -1983,7 +1983,7 @@ def compare_frameworks_on_file(
 def _over_a_file(gap: Unsupported) -> tuple[str, str | tuple[str, ...] | None]:
     """``gap``'s message and parameters where a file's weight column gives the weights that
     the message calls ``sample_weights``."""
-    message, parameter = str(gap), gap.parameter
+    message, parameter = str(gap), gap.named
     if isinstance(parameter, tuple) and parameter[:1] == ("sample_weights",):
         message = message.replace("sample_weights", _WEIGHT_COLUMN, 1)
         parameter = ("weight_col", *parameter[1:])

@@ -33,13 +33,26 @@ class InputError(ValueError):
     ``parameter`` is the keyword argument the message names (``eps``, ``class_names``…), as a
     Python caller writes it; the command line says the same with the option's name instead.
     A message that names several parameters, or one among words that could be taken for one
-    (a column called ``by``), gives a tuple: each mention, in the order the message makes
-    them (``("label_col", "label_cols")`` for "use either label_col or label_cols, not both").
+    (a column called ``by``), is given a tuple: each mention, in the order the message makes
+    them (``("label_col", "label_cols")`` for "use either label_col or label_cols, not
+    both").  ``parameter`` is then the first of them, and ``mentions`` the tuple.
     """
 
     def __init__(self, message: str, *, parameter: str | tuple[str, ...] | None = None) -> None:
         super().__init__(message)
-        self.parameter = parameter
+        self.mentions: tuple[str, ...] | None = None
+        """Each mention of a parameter in the message, in order, when given as a tuple."""
+        self.parameter: str | None
+        if isinstance(parameter, tuple):
+            self.mentions = parameter
+            self.parameter = parameter[0] if parameter else None
+        else:
+            self.parameter = parameter
+
+    @property
+    def named(self) -> str | tuple[str, ...] | None:
+        """What the message names, as :func:`cecli.cli.options.with_flags` takes it."""
+        return self.mentions if self.mentions is not None else self.parameter
 
 
 _NESTED = re.compile(r"^\s*[\[(]\s*[\[(]")

@@ -326,7 +326,8 @@ def test_the_writer_names_its_parameter(tmp_path: Path, capsys: pytest.CaptureFi
 def test_select_columns_names_the_parameters() -> None:
     with pytest.raises(InputError) as raised:
         select_columns(["label", "p0"], "categorical", label_col="label", label_cols="p0")
-    assert raised.value.parameter == ("label_col", "label_cols")
+    assert raised.value.parameter == "label_col"  # the first, as a string
+    assert raised.value.mentions == ("label_col", "label_cols")
 
 
 def test_a_tuple_maps_each_mention_once_in_order() -> None:

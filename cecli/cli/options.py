@@ -77,7 +77,7 @@ def _library(value: Any) -> str:
     try:
         return library_named(str(value))
     except InputError as error:
-        raise OptionError(with_flags(str(error), error.parameter)) from None
+        raise OptionError(with_flags(str(error), error.named)) from None
 
 
 # --- arguments -----------------------------------------------------------------------------

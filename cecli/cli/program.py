@@ -158,7 +158,7 @@ def _run(argv: Sequence[str] | None, interrupts: Interrupts) -> int:
     except typer.Exit as done:
         return int(done.exit_code)
     except InputError as error:
-        Output().error(with_flags(str(error), error.parameter))
+        Output().error(with_flags(str(error), error.named))
         return EXIT_USAGE
     except Exception as error:
         if interrupted(error):  # a Ctrl-C that Python wrapped (while a class was being made)
