@@ -464,8 +464,9 @@ class Job:
             details=self.details,
             ignore_label=None if self.ignore_index is None else float(self.ignore_index),
             softmax_rows=_family(self.loss, self.options) != "binary",
-            # ce's per-row function refuses every value find_problems would (tests check it).
-            compute_checks_values=self.loss == "ce" and not full,
+            # ce's per-row function refuses every value find_problems would (tests check it),
+            # but for one class: its one label per row is then a target probability, 0 to 1.
+            compute_checks_values=self.loss == "ce" and not full and len(columns.preds) > 1,
         )  # fmt: skip
         accumulator.weighted = columns.weight is not None
         accumulator.probabilities = probabilities

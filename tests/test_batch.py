@@ -287,3 +287,18 @@ def test_a_row_of_masked_logits_is_refused_by_the_per_row_ce() -> None:
     labels, logits = np.array([[0.0], [1.0]]), np.array([[0.0, 1.0], [-np.inf, -np.inf]])
     with pytest.raises(cecli.InputError, match="row 2: every logit is -inf"):
         categorical_cross_entropy_rows(labels, logits, logits=True)
+
+
+@pytest.mark.parametrize("label", ["1", "0.5", "1e-320"])
+def test_one_class_labels_that_are_no_class_index_are_refused_with_their_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], label: str
+) -> None:
+    # With one class the loss reads one label per row as a target probability; the file's
+    # label column still holds class indices, and only 0 is one.
+    path = tmp_path / "one.csv"
+    path.write_text(f"label,p\n0,0.5\n{label},0.3\n")
+    from cecli.cli import main
+
+    assert main(["ce", "--csv", str(path), "--pred-cols", "p", "--label-col", "label"]) == 2
+    reason = "is not a class index 0 to 0 (nor a class name)"
+    assert capsys.readouterr().err == f"cecli: error: {path}:3:1: '{label}' {reason}\n"
