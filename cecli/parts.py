@@ -89,7 +89,7 @@ def row_output(
     """The :class:`RowOutput` of ``output`` and ``output_format`` (by the name's extension
     if None: ``.parquet`` is Parquet, anything else CSV); one error line if they do not go."""
     if not target:
-        raise InputError("output: the name is empty", parameter="output")
+        raise InputError("output: the name is empty", parameter=("output",))
     in_folder = is_folder(target) if folder is None else folder
     name = target.rstrip("/" + os.sep)
     chosen = output_format or ("parquet" if name.endswith(".parquet") else "csv")
@@ -252,7 +252,7 @@ class Staging:
 
                 beside = Path(tempfile.gettempdir())
         if not beside.is_dir():
-            raise InputError(f"output: no folder {str(beside)!r}", parameter="output")
+            raise InputError(f"output: no folder {str(beside)!r}", parameter=("output",))
         self.path = beside / f".{self.target.name}.staging-{os.urandom(6).hex()}"
         try:
             os.mkdir(self.path, 0o755)

@@ -418,7 +418,7 @@ class Job:
             raise InputError(
                 "ignore_index needs one label column of class indices, not per-class columns "
                 f"({', '.join(columns.labels[:3])}{', …' if len(columns.labels) > 3 else ''})",
-                parameter="ignore_index",
+                parameter=("ignore_index",),
             )
         options, said = self.options, list(columns.notes)
         if logits_by_name(self.loss, options, columns):

@@ -232,7 +232,7 @@ def parse_storage_options(items: Sequence[str]) -> dict[str, Any]:
         key, equals, text = item.partition("=")
         if not equals or not key.strip():
             raise InputError(
-                f"storage_options: {item!r} is not KEY=VALUE", parameter="storage_options"
+                f"storage_options: {item!r} is not KEY=VALUE", parameter=("storage_options",)
             )
         value: Any = text
         if text.lower() in ("true", "false"):
@@ -246,7 +246,7 @@ def parse_storage_options(items: Sequence[str]) -> dict[str, Any]:
             if not isinstance(nested, dict):
                 raise InputError(
                     f"storage_options: {key!r} sets inside {parent!r}, which has a value",
-                    parameter="storage_options",
+                    parameter=("storage_options",),
                 )
             place = nested
         place[last] = value

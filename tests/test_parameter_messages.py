@@ -518,3 +518,21 @@ def test_a_weight_column_a_library_lacks_names_weight_col(
     assert main(["ce", "--csv", paths["data"], "--like", "torch", "--reduction", "none"]) == 2
     line = "over a file the libraries give one value: use --reduction mean or sum"
     assert capsys.readouterr().err == f"cecli: error: {line}\n"
+
+
+def test_an_address_named_like_the_parameter_keeps_its_name(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pytest.importorskip("distributed")
+    data = _csv("label,p0,p1\n0,0.3,0.7\n")(tmp_path)["data"]
+    # Refused before any connection: TLS without certificates in Dask's configuration.
+    assert main(["ce", "--csv", data, "--dask", "tls://dask:8786"]) == 2
+    assert capsys.readouterr().err.startswith("cecli: error: --dask: tls://dask:8786 speaks TLS")
+
+
+def test_a_path_is_no_mention_of_a_parameter() -> None:
+    lost = "the workers scoring it were lost again and again (out of memory?)"
+    for path in ("dask.csv", "runs/dask/scores.csv", r"runs\dask\scores.csv", "tcp://dask:8786"):
+        assert with_flags(f"{path}: {lost}", "dask") == f"{path}: {lost}"
+    assert with_flags("eps must be in [0, 0.5), got 1", "eps") == "--eps must be in [0, 0.5), got 1"
+    assert with_flags("choose one: use logits=True.", "logits") == "choose one: use --logits."

@@ -524,10 +524,13 @@ each is rewritten whole, so that a column or a class named like a parameter stay
 
 def _mention(parameter: str, *, marked: bool = False) -> re.Pattern[str]:
     """``parameter`` as a message names it: a whole word outside quotes, alone, as
-    ``parameter=True`` or as ``parameter='value'`` (only these two when ``marked``)."""
+    ``parameter=True`` or as ``parameter='value'`` (only these two when ``marked``); not
+    a part of a path or an address (``runs/output/``, ``dask.csv``, ``tcp://dask:8786``)."""
     name = re.escape(parameter)
     value = "" if marked else "?"
-    return re.compile(rf"(?<![\w'-]){name}(?:=True|='(?P<value>[^']*)'){value}(?![\w'-])")
+    return re.compile(
+        rf"(?<![\w'./\\-]){name}(?:=True|='(?P<value>[^']*)'){value}(?![\w'/\\-])(?!\.\w)"
+    )
 
 
 def with_flags(message: str, parameter: str | tuple[str, ...] | None) -> str:
