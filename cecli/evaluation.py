@@ -556,7 +556,8 @@ class Evaluation:
     ) -> tuple[IndexArray, IndexArray, FloatArray]:
         """Each row's true class, its rank (0 for the top class) and its probability."""
         rows = np.arange(scores.shape[0])
-        if labels.shape[1] == 1:
+        # One label per row is a class index, but for one class: a one-hot column then.
+        if labels.shape[1] == 1 and scores.shape[1] > 1:
             true_class: IndexArray = labels[:, 0].astype(np.intp)
         else:
             true_class = np.argmax(labels, axis=1).astype(np.intp)

@@ -655,3 +655,20 @@ def test_binary_states_merged_from_any_cuts_equal_one_pass(
         merged.merge(pickle.loads(pickle.dumps(part)))
     whole = fold(slice(0, rows)).compute(reduction="mean", source="t").to_json()
     assert merged.compute(reduction="mean", source="t").to_json() == whole
+
+
+def test_one_class_with_a_one_hot_label_column_is_scored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A label column of one class is its one-hot target, not a class index: a 1 is class 0.
+    from cecli.cli import main
+
+    path = tmp_path / "one.csv"
+    path.write_text("y0,p0\n1,0.5\n0,0.3\n")
+    args = ["ce", "--csv", str(path), "--label-cols", "y0", "--pred-cols", "p0"]
+    assert main([*args, "-q"]) == 0
+    assert float(capsys.readouterr().out) == pytest.approx(float(mp.log(2) / 2), rel=1e-15)
+    assert main([*args, "--reduction", "none", "--columns", "label,rank,correct"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header == "line,loss,label,rank,correct"
+    assert [row.split(",")[2:] for row in rows] == [["p0", "1", "1"]] * 2
