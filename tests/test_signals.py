@@ -180,8 +180,13 @@ def test_a_spool_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path: Path)
     ) as killed:  # fmt: skip
         os.close(reader)
         os.write(writer, b"label,p0,p1\n0,0.25,0.75\n")  # and the pipe stays open
+        # Not any file: the first look at the temporary folder (tempfile.gettempdir) writes
+        # and removes a file of its own there, just before the spool.
         deadline = time.monotonic() + 60
-        while not list(spool.iterdir()) and time.monotonic() < deadline:
+        while (
+            not any(path.name.startswith(files.SPOOL_PREFIX) for path in spool.iterdir())
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.01)
         left = list(spool.iterdir())
         killed.kill()
