@@ -596,8 +596,7 @@ def _all_valid(
     if batch.blank is not None or batch.unmatched is not None or batch.ragged:
         return False
     if not values:
-        weights = batch.weights
-        return weights is None or bool(weights.min() >= 0.0 and math.isfinite(weights.max()))
+        return _weights_valid(batch.weights)
     preds, labels = batch.preds, batch.labels
     low, high = (0.0, 1.0) if probabilities else (-math.inf, math.inf)
     smallest, largest = float(preds.min()), float(preds.max())
@@ -611,15 +610,17 @@ def _all_valid(
     if ignore_label is not None:
         labels = labels[labels != ignore_label]
         if not labels.size:
-            return batch.weights is None or bool(
-                batch.weights.min() >= 0.0 and math.isfinite(batch.weights.max())
-            )
+            return _weights_valid(batch.weights)
     top = classes - 1 if columns.label_index else 1.0
     if not (labels.min() >= 0.0 and labels.max() <= top):
         return False
     if columns.label_index and not np.array_equal(labels, np.floor(labels)):
         return False
-    weights = batch.weights
+    return _weights_valid(batch.weights)
+
+
+def _weights_valid(weights: FloatArray | None) -> bool:
+    """No weight column, or every weight finite and ≥ 0 (NaN fails both comparisons)."""
     return weights is None or bool(weights.min() >= 0.0 and math.isfinite(weights.max()))
 
 

@@ -1291,7 +1291,7 @@ class RowWriter:
         self.mode = mode
         # On a terminal, ids and column names are shown, not obeyed (an id "\x1b[2J" would
         # clear the screen); piped or to a file they stay as they are, quoted as CSV needs.
-        self.shown: Callable[[str], str] = safe_text if _isatty(stream) else str
+        self.shown: Callable[[str], str] = safe_text if is_terminal(stream) else str
         self.key = self.shown(id_name or "line")
         self.grad_names = grad_names
         self.header_written = False
@@ -1349,7 +1349,7 @@ def write_rejects(stream: IO[str], rejected: Rejected) -> None:
 
     # At a terminal (--rejects /dev/stdout, /dev/tty) the file's text is shown, not obeyed,
     # as the per-row output's is; a file gets it verbatim.
-    shown: Callable[[str], str] = safe_text if _isatty(stream) else str
+    shown: Callable[[str], str] = safe_text if is_terminal(stream) else str
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(["line", "reason", *map(shown, rejected.header)])
     for line, reason, fields in rejected.rows:
@@ -1360,7 +1360,8 @@ def _json_cell(value: object) -> object:
     return json_number(value) if isinstance(value, float) else value
 
 
-def _isatty(stream: IO[str]) -> bool:
+def is_terminal(stream: IO[str]) -> bool:
+    """Whether ``stream`` is a terminal (False for a closed or broken one)."""
     try:
         return stream.isatty()
     except (OSError, ValueError):

@@ -38,8 +38,9 @@ from distributed import Client, LocalCluster
 CLASSES = ("cat", "dog", "eel", "fox")
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[tuple[LocalCluster, Client]]:
+@contextlib.contextmanager
+def _two_workers() -> Iterator[tuple[LocalCluster, Client]]:
+    """A local cluster of two one-thread worker processes, and a client of it."""
     with (
         LocalCluster(
             n_workers=2,
@@ -51,6 +52,12 @@ def cluster() -> Iterator[tuple[LocalCluster, Client]]:
         Client(local) as client,
     ):
         yield local, client
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[tuple[LocalCluster, Client]]:
+    with _two_workers() as started:
+        yield started
 
 
 def _workers(cluster: tuple[LocalCluster, Client], count: int) -> str:
@@ -664,16 +671,7 @@ def test_a_worker_killed_mid_task_leaves_no_copy_of_its_block(
     _frame(20_000, seed=5).write_csv(big)
     single = cecli.score_file(str(big), **OPTIONS)
     held: list[str] = []
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=50,
-        ) as local,
-        Client(local) as client,
-    ):
+    with _two_workers() as (local, client):
         victim = sorted(client.run(os.getpid).values())[0]
         client.run(_slow_tasks, 0.2)  # each task holds its copy a while
 

@@ -229,7 +229,7 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
                 # Rows written to the terminal show the progress themselves; a bar drawn on
                 # the same screen would be cut into by them.
                 rows_on_screen = (
-                    stream is not None and stream is sys.stdout and _is_terminal(stream)
+                    stream is not None and stream is sys.stdout and render.is_terminal(stream)
                 )
                 shown = not files.no_progress and not rows_on_screen
                 progress = render.progress(
@@ -317,10 +317,3 @@ def _row_columns(columns: str | None) -> tuple[str, ...]:
             f"--columns: no column {unknown[0]!r}; choose among {', '.join(ROW_COLUMNS)}"
         )
     return names
-
-
-def _is_terminal(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except ValueError:  # closed
-        return False
