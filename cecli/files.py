@@ -1584,6 +1584,8 @@ def _spool(
 
 SPOOL_PREFIX = "cecli-spool-"
 """How a spooled copy's name starts in the temporary folder."""
+STAGING_SUFFIX = ".tmp"
+"""How the atomic writer's staging file ends: ``.<target's name>.<pid>-<hex>.tmp``."""
 
 
 def _gib(count: int) -> str:
@@ -1597,24 +1599,6 @@ def _check_free_space(folder: Path, display: str) -> None:
             f"{display}: the temporary folder {str(folder)!r} has less than "
             f"{_gib(SPOOL_RESERVE)} free; set TMPDIR to a folder with room, or pass a file"
         )
-
-
-class _Staged:
-    """A file this process may have made: removed at cleanup, unless the name turned out to
-    belong to another file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.ours = True
-
-    def remove(self) -> None:
-        if self.ours:
-            _remove(self.path)
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
 
 
 def _indexed(columns: Sequence[str], prefix: str, option: str) -> list[str]:
@@ -1799,7 +1783,8 @@ def atomic_writer(
     read: a name is given, it is not a folder nor one of ``inputs`` (by another name, a link
     or a hard link too), and a file can be made in its folder.  Rows are written to a staging
     file beside the target, flushed to disk, then renamed over it; on any error or interrupt
-    the staging file is removed and the target is left as it was.  A new file gets the mode
+    the staging file is removed and the target is left as it was (after SIGKILL, by the next
+    write of the same target: see :mod:`cecli.tempfiles`).  A new file gets the mode
     the umask gives; a replaced one keeps its mode (and owner, where allowed).  A target
     that is not a regular file (``/dev/null``, a pipe) is written directly.  Failures to
     write (a full disk, a read-only file system) are one :class:`InputError`, naming the
@@ -1851,20 +1836,27 @@ def atomic_writer(
     folder = real.parent
     if not folder.is_dir():
         raise InputError(f"{option}: no folder {str(Path(target).parent)!r}", parameter=(option,))
-    with contextlib.ExitStack() as cleanup:
-        staging = _Staged(folder / f".{real.name}.{os.urandom(6).hex()}.tmp")
-        cleanup.callback(staging.remove)  # before the file exists: an interrupt cannot leak it
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-        try:
-            descriptor = _open_output(
-                target, staging.path, flags, 0o666 if existing is None else 0o600, option
-            )
-        except InputError:
-            staging.ours = False
-            raise
+    # The staging file is held (cecli.tempfiles): one that a killed run left beside this
+    # target is removed here, by the next run that writes it.
+    from cecli import tempfiles
+
+    prefix = f".{real.name}."
+    tempfiles.sweep(folder, prefix, STAGING_SUFFIX)
+    try:
+        staging = tempfiles.held(
+            folder, prefix, STAGING_SUFFIX, 0o666 if existing is None else 0o600
+        )
+    except OSError as error:
+        raise InputError(
+            f"{option}: cannot write {target} ({error.strerror})", parameter=(option,)
+        ) from None
+    try:
+        assert staging.descriptor is not None
         if existing is not None:
-            _keep_mode_and_owner(descriptor, existing)
-        with _writing(target, descriptor, option, sync=True) as handle:
+            _keep_mode_and_owner(staging.descriptor, existing)
+        # The stream closes its own descriptor; the lock stays with the staging file's, held
+        # until the file is renamed into place, so that no sweep can take it before.
+        with _writing(target, os.dup(staging.descriptor), option, sync=True) as handle:
             yield handle
         try:
             os.replace(staging.path, real)
@@ -1872,6 +1864,9 @@ def atomic_writer(
             raise InputError(
                 f"{option}: cannot write {target} ({error.strerror})", parameter=(option,)
             ) from None
+        staging.keep()
+    finally:
+        staging.release()
 
 
 def _same_file(output: Path, output_stat: os.stat_result | None, source: str) -> bool:

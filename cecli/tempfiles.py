@@ -43,15 +43,23 @@ class Held:
         finally:
             os.close(descriptor)
 
+    def keep(self) -> None:
+        """Drop the lock and leave the file: it was renamed into place, so its name here
+        may already be another file's."""
+        descriptor, self.descriptor = self.descriptor, None
+        if descriptor is not None:
+            os.close(descriptor)
 
-def held(folder: Path, prefix: str, suffix: str) -> Held:
-    """A new, empty file (mode 0600) named ``<prefix><pid>-<12 hex digits><suffix>`` in
-    ``folder``, open for reading and writing and exclusively locked where locks exist."""
+
+def held(folder: Path, prefix: str, suffix: str, mode: int = 0o600) -> Held:
+    """A new, empty file named ``<prefix><pid>-<12 hex digits><suffix>`` in ``folder``, made
+    with ``mode`` (less the umask), open for reading and writing and exclusively locked where
+    locks exist."""
     for _ in range(100):
         path = folder / f"{prefix}{os.getpid()}-{secrets.token_hex(6)}{suffix}"
         flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         try:
-            descriptor = os.open(path, flags, 0o600)
+            descriptor = os.open(path, flags, mode)
         except FileExistsError:
             continue
         if sys.platform == "win32":

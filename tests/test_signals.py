@@ -7,6 +7,7 @@ CECLI_SIGNAL_TRIALS sets the runs per signal (default 4; 20 for a thorough check
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -167,6 +168,23 @@ def test_ctrl_c_while_the_command_is_still_importing_is_quiet() -> None:
     assert interrupted, "no run was interrupted: the delays are too long for this machine"
 
 
+@contextlib.contextmanager
+def _held_elsewhere(folder: Path, prefix: str, suffix: str) -> Iterator[Path]:
+    """A file made by :func:`cecli.tempfiles.held` in another process, which holds it (as
+    another run in progress would) until the block ends."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, pathlib, cecli.tempfiles as t; "
+         "h = t.held(pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]); print(h.path, "
+         "flush=True); sys.stdin.read()", str(folder), prefix, suffix],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None
+    try:
+        yield Path(holder.stdout.readline().strip())
+    finally:
+        holder.communicate("", timeout=60)
+
+
 def test_a_spool_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path: Path) -> None:
     """SIGKILL cannot be caught: the copy of standard input stays, until the next command
     that spools in the same temporary folder removes it (its lock went with its process)."""
@@ -196,15 +214,7 @@ def test_a_spool_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path: Path)
     assert list(spool.iterdir()) == left  # killed: nothing removed it
 
     # Another user's process holding its copy keeps it: only files nobody holds go.
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, pathlib, cecli.tempfiles as t; "
-         "h = t.held(pathlib.Path(sys.argv[1]), 'cecli-spool-', '.csv'); print(h.path, "
-         "flush=True); sys.stdin.read()", str(spool)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert holder.stdout is not None
-    held = Path(holder.stdout.readline().strip())
-    try:
+    with _held_elsewhere(spool, files.SPOOL_PREFIX, ".csv") as held:
         done = subprocess.run(
             ["cecli", "ce", "--csv", "-", "-q"], input=b"label,p0,p1\n0,0.25,0.75\n",
             capture_output=True, env=env, check=False, timeout=120,
@@ -212,8 +222,50 @@ def test_a_spool_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path: Path)
         assert done.returncode == 0, done.stderr
         assert float(done.stdout) == -np.log(0.25)
         assert list(spool.iterdir()) == [held]
-    finally:
-        holder.communicate("", timeout=60)
     # Its process gone (without removing it), the next sweep takes it too.
     tempfiles.sweep(spool, files.SPOOL_PREFIX)
     assert list(spool.iterdir()) == []
+
+
+def test_a_staging_file_left_by_a_killed_run_is_removed_by_the_next_write(
+    big_csv: Path, tmp_path: Path
+) -> None:
+    """SIGKILL during ``--output``: the staging file beside the target stays, the target is
+    not touched, and the next run that writes that target removes it (its lock went with its
+    process).  Another target's staging file, and one a live process holds, are left."""
+    target = tmp_path / "rows.csv"
+    target.write_text("before\n")
+    other = tmp_path / f".other.csv.1-{'0' * 12}{files.STAGING_SUFFIX}"
+    other.write_text("")
+    command = ["cecli", "ce", "--csv", str(big_csv), "--reduction", "none", "-q"]
+    with subprocess.Popen(
+        [*command, "--output", str(target)], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, preexec_fn=default_signal_actions,
+    ) as killed:  # fmt: skip
+        deadline = time.monotonic() + 60
+        staged: list[Path] = []
+        while not staged and killed.poll() is None and time.monotonic() < deadline:
+            staged = [p for p in tmp_path.glob(".rows.csv.*") if p.stat().st_size > 0]
+            time.sleep(0.005)
+        killed.kill()
+        killed.wait(timeout=60)
+    assert len(staged) == 1, "the run ended before its staging file had rows"
+    assert staged[0].name.endswith(files.STAGING_SUFFIX)
+    assert target.read_text() == "before\n"
+    assert staged[0].exists()  # killed: nothing removed it
+
+    small = tmp_path / "small.csv"
+    small.write_text("label,p0,p1\n0,0.25,0.75\n")
+    with _held_elsewhere(tmp_path, ".rows.csv.", files.STAGING_SUFFIX) as held:
+        done = subprocess.run(
+            ["cecli", "ce", "--csv", str(small), "--reduction", "none", "-q",
+             "--output", str(target)],
+            capture_output=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert held.exists()
+    assert not staged[0].exists()
+    assert other.exists()
+    lines = target.read_text().splitlines()
+    assert len(lines) == 2
+    assert float(lines[1].split(",")[1]) == -np.log(0.25)
