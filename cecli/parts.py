@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 OutputFormat = Literal["csv", "parquet"]
 MANIFEST = "_manifest.json"
+STAGING_INFIX = ".staging-"
+"""A staging folder is named ``.<target's name>.staging-<12 hex digits>``."""
 PART_ROWS = 1 << 20
 """On one machine, a part holds about this many rows (whole batches; a new input starts a
 new part)."""
@@ -253,14 +255,20 @@ class Staging:
                 beside = Path(tempfile.gettempdir())
         if not beside.is_dir():
             raise InputError(f"output: no folder {str(beside)!r}", parameter=("output",))
-        self.path = beside / f".{self.target.name}.staging-{os.urandom(6).hex()}"
+        from cecli import tempfiles
+
+        # Held (cecli.tempfiles): a staging folder that a killed run left beside this target
+        # is removed here, by the next run that writes it.
+        prefix = f".{self.target.name}{STAGING_INFIX}"
+        tempfiles.sweep_folders(beside, prefix)
         try:
-            os.mkdir(self.path, 0o755)
+            self.held = tempfiles.held_folder(beside, prefix)
         except OSError as error:
             raise InputError(
                 f"output: cannot make a folder beside {display} ({error.strerror})",
                 parameter=("output",),
             ) from None
+        self.path = self.held.path
         self.done = False
 
     def remove(self) -> None:
@@ -270,11 +278,14 @@ class Staging:
 
         if self.done:
             return
-        for _ in range(20):
-            shutil.rmtree(self.path, ignore_errors=True)
-            if not os.path.lexists(self.path):
-                return
-            time.sleep(0.05)
+        try:
+            for _ in range(20):
+                shutil.rmtree(self.path, ignore_errors=True)
+                if not os.path.lexists(self.path):
+                    return
+                time.sleep(0.05)
+        finally:
+            self.held.release()
 
     def fix_header(self) -> None:
         """The CSV header at the start of the first part with rows, if the tasks did not put
@@ -344,6 +355,7 @@ class Staging:
                 f"output: cannot write {self.spec.target} ({error.strerror})", parameter=("output",)
             ) from None
         self.done = True
+        self.held.release()
 
 
 class _Probed(Exception):

@@ -4,7 +4,8 @@ A process removes its temporary files when it ends, on an error or on an interru
 when it is killed (SIGKILL, the out-of-memory killer, a Dask worker lost mid-task).  So each
 file is made under an exclusive ``flock`` held for as long as the file is in use: the system
 drops the lock with the process, and :func:`sweep` (run before a new file of the same kind is
-made) removes the files that no process holds.  The lock, not a process id, says whether a
+made) removes the files that no process holds.  A folder (of output parts) is held the same
+way, by a lock file in it, and swept by :func:`sweep_folders`.  The lock, not a process id, says whether a
 file is in use: ids are reused, and a temporary folder may be shared with other machines or
 containers, whose ids mean nothing here.  Where there are no locks (Windows, a file system
 without them) files are made as before, unheld, and never swept.
@@ -106,6 +107,79 @@ def sweep(folder: Path, prefix: str, suffix: str | None = None) -> None:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             if os.stat(path, follow_symlinks=False).st_ino == found.st_ino:
                 os.unlink(path)
+        except OSError:
+            pass  # held (BlockingIOError), or gone in the meantime
+        finally:
+            os.close(descriptor)
+
+
+FOLDER_LOCK = ".lock"
+"""The file in a folder made by :func:`held_folder` whose lock holds the folder."""
+
+
+class HeldFolder:
+    """A folder made by :func:`held_folder`: its path and the descriptor of its lock file."""
+
+    def __init__(self, path: Path, descriptor: int | None) -> None:
+        self.path = path
+        self.descriptor = descriptor
+
+    def release(self) -> None:
+        """Drop the lock (once), after the folder was removed or renamed into place."""
+        descriptor, self.descriptor = self.descriptor, None
+        if descriptor is not None:
+            os.close(descriptor)
+
+
+def held_folder(folder: Path, prefix: str, mode: int = 0o755) -> HeldFolder:
+    """A new folder named ``<prefix><12 hex digits>`` in ``folder`` (made with ``mode``, less
+    the umask), held by an exclusive lock on its file :data:`FOLDER_LOCK` where locks exist.
+    Its maker removes the folder or renames it away, then calls :meth:`HeldFolder.release`."""
+    path = folder / f"{prefix}{secrets.token_hex(6)}"
+    os.mkdir(path, mode)
+    if sys.platform == "win32":
+        return HeldFolder(path, None)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path / FOLDER_LOCK, flags, 0o600)
+    except OSError:
+        return HeldFolder(path, None)  # unheld: never swept
+    # On a file system without locks it stays unheld, and no sweep gets a lock on it either.
+    with contextlib.suppress(OSError):
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return HeldFolder(path, descriptor)
+
+
+def sweep_folders(folder: Path, prefix: str) -> None:
+    """Remove the folders :func:`held_folder` made in ``folder`` with ``prefix`` that no
+    process holds.  A folder without its lock file (being made, or made where locks fail) is
+    left alone; so is what cannot be opened, or is a link."""
+    if sys.platform == "win32":
+        return
+    import shutil
+
+    name = re.compile(rf"{re.escape(prefix)}[0-9a-f]{{12}}")
+    try:
+        with os.scandir(folder) as entries:
+            found = [
+                Path(entry.path)
+                for entry in entries
+                if name.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False)
+            ]
+    except OSError:
+        return
+    for path in found:
+        try:
+            flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+            descriptor = os.open(path / FOLDER_LOCK, flags)
+        except OSError:
+            continue
+        try:
+            if stat.S_ISREG(os.fstat(descriptor).st_mode):
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                # Its maker is gone.  (A folder renamed into place was renamed before its
+                # lock was dropped: the name no longer leads to it, and nothing is removed.)
+                shutil.rmtree(path, ignore_errors=True)
         except OSError:
             pass  # held (BlockingIOError), or gone in the meantime
         finally:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cecli import files, tempfiles
+from cecli import files, parts, tempfiles
 from tests.helpers import default_signal_actions
 
 pytestmark = pytest.mark.skipif(
@@ -269,3 +269,50 @@ def test_a_staging_file_left_by_a_killed_run_is_removed_by_the_next_write(
     lines = target.read_text().splitlines()
     assert len(lines) == 2
     assert float(lines[1].split(",")[1]) == -np.log(0.25)
+
+
+def test_a_staging_folder_left_by_a_killed_run_is_removed_by_the_next_write(
+    big_csv: Path, tmp_path: Path
+) -> None:
+    """SIGKILL during ``--output DIR/``: the staging folder of parts stays beside the target,
+    which does not appear; the next run that writes that target removes it.  A staging folder
+    that a live run holds is left."""
+    target = tmp_path / "rows"
+    staging = f".rows{parts.STAGING_INFIX}"
+    command = ["cecli", "ce", "--csv", str(big_csv), "--reduction", "none", "-q"]
+    with subprocess.Popen(
+        [*command, "--output", f"{target}/"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, preexec_fn=default_signal_actions,
+    ) as killed:  # fmt: skip
+        deadline = time.monotonic() + 60
+        left: list[Path] = []
+        while not left and killed.poll() is None and time.monotonic() < deadline:
+            left = [p for p in tmp_path.glob(f"{staging}*") if len(list(p.iterdir())) > 1]
+            time.sleep(0.005)
+        killed.kill()
+        killed.wait(timeout=60)
+    assert len(left) == 1, "the run ended before its staging folder had a part"
+    assert left[0].exists()  # killed: nothing removed it
+    assert not target.exists()
+
+    small = tmp_path / "small.csv"
+    small.write_text("label,p0,p1\n0,0.25,0.75\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, pathlib, cecli.tempfiles as t; "
+         "h = t.held_folder(pathlib.Path(sys.argv[1]), sys.argv[2]); print(h.path, "
+         "flush=True); sys.stdin.read()", str(tmp_path), staging],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None
+    try:
+        held = Path(holder.stdout.readline().strip())
+        done = subprocess.run(
+            [*command[:3], str(small), *command[4:], "--output", f"{target}/"],
+            capture_output=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert held.is_dir()
+    finally:
+        holder.communicate("", timeout=60)
+    assert not left[0].exists()
+    assert sorted(p.name for p in target.iterdir()) == [parts.MANIFEST, "part-00000.csv"]
