@@ -1585,7 +1585,8 @@ def _spool(
 SPOOL_PREFIX = "cecli-spool-"
 """How a spooled copy's name starts in the temporary folder."""
 STAGING_SUFFIX = ".tmp"
-"""How the atomic writer's staging file ends: ``.<target's name>.<pid>-<hex>.tmp``."""
+"""How the atomic writer's staging file ends: ``.<target's name>.<pid>-<hex>.tmp`` (the name
+cut to :data:`cecli.tempfiles.NAME_KEPT` bytes)."""
 
 
 def _gib(count: int) -> str:
@@ -1840,7 +1841,7 @@ def atomic_writer(
     # target is removed here, by the next run that writes it.
     from cecli import tempfiles
 
-    prefix = f".{real.name}."
+    prefix = f".{tempfiles.name_part(real.name)}."
     tempfiles.sweep(folder, prefix, STAGING_SUFFIX)
     try:
         staging = tempfiles.held(

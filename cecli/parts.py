@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 OutputFormat = Literal["csv", "parquet"]
 MANIFEST = "_manifest.json"
 STAGING_INFIX = ".staging-"
-"""A staging folder is named ``.<target's name>.staging-<12 hex digits>``."""
+"""A staging folder is named ``.<target's name>.staging-<12 hex digits>`` (the name cut to
+:data:`cecli.tempfiles.NAME_KEPT` bytes)."""
 PART_ROWS = 1 << 20
 """On one machine, a part holds about this many rows (whole batches; a new input starts a
 new part)."""
@@ -259,7 +260,7 @@ class Staging:
 
         # Held (cecli.tempfiles): a staging folder that a killed run left beside this target
         # is removed here, by the next run that writes it.
-        prefix = f".{self.target.name}{STAGING_INFIX}"
+        prefix = f".{tempfiles.name_part(self.target.name)}{STAGING_INFIX}"
         tempfiles.sweep_folders(beside, prefix)
         try:
             self.held = tempfiles.held_folder(beside, prefix)

@@ -5,10 +5,10 @@ when it is killed (SIGKILL, the out-of-memory killer, a Dask worker lost mid-tas
 file is made under an exclusive ``flock`` held for as long as the file is in use: the system
 drops the lock with the process, and :func:`sweep` (run before a new file of the same kind is
 made) removes the files that no process holds.  A folder (of output parts) is held the same
-way, by a lock file in it, and swept by :func:`sweep_folders`.  The lock, not a process id, says whether a
-file is in use: ids are reused, and a temporary folder may be shared with other machines or
-containers, whose ids mean nothing here.  Where there are no locks (Windows, a file system
-without them) files are made as before, unheld, and never swept.
+way, by a lock file in it, and swept by :func:`sweep_folders`.  The lock, not a process id,
+says whether a file is in use: ids are reused, and a temporary folder may be shared with
+other machines or containers, whose ids mean nothing here.  Where there are no locks
+(Windows, a file system without them) files are made as before, unheld, and never swept.
 """
 
 from __future__ import annotations
@@ -23,6 +23,16 @@ from pathlib import Path
 
 if sys.platform != "win32":
     import fcntl
+
+
+NAME_KEPT = 180
+"""Bytes of a target's name kept in the name of a file or folder staged beside it: the
+staged name adds up to 30 more, and a name may have at most 255."""
+
+
+def name_part(name: str) -> str:
+    """``name``, cut to its first :data:`NAME_KEPT` bytes, to go into a staged name."""
+    return os.fsdecode(os.fsencode(name)[:NAME_KEPT])
 
 
 class Held:

@@ -137,6 +137,20 @@ def test_new_output_gets_the_umask_mode_and_a_replaced_one_keeps_its_mode(table:
     assert _leftovers(table.parent) == []
 
 
+@pytest.mark.parametrize("name", ["a" * 251 + ".csv", "é" * 125 + ".csv", "a" * 254 + "/"])
+def test_a_target_with_the_longest_name_is_written(table: Path, name: str) -> None:
+    """A name of 255 bytes is a file's longest: the file or folder staged beside it has a
+    longer name of its own, which must still be one the file system takes."""
+    target = table.parent / name.rstrip("/")
+    assert len(os.fsencode(target.name)) >= 254
+    folder = name.endswith("/")
+    output = f"{target}/" if folder else str(target)
+    assert main(["ce", "--csv", str(table), "-q", "--output", output]) == 0
+    rows = (target / "part-00000.csv") if folder else target
+    assert rows.read_text().splitlines()[0] == "line,loss"
+    assert [p.name for p in table.parent.iterdir() if p.name.startswith(".")] == []
+
+
 def test_failed_run_leaves_the_target_and_nothing_else(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
