@@ -205,8 +205,9 @@ def balanced_orders(tools: int, rounds: int) -> list[list[int]]:
     return [[(tool + shift) % tools for tool in first] for shift in range(rounds)]
 
 
-def measure(command: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MiB of this process alone, and what it printed."""
+def measure(command: list[str]) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system), peak RSS in MiB of this process alone, and
+    what it printed."""
     start = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -218,7 +219,7 @@ def measure(command: list[str]) -> tuple[float, float, str]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"failed ({process.returncode}): {' '.join(command)}")
-    return wall, usage.ru_maxrss / 1024, output.strip()
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output.strip()
 
 
 def main() -> int:
@@ -260,6 +261,7 @@ def main() -> int:
             "(e) duckdb SQL": [python, "-c", DUCKDB_SQL, str(csv_path)],
         }
         walls: dict[str, list[float]] = {name: [] for name in commands}
+        cpus: dict[str, list[float]] = {name: [] for name in commands}
         rss: dict[str, list[float]] = {name: [] for name in commands}
         values: dict[str, str] = {}
         names = list(commands)
@@ -267,11 +269,12 @@ def main() -> int:
         for order in balanced_orders(len(names), args.runs):
             for name in (names[i] for i in order):
                 command = commands[name]
-                wall, peak, value = measure(command)
+                wall, cpu, peak, value = measure(command)
                 if args.log:
                     print(f"{rows:>11,}  {name:<24} {wall:8.2f}   after {previous}")
                 previous = name
                 walls[name].append(wall)
+                cpus[name].append(cpu)
                 rss[name].append(peak)
                 values[name] = value
         median = {name: statistics.median(times) for name, times in walls.items()}
@@ -289,6 +292,16 @@ def main() -> int:
             f"(a)/(c) {a / median['(c) pyarrow + numpy']:.2f} (≤ 0.8 on the large file), "
             f"(d)/(a) {median['(d) cecli --parquet'] / a:.2f}, "
             f"(a)/(e) {a / median['(e) duckdb SQL']:.2f} (target ≤ 1.0)"
+        )
+        # Against the reference, two more views of the same runs: each round's own ratio (a
+        # machine that slows down for a while slows both runs of a round), and CPU time.
+        duck, cecli_csv = "(e) duckdb SQL", "(a) cecli --csv"
+        pairs = zip(walls[cecli_csv], walls[duck], strict=True)
+        rounds = [mine / theirs for mine, theirs in pairs]
+        cpu = statistics.median(cpus[cecli_csv]) / statistics.median(cpus[duck])
+        print(
+            f"{'':>11}  (a)/(e): median of the rounds' ratios {statistics.median(rounds):.2f} "
+            f"(each {', '.join(f'{r:.2f}' for r in rounds)}), CPU time {cpu:.2f}"
         )
     if len(peaks) > 1:
         small, large = min(peaks), max(peaks)
@@ -311,7 +324,7 @@ def small_file(cecli: list[str], runs: int, *, log: bool) -> None:
     walls: dict[str, list[float]] = {name: [] for name in commands}
     for order in balanced_orders(len(commands), runs):
         for name in (list(commands)[i] for i in order):
-            wall, _, _ = measure(commands[name])
+            wall, _, _, _ = measure(commands[name])
             if log:
                 print(f"{'4':>11}  {name:<24} {wall:8.3f}")
             walls[name].append(wall)
@@ -333,7 +346,7 @@ def evaluate(rows: int, commands: dict[str, list[str]], runs: int, *, log: bool)
     names = list(commands)
     for order in balanced_orders(len(names), runs):
         for name in (names[i] for i in order):
-            wall, peak, output = measure(commands[name])
+            wall, _, peak, output = measure(commands[name])
             if log:
                 print(f"{rows:>11,}  {name:<24} {wall:8.2f}")
             walls[name].append(wall)
