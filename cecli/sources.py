@@ -173,7 +173,10 @@ def _expand_remote(url: str, storage_options: StorageOptions) -> list[InputFile]
             return [InputFile(_as_url(fs, url, name), remote=True) for name in names]
         if not _GLOB_CHARACTERS.search(path):
             raise InputError(f"{url}: no such file")
-        matches = sorted(name for name in fs.glob(path) if fs.isfile(name))
+        # The listing says which matches are files: asking each one again (a HEAD request per
+        # object) costs a round trip per file, and a refused HEAD would read as "no match".
+        found = fs.glob(path, detail=True)
+        matches = sorted(name for name, info in found.items() if info.get("type") == "file")
     if not matches:
         raise InputError(f"{url}: no file matches the pattern")
     return [InputFile(_as_url(fs, url, name), remote=True) for name in matches]

@@ -143,6 +143,17 @@ def test_missing_objects_and_empty_globs_are_one_error_each(s3: dict[str, Any]) 
         cecli.score_file(f"s3://{BUCKET}/a.csv", storage_options=unreachable)
 
 
+def test_a_glob_takes_its_files_from_the_listing(s3: dict[str, Any], parts: list[Path]) -> None:
+    # An anonymous client may list this bucket but not read its objects (moto refuses HEAD and
+    # GET without a signature): the matches are files, and the error is the refused read, not
+    # "no file matches" from asking each match again whether it is a file.
+    anonymous = {"endpoint_url": s3["options"]["endpoint_url"], "anon": True}
+    with pytest.raises(
+        cecli.InputError, match=r"^s3://scores/parts/part-0\.parquet: cannot read \(Forbidden\)$"
+    ):
+        cecli.score_file(f"s3://{BUCKET}/parts/part-*.parquet", storage_options=anonymous)
+
+
 def test_file_urls_read_local_files_without_fsspec(tmp_path: Path) -> None:
     path = tmp_path / "a b.csv"
     path.write_text("label,p0,p1\n0,0.25,0.75\n1,0.5,0.5\n")
