@@ -14,12 +14,14 @@ import typer
 
 from cecli.cli.options import (
     COMMAND_SETTINGS,
+    BinaryLabels,
     ClassWeights,
     Common,
     IgnoreIndex,
     Labels,
     Normalize,
     OptionError,
+    OutputWeights,
     PosWeight,
     Preds,
     Smoothing,
@@ -99,14 +101,14 @@ def ce(
 @command(COMMAND_SETTINGS)
 @with_groups
 def bce(
-    labels: Labels = None,
+    labels: BinaryLabels = None,
     preds: Preds = None,
     pos_weight: PosWeight = 1.0,
     smoothing: Annotated[
         float,
         typer.Option(parser=number("--smoothing"), help="Binary label smoothing: y(1-ε) + ε/2."),
     ] = 0.0,
-    weights: ClassWeights = None,
+    weights: OutputWeights = None,
     *,
     common: Common,
 ) -> None:
@@ -121,14 +123,14 @@ def bce(
 @command(COMMAND_SETTINGS)
 @with_groups
 def multilabel(
-    labels: Labels = None,
+    labels: BinaryLabels = None,
     preds: Preds = None,
     pos_weight: PosWeight = 1.0,
     neg_weight: Annotated[
         float,
         typer.Option(parser=number("--neg-weight"), help="Weight of the negative (y=0) terms."),
     ] = 1.0,
-    weights: ClassWeights = None,
+    weights: OutputWeights = None,
     *,
     common: Common,
 ) -> None:
@@ -290,7 +292,8 @@ PLOT_OPTIONS: dict[str, tuple[str, ...]] = {
 def plot(
     ctx: typer.Context,
     kind: Annotated[
-        PlotKind, typer.Argument(help="What to draw: ce, bce, focal, smooth or softmax.")
+        PlotKind,
+        typer.Argument(metavar="KIND", help="What to draw: ce, bce, focal, smooth or softmax."),
     ],
     values: Annotated[
         str | None,

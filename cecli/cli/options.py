@@ -118,6 +118,23 @@ IgnoreIndex = Annotated[
 ClassWeights = Annotated[
     str | None, typer.Option(help="Class weights w1,…,wC (weighted mean as PyTorch).")
 ]
+BinaryLabels = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="LABELS",
+        help="Targets, one per prediction: 0/1 or soft rows like 1,0,1, the shape of PREDS.",
+        show_default=False,
+    ),
+]
+OutputWeights = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        help="Class weights w1,…,wC: both terms of each output times its class's weight "
+        "(PyTorch's weight=), not a weighted mean.",
+        show_default=False,
+    ),
+]
 PosWeight = Annotated[
     float,
     typer.Option(parser=number("--pos-weight"), help="Weight of the positive (y=1) terms."),
@@ -142,7 +159,9 @@ class LossOptions:
     classes: Annotated[
         str | None,
         typer.Option(
-            "--classes", help="Class names, a,b,c; LABELS may then be names.", show_default=False
+            "--classes",
+            help="Class names, a,b,c, for the tables; a class-index label may then be a name.",
+            show_default=False,
         ),
     ] = None
     eps: Annotated[

@@ -31,8 +31,8 @@ HELP = (
     'Give LABELS and PREDS as numbers: a row is `1,0,0` or `"[1 0 0]"`, a batch is rows '
     'split by `;` (`"1,0;0,1"`) or nested brackets; one label per row is a class index '
     '(`"0;2;1"`); `-` reads the argument from standard input.\n\n'
-    "`--frameworks` shows what PyTorch, Keras, scikit-learn and optax return for the same "
-    "input, and why they differ; `--like LIB` prints one library's number."
+    "`--frameworks` shows what PyTorch, Keras, tf.keras, scikit-learn and optax return for the "
+    "same input, and why they differ; `--like LIB` prints one library's number."
 )
 
 
