@@ -99,3 +99,43 @@ def test_plot_usage_names_its_argument(
     assert code == 2
     choices = "ce, bce, focal, smooth, softmax"
     assert err == f"cecli: error: missing argument 'KIND'. Choose from: {choices}\n"
+
+
+def documented_json_keys() -> set[str]:
+    """The keys named in the first column of README.md's "Output for scripts" table."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Output for scripts\n", 1)[1].split("\n## ", 1)[0]
+    keys: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            keys.update(re.findall(r"`([a-z_]+)`", line.split(" | ", 1)[0]))
+    return keys
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["ce", "0", "0.7,0.3", "--classes", "a,b"],
+        ["bce", "1,0", "0.3,0.6"],
+        ["multilabel", "1,0;0,1", "0.3,0.6;0.2,0.9"],
+        ["kl", "0.5,0.5", "0.9,0.1"],
+        ["grad", "0", "0.7,0.3"],
+        ["smooth", "0", "0.7,0.3"],
+        ["focal", "1,0", "0.3,0.6", "--binary"],
+        ["ce", "0", "0.7,0.3", "--vs", "0.2,0.8"],
+    ],
+)
+def test_every_json_key_of_typed_input_is_in_the_readme(
+    arguments: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    code, out, _ = run(capsys, *arguments, "--json")
+    assert code == 0
+    document = json.loads(out)
+    keys = set(document)
+    for part in ("a", "b"):
+        keys |= set(document.get(part, {}))
+    assert keys <= documented_json_keys()

@@ -154,6 +154,26 @@ def test_a_glob_takes_its_files_from_the_listing(s3: dict[str, Any], parts: list
         cecli.score_file(f"s3://{BUCKET}/parts/part-*.parquet", storage_options=anonymous)
 
 
+def test_no_credentials_is_one_error_line(
+    s3: dict[str, Any],
+    parts: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # As README.md says: without credentials even a local server's objects cannot be read.
+    from cecli.cli import main
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    endpoint = s3["options"]["endpoint_url"]
+    url = f"s3://{BUCKET}/parts/part-*.parquet"
+    code = main(["ce", "--parquet", url, "--storage-option", f"endpoint_url={endpoint}", "-q"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert captured.err == f"cecli: error: {url}: cannot read (Unable to locate credentials)\n"
+
+
 def test_file_urls_read_local_files_without_fsspec(tmp_path: Path) -> None:
     path = tmp_path / "a b.csv"
     path.write_text("label,p0,p1\n0,0.25,0.75\n1,0.5,0.5\n")
