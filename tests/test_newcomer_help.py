@@ -139,3 +139,40 @@ def test_every_json_key_of_typed_input_is_in_the_readme(
     for part in ("a", "b"):
         keys |= set(document.get(part, {}))
     assert keys <= documented_json_keys()
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["ce", "--csv", "sample_data/iris3_index.csv", "--lgoits"],
+        ["ce", "--csv", "sample_data/iris3_index.csv", "--lgoits=1", "--json"],
+        ["ce", "--lgoits", "0", "0.5,0.5"],
+        ["ce", "0", "--lgoits", "0.5,0.5"],
+        ["ce", "0", "0.5,0.5", "--lgoits"],
+    ],
+)
+def test_a_misspelt_option_is_named_wherever_it_is_typed(
+    arguments: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Unknown options reach LABELS and PREDS (negative numbers must); one that looks like a
+    # long option is named, not reported as a file beside LABELS or as an extra argument.
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    code, out, err = run(capsys, *arguments)
+    assert code == 2
+    assert out == ""
+    assert err == "cecli: error: no such option: --lgoits (did you mean --logits?)\n"
+
+
+def test_negative_numbers_and_infinities_still_reach_the_arguments(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "ce", "1", "-inf,1,2", "--logits", "-q")
+    assert code == 0
+    # −log σ over the finite logits 1, 2 for class 1: log(e + e²) − 1.
+    assert float(out) == pytest.approx(math.log(math.e + math.e**2) - 1, rel=1e-15)
+    code, out, _ = run(capsys, "ce", "--", "0", "-1.2,0.3,2", "--logits", "-q")
+    assert code == 0
+    expected = math.log(math.exp(-1.2) + math.exp(0.3) + math.exp(2)) + 1.2
+    assert float(out) == pytest.approx(expected, rel=1e-15)

@@ -635,6 +635,14 @@ def with_groups(command: _Command) -> _Command:
 
     @functools.wraps(command)
     def with_options(ctx: typer.Context, **values: Any) -> None:
+        # A misspelt long option lands in LABELS or PREDS (unknown options are let through for
+        # negative numbers): name it, rather than report the arguments it displaced.
+        for name in ("labels", "preds"):
+            value = values[name]
+            if value is not None and _LONG_OPTION.match(value):
+                option, known = value.split("=", 1)[0], known_options(ctx)
+                if option not in known:
+                    raise unknown_option(option, known)
         if ctx.args:
             positionals = [values[name] for name in ("labels", "preds") if values[name] is not None]
             reparse_trailing_options(ctx, positionals)
@@ -662,6 +670,7 @@ COMMAND_SETTINGS: dict[str, Any] = {
     "help_option_names": ["-h", "--help"],
 }
 NUMBER_LIKE = re.compile(r"^-[\d.]")
+_LONG_OPTION = re.compile(r"^--[A-Za-z]")
 _NUMBERS = re.compile(r"^[-+\d.eE,;\[\] ]+$")
 _reparsing: contextvars.ContextVar[bool] = contextvars.ContextVar("reparsing", default=False)
 
