@@ -176,3 +176,50 @@ def test_negative_numbers_and_infinities_still_reach_the_arguments(
     assert code == 0
     expected = math.log(math.exp(-1.2) + math.exp(0.3) + math.exp(2)) + 1.2
     assert float(out) == pytest.approx(expected, rel=1e-15)
+
+
+def help_examples() -> list[tuple[str, str]]:
+    """(example, the character after it) for each `cecli …` example in a command's help."""
+    from cecli.cli import COMMANDS
+
+    found: list[tuple[str, str]] = []
+    for function in COMMANDS.values():
+        doc = " ".join((function.__doc__ or "").split())
+        for match in re.finditer(r"`(cecli [^`]+)`(.?)", doc):
+            found.append((match.group(1), match.group(2)))
+    return found
+
+
+@pytest.mark.parametrize(("example", "after"), help_examples())
+def test_every_help_example_runs_as_printed(
+    example: str,
+    after: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shlex
+
+    from tests.conftest import ROOT
+
+    # Help prints no backticks: a comma after an example whose values hold commas reads as
+    # one more value (`--at 0.1,0.57,0.9,` is refused).
+    if "," in example:
+        assert after != ","
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("COLUMNS", "100")
+    code, out, err = run(capsys, *shlex.split(example)[1:])
+    assert (code, err.startswith("cecli: error")) == (0, False)
+    assert out
+
+
+def test_kl_help_names_its_own_arguments(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = help_text(capsys, monkeypatch, "kl")
+    assert "Usage: cecli kl [OPTIONS] [P] [Q]" in text
+    assert "PREDS (kl: Q) are raw scores (logits), not probabilities." in text
+    # --logits takes Q as logits: D_KL((½, ½) ‖ softmax(0, ln 9)) = D_KL((½, ½) ‖ (0.1, 0.9)).
+    code, out, _ = run(capsys, "kl", "0.5,0.5", f"0,{math.log(9)!r}", "--logits", "-q")
+    assert code == 0
+    expected = 0.5 * math.log(0.5 / 0.1) + 0.5 * math.log(0.5 / 0.9)
+    assert float(out) == pytest.approx(expected, rel=1e-12)

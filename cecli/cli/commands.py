@@ -337,8 +337,8 @@ def plot(
 ) -> None:
     """Draw a loss curve or a distribution in the terminal.
 
-    Examples: `cecli plot ce --at 0.1,0.57,0.9`, `cecli plot bce --at 2 --logits`,
-    `cecli plot focal --gamma 0,0.5,1,2,5`, `cecli plot smooth --smoothing 0.1`,
+    Examples: `cecli plot ce --at 0.1,0.57,0.9`; `cecli plot bce --at 2 --logits`;
+    `cecli plot focal --gamma 0,0.5,1,2,5`; `cecli plot smooth --smoothing 0.1`;
     `cecli plot softmax 2,1,0.1 --temperature 0.5,1,2`.
     """
     import shutil

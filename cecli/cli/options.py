@@ -154,7 +154,8 @@ class LossOptions:
     """How PREDS are read and the loss is reduced: the loss functions' own keywords."""
 
     logits: Annotated[
-        bool, typer.Option("--logits", help="PREDS are raw scores (logits), not probabilities.")
+        bool,
+        typer.Option("--logits", help="PREDS (kl: Q) are raw scores (logits), not probabilities."),
     ] = False
     classes: Annotated[
         str | None,
