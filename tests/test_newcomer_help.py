@@ -165,6 +165,19 @@ def test_a_misspelt_option_is_named_wherever_it_is_typed(
     assert err == "cecli: error: no such option: --lgoits (did you mean --logits?)\n"
 
 
+def test_a_misspelt_short_option_is_named_beside_a_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    code, out, err = run(capsys, "ce", "--csv", "sample_data/iris3_index.csv", "-Q")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("cecli: error: no such option: -Q")
+    assert err.count("\n") == 1
+
+
 def test_negative_numbers_and_infinities_still_reach_the_arguments(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

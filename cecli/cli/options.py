@@ -636,11 +636,11 @@ def with_groups(command: _Command) -> _Command:
 
     @functools.wraps(command)
     def with_options(ctx: typer.Context, **values: Any) -> None:
-        # A misspelt long option lands in LABELS or PREDS (unknown options are let through for
-        # negative numbers): name it, rather than report the arguments it displaced.
+        # A misspelt option (--word, or -letter) lands in LABELS or PREDS (unknown options are
+        # let through for negative numbers): name it, rather than the arguments it displaced.
         for name in ("labels", "preds"):
             value = values[name]
-            if value is not None and _LONG_OPTION.match(value):
+            if value is not None and _OPTION_LIKE.match(value):
                 option, known = value.split("=", 1)[0], known_options(ctx)
                 if option not in known:
                     raise unknown_option(option, known)
@@ -671,7 +671,7 @@ COMMAND_SETTINGS: dict[str, Any] = {
     "help_option_names": ["-h", "--help"],
 }
 NUMBER_LIKE = re.compile(r"^-[\d.]")
-_LONG_OPTION = re.compile(r"^--[A-Za-z]")
+_OPTION_LIKE = re.compile(r"^--[A-Za-z]|^-[A-Za-z]$")
 _NUMBERS = re.compile(r"^[-+\d.eE,;\[\] ]+$")
 _reparsing: contextvars.ContextVar[bool] = contextvars.ContextVar("reparsing", default=False)
 
