@@ -54,15 +54,16 @@ def main() -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     collecting = gc.isenabled()
     gc.disable()
+    watch = _InterruptWatch()
     try:
+        watch.start()
         from cecli.cli import main as run
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except Exception as error:
-        if interrupted(error):
+    except BaseException as error:
+        if watch.seen or interrupted(error):
             return EXIT_INTERRUPTED
         raise
     finally:
+        watch.stop()
         if collecting:
             gc.enable()
     if collecting:
@@ -71,6 +72,38 @@ def main() -> int:
         return run()
     except KeyboardInterrupt:  # one that landed before the command's own handlers
         return EXIT_INTERRUPTED
+
+
+class _InterruptWatch:
+    """Python's own Ctrl-C handling for the time of the import, noting that it happened.
+
+    A KeyboardInterrupt raised inside an extension module's initialisation may come out as
+    another error with no trace of it (NumPy's: "ImportError: numpy._core.umath failed to
+    import"); the note tells such an error from a real one.
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._installed = False
+
+    def start(self) -> None:
+        import signal  # imports enum, which the command imports anyway
+
+        # Not where Ctrl-C is ignored (a background job) or handled by someone else.
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, self._interrupt)
+            self._installed = True
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def stop(self) -> None:
+        if self._installed:
+            import signal
+
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self._installed = False
 
 
 def interrupted(error: BaseException) -> bool:

@@ -316,3 +316,58 @@ def test_a_staging_folder_left_by_a_killed_run_is_removed_by_the_next_write(
         holder.communicate("", timeout=60)
     assert not left[0].exists()
     assert sorted(p.name for p in target.iterdir()) == [parts.MANIFEST, "part-00000.csv"]
+
+
+IMPORT_THAT_HIDES_THE_INTERRUPT = """
+import importlib.abc, importlib.machinery, os, signal, sys, time
+
+
+class Loader(importlib.abc.Loader):
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        # As an extension module's initialisation does: the Ctrl-C that lands in it comes
+        # out as an ImportError of its own, with no KeyboardInterrupt left in its chain.
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            pass
+        raise ImportError("numpy._core.umath failed to import")
+
+
+class Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "cecli.cli":
+            return importlib.machinery.ModuleSpec(name, Loader())
+        return None
+
+
+sys.meta_path.insert(0, Finder())
+from cecli._entry import main
+
+print(main())
+"""
+
+
+def test_ctrl_c_that_an_import_turns_into_another_error_is_quiet() -> None:
+    """A Ctrl-C during NumPy's import came out once as NumPy's ImportError, and the command
+    printed its traceback: the interrupt is noted as it arrives, so the run ends with 130."""
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_THAT_HIDES_THE_INTERRUPT],
+        capture_output=True, text=True, timeout=60, check=False,
+        preexec_fn=default_signal_actions,
+    )  # fmt: skip
+    assert (done.stdout, done.stderr) == ("130\n", "")
+
+
+def test_an_import_error_without_ctrl_c_is_not_taken_for_one() -> None:
+    script = IMPORT_THAT_HIDES_THE_INTERRUPT.replace(
+        "os.kill(os.getpid(), signal.SIGINT)", "pass"
+    ).replace("time.sleep(5)", "pass")
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert done.stderr.rstrip().endswith("ImportError: numpy._core.umath failed to import")
