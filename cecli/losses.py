@@ -193,7 +193,7 @@ def _weighted_reduction(
     totals: FloatArray,
     divisors: FloatArray,
     reduction: Reduction,
-    parameter: str = "sample_weights",
+    parameter: str | tuple[str, str] = "sample_weights",
 ) -> float:
     """``Σ w·totals`` (sum) or ``Σ w·totals / Σ w·divisors`` (mean), each sum exact."""
     counted = weights != 0.0
@@ -204,7 +204,14 @@ def _weighted_reduction(
     divisor = numerics.ExactSum()
     divisor.add_products(weights[counted], divisors[counted])
     if divisor.is_zero():
-        what = "every row is ignored" if parameter == "ignore_index" else "the weights sum to 0"
+        # The message names the parameter, so that the command line can say its flag.
+        what = {
+            "ignore_index": "every row is ignored (ignore_index)",
+            "sample_weights": "the sample_weights sum to 0",
+            ("sample_weights", "ignore_index"): (
+                "the sample_weights of the rows not ignored (ignore_index) sum to 0"
+            ),
+        }[parameter]
         raise InputError(f"{what}; the weighted mean is undefined", parameter=parameter)
     return total.ratio(divisor)
 
@@ -219,6 +226,17 @@ def _row_weights(
     return np.where(ignored, 0.0, 1.0 if weights is None else weights)
 
 
+def _weights_parameter(
+    sample_weights: npt.ArrayLike | None, ignored: npt.NDArray[np.bool_] | None
+) -> str | tuple[str, str]:
+    """What gave the rows their weights: the sample weights, ignored rows, or both."""
+    if sample_weights is None:
+        return "ignore_index"
+    if ignored is None or not ignored.any():
+        return "sample_weights"
+    return ("sample_weights", "ignore_index")
+
+
 def _with_sample_weights(
     result: _Result,
     sample_weights: npt.ArrayLike | None,
@@ -229,7 +247,7 @@ def _with_sample_weights(
     weights = _row_weights(sample_weights, ignored, result.rows)
     if weights is None:
         return result
-    parameter = "sample_weights" if sample_weights is not None else "ignore_index"
+    parameter = _weights_parameter(sample_weights, ignored)
     reduction = result.reduction
     changes: dict[str, Any] = {
         "per_row": _weigh(weights, result.per_row),
@@ -1031,7 +1049,7 @@ def logit_gradient(
     grad, per_row_totals, used_probs, divisor = gradient(targets, z)
     scale = 1.0 / divisor if reduction == "mean" else 1.0
     weights = _row_weights(sample_weights, ignored, matrix.shape[0])
-    weights_parameter = "sample_weights" if sample_weights is not None else "ignore_index"
+    weights_parameter = _weights_parameter(sample_weights, ignored)
     row_scale = np.full(matrix.shape[0], scale)
     if weights is not None:
         # Each row's gradient times its weight; the mean divides by Σ w (Σ w·C with sigmoid).

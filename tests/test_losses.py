@@ -535,7 +535,7 @@ def test_grad_sample_weights_weigh_each_row_of_the_gradient(reduction: Reduction
 @pytest.mark.parametrize(
     ("weights", "message"),
     [
-        ([0.0, 0.0, 0.0], "the weights sum to 0"),
+        ([0.0, 0.0, 0.0], "the sample_weights sum to 0"),
         ([1.0, 2.0], "sample_weights has 2 values, but PREDS has 3 rows"),
         ([1.0, -1.0, 1.0], "sample_weights value 2: -1 is not a finite weight ≥ 0"),
         ([1.0, float("nan"), 1.0], "sample_weights value 2: nan is not a finite weight"),
