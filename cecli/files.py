@@ -1701,6 +1701,12 @@ def select_columns(
     if weight_col is None:
         taken = {label_col, *group_by}
         guessed_weight = next((c for c in _WEIGHT_NAMES if c in present and c not in taken), None)
+    if label_col is not None and family == "kl":
+        raise InputError(
+            f"kl reads the distribution P from one column per class, not a class index per row "
+            f"in label_col {label_col!r}: pass label_cols",
+            parameter=("label_col", "label_cols"),
+        )
     if label_col is not None:
         labels, index = [label_col], True
     elif label_cols is not None:
@@ -1709,6 +1715,13 @@ def select_columns(
         labels, index = ["label"], True
     elif labels_by_number := _indexed(columns, "y", "label_cols"):
         labels, index = labels_by_number, False
+    elif family == "kl":
+        # kl compares two distributions: one class per row ('label') is not a target P.
+        raise InputError(
+            f"no target columns: kl reads one column per class of the distribution P, named "
+            f"y0, y1, … or passed as label_cols; the columns are {_listed(columns)}",
+            parameter=("label_cols",),
+        )
     else:
         raise InputError(
             f"no label column: name it 'label' (or y0, y1, … per class), or pass label_col; "

@@ -176,6 +176,28 @@ def test_select_columns_errors(columns: list[str], options: dict[str, str], mess
     assert message in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("label_col", "message", "named"),
+    [
+        (None, "kl reads one column per class of the distribution P", ("label_cols",)),
+        (
+            "label",
+            "not a class index per row in label_col 'label': pass label_cols",
+            ("label_col", "label_cols"),
+        ),
+    ],
+)
+def test_kl_asks_for_one_target_column_per_class(
+    label_col: str | None, message: str, named: tuple[str, ...]
+) -> None:
+    # A 'label' column of class indices is no distribution P: naming it 'label' cannot help.
+    with pytest.raises(InputError) as raised:
+        select_columns(["label", "p0", "p1"], "kl", label_col=label_col)
+    assert message in str(raised.value)
+    assert "name it 'label'" not in str(raised.value)
+    assert raised.value.named == named
+
+
 def test_atomic_writer_replaces_only_on_success(tmp_path: Path) -> None:
     target = tmp_path / "out.csv"
     target.write_text("old\n")
