@@ -525,10 +525,13 @@ def _score_inputs(
     rows = done = 0
     classes: tuple[int, str] | None = None
     for index, files in enumerate(inputs):
-        accumulator, size = job.score_input(
-            files, stdin, on_rows, on_progress, before=(rows, done),
-            rows_per_byte=rows / done if done else None, total_bytes=total_bytes,
-        )  # fmt: skip
+        try:
+            accumulator, size = job.score_input(
+                files, stdin, on_rows, on_progress, before=(rows, done),
+                rows_per_byte=rows / done if done else None, total_bytes=total_bytes,
+            )  # fmt: skip
+        except InputError as error:
+            raise _naming_input(error, files, names[index], len(inputs)) from error
         rows, done = rows + accumulator.rows + accumulator.skipped, done + size
         if accumulator.rows:
             if classes is not None and classes[0] != accumulator.classes:
@@ -543,6 +546,20 @@ def _score_inputs(
         total.merge(accumulator)
     summary = job.finish(total.compute(reduction=job.reduction, source=display), total)
     return untag_lines(summary, lambda key, line: (names[key], line), tuple(shares))
+
+
+def _naming_input(
+    error: InputError, files: tuple[InputFile, ...], name: str, inputs: int
+) -> InputError:
+    """``error``, led by the input it is about when there are several and it names none of
+    them (a column missing from the second file, say): else the message could be any file's."""
+    message = str(error)
+    located = message.startswith(
+        (*(file.display for file in files), *(file.location for file in files), "standard input")
+    )
+    if inputs == 1 or located:
+        return error
+    return InputError(f"{name}: {message}", parameter=error.named)
 
 
 def _size(files: tuple[InputFile, ...]) -> int:

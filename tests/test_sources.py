@@ -176,6 +176,26 @@ def test_inputs_with_different_classes_are_refused(tmp_path: Path) -> None:
         cecli.score_file([three, str(four)])
 
 
+def test_a_column_error_names_the_input_it_is_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = _write(tmp_path / "a.csv", _rows(5, seed=6))
+    other = tmp_path / "b.csv"
+    other.write_text("x,y\n1,2\n")
+    with pytest.raises(cecli.InputError) as raised:
+        cecli.score_file([good, str(other)])
+    assert str(raised.value).startswith(f"{other}: no label column: ")
+    code, out, err = _cli(capsys, "ce", "--csv", good, "--csv", str(other), "--label-col", "x")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"cecli: error: {good}: --label-col: ")  # a.csv has no column 'x'
+    assert err.count("\n") == 1
+    # An error that names its place already is left as it is.
+    other.write_text(f"{HEADER}\n0,oops,0.5,0.5,1\n")
+    with pytest.raises(cecli.InputError) as raised:
+        cecli.score_file([good, str(other)])
+    assert str(raised.value) == f"{other}:2:2: 'oops' is not a number"
+
+
 def test_a_gzip_part_is_read_like_the_others(split: tuple[str, list[str], list[int]]) -> None:
     import gzip
 
