@@ -181,7 +181,8 @@ class Reading:
         every field text), or as ``frame`` has them when there is no text."""
         import polars as pl
 
-        mine = [c for c in self.texts if c in frame.columns]
+        present = set(frame.columns)  # a set: a file may have 100,000 columns
+        mine = [c for c in self.texts if c in present]
         if not mine:
             return frame
         source = frame if raw is None else raw
@@ -211,9 +212,10 @@ class Reading:
         import polars as pl
 
         source = frame if raw is None else raw
-        mine = [c for c in self.numbers if c in frame.columns] if raw is not None else []
+        present = set(frame.columns)  # a set: a file may have 100,000 columns
+        mine = [c for c in self.numbers if c in present] if raw is not None else []
         exprs = [_numbers(pl.col(c)).alias(c) for c in mine]
-        label = self.label if self.label in frame.columns else None
+        label = self.label if self.label in present else None
         if label is not None and (raw is not None or self.label_as_text):
             exprs.append(self.label_values(pl.col(label)).alias(label))
         if not exprs:
@@ -225,14 +227,15 @@ class Reading:
         import polars as pl
 
         # A kept column as its own type writes itself: 7, 1000.0, true.
-        exprs = [pl.col(c).cast(pl.String).alias(text_of(c)) for c in self.texts if c in frame]
+        schema = frame.schema  # once: each frame.schema is built anew, for every column
+        exprs = [pl.col(c).cast(pl.String).alias(text_of(c)) for c in self.texts if c in schema]
         for name in [*self.numbers, *([self.label] if self.label is not None else [])]:
-            if name not in frame.columns:
+            if name not in schema:
                 continue
             column = pl.col(name)
-            if name == self.label and (self.label_as_text or _is_text(frame.schema[name])):
+            if name == self.label and (self.label_as_text or _is_text(schema[name])):
                 exprs.append(self.label_values(column.cast(pl.String)).alias(name))
-            elif _is_text(frame.schema[name]):
+            elif _is_text(schema[name]):
                 exprs.append(_numbers(column.cast(pl.String)).alias(name))
             else:
                 exprs.append(column.cast(pl.Float64, strict=False).alias(name))

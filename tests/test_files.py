@@ -8,6 +8,7 @@ import io
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Literal
 
@@ -323,3 +324,30 @@ def test_polars_is_imported_with_the_collector_paused_and_left_as_found(
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout == f"['label', 'p0', 'p1'] True {collecting} False\n", result.stderr
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_wide_batch_asks_polars_for_its_columns_once(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Looking each selected column up in frame.columns (or frame.schema), which polars builds
+    # anew on every access, took minutes for a file of 100,000 columns with one bad value.
+    names = [f"p{i}" for i in range(2_000)]
+    frame = pl.DataFrame({name: ["0.5"] for name in names})
+    reading = cecli.files.Reading(tuple(names), None, False, tuple(names), False)
+    built = {"columns": 0, "schema": 0}
+    for attribute in built:
+        getter = getattr(pl.DataFrame, attribute).fget
+        assert callable(getter)
+
+        def counted(
+            self: pl.DataFrame, attribute: str = attribute, getter: Callable[..., object] = getter
+        ) -> object:
+            built[attribute] += 1
+            return getter(self)
+
+        monkeypatch.setattr(pl.DataFrame, attribute, property(counted))
+    as_csv = kind == "csv"
+    finished = reading.finish_csv(frame, frame) if as_csv else reading.finish_parquet(frame)
+    assert finished.get_column("p1999").to_list() == [0.5]
+    assert built["columns"] + built["schema"] <= 10
