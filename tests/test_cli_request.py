@@ -73,6 +73,10 @@ REFUSED = [
         "--like over a file gives one value; it does not go with --by-file",
     ),
     (request(None, None, files={"csv": "a"}, output={"explain": True}), "--explain explains"),
+    (
+        request(None, None, files={"csv": "a", "skip_invalid": True, "rejects": "-"}),
+        "--rejects takes a file name, not -",
+    ),
 ]
 
 

@@ -132,6 +132,12 @@ def check(request: Request) -> Route:
         raise InputError("use either --csv/--parquet or --labels with --preds, not both")
     if files.rejects is not None and not files.skip_invalid:
         raise InputError("--rejects writes the rows --skip-invalid skips; add it")
+    if files.rejects == "-":
+        # Elsewhere - is standard input or output; here it would quietly make a file named -.
+        raise InputError(
+            "--rejects takes a file name, not - (standard output carries the results): "
+            "name a file, or /dev/stdout"
+        )
     binary_outcomes = request.command in ("bce", "multilabel") or (
         request.command == "focal" and bool(request.options.get("binary"))
     )
