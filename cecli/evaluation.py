@@ -469,7 +469,7 @@ class Evaluation:
             raise InputError(f"top_k must be ≥ 1, got {top_k}", parameter="top_k")
         if not (isinstance(threshold, float | int) and 0.0 < threshold < 1.0):
             raise InputError(
-                f"threshold must be a probability between 0 and 1, got {threshold!r}",
+                f"threshold must be a probability strictly between 0 and 1, got {threshold!r}",
                 parameter="threshold",
             )
         if kind is None and per_class:

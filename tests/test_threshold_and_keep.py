@@ -67,7 +67,9 @@ def test_a_threshold_outside_0_1_is_refused_where_it_applies(
     path = _write(tmp_path, BINARY)
     assert main(["bce", "--csv", path, "--threshold", "1", "--no-progress"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith("cecli: error: --threshold must be a probability between 0 and 1")
+    # 1 itself is refused: the message must not say 1 is between 0 and 1.
+    expected = "--threshold must be a probability strictly between 0 and 1, got 1.0"
+    assert line == f"cecli: error: {expected}"
 
 
 def _rows(out: str) -> list[list[str]]:
