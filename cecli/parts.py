@@ -100,6 +100,12 @@ def row_output(
         raise InputError(
             f"output_format must be csv or parquet, got {chosen!r}", parameter="output_format"
         )
+    if chosen == "parquet" and not in_folder and output_format is None:
+        raise InputError(
+            f"output: {target} ends in .parquet, but Parquet rows are written as a folder of "
+            "parts: end the name with '/'",
+            parameter=("output",),
+        )
     if chosen == "parquet" and not in_folder:
         raise InputError(
             "output_format parquet writes a folder of parts: end the output's name with '/'",

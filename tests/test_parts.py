@@ -18,6 +18,7 @@ import pytest
 import cecli
 from cecli import parts
 from cecli.cli import main
+from cecli.inputs import InputError
 
 
 def _write_inputs(folder: Path) -> list[str]:
@@ -161,6 +162,25 @@ def test_the_output_format_goes_with_a_folder(
         "cecli: error: --output-format must be csv or parquet, got 'json'\n"
     )
     assert sorted(os.listdir(tmp_path)) == ["in-0.csv", "in-1.csv"]
+
+
+def test_an_output_named_parquet_is_refused_not_written_as_csv(
+    inputs: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The command line wrote CSV into rows.parquet, which --parquet then could not read.
+    target = tmp_path / "rows.parquet"
+    expected = (
+        f"output: {target} ends in .parquet, but Parquet rows are written as a folder of "
+        "parts: end the name with '/'"
+    )
+    for reduction in ("none", "mean"):
+        args = ["ce", "--csv", inputs[0], "--reduction", reduction, "--output", str(target)]
+        assert main(args) == 2
+        assert capsys.readouterr() == ("", f"cecli: error: --{expected}\n")
+    with pytest.raises(InputError) as raised:
+        cecli.score_file(inputs[0], output=str(target))
+    assert str(raised.value) == expected
+    assert not target.exists()
 
 
 def test_the_library_writes_parts_and_calls_on_rows_too(inputs: list[str], tmp_path: Path) -> None:

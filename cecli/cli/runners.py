@@ -197,6 +197,10 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
         if rows_to_stdout:
             stream = sys.stdout
         elif files.output is not None and not in_parts:
+            from cecli.parts import row_output
+
+            if files.output:  # an empty name is atomic_writer's to refuse
+                row_output(files.output, None, folder=False)  # out.parquet, as the library does
             stream = stack.enter_context(atomic_writer(files.output, files.sources))
         writer: render.RowWriter | None = None
         bar: render.Advance | None = None
