@@ -364,6 +364,12 @@ class Source:
                     f"delimiter must be one ASCII character, got {separator!r}",
                     parameter="delimiter",
                 )
+            if separator in '"\r\n':
+                # CSV gives these their own meaning: each line would read as one field.
+                raise InputError(
+                    f"delimiter cannot be a quote or a line break, got {separator!r}",
+                    parameter="delimiter",
+                )
             _check_text(path, display)
         self.plain = read_plain(path, separator, self.size) if kind == "csv" else None
         """The records of a small, plain CSV file, read without polars (see

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import cecli
 import cecli.files
 from cecli.files import atomic_writer, open_table, select_columns
 from cecli.inputs import InputError
@@ -351,3 +352,14 @@ def test_a_wide_batch_asks_polars_for_its_columns_once(
     finished = reading.finish_csv(frame, frame) if as_csv else reading.finish_parquet(frame)
     assert finished.get_column("p1999").to_list() == [0.5]
     assert built["columns"] + built["schema"] <= 10
+
+
+@pytest.mark.parametrize("delimiter", ['"', "\n", "\r"])
+def test_a_quote_or_a_line_break_is_no_delimiter(tmp_path: Path, delimiter: str) -> None:
+    # Taken as given, each line read as one field: 'no label column … label,p0,p1'.
+    path = tmp_path / "a.csv"
+    path.write_text("label,p0,p1\n0,0.3,0.7\n")
+    with pytest.raises(InputError) as raised:
+        cecli.score_file(str(path), delimiter=delimiter)
+    assert str(raised.value) == f"delimiter cannot be a quote or a line break, got {delimiter!r}"
+    assert raised.value.parameter == "delimiter"
