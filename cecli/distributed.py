@@ -335,10 +335,16 @@ def connect(address: str, stack: contextlib.ExitStack) -> Client:
     except ImportError:
         # No parameter: the command line would rewrite the extra's name as the option's.
         raise InputError(f"scoring on a Dask cluster needs Dask; {INSTALL}") from None
-    local = re.fullmatch(r"local(?::(\d+))?", address)
+    local = re.fullmatch(r"local(?::(.*))?", address)
     try:
         if local:
-            workers = int(local.group(1) or os.cpu_count() or 1)
+            given = local.group(1)
+            if given is not None and not re.fullmatch(r"\d+", given):
+                # Else tried as a scheduler's address, 'local' its host: a 30 s wait for nothing.
+                raise InputError(
+                    f"dask: local:N needs N ≥ 1 workers, got {given!r}", parameter=("dask",)
+                )
+            workers = int(given or os.cpu_count() or 1)
             if workers < 1:
                 raise InputError("dask: local:N needs N ≥ 1 workers", parameter=("dask",))
             # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc map and

@@ -775,6 +775,22 @@ def test_an_unreachable_scheduler_is_one_error(inputs: dict[str, list[str]]) -> 
     assert raised.value.parameter == "dask"
 
 
+@pytest.mark.parametrize("workers", ["-1", "x", ""])
+def test_a_local_cluster_of_no_whole_number_of_workers_is_refused_at_once(
+    inputs: dict[str, list[str]], workers: str
+) -> None:
+    # Not local[:N], these were tried as a scheduler at host 'local', 30 s each.
+    import dask
+
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
+        pytest.raises(cecli.InputError) as raised,
+    ):
+        cecli.score_file(inputs["csv"][0], dask=f"local:{workers}")
+    assert str(raised.value) == f"dask: local:N needs N ≥ 1 workers, got {workers!r}"
+    assert raised.value.parameter == "dask"
+
+
 def test_ctrl_c_stops_a_cluster_run_quietly_and_leaves_nothing(tmp_path: Path) -> None:
     """SIGINT while the tasks write their parts: exit 130, nothing on stderr, no folder or
     staging left, and no worker process of the local cluster left running."""
