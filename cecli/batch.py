@@ -126,6 +126,10 @@ class BatchSummary:
     logits: bool = False
     """Every input's predictions were read as logits: nothing was clipped, and a row need
     not sum to 1 (``clipped``, ``clipped_terms`` and ``unnormalized`` are 0)."""
+    unnormalized_targets: int = 0
+    """Rows of targets that do not sum to 1 (kl's P), used as given; JSON
+    ``unnormalized_target_rows``."""
+    unnormalized_target_lines: tuple[int, ...] = ()
 
     @property
     def unit(self) -> str:
@@ -156,6 +160,7 @@ class BatchSummary:
         document["clipped"] = self.clipped
         document["clipped_terms"] = self.clipped_terms
         document["unnormalized_rows"] = self.unnormalized
+        document["unnormalized_target_rows"] = self.unnormalized_targets
         document["skipped"] = self.skipped
         document["blank_lines"] = self.blank_lines
         document["source"] = self.source
@@ -239,6 +244,8 @@ class Accumulator:
     clipped_terms: int = 0
     unnormalized: int = 0
     unnormalized_lines: list[int] = field(default_factory=list)
+    unnormalized_targets: int = 0
+    unnormalized_target_lines: list[int] = field(default_factory=list)
     skipped: int = 0
     reasons: list[str] = field(default_factory=list)
     blank_lines: int = 0
@@ -301,6 +308,10 @@ class Accumulator:
         self.unnormalized += len(result.unnormalized_rows)
         room = REASONS_KEPT - len(self.unnormalized_lines)
         self.unnormalized_lines += [int(lines[r]) for r in result.unnormalized_rows[:room]]
+        off_targets = result.unnormalized_p_rows
+        self.unnormalized_targets += len(off_targets)
+        room = REASONS_KEPT - len(self.unnormalized_target_lines)
+        self.unnormalized_target_lines += [int(lines[r]) for r in off_targets[:room]]
 
     def skip(self, problems: Iterable[str], count: int) -> None:
         self.skipped += count
@@ -384,6 +395,10 @@ class Accumulator:
         self.unnormalized_lines = (self.unnormalized_lines + other.unnormalized_lines)[
             :REASONS_KEPT
         ]
+        self.unnormalized_targets += other.unnormalized_targets
+        self.unnormalized_target_lines = (
+            self.unnormalized_target_lines + other.unnormalized_target_lines
+        )[:REASONS_KEPT]
         self.skip(other.reasons, other.skipped)
         self.blank_lines += other.blank_lines
         self.ignored += other.ignored
@@ -441,6 +456,8 @@ class Accumulator:
             clipped_terms=self.clipped_terms,
             unnormalized=self.unnormalized,
             unnormalized_lines=tuple(self.unnormalized_lines),
+            unnormalized_targets=self.unnormalized_targets,
+            unnormalized_target_lines=tuple(self.unnormalized_target_lines),
             skipped=self.skipped,
             skipped_reasons=tuple(self.reasons),
             blank_lines=self.blank_lines,

@@ -1370,6 +1370,12 @@ def is_terminal(stream: IO[str]) -> bool:
 
 def summary_warnings(summary: BatchSummary) -> list[str]:
     messages = []
+    if summary.unnormalized_targets:
+        where = ", ".join(str(line) for line in summary.unnormalized_target_lines)
+        messages.append(
+            f"{summary.unnormalized_targets} row(s) of targets do not sum to 1 (within 1e-4), "
+            f"first at line(s) {where}; they are used as given (--normalize renormalises)"
+        )
     if summary.unnormalized:
         where = ", ".join(str(line) for line in summary.unnormalized_lines)
         messages.append(
@@ -1413,6 +1419,8 @@ def summary_tables(summary: BatchSummary) -> list[RenderableType]:
     if summary.name not in ("bce", "multilabel") and not summary.independent and not summary.logits:
         # Independent outputs need not sum to 1.
         table.add_row("rows not summing to 1", f"{summary.unnormalized:,}")
+    if summary.unnormalized_targets:
+        table.add_row("target rows not summing to 1", f"{summary.unnormalized_targets:,}")
     if summary.skipped:
         table.add_row("invalid rows skipped", f"{summary.skipped:,}")
     if summary.blank_lines:

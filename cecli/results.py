@@ -52,6 +52,8 @@ class RowLosses:
     unnormalized_rows: tuple[int, ...]
     clipped_terms: int | None = None
     """How many clips changed a term of the loss (None: as many as ``clipped_count``)."""
+    unnormalized_p_rows: tuple[int, ...] = ()
+    """The rows of targets that do not sum to 1 (kl's P), as on :class:`LossResult`."""
 
     @property
     def rows(self) -> int:
@@ -145,6 +147,7 @@ class LossResult:
             clipped_count=self.clipped_count,
             unnormalized_rows=self.unnormalized_rows,
             clipped_terms=self.clipped_terms,
+            unnormalized_p_rows=self.unnormalized_p_rows,
         )
 
     def headline(self) -> list[float]:

@@ -603,6 +603,9 @@ def tag_lines(accumulator: Accumulator, key: int) -> None:
     accumulator.unnormalized_lines = [
         (key << _LINE_BITS) | line for line in accumulator.unnormalized_lines
     ]
+    accumulator.unnormalized_target_lines = [
+        (key << _LINE_BITS) | line for line in accumulator.unnormalized_target_lines
+    ]
 
 
 def untag_lines(
@@ -622,7 +625,11 @@ def untag_lines(
         for file, line in [where(row.line)]
     )
     lines = tuple(where(tagged)[1] for tagged in summary.unnormalized_lines)
-    return dataclasses.replace(summary, worst=worst, unnormalized_lines=lines, files=files)
+    target_lines = tuple(where(tagged)[1] for tagged in summary.unnormalized_target_lines)
+    return dataclasses.replace(
+        summary, worst=worst, unnormalized_lines=lines,
+        unnormalized_target_lines=target_lines, files=files,
+    )  # fmt: skip
 
 
 def logits_by_name(loss: LossName, options: Mapping[str, Any], columns: Columns) -> bool:

@@ -260,6 +260,25 @@ def test_unnormalised_rows_warn(tmp_path: Path) -> None:
     assert "line(s) 2" in err
 
 
+def test_kl_target_rows_that_do_not_sum_to_1_warn_as_typed_ones_do(tmp_path: Path) -> None:
+    """kl's P, like Q, is used as given when a row does not sum to 1, and said so: typed, the
+    warning names LABELS; from a file, it counts the rows and gives their lines."""
+    path = tmp_path / "kl.csv"
+    path.write_text("y0,y1,p0,p1\n0.5,0.5,0.5,0.5\n1,1,0.5,0.5\n0.25,0.75,0.5,0.5\n0.5,0.25,0.6,0.6\n")
+    code, _, err = run("kl", "--csv", str(path), "-q")
+    assert code == 0
+    assert "2 row(s) of targets do not sum to 1 (within 1e-4), first at line(s) 3, 5" in err
+    assert "1 row(s) of predictions do not sum to 1" in err
+    document = run_json("kl", "--csv", str(path))
+    assert (document["unnormalized_target_rows"], document["unnormalized_rows"]) == (2, 1)
+    summary = cecli.score_file(path, "kl")
+    assert (summary.unnormalized_targets, summary.unnormalized_target_lines) == (2, (3, 5))
+    code, _, err = run("kl", "--csv", str(path), "-q", "--normalize")
+    assert (code, err) == (0, "")
+    _, _, typed = run("kl", "1,1", "0.5,0.5", "-q")
+    assert "LABELS row 1 does not sum to 1" in typed
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
