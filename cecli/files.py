@@ -1593,6 +1593,8 @@ def _spool(
 
 SPOOL_PREFIX = "cecli-spool-"
 """How a spooled copy's name starts in the temporary folder."""
+COMPRESSED_ENDINGS = (".gz", ".bz2", ".xz", ".zst", ".zip")
+"""Names the atomic writer refuses: it writes plain text."""
 STAGING_SUFFIX = ".tmp"
 """How the atomic writer's staging file ends: ``.<target's name>.<pid>-<hex>.tmp`` (the name
 cut to :data:`cecli.tempfiles.NAME_KEPT` bytes)."""
@@ -1817,6 +1819,16 @@ def atomic_writer(
     """
     if not target:
         raise InputError(f"{option}: the file name is empty", parameter=(option,))
+    ending = next((end for end in COMPRESSED_ENDINGS if target.lower().endswith(end)), None)
+    if ending is not None:
+        compressed = target[-len(ending) :]
+        # Read back, a file named so would be taken for compressed and fail, or not be found
+        # by a glob of compressed parts.
+        raise InputError(
+            f"{option}: {target} ends in {compressed}, but the rows are written as plain text: "
+            f"name it without {compressed}, or write them to standard output and compress that",
+            parameter=(option,),
+        )
     real = Path(os.path.realpath(target))  # through symbolic links, as the shell's > goes
     try:
         existing: os.stat_result | None = real.stat()

@@ -264,7 +264,9 @@ def test_kl_target_rows_that_do_not_sum_to_1_warn_as_typed_ones_do(tmp_path: Pat
     """kl's P, like Q, is used as given when a row does not sum to 1, and said so: typed, the
     warning names LABELS; from a file, it counts the rows and gives their lines."""
     path = tmp_path / "kl.csv"
-    path.write_text("y0,y1,p0,p1\n0.5,0.5,0.5,0.5\n1,1,0.5,0.5\n0.25,0.75,0.5,0.5\n0.5,0.25,0.6,0.6\n")
+    path.write_text(
+        "y0,y1,p0,p1\n0.5,0.5,0.5,0.5\n1,1,0.5,0.5\n0.25,0.75,0.5,0.5\n0.5,0.25,0.6,0.6\n"
+    )
     code, _, err = run("kl", "--csv", str(path), "-q")
     assert code == 0
     assert "2 row(s) of targets do not sum to 1 (within 1e-4), first at line(s) 3, 5" in err

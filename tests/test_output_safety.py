@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import cecli
 import cecli.files
 from cecli.cli import main
 
@@ -149,6 +150,23 @@ def test_a_target_with_the_longest_name_is_written(table: Path, name: str) -> No
     rows = (target / "part-00000.csv") if folder else target
     assert rows.read_text().splitlines()[0] == "line,loss"
     assert [p.name for p in table.parent.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize(
+    ("option", "name", "ending"),
+    [("--output", "rows.csv.gz", ".gz"), ("--rejects", "bad.CSV.XZ", ".XZ"),
+     ("--output", "rows.zst", ".zst")],
+)  # fmt: skip
+def test_a_compressed_name_is_refused_not_written_as_plain_text(
+    table: Path, option: str, name: str, ending: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Read back, a plain file named .gz would be taken for gzip and fail."""
+    target = table.parent / name
+    code = main(["ce", "--csv", str(table), "-q", "--skip-invalid", option, str(target)])
+    _one_error(capsys, code, f"{option}: {target} ends in {ending}, but the rows are written")
+    assert sorted(p.name for p in table.parent.iterdir()) == ["in.csv"]
+    with pytest.raises(cecli.InputError, match=r"^output: .* ends in \.gz"):
+        cecli.score_file(table, output=str(table.parent / "rows.csv.gz"))
 
 
 def test_failed_run_leaves_the_target_and_nothing_else(
