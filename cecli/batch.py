@@ -130,6 +130,10 @@ class BatchSummary:
     """Rows of targets that do not sum to 1 (kl's P), used as given; JSON
     ``unnormalized_target_rows``."""
     unnormalized_target_lines: tuple[int, ...] = ()
+    unnormalized_files: tuple[str, ...] = ()
+    """The file of each of ``unnormalized_lines``, when several inputs were scored (else
+    empty); ``unnormalized_target_files`` the same for ``unnormalized_target_lines``."""
+    unnormalized_target_files: tuple[str, ...] = ()
 
     @property
     def unit(self) -> str:

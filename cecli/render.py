@@ -1371,16 +1371,16 @@ def is_terminal(stream: IO[str]) -> bool:
 def summary_warnings(summary: BatchSummary) -> list[str]:
     messages = []
     if summary.unnormalized_targets:
-        where = ", ".join(str(line) for line in summary.unnormalized_target_lines)
+        where = _places(summary.unnormalized_target_lines, summary.unnormalized_target_files)
         messages.append(
             f"{summary.unnormalized_targets} row(s) of targets do not sum to 1 (within 1e-4), "
-            f"first at line(s) {where}; they are used as given (--normalize renormalises)"
+            f"first at {where}; they are used as given (--normalize renormalises)"
         )
     if summary.unnormalized:
-        where = ", ".join(str(line) for line in summary.unnormalized_lines)
+        where = _places(summary.unnormalized_lines, summary.unnormalized_files)
         messages.append(
             f"{summary.unnormalized} row(s) of predictions do not sum to 1 (within 1e-4), first "
-            f"at line(s) {where}; they are used as given (--normalize renormalises)"
+            f"at {where}; they are used as given (--normalize renormalises)"
         )
     if summary.skipped:
         reasons = summary.skipped_reasons
@@ -1396,6 +1396,14 @@ def summary_warnings(summary: BatchSummary) -> list[str]:
             "logits is too large)"
         )
     return messages
+
+
+def _places(lines: Sequence[int], files: Sequence[str]) -> str:
+    """``line(s) 2, 5``, or ``a.csv:2, b.csv:5`` when the lines are in several files (a
+    warning is made safe for the terminal as a whole, file names with it)."""
+    if not files:
+        return "line(s) " + ", ".join(str(line) for line in lines)
+    return ", ".join(f"{file}:{line}" for file, line in zip(files, lines, strict=True))
 
 
 def summary_tables(summary: BatchSummary) -> list[RenderableType]:

@@ -624,12 +624,21 @@ def untag_lines(
         for row in summary.worst
         for file, line in [where(row.line)]
     )
-    lines = tuple(where(tagged)[1] for tagged in summary.unnormalized_lines)
-    target_lines = tuple(where(tagged)[1] for tagged in summary.unnormalized_target_lines)
+    places = [where(tagged) for tagged in summary.unnormalized_lines]
+    target_places = [where(tagged) for tagged in summary.unnormalized_target_lines]
     return dataclasses.replace(
-        summary, worst=worst, unnormalized_lines=lines,
-        unnormalized_target_lines=target_lines, files=files,
+        summary, worst=worst, files=files,
+        unnormalized_lines=tuple(line for _, line in places),
+        unnormalized_files=_named_files(places),
+        unnormalized_target_lines=tuple(line for _, line in target_places),
+        unnormalized_target_files=_named_files(target_places),
     )  # fmt: skip
+
+
+def _named_files(places: Sequence[tuple[str, int]]) -> tuple[str, ...]:
+    """The files of ``places``, or none if they name none (one input)."""
+    named = tuple(file for file, _ in places)
+    return named if any(named) else ()
 
 
 def logits_by_name(loss: LossName, options: Mapping[str, Any], columns: Columns) -> bool:

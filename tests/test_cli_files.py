@@ -258,6 +258,13 @@ def test_unnormalised_rows_warn(tmp_path: Path) -> None:
     assert code == 0
     assert "1 row(s) of predictions do not sum to 1" in err
     assert "line(s) 2" in err
+    other = tmp_path / "v.csv"
+    other.write_text("label,p0,p1\n0,0.5,0.5\n1,0.7,0.7\n")
+    warning = "2 row(s) of predictions do not sum to 1 (within 1e-4), first at"
+    for scoring in ([], ["--dask", "local:1"]):  # lines in their files, on a cluster too
+        code, _, err = run("ce", "--csv", str(path), "--csv", str(other), "-q", *scoring)
+        assert code == 0
+        assert f"{warning} {path}:2, {other}:3;" in err
 
 
 def test_kl_target_rows_that_do_not_sum_to_1_warn_as_typed_ones_do(tmp_path: Path) -> None:
@@ -275,6 +282,9 @@ def test_kl_target_rows_that_do_not_sum_to_1_warn_as_typed_ones_do(tmp_path: Pat
     assert (document["unnormalized_target_rows"], document["unnormalized_rows"]) == (2, 1)
     summary = cecli.score_file(path, "kl")
     assert (summary.unnormalized_targets, summary.unnormalized_target_lines) == (2, (3, 5))
+    summary = cecli.score_file([path, path], "kl")
+    assert summary.unnormalized_target_lines == (3, 5, 3, 5)
+    assert summary.unnormalized_target_files == (str(path),) * 4
     code, _, err = run("kl", "--csv", str(path), "-q", "--normalize")
     assert (code, err) == (0, "")
     _, _, typed = run("kl", "1,1", "0.5,0.5", "-q")
