@@ -194,6 +194,9 @@ def expand_all(
     specs: Sequence[str], storage_options: StorageOptions | None = None
 ) -> list[InputFile]:
     """The files all arguments name, in the arguments' order."""
+    if sum(spec == "-" for spec in specs) > 1:
+        # Standard input can be read once: the second would find it empty.
+        raise InputError("only one file can be '-' (standard input)")
     files: list[InputFile] = []
     for spec in specs:
         files += expand(spec, storage_options)

@@ -7,6 +7,7 @@ bit, and a worst row's (file, line) must be the same record as the one file's li
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import shutil
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 import cecli
+from cecli.cli import main
 from cecli.sources import expand
 
 HEADER = "label,p0,p1,p2,w"
@@ -109,6 +111,15 @@ def test_a_glob_that_matches_nothing_is_one_error(tmp_path: Path) -> None:
         cecli.score_file(pattern)
     with pytest.raises(cecli.InputError, match="is a directory, not a file, and holds no parts"):
         cecli.score_file(str(tmp_path))
+
+
+def test_standard_input_is_one_input_at_most(capsys: pytest.CaptureFixture[str]) -> None:
+    """The second '-' would find standard input read already (it said "no header row")."""
+    stdin = io.BytesIO(b"label,p0,p1\n0,0.3,0.7\n")
+    with pytest.raises(cecli.InputError, match=r"^only one file can be '-' \(standard input\)$"):
+        cecli.score_file(["-", "-"], stdin=stdin)
+    assert main(["ce", "--csv", "-", "--csv", "-", "-q"]) == 2
+    assert capsys.readouterr().err == "cecli: error: only one file can be '-' (standard input)\n"
 
 
 def test_a_bad_value_is_named_in_its_own_file(split: tuple[str, list[str], list[int]]) -> None:
