@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import heapq
+import itertools
 import math
 import queue
 import threading
@@ -310,12 +311,13 @@ class Accumulator:
         terms = result.clipped_terms
         self.clipped_terms += result.clipped_count if terms is None else terms
         self.unnormalized += len(result.unnormalized_rows)
-        room = REASONS_KEPT - len(self.unnormalized_lines)
-        self.unnormalized_lines += [int(lines[r]) for r in result.unnormalized_rows[:room]]
-        off_targets = result.unnormalized_p_rows
-        self.unnormalized_targets += len(off_targets)
-        room = REASONS_KEPT - len(self.unnormalized_target_lines)
-        self.unnormalized_target_lines += [int(lines[r]) for r in off_targets[:room]]
+        self.unnormalized_lines = _first(
+            self.unnormalized_lines, (int(lines[r]) for r in result.unnormalized_rows)
+        )
+        self.unnormalized_targets += len(result.unnormalized_p_rows)
+        self.unnormalized_target_lines = _first(
+            self.unnormalized_target_lines, (int(lines[r]) for r in result.unnormalized_p_rows)
+        )
 
     def skip(self, problems: Iterable[str], count: int) -> None:
         self.skipped += count
@@ -396,13 +398,11 @@ class Accumulator:
         self.clipped += other.clipped
         self.clipped_terms += other.clipped_terms
         self.unnormalized += other.unnormalized
-        self.unnormalized_lines = (self.unnormalized_lines + other.unnormalized_lines)[
-            :REASONS_KEPT
-        ]
+        self.unnormalized_lines = _first(self.unnormalized_lines, other.unnormalized_lines)
         self.unnormalized_targets += other.unnormalized_targets
-        self.unnormalized_target_lines = (
-            self.unnormalized_target_lines + other.unnormalized_target_lines
-        )[:REASONS_KEPT]
+        self.unnormalized_target_lines = _first(
+            self.unnormalized_target_lines, other.unnormalized_target_lines
+        )
         self.skip(other.reasons, other.skipped)
         self.blank_lines += other.blank_lines
         self.ignored += other.ignored
@@ -638,6 +638,12 @@ def _all_valid(
     if columns.label_index and not np.array_equal(labels, np.floor(labels)):
         return False
     return _weights_valid(batch.weights)
+
+
+def _first(kept: list[int], more: Iterable[int]) -> list[int]:
+    """``kept``, then ``more`` up to ``REASONS_KEPT`` lines in all: the first few places a
+    count of rows is about (``more`` is read no further)."""
+    return kept + list(itertools.islice(more, max(REASONS_KEPT - len(kept), 0)))
 
 
 def _weights_valid(weights: FloatArray | None) -> bool:

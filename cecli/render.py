@@ -1370,18 +1370,17 @@ def is_terminal(stream: IO[str]) -> bool:
 
 def summary_warnings(summary: BatchSummary) -> list[str]:
     messages = []
-    if summary.unnormalized_targets:
-        where = _places(summary.unnormalized_target_lines, summary.unnormalized_target_files)
-        messages.append(
-            f"{summary.unnormalized_targets} row(s) of targets do not sum to 1 (within 1e-4), "
-            f"first at {where}; they are used as given (--normalize renormalises)"
-        )
-    if summary.unnormalized:
-        where = _places(summary.unnormalized_lines, summary.unnormalized_files)
-        messages.append(
-            f"{summary.unnormalized} row(s) of predictions do not sum to 1 (within 1e-4), first "
-            f"at {where}; they are used as given (--normalize renormalises)"
-        )
+    for count, what, lines, files in (
+        (summary.unnormalized_targets, "targets", summary.unnormalized_target_lines,
+         summary.unnormalized_target_files),
+        (summary.unnormalized, "predictions", summary.unnormalized_lines,
+         summary.unnormalized_files),
+    ):  # fmt: skip
+        if count:
+            messages.append(
+                f"{count} row(s) of {what} do not sum to 1 (within 1e-4), first at "
+                f"{_places(lines, files)}; they are used as given (--normalize renormalises)"
+            )
     if summary.skipped:
         reasons = summary.skipped_reasons
         messages.append(f"skipped {summary.skipped:,} invalid row(s) (--skip-invalid):")

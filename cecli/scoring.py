@@ -600,11 +600,10 @@ def tag_lines(accumulator: Accumulator, key: int) -> None:
         for value, line, identifier in accumulator.worst
     ]
     heapq.heapify(accumulator.worst)
-    accumulator.unnormalized_lines = [
-        (key << _LINE_BITS) | line for line in accumulator.unnormalized_lines
-    ]
+    tag = key << _LINE_BITS
+    accumulator.unnormalized_lines = [tag | line for line in accumulator.unnormalized_lines]
     accumulator.unnormalized_target_lines = [
-        (key << _LINE_BITS) | line for line in accumulator.unnormalized_target_lines
+        tag | line for line in accumulator.unnormalized_target_lines
     ]
 
 

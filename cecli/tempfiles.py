@@ -19,6 +19,7 @@ import re
 import secrets
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 if sys.platform != "win32":
@@ -35,31 +36,37 @@ def name_part(name: str) -> str:
     return os.fsdecode(os.fsencode(name)[:NAME_KEPT])
 
 
-class Held:
-    """A file made by :func:`held`: its path and the descriptor that holds its lock."""
+class _Locked:
+    """A path and the descriptor whose exclusive lock holds it (None: unheld, or dropped)."""
 
-    def __init__(self, path: Path, descriptor: int) -> None:
+    def __init__(self, path: Path, descriptor: int | None) -> None:
         self.path = path
-        self.descriptor: int | None = descriptor
+        self.descriptor = descriptor
+
+    def _unlock(self) -> None:
+        descriptor, self.descriptor = self.descriptor, None
+        if descriptor is not None:
+            os.close(descriptor)
+
+
+class Held(_Locked):
+    """A file made by :func:`held`: its path and the descriptor that holds its lock."""
 
     def release(self) -> None:
         """Remove the file, then drop its lock (the other order would let a sweep race);
         once, however often it is called."""
-        descriptor, self.descriptor = self.descriptor, None
-        if descriptor is None:
+        if self.descriptor is None:
             return
         try:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
         finally:
-            os.close(descriptor)
+            self._unlock()
 
     def keep(self) -> None:
         """Drop the lock and leave the file: it was renamed into place, so its name here
         may already be another file's."""
-        descriptor, self.descriptor = self.descriptor, None
-        if descriptor is not None:
-            os.close(descriptor)
+        self._unlock()
 
 
 def held(folder: Path, prefix: str, suffix: str, mode: int = 0o600) -> Held:
@@ -93,52 +100,67 @@ def sweep(folder: Path, prefix: str, suffix: str | None = None) -> None:
     """Remove the files :func:`held` made in ``folder`` with ``prefix`` and ``suffix`` (any,
     if None) that no process holds.  A lock is tried, never waited for; what cannot be opened
     (another user's) or is no regular file is left alone."""
-    if sys.platform == "win32":
-        return
     ending = r"(?:\.[^/]*)?" if suffix is None else re.escape(suffix)
-    name = re.compile(rf"{re.escape(prefix)}\d+-[0-9a-f]{{12}}{ending}")
+    for path in _named(folder, rf"{re.escape(prefix)}\d+-[0-9a-f]{{12}}{ending}", folders=False):
+        with _unheld(path) as found:
+            if found is not None and os.stat(path, follow_symlinks=False).st_ino == found.st_ino:
+                os.unlink(path)
+
+
+def _named(folder: Path, pattern: str, *, folders: bool) -> list[Path]:
+    """The entries of ``folder`` whose whole name matches ``pattern``: folders (not links to
+    them) if ``folders``, else anything; none where there are no locks to tell a held one."""
+    if sys.platform == "win32":
+        return []
+    name = re.compile(pattern)
     try:
         with os.scandir(folder) as entries:
-            names = [entry.name for entry in entries if name.fullmatch(entry.name)]
+            return [
+                Path(entry.path)
+                for entry in entries
+                if name.fullmatch(entry.name)
+                and (not folders or entry.is_dir(follow_symlinks=False))
+            ]
     except OSError:
+        return []
+
+
+@contextlib.contextmanager
+def _unheld(path: Path) -> Iterator[os.stat_result | None]:
+    """The regular file at ``path``, locked for the block if no process holds it (its
+    status), else None: held, gone, a link, a FIFO or another user's.  Never waits."""
+    try:
+        # Not blocking: a FIFO of that name must not stop the sweep.
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+        descriptor = os.open(path, flags)
+    except OSError:
+        yield None
         return
-    for found_name in names:
-        path = folder / found_name
-        try:
-            # Not blocking: a FIFO of that name must not stop the sweep.
-            flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
-            descriptor = os.open(path, flags)
-        except OSError:
-            continue
-        try:
-            found = os.fstat(descriptor)
-            if not stat.S_ISREG(found.st_mode):
-                continue
+    found: os.stat_result | None = None
+    try:
+        status = os.fstat(descriptor)
+        if stat.S_ISREG(status.st_mode):
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.stat(path, follow_symlinks=False).st_ino == found.st_ino:
-                os.unlink(path)
-        except OSError:
-            pass  # held (BlockingIOError), or gone in the meantime
-        finally:
-            os.close(descriptor)
+            found = status
+    except OSError:
+        pass  # held (BlockingIOError)
+    try:
+        with contextlib.suppress(OSError):  # gone in the meantime
+            yield found
+    finally:
+        os.close(descriptor)
 
 
 FOLDER_LOCK = ".lock"
 """The file in a folder made by :func:`held_folder` whose lock holds the folder."""
 
 
-class HeldFolder:
+class HeldFolder(_Locked):
     """A folder made by :func:`held_folder`: its path and the descriptor of its lock file."""
-
-    def __init__(self, path: Path, descriptor: int | None) -> None:
-        self.path = path
-        self.descriptor = descriptor
 
     def release(self) -> None:
         """Drop the lock (once), after the folder was removed or renamed into place."""
-        descriptor, self.descriptor = self.descriptor, None
-        if descriptor is not None:
-            os.close(descriptor)
+        self._unlock()
 
 
 def held_folder(folder: Path, prefix: str, mode: int = 0o755) -> HeldFolder:
@@ -164,33 +186,11 @@ def sweep_folders(folder: Path, prefix: str) -> None:
     """Remove the folders :func:`held_folder` made in ``folder`` with ``prefix`` that no
     process holds.  A folder without its lock file (being made, or made where locks fail) is
     left alone; so is what cannot be opened, or is a link."""
-    if sys.platform == "win32":
-        return
     import shutil
 
-    name = re.compile(rf"{re.escape(prefix)}[0-9a-f]{{12}}")
-    try:
-        with os.scandir(folder) as entries:
-            found = [
-                Path(entry.path)
-                for entry in entries
-                if name.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False)
-            ]
-    except OSError:
-        return
-    for path in found:
-        try:
-            flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
-            descriptor = os.open(path / FOLDER_LOCK, flags)
-        except OSError:
-            continue
-        try:
-            if stat.S_ISREG(os.fstat(descriptor).st_mode):
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    for path in _named(folder, rf"{re.escape(prefix)}[0-9a-f]{{12}}", folders=True):
+        with _unheld(path / FOLDER_LOCK) as found:
+            if found is not None:
                 # Its maker is gone.  (A folder renamed into place was renamed before its
                 # lock was dropped: the name no longer leads to it, and nothing is removed.)
                 shutil.rmtree(path, ignore_errors=True)
-        except OSError:
-            pass  # held (BlockingIOError), or gone in the meantime
-        finally:
-            os.close(descriptor)

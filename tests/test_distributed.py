@@ -27,7 +27,7 @@ import polars as pl
 import pytest
 
 import cecli
-from cecli import distributed
+from cecli import distributed, parts
 from cecli.distributed import Block
 from cecli.scoring import ScoringProgress
 
@@ -836,7 +836,7 @@ def test_ctrl_c_stops_a_cluster_run_quietly_and_leaves_nothing(tmp_path: Path) -
 def _started(folder: Path) -> bool:
     """Whether a staging folder in ``folder`` holds a part (being written)."""
     for name in os.listdir(folder):
-        if name.startswith(".rows.staging-"):
+        if name.startswith(f".rows{parts.STAGING_INFIX}"):
             with contextlib.suppress(FileNotFoundError):
                 if os.listdir(folder / name):
                     return True

@@ -169,13 +169,16 @@ def test_ctrl_c_while_the_command_is_still_importing_is_quiet() -> None:
 
 
 @contextlib.contextmanager
-def _held_elsewhere(folder: Path, prefix: str, suffix: str) -> Iterator[Path]:
-    """A file made by :func:`cecli.tempfiles.held` in another process, which holds it (as
-    another run in progress would) until the block ends."""
+def _held_elsewhere(folder: Path, prefix: str, suffix: str | None = None) -> Iterator[Path]:
+    """A file made by :func:`cecli.tempfiles.held` (a folder by :func:`held_folder`, without
+    ``suffix``) in another process, which holds it (as another run in progress would) until
+    the block ends."""
+    made = "t.held(f, p, *s)" if suffix is not None else "t.held_folder(f, p)"
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, pathlib, cecli.tempfiles as t; "
-         "h = t.held(pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]); print(h.path, "
-         "flush=True); sys.stdin.read()", str(folder), prefix, suffix],
+         "f, p, *s = pathlib.Path(sys.argv[1]), *sys.argv[2:]; "
+         f"print({made}.path, flush=True); sys.stdin.read()",
+         str(folder), prefix, *([] if suffix is None else [suffix])],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert holder.stdout is not None
@@ -297,23 +300,13 @@ def test_a_staging_folder_left_by_a_killed_run_is_removed_by_the_next_write(
 
     small = tmp_path / "small.csv"
     small.write_text("label,p0,p1\n0,0.25,0.75\n")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, pathlib, cecli.tempfiles as t; "
-         "h = t.held_folder(pathlib.Path(sys.argv[1]), sys.argv[2]); print(h.path, "
-         "flush=True); sys.stdin.read()", str(tmp_path), staging],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert holder.stdout is not None
-    try:
-        held = Path(holder.stdout.readline().strip())
+    with _held_elsewhere(tmp_path, staging) as held:
         done = subprocess.run(
             [*command[:3], str(small), *command[4:], "--output", f"{target}/"],
             capture_output=True, check=False, timeout=120,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert held.is_dir()
-    finally:
-        holder.communicate("", timeout=60)
     assert not left[0].exists()
     assert sorted(p.name for p in target.iterdir()) == [parts.MANIFEST, "part-00000.csv"]
 
