@@ -1045,8 +1045,12 @@ def logit_gradient(
         model = _from_probabilities(matrix, eps)
         clipped = model.clipped
         z = model.log_p - model.log_not_p if sigmoid else model.log_p
-    gradient = _sigmoid_gradient if sigmoid else _softmax_gradient
-    grad, per_row_totals, used_probs, divisor = gradient(targets, z)
+    if sigmoid:
+        logs = None if model is None else (model.log_p, model.log_not_p)
+        grad, per_row_totals, used_probs, divisor = _sigmoid_gradient(targets, z, logs)
+    else:
+        log_s = None if model is None else _log_normalized(matrix, eps, model.log_p)
+        grad, per_row_totals, used_probs, divisor = _softmax_gradient(targets, z, log_s)
     scale = 1.0 / divisor if reduction == "mean" else 1.0
     weights = _row_weights(sample_weights, ignored, matrix.shape[0])
     weights_parameter = _weights_parameter(sample_weights, ignored)
@@ -1096,11 +1100,28 @@ def logit_gradient(
     return _with_sample_weights(result, sample_weights, ignored)
 
 
+def _log_normalized(preds: FloatArray, eps: float, log_p: FloatArray) -> FloatArray:
+    r"""``log softmax(log p) = log p_c - log Σ_k p_k`` for the clipped probabilities, without
+    rounding the logits ``log p`` first: :math:`\log Σ_k p_k = \mathrm{log1p}(Σ_k p_k - 1)`,
+    where the sum minus 1 is taken with compensation from the exact clipped values
+    (:math:`1 - \max(1 - p, ε)` above 1/2 is counted as 1 and :math:`-\max(1 - p, ε)`).
+    A row that sums to 1 to the last bit then gives ``log p`` itself, as ``ce`` does."""
+    high = preds > 0.5
+    with np.errstate(invalid="ignore"):
+        terms = np.where(high, -np.maximum(1.0 - preds, eps), np.maximum(preds, eps))
+    excess = numerics.compensated_row_sums(terms, high.sum(axis=1) - 1.0)
+    result: FloatArray = log_p - np.log1p(excess)[:, np.newaxis]
+    return result
+
+
 def _softmax_gradient(
-    targets: FloatArray, z: FloatArray
+    targets: FloatArray, z: FloatArray, log_s: FloatArray | None = None
 ) -> tuple[FloatArray, FloatArray, FloatArray, float]:
-    check_masked_rows(z)
-    log_s = numerics.log_softmax(z)
+    """The softmax gradient, loss and probabilities at logits ``z``, or at ``log_s``
+    (already ``log softmax(z)``) when it is given."""
+    if log_s is None:
+        check_masked_rows(z)
+        log_s = numerics.log_softmax(z)
     softmax = np.exp(log_s)
     mass = targets.sum(axis=1, keepdims=True)
     grad = softmax * mass - targets
@@ -1113,10 +1134,12 @@ def _softmax_gradient(
 
 
 def _sigmoid_gradient(
-    targets: FloatArray, z: FloatArray
+    targets: FloatArray, z: FloatArray, logs: tuple[FloatArray, FloatArray] | None = None
 ) -> tuple[FloatArray, FloatArray, FloatArray, float]:
-    log_p = numerics.log_sigmoid(z)
-    log_not_p = numerics.log_sigmoid(-z)
+    """The sigmoid gradient, loss and probabilities at logits ``z``, or from ``logs``
+    (``log σ(z)``, ``log σ(-z)``: from probabilities, ``log p`` and ``log(1 - p)`` themselves,
+    which ``σ(log p - log(1 - p))`` would round)."""
+    log_p, log_not_p = (numerics.log_sigmoid(z), numerics.log_sigmoid(-z)) if logs is None else logs
     p = np.exp(log_p)
     # σ(z) - 1 = -σ(-z): exact where the label is 1, instead of a cancelling difference.
     grad = np.where(targets == 1.0, -np.exp(log_not_p), p - targets)

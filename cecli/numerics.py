@@ -96,6 +96,21 @@ def sigmoid(x: npt.ArrayLike) -> FloatArray:
     return result
 
 
+def compensated_row_sums(terms: FloatArray, start: FloatArray) -> FloatArray:
+    """``start + Σ_j terms[:, j]`` for each row, summed with each addition's rounding error
+    carried along (TwoSum): the result is the exact sum rounded, give or take an ulp, even
+    where the terms cancel to almost nothing (a row of probabilities minus 1)."""
+    total = np.array(start, dtype=np.float64)
+    carried = np.zeros_like(total)
+    for column in terms.T:
+        added = total + column
+        part = added - total
+        carried += (total - (added - part)) + (column - part)
+        total = added
+    result: FloatArray = total + carried
+    return result
+
+
 def x_log(x: npt.ArrayLike, log_y: npt.ArrayLike) -> FloatArray:
     """``x · log_y`` for an already computed ``log_y``, with ``0 · log(anything) = 0``."""
     xs = np.asarray(x, dtype=np.float64)

@@ -210,6 +210,19 @@ def softmax_grad(
     return out
 
 
+def softmax_ce_of_probabilities(targets: Matrix, preds: Matrix, *, eps: float = 1e-7) -> list[Mpf]:
+    """Per row -Σ y·log softmax(log p) = -Σ y·log(p / Σp) for the clipped p: the loss whose
+    logit gradient ``grad`` reports when it is given probabilities."""
+    rows = []
+    for y_row, p_row in zip(targets, preds, strict=True):
+        clipped = [clip(p, eps) for p in p_row]
+        total = mp.fsum(clipped)
+        rows.append(
+            mp.fsum(term(mpf(y), log(p / total)) for y, p in zip(y_row, clipped, strict=True))
+        )
+    return rows
+
+
 def sigmoid_grad(
     targets: Matrix, logits: Matrix, *, reduction: str = "mean", base: str = "e"
 ) -> list[list[Mpf]]:

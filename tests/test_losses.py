@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, cast
 
 import numpy as np
@@ -285,6 +286,51 @@ def test_grad_from_probabilities_uses_log_p_as_logits() -> None:
     assert_close(result.grad, oracle.softmax_grad([[1, 0, 0]], [np.log([0.7, 0.2, 0.1]).tolist()]))
     assert result.grad_probs is not None
     assert_close(result.grad_probs, [[-1 / mpf(0.7), 0, 0]])
+
+
+def _within_one_ulp(actual: float, expected: Any) -> bool:
+    return bool(abs(mpf(actual) - expected) <= mpf(math.ulp(float(expected))))
+
+
+@pytest.mark.parametrize(
+    "preds",
+    [
+        [0.7, 0.3],  # sums to 1 - 2^-54: log p was rounded before, 1 ulp off
+        [1 - 1e-10, 1e-10],
+        [1 - 3e-8, 1e-8, 2e-8],
+        [0.1, 0.2, 0.3, 0.4],
+        [0.3, 0.3, 0.3],  # not normalised: softmax(log p) renormalises
+        [1.0, 0.0, 0.0],  # both ends clipped
+        [0.6, 0.6],
+    ],
+)
+def test_grad_from_probabilities_rounds_its_loss_once(preds: list[float]) -> None:
+    """Each row's loss is −log(p_y / Σp) of the clipped p within an ulp, where log p used as
+    logits and then log-softmaxed was several ulp off (3e-16 relative for 0.7, 0.3)."""
+    targets = oracle.one_hot([0], len(preds))
+    result = cecli.grad([0], preds, reduction="none")
+    (expected,) = oracle.softmax_ce_of_probabilities(targets, [preds])
+    assert _within_one_ulp(float(result.per_row[0]), expected), (result.per_row[0], expected)
+    wrong = cecli.grad([1], preds, reduction="none")
+    (expected_wrong,) = oracle.softmax_ce_of_probabilities(oracle.one_hot([1], len(preds)), [preds])
+    assert _within_one_ulp(float(wrong.per_row[0]), expected_wrong)
+
+
+def test_grad_from_normalised_probabilities_agrees_with_ce() -> None:
+    """A row whose clipped probabilities sum to 1 exactly: softmax(log p) is p, so ``grad``'s
+    loss is ``ce``'s to the last bit."""
+    preds = [0.5, 0.25, 0.125, 0.125]
+    for label in range(4):
+        assert float(cecli.grad([label], preds).loss) == float(cecli.ce([label], preds).loss)
+
+
+def test_sigmoid_grad_from_probabilities_takes_log_p_itself() -> None:
+    """With probabilities, the sigmoid gradient's loss is ``bce``'s: the logs of p and 1 − p,
+    not ``log σ`` of the rounded logit ``log p − log(1 − p)``."""
+    for targets, preds in (([[1.0]], [[1 - 1e-12]]), ([[0.0]], [[1e-12]]), ([[1.0]], [[0.3]])):
+        result = cecli.grad(targets, preds, sigmoid=True, eps=1e-15, reduction="sum")
+        expected, _ = oracle.bce(targets, preds, eps=1e-15, reduction="sum")
+        assert _within_one_ulp(float(result.loss), expected), (result.loss, expected)
 
 
 def test_smooth_matches_oracle() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from mpmath import mp, mpf
@@ -88,3 +91,31 @@ def test_parse_base_rejects_unknown() -> None:
 def test_to_base(base: numerics.Base) -> None:
     expected = [1 / oracle.ln_base(base), 2.5 / oracle.ln_base(base)]
     assert_close(numerics.to_base(np.array([1.0, 2.5]), base), expected)
+
+
+@pytest.mark.parametrize(
+    ("start", "terms"),
+    [
+        (-1.0, [0.7, 0.3]),  # -2^-54 exactly: a plain sum says 0
+        (-1.0, [0.1, 0.2, 0.3, 0.4]),
+        (0.0, [1e16, 1.0, -1e16]),
+        (-1.0, [1 - 1e-10, 1e-10]),
+        (0.0, [-1e-7, 1e-7 * 0.3, 5e-324]),
+        (2.0, [1.0, -3.0]),
+    ],
+)
+def test_compensated_row_sums_is_the_exact_sum_within_an_ulp(
+    start: float, terms: list[float]
+) -> None:
+    exact = Fraction(start) + sum((Fraction(t) for t in terms), Fraction(0))
+    (total,) = numerics.compensated_row_sums(np.array([terms]), np.array([start]))
+    closest = float(exact)
+    assert abs(Fraction(float(total)) - exact) <= Fraction(math.ulp(closest)), (total, closest)
+
+
+def test_compensated_row_sums_row_by_row() -> None:
+    rows = np.random.default_rng(11).dirichlet([0.5] * 7, size=200)
+    totals = numerics.compensated_row_sums(rows, np.full(200, -1.0))
+    for row, total in zip(rows.tolist(), totals.tolist(), strict=True):
+        exact = sum((Fraction(v) for v in row), Fraction(-1))
+        assert abs(Fraction(total) - exact) <= Fraction(math.ulp(float(exact)))
