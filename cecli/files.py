@@ -261,6 +261,30 @@ def _is_text(dtype: pl.DataType) -> bool:
     return dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
 
 
+def _binary_as_text(frame: pl.DataFrame, display: str, first_row: int) -> pl.DataFrame:
+    """``frame`` with its Parquet byte-string columns (ids, class names) as text, or one error
+    naming the first row and column whose bytes are not UTF-8 (polars says only "invalid
+    utf8", for the whole file)."""
+    import polars as pl
+
+    binary = [name for name, dtype in frame.schema.items() if dtype == pl.Binary]
+    texts = []
+    for name in binary:
+        column = frame.get_column(name)
+        try:
+            texts.append(column.cast(pl.String))
+        except pl.exceptions.ComputeError:
+            for row, value in enumerate(column.to_list(), first_row + 1):
+                try:
+                    value is None or value.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InputError(
+                        f"{display}:row {row}, column {name}: bytes that are not UTF-8 text"
+                    ) from None
+            raise
+    return frame.with_columns(texts) if texts else frame
+
+
 def _blank_lines(data: bytes, raw: pl.DataFrame, separator: str) -> np.ndarray | None:
     """Which records of a block are empty lines (None if none are).
 
@@ -902,7 +926,7 @@ class Table:
         for offset in range(start, stop, BATCH_ROWS):
             count = min(BATCH_ROWS, stop - offset)
             piece = source.scan().slice(offset, count).select(mine).collect()
-            yield reading.finish_parquet(piece), None
+            yield reading.finish_parquet(_binary_as_text(piece, source.display, offset)), None
 
     def _to_batch(
         self, chunk: pl.DataFrame, columns: Columns, lines: np.ndarray, blank: np.ndarray | None
@@ -1007,10 +1031,9 @@ def _source_records(source: Source, wanted: set[int]) -> Iterator[tuple[int, lis
                 source.scan().with_row_index("__row", offset=source.first)
                 .filter(pl.col("__row").is_in(rows)).collect()
             )  # fmt: skip
-        names = source.columns
-        text = frame.select([pl.col(c).cast(pl.String).fill_null("") for c in names])
-        for row, values in zip(frame.get_column("__row").to_list(), text.rows(), strict=True):
-            yield int(row), list(values)
+        columns = [_as_written(frame.get_column(name)) for name in source.columns]
+        for row, *values in zip(frame.get_column("__row").to_list(), *columns, strict=True):
+            yield int(row), values
         return
     last = max(wanted)
     with source.path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
@@ -1019,6 +1042,20 @@ def _source_records(source: Source, wanted: set[int]) -> Iterator[tuple[int, lis
                 yield number, fields
             if number >= last:
                 return
+
+
+def _as_written(column: pl.Series) -> list[str]:
+    """A Parquet column's values as text, null as empty; bytes that are not UTF-8 keep their
+    escapes (``\\xff``) rather than fail the whole record."""
+    import polars as pl
+
+    if column.dtype == pl.Binary:
+        return [
+            "" if value is None else value.decode("utf-8", "backslashreplace")
+            for value in column.to_list()
+        ]
+    texts: list[str] = column.cast(pl.String).fill_null("").to_list()
+    return texts
 
 
 _LINE = "__cecli_line"

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mpmath import mp, mpf
 
 from cecli.cli import main
 from cecli.inputs import InputError, parse_class_names
+from tests.helpers import run
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -283,3 +285,55 @@ def test_every_row_skipped_says_how_many_and_why(
         f"cecli: error: {path}: no rows to score: all 2 records were invalid and skipped "
         f"(first: {path}:2:2: 'x' is not a number)"
     )
+
+
+def _parquet_with_bytes(path: Path, columns: dict[str, list[Any]]) -> Path:
+    import polars as pl
+
+    pl.DataFrame(
+        [
+            pl.Series(name, values, dtype=pl.Binary if isinstance(values[0], bytes) else None)
+            for name, values in columns.items()
+        ]
+    ).write_parquet(path)
+    return path
+
+
+def test_parquet_bytes_that_are_not_utf8_name_their_row_and_column(tmp_path: Path) -> None:
+    path = _parquet_with_bytes(
+        tmp_path / "ids.parquet",
+        {"id": [b"a", b"\xff\xfe"], "label": [0, 1], "p0": [0.7, 0.2], "p1": [0.3, 0.8]},
+    )
+    code, out, err = run("ce", "--parquet", str(path), "-q")
+    assert (code, out) == (2, "")
+    assert err == f"cecli: error: {path}:row 2, column id: bytes that are not UTF-8 text\n"
+
+
+def test_parquet_class_names_stored_as_bytes_read_as_text(tmp_path: Path) -> None:
+    path = _parquet_with_bytes(
+        tmp_path / "names.parquet",
+        {"id": [b"a", b"b"], "label": [b"p1", b"p0"], "p0": [0.7, 0.2], "p1": [0.3, 0.8]},
+    )
+    code, out, _ = run("ce", "--parquet", str(path), "--reduction", "none", "-o", "-")
+    assert code == 0
+    rows = [line.split(",") for line in out.splitlines()]
+    assert rows[0] == ["id", "loss"]
+    assert [row[0] for row in rows[1:]] == ["a", "b"]
+    for (_, loss), p in zip(rows[1:], ["0.3", "0.2"], strict=True):
+        assert abs(mpf(loss) + mp.log(mpf(p))) <= mpf(2) ** -52 * abs(mp.log(mpf(p)))
+
+
+def test_a_rejected_parquet_row_keeps_bytes_that_are_not_utf8_escaped(tmp_path: Path) -> None:
+    path = _parquet_with_bytes(
+        tmp_path / "blob.parquet",
+        {"blob": [b"\xff", b"c\xfe"], "label": [0, 1], "p0": [0.7, 1.5], "p1": [0.3, 0.1]},
+    )
+    rejects = tmp_path / "rejects.csv"
+    code, _, _ = run(
+        "ce", "--parquet", str(path), "--skip-invalid", "--rejects", str(rejects), "-q"
+    )
+    assert code == 0
+    lines = rejects.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "line,reason,blob,label,p0,p1"
+    assert lines[1].startswith("2,")
+    assert lines[1].endswith(",c\\xfe,1,1.5,0.1")
