@@ -161,25 +161,42 @@ def _remote_failures(url: str) -> Iterator[None]:
 def _expand_remote(url: str, storage_options: StorageOptions) -> list[InputFile]:
     fs, path = file_system(url, storage_options)
     with _remote_failures(url):
-        if fs.isfile(path):
-            return [InputFile(url, remote=True)]
-        if fs.isdir(path):
-            names = sorted(
-                name for name in fs.ls(path, detail=False)
-                if _is_part(PurePosixPath(name).name) and fs.isfile(name)
-            )  # fmt: skip
-            if not names:
-                raise InputError(f"{url}: the folder holds no files to read")
-            return [InputFile(_as_url(fs, url, name), remote=True) for name in names]
-        if not _GLOB_CHARACTERS.search(path):
-            raise InputError(f"{url}: no such file")
-        # The listing says which matches are files: asking each one again (a HEAD request per
-        # object) costs a round trip per file, and a refused HEAD would read as "no match".
-        found = fs.glob(path, detail=True)
+        try:
+            if fs.isfile(path):
+                return [InputFile(url, remote=True)]
+            if fs.isdir(path):
+                names = sorted(
+                    name for name in fs.ls(path, detail=False)
+                    if _is_part(PurePosixPath(name).name) and fs.isfile(name)
+                )  # fmt: skip
+                if not names:
+                    raise InputError(f"{url}: the folder holds no files to read")
+                return [InputFile(_as_url(fs, url, name), remote=True) for name in names]
+            if not _GLOB_CHARACTERS.search(path):
+                raise _not_found(fs, url, path, "no such file")
+            # The listing says which matches are files: asking each one again (a HEAD request
+            # per object) costs a round trip per file, and a refused HEAD would read as "no match".
+            found = fs.glob(path, detail=True)
+        except FileNotFoundError:  # a glob in a bucket that is not there
+            raise _not_found(fs, url, path, "no such file") from None
         matches = sorted(name for name, info in found.items() if info.get("type") == "file")
-    if not matches:
-        raise InputError(f"{url}: no file matches the pattern")
+        if not matches:
+            raise _not_found(fs, url, path, "no file matches the pattern")
     return [InputFile(_as_url(fs, url, name), remote=True) for name in matches]
+
+
+_BUCKET_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
+"""Object stores whose paths start with a bucket (or container) name."""
+
+
+def _not_found(fs: AbstractFileSystem, url: str, path: str, what: str) -> InputError:
+    """``what`` about ``url``, or that its bucket is not there: a misspelt bucket name
+    would otherwise read as a missing file."""
+    protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+    bucket = path.split("/", 1)[0]
+    if protocols & _BUCKET_PROTOCOLS and bucket and not fs.exists(bucket):
+        return InputError(f"{url}: no bucket named {bucket!r}")
+    return InputError(f"{url}: {what}")
 
 
 def _as_url(fs: AbstractFileSystem, given: str, path: str) -> str:

@@ -143,6 +143,26 @@ def test_missing_objects_and_empty_globs_are_one_error_each(s3: dict[str, Any]) 
         cecli.score_file(f"s3://{BUCKET}/a.csv", storage_options=unreachable)
 
 
+def test_a_bucket_that_is_not_there_is_named(
+    s3: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cecli.cli import main
+
+    options = s3["options"]
+    for url in ("s3://no-such-bucket/a.csv", "s3://no-such-bucket/part-*.parquet"):
+        with pytest.raises(cecli.InputError) as raised:
+            cecli.score_file(url, storage_options=options)
+        assert str(raised.value) == f"{url}: no bucket named 'no-such-bucket'"
+    settings = [f"--storage-option={key}={value}" for key, value in options.items()]
+    assert main(["ce", "--csv", "s3://no-such-bucket/a.csv", *settings, "-q"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert (
+        captured.err
+        == "cecli: error: s3://no-such-bucket/a.csv: no bucket named 'no-such-bucket'\n"
+    )
+
+
 def test_a_glob_takes_its_files_from_the_listing(s3: dict[str, Any], parts: list[Path]) -> None:
     # An anonymous client may list this bucket but not read its objects (moto refuses HEAD and
     # GET without a signature): the matches are files, and the error is the refused read, not
