@@ -66,6 +66,8 @@ def main() -> int:
         watch.stop()
         if collecting:
             gc.enable()
+    if watch.seen:  # a Ctrl-C that code inside the import caught and carried on from
+        return EXIT_INTERRUPTED
     if collecting:
         gc.freeze()
     try:
@@ -79,7 +81,8 @@ class _InterruptWatch:
 
     A KeyboardInterrupt raised inside an extension module's initialisation may come out as
     another error with no trace of it (NumPy's: "ImportError: numpy._core.umath failed to
-    import"); the note tells such an error from a real one.
+    import"), or be caught inside the import and not come out at all; the note tells such an
+    error from a real one, and stops a run whose Ctrl-C was swallowed.
     """
 
     def __init__(self) -> None:

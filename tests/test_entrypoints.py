@@ -164,6 +164,40 @@ def test_a_ctrl_c_wrapped_while_a_class_is_made_exits_130(
     assert not _entry.interrupted(RuntimeError("something else"))
 
 
+def test_a_ctrl_c_caught_inside_the_import_still_stops_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Code inside the import that catches the KeyboardInterrupt and carries on (as a library
+    guarding an optional import might) left the run to go ahead, the user's Ctrl-C lost."""
+    import signal
+    import time
+    import types
+
+    from cecli import _entry
+
+    ran: list[bool] = []
+
+    class SwallowsTheInterrupt(types.ModuleType):
+        def __getattr__(self, name: str) -> object:
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(2000):  # the handler runs between these
+                    time.sleep(0.001)
+            except KeyboardInterrupt:
+                pass
+            return command
+
+    def command() -> int:
+        ran.append(True)
+        return 0
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.setitem(sys.modules, "cecli.cli", SwallowsTheInterrupt("cecli.cli"))
+    assert _entry.main() == 130
+    assert ran == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 _SETTINGS_SEEN = (
     "import gc, os, sys\n"
     "sys.argv = ['cecli', 'ce', '1,0', '0.3,0.7', '-q']\n"
