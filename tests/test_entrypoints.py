@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from cecli.inputs import InputError
+
 REFERENCE = ["ce", "1,0,0,0,0", "0.1,0.5,0.1,0.1,0.2"]
 
 
@@ -286,3 +288,32 @@ def test_the_entry_point_is_reached_without_importing_typing() -> None:
     )
     result = run([sys.executable, "-c", code])
     assert result.stdout == "[]\n", result.stderr
+
+
+@pytest.mark.parametrize("error", [ImportError("x._core failed to import"), InputError("x")])
+def test_an_error_that_a_signal_left_behind_is_not_reported(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: Exception
+) -> None:
+    """A Ctrl-C that lands in an extension module's import (polars is imported during the
+    run) can come out as that module's own error, with no KeyboardInterrupt behind it: it
+    ended in a traceback. After a signal the run stops quietly with 128 + its number."""
+    import signal
+    import time
+
+    from cecli.cli import program
+
+    def command(**options: object) -> int:
+        stopped = False
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _tick in range(2000):  # the handler runs between these
+                time.sleep(0.001)
+        except KeyboardInterrupt:
+            stopped = True
+        if stopped:
+            raise error  # with no KeyboardInterrupt as its cause or context
+        return 0
+
+    monkeypatch.setattr(program, "_one_command_app", lambda name: command)
+    assert program.main([*REFERENCE, "-q"]) == 130
+    assert capsys.readouterr() == ("", "")

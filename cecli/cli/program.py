@@ -158,10 +158,15 @@ def _run(argv: Sequence[str] | None, interrupts: Interrupts) -> int:
     except typer.Exit as done:
         return int(done.exit_code)
     except InputError as error:
+        if interrupts.signum is not None:  # what the signal cut short, not the input
+            return interrupts.exit_code()
         Output().error(with_flags(str(error), error.named))
         return EXIT_USAGE
     except Exception as error:
-        if interrupted(error):  # a Ctrl-C that Python wrapped (while a class was being made)
+        # A Ctrl-C that Python wrapped (while a class was being made), or any error after a
+        # signal: one that an extension module's import turned into its own ImportError
+        # leaves no trace of it, and the run was asked to stop anyway.
+        if interrupted(error) or interrupts.signum is not None:
             return interrupts.exit_code()
         # Typer's own usage errors (missing argument, unknown option, bad option value) carry
         # a message and an exit code; their class is private to Typer's vendored Click.
