@@ -1677,7 +1677,7 @@ ALWAYS_GIVEN: dict[Command, tuple[str, ...]] = {"smooth": ("smoothing",), "focal
 
 def library_named(name: str) -> Library:
     """A key of :data:`FRAMEWORKS`, or one of its aliases (``pytorch``, ``scikit-learn``)."""
-    wanted = name.strip().lower()
+    wanted = name.strip().lower() if isinstance(name, str) else ""  # None, 3: no library
     for framework in FRAMEWORKS.values():
         if wanted == framework.name or wanted in framework.aliases:
             return framework.name
@@ -1790,7 +1790,10 @@ def like(
     As :func:`compare_frameworks` for one library; a library without this loss, input or
     option raises :class:`Unsupported` saying what it has instead.
     """
-    (found,) = compare_frameworks(loss, labels, preds, library=library, **options).found
+    # None would ask every library, and one answer is wanted.
+    (found,) = compare_frameworks(
+        loss, labels, preds, library=library_named(library), **options
+    ).found
     assert isinstance(found, Reproduction)  # reproduce raises instead of returning Missing
     return found
 

@@ -202,7 +202,11 @@ def parse_class_names(text: str) -> tuple[str, ...]:
             break
     if not body:
         raise InputError("class_names is empty", parameter="class_names")
-    names = tuple(_SEPARATOR.split(body))
+    return _distinct_names(tuple(_SEPARATOR.split(body)))
+
+
+def _distinct_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` if none is empty and none is given twice."""
     if "" in names:
         raise InputError(
             f"class_names: class {names.index('') + 1} has an empty name", parameter="class_names"
@@ -228,13 +232,35 @@ def parse_vector(text: str, name: str) -> FloatArray:
 # --- checks shared by the Python API and the CLI -------------------------------------------
 
 
+_NOT_REAL = {"c": "complex numbers", "m": "time spans", "M": "dates", "V": "raw records"}
+"""Array kinds NumPy would turn into float64 by dropping part of each value (the imaginary
+part) or by counting days or bytes: none of them a probability or a logit."""
+
+
 def _as_float_array(values: npt.ArrayLike, name: str, *, finite: bool = True) -> FloatArray:
     """``values`` as float64, at most 2-D, not empty, and unless ``finite=False`` (the caller
-    checks it), finite."""
+    checks it), finite.
+
+    The array is read-only and never the caller's writeable array: a frozen result holds it
+    (``preds``, ``targets``), and it must not change when the caller reuses their own."""
+    kind = getattr(getattr(values, "dtype", None), "kind", None)
+    if kind in _NOT_REAL:
+        raise InputError(f"{name} holds {_NOT_REAL[kind]}, not real numbers")
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise InputError(f"{name} is not an array of numbers ({error})") from None
+    if array.flags.writeable:
+        # A list's array is new; an ndarray's may be its own memory; other array-likes
+        # (pandas, polars) may hand over their own buffers.
+        if isinstance(values, np.ndarray):
+            shared = np.may_share_memory(array, values)
+        else:
+            shared = not isinstance(values, (list, tuple))
+        if shared:
+            array = array.copy()
+        array = array.view()
+        array.flags.writeable = False
     if array.size == 0:
         raise InputError(f"{name} is empty")
     if array.ndim > 2:
@@ -362,7 +388,11 @@ def as_targets_ignoring(
     if ignore_index is None:
         targets, indices = as_targets(labels, preds, allow_indices=True, name=name)
         return targets, indices, np.zeros(rows, dtype=np.bool_)
-    if isinstance(ignore_index, bool) or not float(ignore_index).is_integer():
+    try:
+        whole = not isinstance(ignore_index, bool) and float(ignore_index).is_integer()
+    except (TypeError, ValueError):  # "x", None inside a list, an array of several
+        whole = False
+    if not whole:
         raise InputError(
             f"ignore_index must be a whole number, got {ignore_index!r}", parameter="ignore_index"
         )
@@ -501,13 +531,31 @@ def as_distributions(
 
 
 def check_class_names(class_names: Sequence[str] | None, classes: int) -> tuple[str, ...] | None:
-    """Raise unless there is one name per class."""
+    """Raise unless there is one distinct, non-empty name (a string) per class."""
     if class_names is None:
         return None
-    names = tuple(class_names)
+    if isinstance(class_names, str):
+        # tuple("cat,dog") is seven one-character names, and tuple("abc") three that fit.
+        raise InputError(
+            f"class_names takes a list of names, one per class, not the string {class_names!r}",
+            parameter="class_names",
+        )
+    try:
+        names = tuple(class_names)
+    except TypeError:
+        raise InputError(
+            f"class_names takes a list of names, one per class, not {class_names!r}",
+            parameter="class_names",
+        ) from None
+    for position, label in enumerate(names, 1):
+        if not isinstance(label, str):
+            raise InputError(
+                f"class_names: class {position} is {label!r}, not a name (a string)",
+                parameter="class_names",
+            )
     if len(names) != classes:
         raise InputError(
             f"class_names names {len(names)} classes, but PREDS has {classes}",
             parameter="class_names",
         )
-    return names
+    return _distinct_names(names)

@@ -35,8 +35,15 @@ UNITS: dict[Base, str] = {"e": "nats", "2": "bits", "10": "hartleys"}
 _LN_BASE: dict[Base, float] = {"e": 1.0, "2": math.log(2.0), "10": math.log(10.0)}
 
 
-def parse_base(text: str) -> Base | None:
-    """The canonical base for ``e``/``2``/``10``/``nats``/``bits``…, or None if unknown."""
+def parse_base(text: object) -> Base | None:
+    """The canonical base for ``e``/``2``/``10``/``nats``/``bits``…, or None if unknown.
+
+    A whole number from Python (``base=2``) is the base it names; other non-strings are
+    unknown."""
+    if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
+        text = str(int(text))
+    if not isinstance(text, str):
+        return None
     return _BASE_ALIASES.get(text.strip().lower())
 
 

@@ -7,7 +7,7 @@ and gradients are already in the unit of ``base``; probabilities are plain proba
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -35,6 +35,15 @@ def json_array(values: npt.ArrayLike) -> JsonValue:
     if array.ndim == 0:
         return json_number(float(array))
     return [json_array(item) for item in array]
+
+
+def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A view of ``array`` that cannot be written through."""
+    if not array.flags.writeable:
+        return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -100,6 +109,18 @@ class LossResult:
     """(N, C) which probabilities clipping changed."""
     label_indices: IntArray | None = None
     """(N,) class indices when LABELS were given as indices (losses that take them)."""
+
+    def __post_init__(self) -> None:
+        # Frozen holds for the arrays too: ``result.per_row[0] = 0`` would change what the
+        # result, its tables and its JSON say.  Read-only views, so that an array the caller
+        # passed in (class weights) stays theirs to change.
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, np.ndarray) and value.flags.writeable:
+                object.__setattr__(self, item.name, _read_only(value))
+            elif isinstance(value, dict):
+                extras = {key: _read_only(array) for key, array in value.items()}
+                object.__setattr__(self, item.name, extras)
 
     @property
     def rows(self) -> int:
@@ -213,7 +234,7 @@ class SmoothingResult(CrossEntropyResult):
         return {
             "loss_hard": json_array(self.loss_hard),
             "per_row_hard": json_array(self.per_row_hard),
-            "smoothing": self.smoothing,
+            "smoothing": json_number(self.smoothing),
             "targets": json_array(self.targets),
         }
 
@@ -356,6 +377,6 @@ class FocalResult(LossResult):
         return {
             "ce": json_array(self.ce),
             "per_row_ce": json_array(self.per_row_ce),
-            "gamma": self.gamma,
-            "alpha": self.alpha,
+            "gamma": json_number(self.gamma),
+            "alpha": None if self.alpha is None else json_number(self.alpha),
         }
