@@ -64,28 +64,52 @@ def _worst_row(result: LossResult) -> list[str]:
     return [f"Row {row + 1} costs the most ({_g(result.per_row[row])} {result.unit})."]
 
 
+def _first_counted(result: LossResult) -> int:
+    """The first row that counts in the loss: not ignored (ignore_index) and not of weight 0.
+    An ignored row's terms are all 0, and sentences about them would say nothing true."""
+    counted = np.flatnonzero(result.row_divisors != 0)
+    return int(counted[0]) if counted.size else 0
+
+
 def explain(result: LossResult) -> list[str]:
-    """A few sentences about ``result``, first row first."""
-    return _sentences(result) + _worst_row(result)
+    """A few sentences about ``result``'s first row that counts, then its costliest row."""
+    row = _first_counted(result)
+    sentences = _sentences(result, row)
+    if row and sentences:
+        before = {1: "Row 1 counts", 2: "Rows 1 and 2 count"}.get(row, f"Rows 1 to {row} count")
+        sentences.insert(
+            0, f"{before} for nothing (ignored, or of weight 0), so this is about row {row + 1}."
+        )
+    return sentences + _worst_row(result)
 
 
 @functools.singledispatch
-def _sentences(result: LossResult) -> list[str]:
-    """What the first row of ``result`` shows, by the type of loss."""
+def _sentences(result: LossResult, row: int) -> list[str]:
+    """What row ``row`` of ``result`` shows, by the type of loss."""
     return []
 
 
 @_sentences.register(CrossEntropyResult)
-def _cross_entropy(result: CrossEntropyResult) -> list[str]:
-    terms = result.terms[0]
-    top = int(np.argmax(terms))
+def _cross_entropy(result: CrossEntropyResult, row: int) -> list[str]:
+    terms, targets = result.terms[row], result.targets[row]
     total = float(terms.sum())
+    target_classes = np.flatnonzero(targets)
     sentences = []
-    if result.label_indices is not None or np.count_nonzero(result.targets[0]) == 1:
-        p = float(result.probs[0, top])
+    # One class with a target (a class index, unsmoothed): the loss is that class's term
+    # alone.  Smoothed or soft targets give every class with a target its own term.
+    if target_classes.size == 1:
+        true = int(target_classes[0])
+        p = float(result.probs[row, true])
+        # p = 1 clipped to 1 − 1e-07 would read "1", and −log 1 = 1e-07 would be false.
+        shown = f"1 − {_g(result.eps)}" if result.clipped[row, true] and p > 0.5 else _g(p)
+        log_p = f"log({shown})" if " " in shown else f"log {shown}"
+        weight = float(targets[true]) * (1.0 if result.weights is None else result.weights[true])
+        # A class weight (or a target below 1) scales the term.
+        scaled = f"its term is −{_g(weight)}×{log_p}"
+        term = f"the loss is −{log_p}" if weight == 1.0 else scaled
         sentences.append(
-            f"Only the true class counts: the model gives {_name(result, top)} p = {_g(p)}, so the "
-            f"loss is −log {_g(p)} = {_g(total)} {result.unit}; how "
+            f"Only the true class counts: the model gives {_name(result, true)} p = {shown}, so "
+            f"{term} = {_g(total)} {result.unit}; how "
             + (
                 "the other class takes"
                 if result.classes == 2
@@ -94,18 +118,24 @@ def _cross_entropy(result: CrossEntropyResult) -> list[str]:
             + " the rest does not change it."
         )
     elif total > 0:
+        top = int(np.argmax(terms))
         sentences.append(
             f"{_subject(result, top)} contributes most: {_g(terms[top])} of "
             f"{_g(total)} {result.unit} ({terms[top] / total:.0%})."
         )
-    clipped_targets = result.clipped[0] & (result.targets[0] > 0)
+    clipped_targets = result.clipped[row] & (targets > 0)
     if clipped_targets.any():
+        given = result.preds[row][clipped_targets]
+        without = (
+            "without clipping, p = 0 would give an infinite loss"
+            if np.any(given < result.eps)
+            else "without clipping, p = 1 would cost 0"
+        )
         sentences.append(
             f"Clipping changed the result: a target class had p outside [{_g(result.eps)}, 1 − "
-            f"{_g(result.eps)}], so its log was taken of the clipped value (without clipping, "
-            f"p = 0 would give an infinite loss)."
+            f"{_g(result.eps)}], so its log was taken of the clipped value ({without})."
         )
-    elif result.clipped_count:
+    elif result.clipped[row].any():
         sentences.append(
             "Some predictions were clipped, but only on classes with target 0, whose terms are 0 "
             "either way."
@@ -114,8 +144,8 @@ def _cross_entropy(result: CrossEntropyResult) -> list[str]:
 
 
 @_sentences.register(SmoothingResult)
-def _smoothing(result: SmoothingResult) -> list[str]:
-    hard, smooth = float(result.per_row_hard[0]), float(result.per_row[0])
+def _smoothing(result: SmoothingResult, row: int) -> list[str]:
+    hard, smooth = float(result.per_row_hard[row]), float(result.per_row[row])
     return [
         f"Smoothing moves {_g(result.smoothing)} of the target's mass onto all "
         f"{result.classes} classes, so the wrong classes' terms now count: the loss goes from "
@@ -125,23 +155,24 @@ def _smoothing(result: SmoothingResult) -> list[str]:
 
 
 @_sentences.register(BinaryResult)
-def _binary(result: BinaryResult) -> list[str]:
-    terms = result.terms[0]
+def _binary(result: BinaryResult, row: int) -> list[str]:
+    terms = result.terms[row]
     top = int(np.argmax(terms))
-    y, p = float(result.targets[0, top]), float(result.probs[0, top])
+    y, p = float(result.targets[row, top]), float(result.probs[row, top])
     side = "yes" if y >= 0.5 else "no"
+    output = result.class_names[top] if result.class_names else f"Output {top}"
     return [
-        f"Output {top} dominates: its answer is {side} (y = {_g(y)}) but the model says "
+        f"{output} dominates: its answer is {side} (y = {_g(y)}) but the model says "
         f"p = {_g(p)}, costing {_g(terms[top])} of the row's {_g(terms.sum())} {result.unit}."
     ]
 
 
 @_sentences.register(MultilabelResult)
-def _multilabel(result: MultilabelResult) -> list[str]:
-    positive = float(result.positive_terms[0].sum())
-    negative = float(result.negative_terms[0].sum())
+def _multilabel(result: MultilabelResult, row: int) -> list[str]:
+    positive = float(result.positive_terms[row].sum())
+    negative = float(result.negative_terms[row].sum())
     total = positive + negative
-    count_pos = int(np.count_nonzero(result.targets[0] > 0.5))
+    count_pos = int(np.count_nonzero(result.targets[row] > 0.5))
     count_neg = result.classes - count_pos
     if total <= 0:
         return []
@@ -155,21 +186,23 @@ def _multilabel(result: MultilabelResult) -> list[str]:
 
 
 @_sentences.register(KLResult)
-def _kl(result: KLResult) -> list[str]:
-    terms = result.terms[0]
+def _kl(result: KLResult, row: int) -> list[str]:
+    terms = result.terms[row]
     top = int(np.argmax(np.abs(terms)))
     return [
-        f"D_KL = {_g(result.per_row[0])} {result.unit} is the extra cost of coding P with Q: "
-        f"H(P,Q) = {_g(result.per_row_cross_entropy[0])} against H(P) = "
-        f"{_g(result.per_row_entropy[0])}. {_subject(result, top)} differs most "
-        f"(p = {_g(result.targets[0, top])}, q = {_g(result.probs[0, top])})."
+        f"D_KL = {_g(result.per_row[row])} {result.unit} is the extra cost of coding P with Q: "
+        f"H(P,Q) = {_g(result.per_row_cross_entropy[row])} against H(P) = "
+        f"{_g(result.per_row_entropy[row])}. {_subject(result, top)} differs most "
+        f"(p = {_g(result.targets[row, top])}, q = {_g(result.probs[row, top])})."
     ]
 
 
 @_sentences.register(GradResult)
-def _grad(result: GradResult) -> list[str]:
-    g = result.grad[0]
+def _grad(result: GradResult, row: int) -> list[str]:
+    g = result.grad[row]
     up, down = int(np.argmin(g)), int(np.argmax(g))
+    if g[up] == g[down]:
+        return [f"Every logit's gradient is {_g(g[up])}: no class is pushed more than another."]
     return [
         f"Gradient descent moves each logit against its gradient: {_name(result, up)}'s logit goes "
         f"up most (gradient {_g(g[up])}), {_name(result, down)}'s goes down most "
@@ -178,19 +211,19 @@ def _grad(result: GradResult) -> list[str]:
 
 
 @_sentences.register(FocalResult)
-def _focal(result: FocalResult) -> list[str]:
-    ce, focal = float(result.per_row_ce[0]), float(result.per_row[0])
+def _focal(result: FocalResult, row: int) -> list[str]:
+    ce, focal = float(result.per_row_ce[row]), float(result.per_row[row])
     sentences = [
         f"With γ = {_g(result.gamma)} the row's loss is {_g(focal)} against {_g(ce)} for plain "
         f"cross-entropy" + (f", {ce / focal:.3g}× smaller." if focal > 0 and ce > focal else ".")
     ]
-    active = result.targets[0] > 0 if not result.binary else np.ones(result.classes, dtype=bool)
+    active = result.targets[row] > 0 if not result.binary else np.ones(result.classes, dtype=bool)
     if np.any(active):
-        p_t = result.p_t[0][active]
+        p_t = result.p_t[row][active]
         easy = int(np.argmax(p_t))
         sentences.append(
             f"The easiest term (p_t = {_g(p_t[easy])}) keeps only "
-            f"{float(result.modulating[0][active][easy]):.2%} of its cross-entropy: easy "
+            f"{float(result.modulating[row][active][easy]):.2%} of its cross-entropy: easy "
             f"examples fade, hard ones stay."
         )
     return sentences

@@ -1,0 +1,99 @@
+"""The teaching side under odd input: every number an explanation quotes is the arithmetic it
+shows, about a class and a row that the loss counts."""
+
+from __future__ import annotations
+
+import math
+
+import cecli
+from cecli.explain import explain
+from tests.helpers import run
+
+
+def _said(result: cecli.LossResult) -> str:
+    return " ".join(explain(result))
+
+
+def test_a_class_weight_shows_in_the_true_class_term() -> None:
+    text = _said(cecli.ce([1], [[0.7, 0.2, 0.1]], weights=[1.0, 3.0, 1.0]))
+    term = -3.0 * math.log(0.2)
+    assert f"so its term is −3×log 0.2 = {term:.4g} nats" in text
+    assert f"−log 0.2 = {term:.4g}" not in text  # −log 0.2 is 1.609, not 4.828
+
+
+def test_smoothed_targets_are_not_said_to_count_the_true_class_alone() -> None:
+    # y′ = 0.7·(1, 0, 0) + 0.3/3 = (0.8, 0.1, 0.1): every class has a term.
+    text = _said(cecli.ce([0], [[0.9, 0.05, 0.05]], smoothing=0.3))
+    assert "Only the true class counts" not in text
+    wrong_class_term = -0.1 * math.log(0.05)
+    total = -0.8 * math.log(0.9) + 2 * wrong_class_term
+    share = wrong_class_term / total
+    assert (
+        f"Class 1 contributes most: {wrong_class_term:.4g} of {total:.4g} nats ({share:.0%})."
+        in text
+    )
+
+
+def test_a_true_class_clipped_from_1_is_not_said_to_cost_log_1() -> None:
+    text = _said(cecli.ce([2], [[0.0, 0.0, 1.0]]))
+    assert "−log 1 =" not in text
+    assert "p = 1 − 1e-07, so the loss is −log(1 − 1e-07) = 1e-07 nats" in text
+    assert "(without clipping, p = 1 would cost 0)" in text
+    assert "p = 0 would give an infinite loss" not in text
+
+
+def test_a_true_class_clipped_from_0_says_what_p_0_would_cost() -> None:
+    text = _said(cecli.ce([0], [[0.0, 1.0, 0.0]]))
+    assert f"the loss is −log 1e-07 = {-math.log(1e-7):.4g} nats" in text
+    assert "(without clipping, p = 0 would give an infinite loss)" in text
+
+
+def test_an_ignored_first_row_is_not_explained() -> None:
+    preds = [[0.7, 0.2, 0.1], [0.2, 0.2, 0.6]]
+    for loss in (cecli.ce, cecli.focal, cecli.grad, cecli.smooth):
+        sentences = explain(loss([-100, 0], preds, ignore_index=-100))
+        assert sentences[0] == (
+            "Row 1 counts for nothing (ignored, or of weight 0), so this is about row 2."
+        ), loss
+        text = " ".join(sentences)
+        assert "from 0 to 0" not in text  # smooth, about the ignored row
+        assert "loss is 0 against 0" not in text  # focal
+        assert "(gradient 0)" not in text  # grad
+
+
+def test_the_ignored_rows_sentence_explains_the_row_that_counts() -> None:
+    preds = [[0.7, 0.2, 0.1], [0.7, 0.2, 0.1], [0.2, 0.2, 0.6]]
+    text = _said(cecli.ce([-100, -100, 0], preds, ignore_index=-100))
+    assert text.startswith("Rows 1 and 2 count for nothing")
+    assert f"class 0 p = 0.2, so the loss is −log 0.2 = {-math.log(0.2):.4g} nats" in text
+
+
+def test_a_row_of_weight_0_is_not_explained() -> None:
+    result = cecli.ce([0, 1], [[0.7, 0.3], [0.4, 0.6]], sample_weights=[0, 1])
+    text = _said(result)
+    assert f"class 1 p = 0.6, so the loss is −log 0.6 = {-math.log(0.6):.4g} nats" in text
+
+
+def test_a_gradient_of_zero_everywhere_names_no_class() -> None:
+    # sigmoid(0) = 0.5 against y = 0.5: every gradient is exactly 0.
+    text = _said(cecli.grad([[0.5, 0.5]], [[0.0, 0.0]], logits=True, sigmoid=True))
+    assert "goes up most" not in text
+    assert text == "Every logit's gradient is 0: no class is pushed more than another."
+
+
+def test_cli_explain_quotes_the_weighted_term() -> None:
+    code, out, err = run("ce", "1", "0.7,0.2,0.1", "--weights", "1,3,1", "--explain")
+    assert code == 0, err
+    assert f"its term is −3×log 0.2 = {-3 * math.log(0.2):.4g} nats" in " ".join(out.split())
+
+
+def test_bce_names_the_dominant_output_by_its_class_name() -> None:
+    result = cecli.bce([[1, 0]], [[0.9, 0.6]], class_names=["cat", "[red]dog[/]"])
+    text = _said(result)
+    assert text.startswith(
+        f"[red]dog[/] dominates: its answer is no (y = 0) but the model says p = 0.6, costing "
+        f"{-math.log(0.4):.4g} of the row's {-math.log(0.9) - math.log(0.4):.4g} nats."
+    )
+    code, out, err = run("bce", "1,0", "0.9,0.6", "--classes", "cat,[red]dog[/]", "--explain")
+    assert code == 0, err
+    assert "→ [red]dog[/] dominates" in out
