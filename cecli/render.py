@@ -107,9 +107,17 @@ class Output:
         """Two predictions for the same labels, side by side (``--vs``)."""
         from cecli.explain import compare
 
-        for result in (comparison.a, comparison.b):
-            for message in warnings_for(result):
-                self.warn(message)
+        # Each warning says which predictions it is about (B's are --vs, not PREDS), and one
+        # about the shared LABELS is given once.
+        said: set[str] = set()
+        for result, preds_name, loss_name in (
+            (comparison.a, "PREDS", "loss A"),
+            (comparison.b, "--vs", "loss B"),
+        ):
+            for message in warnings_for(result, preds_name=preds_name, loss_name=loss_name):
+                if message not in said:
+                    said.add(message)
+                    self.warn(message)
         if self.mode == "json":
             self.stdout.write(json_line(comparison.to_json()))
         elif self.mode == "quiet":
@@ -252,18 +260,21 @@ def json_line(document: dict[str, Any]) -> str:
     return json.dumps(document, allow_nan=False) + "\n"
 
 
-def warnings_for(result: LossResult) -> list[str]:
-    """Plain-language warnings about the input or the value (never printed to stdout)."""
+def warnings_for(
+    result: LossResult, *, preds_name: str = "PREDS", loss_name: str = "the loss"
+) -> list[str]:
+    """Plain-language warnings about the input or the value (never printed to stdout), its
+    predictions called ``preds_name`` and its value ``loss_name``."""
     messages: list[str] = []
     if result.unnormalized_p_rows:
         messages.append(_unnormalized_message("LABELS", result.unnormalized_p_rows))
     if result.unnormalized_rows:
-        messages.append(_unnormalized_message("PREDS", result.unnormalized_rows))
+        messages.append(_unnormalized_message(preds_name, result.unnormalized_rows))
     values = np.asarray(result.headline())
     if np.any(np.isinf(values)):
-        messages.append(_infinite_message(result))
+        messages.append(loss_name + _infinite_message(result).removeprefix("the loss"))
     elif np.any(np.isnan(values)):
-        messages.append("the loss is not a number (nan)")
+        messages.append(f"{loss_name} is not a number (nan)")
     return messages
 
 

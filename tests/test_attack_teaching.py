@@ -87,6 +87,32 @@ def test_cli_explain_quotes_the_weighted_term() -> None:
     assert f"its term is −3×log 0.2 = {-3 * math.log(0.2):.4g} nats" in " ".join(out.split())
 
 
+def test_vs_warns_about_its_own_rows_not_about_preds() -> None:
+    code, out, err = run("ce", "0", "0.7,0.2,0.1", "--vs", "0.5,0.2,0.1", "-q")
+    assert code == 0, err
+    assert err == (
+        "cecli: warning: --vs row 1 does not sum to 1 (within 1e-4); it is used as given "
+        "(--normalize renormalises)\n"
+    )
+    assert out.split() == [repr(-math.log(0.7)), repr(-math.log(0.5))]
+
+
+def test_vs_says_which_loss_is_infinite() -> None:
+    code, _, err = run("ce", "0", "0,0.2,0.8", "--vs", "0,0.5,0.5", "--eps", "0", "-q")
+    assert code == 0, err
+    assert err.splitlines() == [
+        f"cecli: warning: loss {side} is infinite: a target has probability 0 and log 0 = -inf "
+        "(--eps 0 turned clipping off)"
+        for side in "AB"
+    ]
+
+
+def test_vs_warns_once_about_the_labels_both_share() -> None:
+    code, _, err = run("kl", "0.3,0.3", "0.5,0.5", "--vs", "0.6,0.4", "-q")
+    assert code == 0, err
+    assert err.count("LABELS row 1 does not sum to 1") == 1
+
+
 def test_bce_names_the_dominant_output_by_its_class_name() -> None:
     result = cecli.bce([[1, 0]], [[0.9, 0.6]], class_names=["cat", "[red]dog[/]"])
     text = _said(result)
