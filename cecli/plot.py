@@ -70,27 +70,49 @@ class Plot:
     y_max: float | None = None
 
 
-def _probabilities(values: Sequence[float], name: str) -> list[float]:
+def _probabilities(values: Sequence[float], name: str, *, zero: bool = False) -> list[float]:
+    """``values`` if each is a probability in (0, 1] (in [0, 1] where ``zero``)."""
     for value in values:
-        if not 0.0 < value <= 1.0:
-            raise InputError(f"{name}: {value:g} is not a probability in (0, 1]", parameter=name)
+        if not (0.0 < value <= 1.0 or (zero and value == 0.0)):
+            interval = "[0, 1]" if zero else "(0, 1]"
+            raise InputError(
+                f"{name}: {value:g} is not a probability in {interval}", parameter=name
+            )
     return list(values)
 
 
-def ce_plot(at: Sequence[float] = ()) -> Plot:
-    """−log p for the true class's probability p, with the user's points marked."""
-    at = _probabilities(at, "at")
+def _marked_loss(
+    at: Sequence[float], y: float, at_logits: bool
+) -> tuple[list[float], list[float], list[str]]:
+    """Where each point ``at`` goes on a curve of the target ``y``: its p, its loss and its
+    name.  Logits are scored as logits (−log σ(z) of z = −1000 is 1000, where σ(z) is 0 in
+    float64)."""
+    if not at:
+        return [], [], []
+    z_or_p = np.array(at, dtype=np.float64)[:, None]
+    point_loss = losses.binary_cross_entropy(
+        np.full_like(z_or_p, y), z_or_p, logits=at_logits, eps=0.0, reduction="none"
+    )
+    if at_logits:
+        probs = numerics.sigmoid(z_or_p[:, 0]).tolist()
+        names = [f"z = {z:g}, p = {p:g}" for z, p in zip(at, probs, strict=True)]
+    else:
+        probs, names = list(at), [f"p = {p:g}" for p in at]
+    return probs, [float(v) for v in point_loss.per_row], names
+
+
+def ce_plot(at: Sequence[float] = (), *, at_logits: bool = False) -> Plot:
+    """−log p for the true class's probability p, with the user's points marked (logits z,
+    marked at σ(z), with ``at_logits``)."""
+    if not at_logits:
+        at = _probabilities(at, "at")
     grid_loss = losses.binary_cross_entropy(
         np.ones((GRID.size, 1)), GRID[:, None], eps=0.0, reduction="none"
     )
-    points: tuple[Marked, ...] = ()
-    if at:
-        point_loss = losses.binary_cross_entropy(
-            np.ones((len(at), 1)), np.array(at)[:, None], eps=0.0, reduction="none"
-        )
-        points = tuple(
-            Marked(f"p = {p:g}", p, float(v)) for p, v in zip(at, point_loss.per_row, strict=True)
-        )
+    probs, point_losses, names = _marked_loss(at, 1.0, at_logits)
+    points = tuple(
+        Marked(name, p, v) for name, p, v in zip(names, probs, point_losses, strict=True)
+    )
     return Plot(
         title=f"Cross-entropy of the true class: {_together('L = −log p')}",
         x_label="p",
@@ -101,19 +123,23 @@ def ce_plot(at: Sequence[float] = ()) -> Plot:
     )
 
 
-def bce_plot(at: Sequence[float] = ()) -> Plot:
-    """Both branches of binary cross-entropy: −log p (y = 1) and −log(1 − p) (y = 0)."""
-    at = _probabilities(at, "at")
+def bce_plot(at: Sequence[float] = (), *, at_logits: bool = False) -> Plot:
+    """Both branches of binary cross-entropy: −log p (y = 1) and −log(1 − p) (y = 0), with
+    the user's points marked on both where finite (logits z, at σ(z), with ``at_logits``)."""
+    if not at_logits:  # p = 0 is on the y = 0 branch (loss 0) as p = 1 is on y = 1's
+        at = _probabilities(at, "at", zero=True)
     inside = GRID[GRID < 1.0]
     probs = inside[:, None]
     positive = losses.binary_cross_entropy(np.ones_like(probs), probs, eps=0.0, reduction="none")
     negative = losses.binary_cross_entropy(np.zeros_like(probs), probs, eps=0.0, reduction="none")
+    branches = [(name, *_marked_loss(at, y, at_logits)) for y, name in ((1.0, "y=1"), (0.0, "y=0"))]
     points = []
-    for p in at:
-        for y, name in ((1.0, "y=1"), (0.0, "y=0")):
-            value = losses.binary_cross_entropy([[y]], [[p]], eps=0.0).headline()[0]
-            if np.isfinite(value):
-                points.append(Marked(f"{name}, p = {p:g}", p, value))
+    for index in range(len(at)):  # each point on both branches, in the order given
+        for name, marked_p, marked_loss, labels in branches:
+            if math.isfinite(marked_loss[index]):
+                points.append(
+                    Marked(f"{name}, {labels[index]}", marked_p[index], marked_loss[index])
+                )
     return Plot(
         title=(
             f"Binary cross-entropy: {_together('−log p if y = 1')}, "

@@ -113,6 +113,32 @@ def test_vs_warns_once_about_the_labels_both_share() -> None:
     assert err.count("LABELS row 1 does not sum to 1") == 1
 
 
+def test_plot_marks_a_logit_whose_sigma_underflows_at_its_loss() -> None:
+    # σ(−1000) is 0 in float64, but −log σ(−1000) = 1000 + log(1 + e^−1000) is 1000.
+    code, out, err = run("plot", "ce", "--at", "-1000", "--logits", "--width", "80")
+    assert code == 0, err
+    assert "z = -1000, p = 0: loss = 1000\n" in out
+
+
+def test_plot_bce_marks_a_logit_on_both_branches_from_the_logit() -> None:
+    code, out, err = run("plot", "bce", "--at", "40", "--logits", "--width", "80")
+    assert code == 0, err
+    # −log σ(40) = log(1 + e^−40) ≈ e^−40, not 0 (σ(40) rounds to 1); −log(1 − σ(40)) ≈ 40.
+    positive = math.log1p(math.exp(-40.0))
+    negative = 40.0 + math.log1p(math.exp(-40.0))
+    assert f"y=1, z = 40, p = 1: loss = {positive:.7g}\n" in out
+    assert f"y=0, z = 40, p = 1: loss = {negative:.7g}\n" in out
+
+
+def test_plot_bce_takes_p_0_as_it_takes_p_1() -> None:
+    code, out, err = run("plot", "bce", "--at", "0,1", "--width", "80")
+    assert code == 0, err
+    # Each is on the branch where it costs 0; the other branch is infinite and not marked.
+    assert out.endswith("  y=0, p = 0: loss = 0\n  y=1, p = 1: loss = 0\n")
+    code, _, err = run("plot", "ce", "--at", "0", "--width", "80")
+    assert (code, err) == (2, "cecli: error: --at: 0 is not a probability in (0, 1]\n")
+
+
 def test_bce_names_the_dominant_output_by_its_class_name() -> None:
     result = cecli.bce([[1, 0]], [[0.9, 0.6]], class_names=["cat", "[red]dog[/]"])
     text = _said(result)

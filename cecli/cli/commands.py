@@ -386,14 +386,9 @@ def plot(
     @functools.cache
     def figure() -> plots.Plot:
         points = [] if at is None else _at_most(parse_vector(at, "--at"), 100, "--at")
-        if logits:
-            import math
-
-            points = [1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
-                      for z in points]  # fmt: skip
         return {
-            "ce": lambda: plots.ce_plot(points),
-            "bce": lambda: plots.bce_plot(points),
+            "ce": lambda: plots.ce_plot(points, at_logits=logits),
+            "bce": lambda: plots.bce_plot(points, at_logits=logits),
             "focal": lambda: plots.focal_plot(
                 _at_most(parse_vector(gamma, "--gamma"), PLOT_MAX_GROUPS, "--gamma")
             ),
