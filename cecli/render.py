@@ -1915,6 +1915,10 @@ def _flat(value: FloatArray) -> str:
     return ",".join(repr(float(v)) for v in value.ravel())
 
 
+_REASONS_WIDTH = 24
+"""The narrowest "why it differs" column of --frameworks: "computed in float32" on a line."""
+
+
 @_floats_as_computed
 def emit_frameworks(
     output: Output,
@@ -1957,9 +1961,11 @@ def emit_frameworks(
         console = _console(out)
         table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
         table.add_column("library", no_wrap=True)
-        table.add_column("value", no_wrap=True, justify="right")
+        # A row of values wraps between them, so that the reasons keep room for words: with
+        # the values on one line, at 80 columns "why it differs" was one letter wide.
+        table.add_column("value", justify="right")
         table.add_column("vs cecli", no_wrap=True)
-        table.add_column("why it differs", overflow="fold")
+        table.add_column("why it differs", overflow="fold", min_width=_REASONS_WIDTH)
         table.add_row("cecli", _values_text(exact), "", note)
         for item in found:
             if isinstance(item, Missing):

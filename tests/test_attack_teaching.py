@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import math
 
+import pytest
+from rich.cells import cell_len
+
 import cecli
 from cecli.explain import explain
 from tests.helpers import run
@@ -149,3 +152,20 @@ def test_bce_names_the_dominant_output_by_its_class_name() -> None:
     code, out, err = run("bce", "1,0", "0.9,0.6", "--classes", "cat,[red]dog[/]", "--explain")
     assert code == 0, err
     assert "→ [red]dog[/] dominates" in out
+
+
+def test_frameworks_reasons_keep_their_words_beside_rows_of_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    preds = ";".join([",".join(["0.1"] * 10)] * 5)
+    code, out, err = run("ce", "0;1;2;3;4", preds, "--frameworks", "--reduction", "none")
+    assert code == 0, err
+    table = out[: out.index("To reproduce:")]
+    assert max(cell_len(line) for line in table.splitlines()) <= 80
+    assert "why it differs" in table  # a header on one line, not a letter a line
+    reasons = [line for line in table.splitlines() if line.startswith("  keras ")]
+    assert reasons[0].rstrip().endswith("   computed in float32")
+    # Every value is shown whole: −ln 0.1 to 7 digits, five times for cecli's row.
+    cecli_lines = table[table.index("  cecli ") : table.index("  torch ")]
+    assert cecli_lines.count(f"{-math.log(0.1):.7g}") == 5
