@@ -136,8 +136,15 @@ class Output:
         self.stdout.flush()
 
     def colour(self) -> bool:
-        """Whether stdout takes colours: a terminal, and no NO_COLOR."""
-        return self.stdout.isatty() and "NO_COLOR" not in os.environ
+        """Whether a plot on stdout is coloured: as the tables are (rich's conventions: a
+        terminal or FORCE_COLOR, and no NO_COLOR), where plotille colours too (it takes
+        FORCE_COLOR=0 for off, which rich takes for on; without colour the curves get
+        markers of their own)."""
+        console = _console(self.stdout)
+        if not console.is_terminal or console.no_color or console.color_system is None:
+            return False
+        forced = os.environ.get("FORCE_COLOR", "").strip().lower()
+        return self.stdout.isatty() or forced not in ("", "0", "false", "none")
 
     def hint(self, message: str) -> None:
         say(f"cecli: {safe_text(message)}", self.stderr)

@@ -169,3 +169,21 @@ def test_frameworks_reasons_keep_their_words_beside_rows_of_values(
     # Every value is shown whole: −ln 0.1 to 7 digits, five times for cecli's row.
     cecli_lines = table[table.index("  cecli ") : table.index("  torch ")]
     assert cecli_lines.count(f"{-math.log(0.1):.7g}") == 5
+
+
+def test_plot_is_coloured_with_force_color_as_the_tables_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # the tests pin it to 0
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    _, table, _ = run("ce", "0", "0.7,0.3")
+    code, out, err = run("plot", "focal", "--width", "80")
+    assert code == 0, err
+    assert "\x1b[" in table
+    assert "\x1b[" in out  # piped, coloured as the table is: curves told apart by colour
+    assert "⠤x⠤" not in out
+    monkeypatch.setenv("NO_COLOR", "1")
+    code, out, err = run("plot", "focal", "--width", "80")
+    assert code == 0, err
+    assert "\x1b[" not in out
+    assert "⠤x⠤ γ = 0.5" in out  # without colour, a marker of its own
