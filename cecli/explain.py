@@ -189,11 +189,20 @@ def _multilabel(result: MultilabelResult, row: int) -> list[str]:
 def _kl(result: KLResult, row: int) -> list[str]:
     terms = result.terms[row]
     top = int(np.argmax(np.abs(terms)))
+    cross, entropy = result.per_row_cross_entropy[row], result.per_row_entropy[row]
+    differs = (
+        f"{_subject(result, top)} differs most "
+        f"(p = {_g(result.targets[row, top])}, q = {_g(result.probs[row, top])})."
+    )
+    if result.generalized_rows[row]:  # unnormalised P and Q: no code lengths to compare
+        return [
+            f"Generalized D_KL = {_g(result.per_row[row])} {result.unit} adds what Q's mass "
+            f"exceeds P's, Σ(q − p) = {_g(result.per_row[row] - (cross - entropy))}, to "
+            f"H(P,Q) − H(P) = {_g(cross - entropy)}. {differs}"
+        ]
     return [
         f"D_KL = {_g(result.per_row[row])} {result.unit} is the extra cost of coding P with Q: "
-        f"H(P,Q) = {_g(result.per_row_cross_entropy[row])} against H(P) = "
-        f"{_g(result.per_row_entropy[row])}. {_subject(result, top)} differs most "
-        f"(p = {_g(result.targets[row, top])}, q = {_g(result.probs[row, top])})."
+        f"H(P,Q) = {_g(cross)} against H(P) = {_g(entropy)}. {differs}"
     ]
 
 

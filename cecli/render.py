@@ -1156,11 +1156,14 @@ def _multilabel_tables(result: MultilabelResult, rows: int | None) -> list[Rende
 @_tables.register(KLResult)
 def _kl_tables(result: KLResult, rows: int | None) -> list[RenderableType]:
     log = _log(result)
+    # Generalized KL's terms are p·log(p/q) − p + q, and its D_KL is not H(P,Q) − H(P).
+    generalized = result.generalized_rows
+    term = "p·log(p/q) − p + q" if generalized.any() else "p·log(p/q)"
     columns = [
         _label_column(result),
         ColumnSpec("p", lambda r, c: result.targets[r, c]),
         *_probability_columns(result, "q", "softmax"),
-        ColumnSpec("p·log(p/q)", lambda r, c: result.terms[r, c], _sum_of(result.terms, True)),
+        ColumnSpec(term, lambda r, c: result.terms[r, c], _sum_of(result.terms, True)),
         ColumnSpec(
             "−p·log p", lambda r, c: result.entropy_terms[r, c], _sum_of(result.entropy_terms)
         ),
@@ -1175,13 +1178,19 @@ def _kl_tables(result: KLResult, rows: int | None) -> list[RenderableType]:
     for row in _blocks(result, rows):
         shown, others = _shown_classes(result, row, result.targets, result.terms)
         out.append(_term_table(result, "KL divergence", columns, row, shown, others))
-        out.append(
-            _text(
-                f"H(P,Q) = H(P) + D_KL(P‖Q): {fmt(result.per_row_cross_entropy[row])} = "
-                f"{fmt(result.per_row_entropy[row])} + {fmt(result.per_row[row])} {result.unit}"
-                f"   ({log}, 0·log 0 = 0)"
+        cross, entropy = result.per_row_cross_entropy[row], result.per_row_entropy[row]
+        if generalized[row]:
+            added = result.per_row[row] - (cross - entropy)  # Σ(q − p), in the unit
+            identity = (
+                f"H(P,Q) + Σ(q − p) = H(P) + D_KL(P‖Q): {fmt(cross)} + {fmt(added)} = "
+                f"{fmt(entropy)} + {fmt(result.per_row[row])} {result.unit}"
             )
-        )
+        else:
+            identity = (
+                f"H(P,Q) = H(P) + D_KL(P‖Q): {fmt(cross)} = "
+                f"{fmt(entropy)} + {fmt(result.per_row[row])} {result.unit}"
+            )
+        out.append(_text(f"{identity}   ({log}, 0·log 0 = 0)"))
         note = _clip_note(result)
         if note is not None and result.clipped[row].any():
             out.append(note)

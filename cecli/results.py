@@ -306,6 +306,19 @@ class KLResult(LossResult):
     entropy: float | FloatArray
     cross_entropy: float | FloatArray
 
+    @property
+    def generalized_rows(self) -> BoolArray:
+        """(N,) the rows whose D_KL is not H(P,Q) − H(P): generalized KL of unnormalised P
+        and Q, whose terms p·log(p/q) − p + q add Σ(q − p) to it."""
+        gap = self.per_row_cross_entropy - self.per_row_entropy
+        scale = np.maximum(np.abs(self.per_row_cross_entropy), np.abs(self.per_row_entropy))
+        with np.errstate(invalid="ignore"):  # inf − inf: an infinite D_KL, H(P,Q) − H(P) too
+            same = np.isclose(self.per_row, gap, rtol=1e-9, atol=0.0) | (
+                np.abs(self.per_row - gap) <= 1e-12 * scale
+            )
+        rows: BoolArray = ~same
+        return rows
+
     def _extra_json(self) -> dict[str, JsonValue]:
         return {
             "entropy": json_array(self.entropy),

@@ -10,6 +10,7 @@ from rich.cells import cell_len
 
 import cecli
 from cecli.explain import explain
+from tests import oracle
 from tests.helpers import run
 
 
@@ -187,3 +188,33 @@ def test_plot_is_coloured_with_force_color_as_the_tables_are(
     assert code == 0, err
     assert "\x1b[" not in out
     assert "⠤x⠤ γ = 0.5" in out  # without colour, a marker of its own
+
+
+def test_generalized_kl_shows_an_identity_that_holds() -> None:
+    # P = (2, 3), Q = (1, 5), unnormalised: D = Σ p·log(p/q) − p + q, which adds Σ(q − p) = 1
+    # to H(P,Q) − H(P); "H(P,Q) = H(P) + D_KL" read −4.828314 = −4.682131 + 0.8538175.
+    p, q = [2.0, 3.0], [1.0, 5.0]
+    (divergence,) = oracle.generalized_kl([p], [q])
+    entropy = -sum(v * math.log(v) for v in p)
+    cross = -sum(v * math.log(w) for v, w in zip(p, q, strict=True))
+    code, out, err = run("kl", "2,3", "1,5", "--generalized", "--explain")
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "p·log(p/q) − p + q" in text
+    assert "H(P,Q) = H(P) + D_KL" not in text
+    assert (
+        f"H(P,Q) + Σ(q − p) = H(P) + D_KL(P‖Q): {cross:.7g} + 1 = {entropy:.7g} + "
+        f"{float(divergence):.7g} nats"
+    ) in text
+    assert cross + 1 == pytest.approx(entropy + float(divergence), rel=1e-12)
+    assert "extra cost of coding P with Q" not in text
+    assert f"Generalized D_KL = {float(divergence):.4g} nats adds" in text
+
+
+def test_kl_of_distributions_keeps_its_identity() -> None:
+    code, out, err = run("kl", "0.5,0.5", "0.9,0.1", "--generalized", "--explain")
+    assert code == 0, err
+    # Both sum to 1: Σ(q − p) = 0, and generalized KL is KL.
+    text = " ".join(out.split())
+    assert "H(P,Q) = H(P) + D_KL(P‖Q): " in text
+    assert "extra cost of coding P with Q" in text
