@@ -145,7 +145,8 @@ def _cross_entropy(result: CrossEntropyResult, row: int) -> list[str]:
 
 @_sentences.register(SmoothingResult)
 def _smoothing(result: SmoothingResult, row: int) -> list[str]:
-    hard, smooth = float(result.per_row_hard[row]), float(result.per_row[row])
+    # The row's terms, as its table sums them (per_row carries the row's sample weight).
+    hard, smooth = float(result.hard_terms[row].sum()), float(result.terms[row].sum())
     return [
         f"Smoothing moves {_g(result.smoothing)} of the target's mass onto all "
         f"{result.classes} classes, so the wrong classes' terms now count: the loss goes from "
@@ -189,19 +190,20 @@ def _multilabel(result: MultilabelResult, row: int) -> list[str]:
 def _kl(result: KLResult, row: int) -> list[str]:
     terms = result.terms[row]
     top = int(np.argmax(np.abs(terms)))
-    cross, entropy = result.per_row_cross_entropy[row], result.per_row_entropy[row]
+    # The row's own sums, unweighted as its terms are: a sample weight scales D_KL alone.
+    divergence, entropy, cross = (float(sums[row]) for sums in result.row_sums())
     differs = (
         f"{_subject(result, top)} differs most "
         f"(p = {_g(result.targets[row, top])}, q = {_g(result.probs[row, top])})."
     )
     if result.generalized_rows[row]:  # unnormalised P and Q: no code lengths to compare
         return [
-            f"Generalized D_KL = {_g(result.per_row[row])} {result.unit} adds what Q's mass "
-            f"exceeds P's, Σ(q − p) = {_g(result.per_row[row] - (cross - entropy))}, to "
-            f"H(P,Q) − H(P) = {_g(cross - entropy)}. {differs}"
+            f"Generalized D_KL = {_g(divergence)} {result.unit} adds what Q's mass exceeds "
+            f"P's, Σ(q − p) = {_g(divergence - (cross - entropy))}, to H(P,Q) − H(P) = "
+            f"{_g(cross - entropy)}. {differs}"
         ]
     return [
-        f"D_KL = {_g(result.per_row[row])} {result.unit} is the extra cost of coding P with Q: "
+        f"D_KL = {_g(divergence)} {result.unit} is the extra cost of coding P with Q: "
         f"H(P,Q) = {_g(cross)} against H(P) = {_g(entropy)}. {differs}"
     ]
 
@@ -221,7 +223,10 @@ def _grad(result: GradResult, row: int) -> list[str]:
 
 @_sentences.register(FocalResult)
 def _focal(result: FocalResult, row: int) -> list[str]:
-    ce, focal = float(result.per_row_ce[row]), float(result.per_row[row])
+    # From the row's terms, unweighted both: per_row carries a sample weight, per_row_ce not.
+    focal, ce = float(result.terms[row].sum()), float(result.ce_terms[row].sum())
+    if result.element_wise and result.reduction != "sum":  # binary: a row's mean over outputs
+        focal, ce = focal / result.classes, ce / result.classes
     sentences = [
         f"With γ = {_g(result.gamma)} the row's loss is {_g(focal)} against {_g(ce)} for plain "
         f"cross-entropy" + (f", {ce / focal:.3g}× smaller." if focal > 0 and ce > focal else ".")

@@ -1157,7 +1157,7 @@ def _multilabel_tables(result: MultilabelResult, rows: int | None) -> list[Rende
 def _kl_tables(result: KLResult, rows: int | None) -> list[RenderableType]:
     log = _log(result)
     # Generalized KL's terms are p·log(p/q) − p + q, and its D_KL is not H(P,Q) − H(P).
-    generalized = result.generalized_rows
+    generalized, row_sums = result.generalized_rows, result.row_sums()
     term = "p·log(p/q) − p + q" if generalized.any() else "p·log(p/q)"
     columns = [
         _label_column(result),
@@ -1178,17 +1178,18 @@ def _kl_tables(result: KLResult, rows: int | None) -> list[RenderableType]:
     for row in _blocks(result, rows):
         shown, others = _shown_classes(result, row, result.targets, result.terms)
         out.append(_term_table(result, "KL divergence", columns, row, shown, others))
-        cross, entropy = result.per_row_cross_entropy[row], result.per_row_entropy[row]
+        # The Σ row of the table above (a row's weight scales none of its terms).
+        divergence, entropy, cross = (float(sums[row]) for sums in row_sums)
         if generalized[row]:
-            added = result.per_row[row] - (cross - entropy)  # Σ(q − p), in the unit
+            added = divergence - (cross - entropy)  # Σ(q − p), in the unit
             identity = (
                 f"H(P,Q) + Σ(q − p) = H(P) + D_KL(P‖Q): {fmt(cross)} + {fmt(added)} = "
-                f"{fmt(entropy)} + {fmt(result.per_row[row])} {result.unit}"
+                f"{fmt(entropy)} + {fmt(divergence)} {result.unit}"
             )
         else:
             identity = (
                 f"H(P,Q) = H(P) + D_KL(P‖Q): {fmt(cross)} = "
-                f"{fmt(entropy)} + {fmt(result.per_row[row])} {result.unit}"
+                f"{fmt(entropy)} + {fmt(divergence)} {result.unit}"
             )
         out.append(_text(f"{identity}   ({log}, 0·log 0 = 0)"))
         note = _clip_note(result)

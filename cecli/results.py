@@ -306,15 +306,26 @@ class KLResult(LossResult):
     entropy: float | FloatArray
     cross_entropy: float | FloatArray
 
+    def row_sums(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(N,) each row's D_KL, H(P) and H(P,Q) as the sums of its terms: unweighted, as the
+        per-term arrays are (``per_row`` is weighted by ``sample_weights``)."""
+        with np.errstate(over="ignore"):
+            return (
+                self.terms.sum(axis=1),
+                self.entropy_terms.sum(axis=1),
+                self.cross_entropy_terms.sum(axis=1),
+            )
+
     @property
     def generalized_rows(self) -> BoolArray:
         """(N,) the rows whose D_KL is not H(P,Q) − H(P): generalized KL of unnormalised P
         and Q, whose terms p·log(p/q) − p + q add Σ(q − p) to it."""
-        gap = self.per_row_cross_entropy - self.per_row_entropy
-        scale = np.maximum(np.abs(self.per_row_cross_entropy), np.abs(self.per_row_entropy))
+        divergence, entropy, cross_entropy = self.row_sums()
+        gap = cross_entropy - entropy
+        scale = np.maximum(np.abs(cross_entropy), np.abs(entropy))
         with np.errstate(invalid="ignore"):  # inf − inf: an infinite D_KL, H(P,Q) − H(P) too
-            same = np.isclose(self.per_row, gap, rtol=1e-9, atol=0.0) | (
-                np.abs(self.per_row - gap) <= 1e-12 * scale
+            same = np.isclose(divergence, gap, rtol=1e-9, atol=0.0) | (
+                np.abs(divergence - gap) <= 1e-12 * scale
             )
         rows: BoolArray = ~same
         return rows

@@ -218,3 +218,36 @@ def test_kl_of_distributions_keeps_its_identity() -> None:
     text = " ".join(out.split())
     assert "H(P,Q) = H(P) + D_KL(P‖Q): " in text
     assert "extra cost of coding P with Q" in text
+
+
+def test_a_weighted_kl_row_shows_its_own_sums() -> None:
+    # The table's Σ row is unweighted: H(P,Q) = H(P) + D_KL holds for it, not for 2·D_KL.
+    entropy = math.log(2)
+    cross = -0.5 * math.log(0.9) - 0.5 * math.log(0.1)
+    code, out, err = run("kl", "0.5,0.5", "0.9,0.1", "--sample-weights", "2", "--explain")
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert (
+        f"H(P,Q) = H(P) + D_KL(P‖Q): {cross:.7g} = {entropy:.7g} + {cross - entropy:.7g} nats"
+    ) in text
+    assert "Generalized" not in text
+    assert f"→ D_KL = {cross - entropy:.4g} nats is the extra cost of coding P with Q" in text
+
+
+def test_a_weighted_focal_row_is_compared_with_its_own_cross_entropy() -> None:
+    ce = -math.log(0.7)
+    focal = (1 - 0.7) ** 2 * ce
+    for weight in ([1.0], [2.0]):
+        sentence = explain(cecli.focal([0], [[0.7, 0.2, 0.1]], sample_weights=weight))[0]
+        assert sentence == (
+            f"With γ = 2 the row's loss is {focal:.4g} against {ce:.4g} for plain "
+            f"cross-entropy, {ce / focal:.3g}× smaller."
+        ), weight
+
+
+def test_a_weighted_smoothed_row_quotes_its_own_losses() -> None:
+    # y′ = (0.9333…, 0.0333…, 0.0333…) against p = (0.7, 0.2, 0.1); the weight 2 scales neither.
+    smoothed = [0.9 + 0.1 / 3, 0.1 / 3, 0.1 / 3]
+    loss = -sum(y * math.log(p) for y, p in zip(smoothed, [0.7, 0.2, 0.1], strict=True))
+    sentence = explain(cecli.smooth([0], [[0.7, 0.2, 0.1]], sample_weights=[2.0]))[0]
+    assert f"the loss goes from {-math.log(0.7):.4g} to {loss:.4g} nats." in sentence
