@@ -113,7 +113,11 @@ class LossResult:
     def __post_init__(self) -> None:
         # Frozen holds for the arrays too: ``result.per_row[0] = 0`` would change what the
         # result, its tables and its JSON say.  Read-only views, so that an array the caller
-        # passed in (class weights) stays theirs to change.
+        # passed in stays theirs to change; the class weights (C values) may be the caller's
+        # own array, and are copied so that changing it later does not change the result.
+        weights = getattr(self, "weights", None)
+        if isinstance(weights, np.ndarray):
+            object.__setattr__(self, "weights", weights.copy())
         for item in fields(self):
             value = getattr(self, item.name)
             if isinstance(value, np.ndarray) and value.flags.writeable:

@@ -189,3 +189,13 @@ def test_like_without_a_library_name_names_library(library: Any) -> None:
     with pytest.raises(cecli.InputError, match=r"^library takes torch") as raised:
         cecli.like("ce", INDICES, PREDS, library=library)
     assert raised.value.parameter == "library"
+
+
+def test_a_result_keeps_its_class_weights_when_the_callers_array_changes() -> None:
+    weights = np.array([1.0, 2.0, 3.0])
+    result = cecli.ce(INDICES, PREDS, weights=weights)
+    weights[0] = 9.0
+    assert result.weights is not None
+    assert result.weights.tolist() == [1.0, 2.0, 3.0]
+    expected, _ = oracle.ce(oracle.one_hot(INDICES, 3), PREDS, weights=[1.0, 2.0, 3.0])
+    assert_close(result.loss, expected)
