@@ -126,6 +126,11 @@ class LossResult:
                 extras = {key: _read_only(array) for key, array in value.items()}
                 object.__setattr__(self, item.name, extras)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Unpickled (pickle, copy.deepcopy) arrays are new and writeable: frozen again.
+        self.__dict__.update(state)
+        self.__post_init__()
+
     @property
     def rows(self) -> int:
         return int(self.per_row.shape[0])

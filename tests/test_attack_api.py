@@ -3,8 +3,10 @@ naming the parameter as the library names it, and results stay what they were co
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -199,3 +201,13 @@ def test_a_result_keeps_its_class_weights_when_the_callers_array_changes() -> No
     assert result.weights.tolist() == [1.0, 2.0, 3.0]
     expected, _ = oracle.ce(oracle.one_hot(INDICES, 3), PREDS, weights=[1.0, 2.0, 3.0])
     assert_close(result.loss, expected)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_a_copied_or_unpickled_result_is_frozen_too(loss: str) -> None:
+    result = LOSSES[loss](oracle.one_hot(INDICES, 3), PREDS)
+    for copied in (copy.deepcopy(result), pickle.loads(pickle.dumps(result))):
+        assert np.array_equal(copied.per_row, result.per_row)
+        assert json.dumps(copied.to_json()) == json.dumps(result.to_json())
+        with pytest.raises(ValueError, match="read-only"):
+            copied.per_row[0] = 0.0
