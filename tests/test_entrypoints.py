@@ -317,3 +317,32 @@ def test_an_error_that_a_signal_left_behind_is_not_reported(
     monkeypatch.setattr(program, "_one_command_app", lambda name: command)
     assert program.main([*REFERENCE, "-q"]) == 130
     assert capsys.readouterr() == ("", "")
+
+
+def test_a_ctrl_c_lost_in_a_finalizer_still_stops_the_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Ctrl-C whose KeyboardInterrupt is raised inside a garbage-collected object's
+    __del__ stops nothing (Python can only print it, and cecli keeps it quiet): the run went
+    on and printed its result, then exited 130. It is raised again in the run itself."""
+    import signal
+    import time
+
+    from cecli.cli import program
+
+    class Finalized:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _tick in range(2000):  # the handler runs between these, inside __del__
+                time.sleep(0.001)
+
+    def command(**options: object) -> int:
+        Finalized()  # collected at once, its __del__ run
+        for _tick in range(2000):  # the interrupt raised again lands here
+            time.sleep(0.001)
+        print("the run went on")
+        return 0
+
+    monkeypatch.setattr(program, "_one_command_app", lambda name: command)
+    assert program.main([*REFERENCE, "-q"]) == 130
+    assert capsys.readouterr() == ("", "")

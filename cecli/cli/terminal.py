@@ -3,16 +3,20 @@ stop a run (SIGINT, SIGTERM, SIGHUP)."""
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from types import CodeType, FrameType
+
     from cecli.render import TourMove
 
 EXIT_INTERRUPTED = 130
@@ -58,6 +62,15 @@ def keys_as_pressed() -> Iterator[Callable[[], TourMove]]:
         termios.tcsetattr(descriptor, termios.TCSADRAIN, saved)
 
 
+def _inside(frame: FrameType | None, code: CodeType) -> bool:
+    """Whether ``frame`` or one of its callers runs ``code``."""
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
 class Signalled(KeyboardInterrupt):
     """SIGTERM or SIGHUP, raised in the main thread so that a run unwinds as on Ctrl-C:
     staging and spooled files are removed, and the target is left as it was."""
@@ -69,8 +82,9 @@ class Interrupts:
     The first signal raises in the main thread (KeyboardInterrupt, or :class:`Signalled`);
     later ones are noted but do not raise, so that the clean-up the first one started runs to
     its end.  One that lands in a finalizer, where Python can only print it ("Exception
-    ignored in …") and go on, is kept quiet, and the exit code still says what stopped the
-    run.  Signals that are ignored when the run starts (``nohup``) stay ignored.
+    ignored in …") and go on, is kept quiet and raised again in the main thread, and the
+    exit code still says what stopped the run.  Signals that are ignored when the run starts
+    (``nohup``) stay ignored.
     """
 
     NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
@@ -78,6 +92,8 @@ class Interrupts:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.caught = False
+        self.lost = False
+        """The first signal's exception was lost in a finalizer: the next one raises."""
         self.previous: dict[int, Any] = {}
         self.previous_hook = sys.unraisablehook
 
@@ -104,18 +120,36 @@ class Interrupts:
         for number in self.previous:
             signal.signal(number, signal.SIG_IGN)
 
-    def handle(self, number: int, frame: object) -> None:
-        if self.signum is not None or self.caught:
+    def handle(self, number: int, frame: FrameType | None) -> None:
+        if self.caught or (self.signum is not None and not self.lost):
             return
-        self.signum = number
-        if number == signal.SIGINT:
+        if self.signum is None:
+            self.signum = number
+        if self.lost and _inside(frame, self.unraisable.__code__):
+            return  # raised in the hook, it would be lost again: the next try is outside
+        self.lost = False
+        if self.signum == signal.SIGINT:
             raise KeyboardInterrupt
-        raise Signalled(number)
+        raise Signalled(self.signum)
 
     def unraisable(self, info: sys.UnraisableHookArgs) -> None:
         if isinstance(info.exc_value, KeyboardInterrupt) and self.signum is not None:
+            # Raised in a finalizer (a garbage-collected object's __del__), it stopped
+            # nothing: Python reports it here and goes on.  Raised again, once this hook has
+            # returned, it stops the run.
+            if not self.caught and not self.lost:
+                self.lost = True
+                threading.Thread(target=self._raise_again, daemon=True).start()
             return  # the run stops, quietly, with 128 + the signal's number
         self.previous_hook(info)
+
+    def _raise_again(self) -> None:
+        """Signal the main thread until it raises outside this hook.  (From the main thread
+        itself, the handler would run at once, still inside the hook.)"""
+        signum = self.signum
+        while self.lost and not self.caught and signum is not None:
+            _thread.interrupt_main(signal.Signals(signum))
+            time.sleep(0.002)
 
     def exit_code(self) -> int:
         self.caught = True
