@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar, get_args
 
 import numpy as np
@@ -70,8 +71,18 @@ _Result = TypeVar("_Result", bound=LossResult)
 # --- shared pieces -------------------------------------------------------------------------
 
 
+def _number(name: str, value: object) -> float:
+    """``value`` if it is a real number (Python's or NumPy's, not a bool), else one error
+    naming ``name``: a string or None failed later as Python's own TypeError."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiu":
+        value = value.item()  # a 0-d array, as NumPy's reductions return
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise InputError(f"{name} must be a number, got {value!r}", parameter=name)
+    return float(value)
+
+
 def _check_common(eps: float, base: str, reduction: str) -> tuple[Base, Reduction]:
-    if not 0.0 <= eps < 0.5:
+    if not 0.0 <= _number("eps", eps) < 0.5:
         raise InputError(f"eps must be in [0, 0.5), got {eps:g}", parameter="eps")
     canonical = numerics.parse_base(base)
     if canonical is None:
@@ -84,6 +95,7 @@ def _check_common(eps: float, base: str, reduction: str) -> tuple[Base, Reductio
 
 
 def _check_range(name: str, value: float, low: float, high: float, closed_high: bool) -> None:
+    value = _number(name, value)
     inside = low <= value <= high if closed_high else low <= value < high
     if not inside:
         bracket = "]" if closed_high else ")"
@@ -158,10 +170,20 @@ def sample_weight_vector(sample_weights: npt.ArrayLike | None, rows: int) -> Flo
     """One finite weight ≥ 0 per row, from one per row or one for all."""
     if sample_weights is None:
         return None
-    vector = np.asarray(sample_weights, dtype=np.float64).reshape(-1)
+    vector = _weights_array(sample_weights, "sample_weights")
     if vector.shape[0] == 1:
         vector = np.full(rows, vector[0])
     return _weight_vector(vector, "sample_weights", rows, "rows")
+
+
+def _weights_array(weights: npt.ArrayLike, parameter: str) -> FloatArray:
+    """``weights`` as a flat float64 array, or one error naming ``parameter``."""
+    try:
+        return np.asarray(weights, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as error:
+        raise InputError(
+            f"{parameter} is not an array of numbers ({error})", parameter=parameter
+        ) from None
 
 
 def _weight_vector(vector: FloatArray, parameter: str, expected: int, what: str) -> FloatArray:
@@ -250,6 +272,13 @@ def _with_sample_weights(
     parameter = _weights_parameter(sample_weights, ignored)
     reduction = result.reduction
     changes: dict[str, Any] = {
+        # Every per-row value, the companions too (per_row_ce, per_row_entropy…), as per_row.
+        **{
+            field.name: _weigh(weights, getattr(result, field.name))
+            for field in fields(result)
+            if field.name.startswith("per_row_")
+            and isinstance(getattr(result, field.name), np.ndarray)
+        },
         "per_row": _weigh(weights, result.per_row),
         "row_totals": _weigh(weights, result.row_totals),
         "row_divisors": _weigh(weights, result.row_divisors),
@@ -610,8 +639,7 @@ def _class_weighted_mean(
 def _class_weights(weights: npt.ArrayLike | None, classes: int) -> FloatArray | None:
     if weights is None:
         return None
-    return _weight_vector(np.asarray(weights, dtype=np.float64).reshape(-1), "weights", classes,
-                          "classes")  # fmt: skip
+    return _weight_vector(_weights_array(weights, "weights"), "weights", classes, "classes")
 
 
 # --- smooth --------------------------------------------------------------------------------
@@ -1021,6 +1049,11 @@ def logit_gradient(
     """
     canonical_base, reduction = _check_common(eps, base, reduction)
     if probs is not None:
+        if logits and probs:
+            raise InputError(
+                "logits=True and probs=True contradict each other; give logits only",
+                parameter="probs",
+            )
         logits = not probs
     probs = not logits
     matrix = as_predictions(preds, logits=logits)

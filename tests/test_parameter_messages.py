@@ -536,3 +536,63 @@ def test_a_path_is_no_mention_of_a_parameter() -> None:
         assert with_flags(f"{path}: {lost}", "dask") == f"{path}: {lost}"
     assert with_flags("eps must be in [0, 0.5), got 1", "eps") == "--eps must be in [0, 0.5), got 1"
     assert with_flags("choose one: use logits=True.", "logits") == "choose one: use --logits."
+
+
+_CE = ([0], [[0.5, 0.5]])
+
+
+@pytest.mark.parametrize(
+    ("loss", "inputs", "options", "message"),
+    [
+        ("ce", _CE, {"eps": "0.1"}, "eps must be a number, got '0.1'"),
+        ("ce", _CE, {"eps": None}, "eps must be a number, got None"),
+        ("ce", _CE, {"eps": True}, "eps must be a number, got True"),
+        ("smooth", _CE, {"smoothing": "0.1"}, "smoothing must be a number, got '0.1'"),
+        ("bce", ([1], [0.5]), {"pos_weight": [1, 2]}, "pos_weight must be a number, got [1, 2]"),
+        ("focal", _CE, {"alpha": "0.2"}, "alpha must be a number, got '0.2'"),
+        ("ce", _CE, {"weights": "1,2"}, "weights is not an array of numbers"),
+        ("ce", _CE, {"sample_weights": (w for w in [1.0])}, "sample_weights is not an array"),
+        (
+            "grad",
+            ([0], [[0.7, 0.3]]),
+            {"logits": True, "probs": True},
+            "logits=True and probs=True contradict each other",
+        ),
+    ],
+)
+def test_options_of_the_wrong_kind_are_one_error_naming_the_parameter(
+    loss: str, inputs: tuple[Any, Any], options: dict[str, Any], message: str
+) -> None:
+    """They raised Python's own TypeError or ValueError ("'<=' not supported between
+    instances of 'float' and 'str'"), or, for grad, silently took one of the two."""
+    with pytest.raises(InputError) as raised:
+        getattr(cecli, loss)(*inputs, **options)
+    assert str(raised.value).startswith(message)
+    assert raised.value.parameter == list(options)[-1]
+
+
+def test_numbers_of_numpy_s_kinds_are_taken_as_options() -> None:
+    np = pytest.importorskip("numpy")
+    plain = cecli.focal([0], [[0.7, 0.3]], gamma=2.0, eps=1e-7)
+    for gamma, eps in ((np.float32(2.0), np.float64(1e-7)), (np.int64(2), np.array(1e-7))):
+        assert cecli.focal([0], [[0.7, 0.3]], gamma=gamma, eps=eps).loss == plain.loss
+
+
+def test_sample_weights_weigh_every_per_row_value() -> None:
+    """per_row was weighted and its companions (focal's per_row_ce, kl's per_row_entropy
+    and per_row_cross_entropy, smooth's per_row_hard) were not."""
+    weight = 2.0
+    focal, plain_focal = (
+        cecli.focal([0, 1], [[0.7, 0.3], [0.4, 0.6]], sample_weights=w) for w in ([weight, 1], None)
+    )
+    assert focal.per_row_ce[0] == weight * plain_focal.per_row_ce[0]
+    assert focal.per_row_ce[1] == plain_focal.per_row_ce[1]
+    kl, plain_kl = (
+        cecli.kl([[0.2, 0.8]], [[0.5, 0.5]], sample_weights=w) for w in ([weight], None)
+    )
+    assert kl.per_row_entropy[0] == weight * plain_kl.per_row_entropy[0]
+    assert kl.per_row_cross_entropy[0] == weight * plain_kl.per_row_cross_entropy[0]
+    smooth, plain_smooth = (
+        cecli.smooth([0], [[0.7, 0.3]], sample_weights=w) for w in ([weight], None)
+    )
+    assert smooth.per_row_hard[0] == weight * plain_smooth.per_row_hard[0]
