@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import math
 import re
+import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
@@ -246,6 +247,12 @@ def _as_float_array(values: npt.ArrayLike, name: str, *, finite: bool = True) ->
     kind = getattr(getattr(values, "dtype", None), "kind", None)
     if kind in _NOT_REAL:
         raise InputError(f"{name} holds {_NOT_REAL[kind]}, not real numbers")
+    masked = sys.modules.get("numpy.ma")  # not imported: no masked array was made
+    if masked is not None and masked.is_masked(values):
+        # np.asarray would take the values under the mask as if they were data.
+        raise InputError(
+            f"{name} has masked values; leave their rows out (or weigh them 0 with sample_weights)"
+        )
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:

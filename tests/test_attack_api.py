@@ -211,3 +211,15 @@ def test_a_copied_or_unpickled_result_is_frozen_too(loss: str) -> None:
         assert json.dumps(copied.to_json()) == json.dumps(result.to_json())
         with pytest.raises(ValueError, match="read-only"):
             copied.per_row[0] = 0.0
+
+
+def test_a_masked_array_with_values_masked_is_refused() -> None:
+    """np.asarray took the values under the mask as data: the masked label 1 was scored."""
+    labels = np.ma.masked_array([0, 1], mask=[False, True])
+    with pytest.raises(cecli.InputError, match=r"^LABELS has masked values"):
+        cecli.ce(labels, [[0.6, 0.4], [0.3, 0.7]])
+    preds = np.ma.masked_array([[0.6, 0.4], [0.3, 0.7]], mask=[[False, False], [True, False]])
+    with pytest.raises(cecli.InputError, match=r"^PREDS has masked values"):
+        cecli.ce([0, 1], preds)
+    unmasked = cecli.ce(np.ma.masked_array([0, 1], mask=[False, False]), [[0.6, 0.4], [0.3, 0.7]])
+    assert unmasked.loss == cecli.ce([0, 1], [[0.6, 0.4], [0.3, 0.7]]).loss
