@@ -7,6 +7,7 @@ in :func:`cecli.cli.main` only.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from typing import IO, TYPE_CHECKING, Any
@@ -191,6 +192,8 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
     in_parts = files.output not in (None, "-") and (
         files.dask is not None or files.output_format is not None or _is_folder(files.output)
     )
+    # What an output must not be: every local file the inputs name, globs and folders too.
+    inputs_read = _local_inputs(files.sources)
     with ExitStack() as stack:
         # The output first: a name that cannot be written is refused before any input is read.
         stream: IO[str] | None = None
@@ -201,7 +204,7 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
 
             if files.output:  # an empty name is atomic_writer's to refuse
                 row_output(files.output, None, folder=False)  # out.parquet, as the library does
-            stream = stack.enter_context(atomic_writer(files.output, files.sources))
+            stream = stack.enter_context(atomic_writer(files.output, inputs_read))
         writer: render.RowWriter | None = None
         bar: render.Advance | None = None
         rejects: IO[str] | None = None
@@ -209,7 +212,7 @@ def run_file(request: Request, names: tuple[str, ...] | None) -> None:
             # The two files are never one, as an input and an output are never one.
             per_row = files.output if files.output not in (None, "-") else None
             rejects = stack.enter_context(
-                atomic_writer(files.rejects, files.sources, "rejects", per_row)
+                atomic_writer(files.rejects, inputs_read, "rejects", per_row)
             )
 
         def write_rows(rows: ScoredRows) -> None:
@@ -287,6 +290,23 @@ def _file_call(request: Request, names: tuple[str, ...] | None) -> tuple[Any, di
         stdin=getattr(sys.stdin, "buffer", None),  # None when standard input is closed
     )  # fmt: skip
     return inputs, keywords
+
+
+def _local_inputs(sources: list[str]) -> list[str]:
+    """The arguments, and the local files each names: a glob's matches and a folder's parts
+    (``--csv '*.csv' -o out.csv`` run again would read out.csv, then write over it).  A URL
+    other than ``file://`` names no local file and is not listed; an argument that names
+    nothing is left for the reading to refuse."""
+    from cecli.sources import expand, is_url
+
+    paths: list[str] = []
+    for source in sources:
+        paths.append(source)
+        if source == "-" or (is_url(source) and not source.startswith("file://")):
+            continue
+        with contextlib.suppress(InputError):
+            paths += [file.path for file in expand(source)]
+    return paths
 
 
 def _is_folder(output: str | None) -> bool:
