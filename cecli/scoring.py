@@ -241,8 +241,9 @@ def score_file(
         label_col=label_col, label_cols=label_cols, pred_cols=pred_cols,
         weight_col=weight_col, id_col=id_col, delimiter=delimiter, kind=kind,
         skip_invalid=skip_invalid, storage_options=dict(storage_options or {}),
-        per_class=per_class, group_by=_column_list(by), top_k=top_k, threshold=threshold,
-        keep=_column_list(keep), details=details or bool(row_columns), ignore_index=ignore_index,
+        per_class=per_class, group_by=_column_list(by, "by"), top_k=top_k, threshold=threshold,
+        keep=_column_list(keep, "keep"), details=details or bool(row_columns),
+        ignore_index=ignore_index,
     )  # fmt: skip
     specs, inputs = expand_inputs(path_or_table, job.storage_options)
     display = describe_inputs(specs, inputs)
@@ -657,12 +658,18 @@ def _logit_columns(columns: Columns) -> bool:
     return named and all(name.startswith("logit_") for name in columns.preds)
 
 
-def _column_list(by: str | Sequence[str] | None) -> tuple[str, ...]:
-    """``by`` as column names: a string is names separated by commas."""
+def _column_list(by: str | Sequence[str] | None, parameter: str) -> tuple[str, ...]:
+    """``by`` as column names: a string is names separated by commas.  Given, but naming no
+    column (``""``, ``","``), it is refused: left out, the rows asked for would go unsaid."""
     if by is None:
         return ()
     parts = [by] if isinstance(by, str) else list(by)
     names = [name.strip() for part in parts for name in str(part).split(",") if name.strip()]
+    if parts and not names:
+        raise InputError(
+            f"{parameter} names no column: {', '.join(repr(str(part)) for part in parts)}",
+            parameter=parameter,
+        )
     return tuple(dict.fromkeys(names))
 
 

@@ -63,3 +63,40 @@ def test_a_glob_run_twice_does_not_read_its_own_output(
     code, out, err = run(*args, "-q")
     _one_error(code, out, err, "--output: out.csv is also an input file")
     assert (tmp_path / "out.csv").read_text() == written
+
+
+# --- options that name no column ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "extra"),
+    [
+        ("--by", "", ()),
+        ("--by", ",", ()),
+        ("--keep", " , ", ("--reduction", "none", "-o", "rows.csv")),
+        ("--columns", "", ("--reduction", "none", "-o", "rows.csv")),
+    ],
+)
+def test_an_option_naming_no_column_is_refused_not_ignored(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    option: str,
+    value: str,
+    extra: tuple[str, ...],
+) -> None:
+    """``--by ''`` printed the summary without its groups, as if the option were not given."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.csv").write_text(TABLE)
+    code, out, err = run("ce", "--csv", "a.csv", option, value, *extra)
+    _one_error(code, out, err, f"cecli: error: {option} names no column")
+    assert not (tmp_path / "rows.csv").exists()
+
+
+def test_the_library_refuses_a_group_list_naming_no_column(tmp_path: Path) -> None:
+    from cecli.inputs import InputError
+    from cecli.scoring import score_file
+
+    (tmp_path / "a.csv").write_text(TABLE)
+    with pytest.raises(InputError, match=r"^by names no column"):
+        score_file(tmp_path / "a.csv", by=" ")
+    assert score_file(tmp_path / "a.csv", by=[]).groups is None  # nothing asked for

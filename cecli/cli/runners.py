@@ -330,9 +330,11 @@ def _rejects_with_flags(rejected: Rejected) -> Rejected:
 
 def _row_columns(columns: str | None) -> tuple[str, ...]:
     """The ``--columns`` asked for, each one that :meth:`ScoredRows.details` gives."""
-    names = tuple(name.strip() for name in (columns or "").split(",") if name.strip())
-    if not names:
+    if columns is None:
         return ()
+    names = tuple(name.strip() for name in columns.split(",") if name.strip())
+    if not names:
+        raise InputError(f"--columns names no column: {columns!r}")
     from cecli.evaluation import ROW_COLUMNS
 
     unknown = [name for name in names if name not in ROW_COLUMNS]
