@@ -255,6 +255,9 @@ class Accumulator:
     reasons: list[str] = field(default_factory=list)
     blank_lines: int = 0
     classes: int = 0
+    class_names: tuple[str, ...] | None = None
+    """The classes the prediction columns of one input name (``p_<class>``), in their order;
+    inputs merged must agree on them."""
     name: str = "loss"
     base: Base = "e"
     evaluation: Evaluation | None = None
@@ -368,7 +371,23 @@ class Accumulator:
         self.histogram = counts if self.histogram is None else self.histogram + counts
 
     def merge(self, other: Accumulator) -> None:
-        """Fold in an accumulator of other rows (scored elsewhere, in any order)."""
+        """Fold in an accumulator of other rows (scored elsewhere, in any order).  Rows of
+        other classes are refused: merged by position, they would count as the wrong ones."""
+        if self.rows and other.rows:
+            if self.classes != other.classes:
+                raise InputError(
+                    f"rows of {other.classes} classes cannot be scored with rows of "
+                    f"{self.classes}; score the files apart"
+                )
+            mine, theirs = self.class_names, other.class_names
+            if mine is not None and theirs is not None and mine != theirs:
+                raise InputError(
+                    f"prediction columns naming the classes {', '.join(theirs[:5])} cannot be "
+                    f"scored with columns naming {', '.join(mine[:5])}; put the columns in one "
+                    "order, or score the files apart"
+                )
+        if other.rows and self.class_names is None:
+            self.class_names = other.class_names
         self.total += other.total
         self.divisor += other.divisor
         for name, extra in other.extras.items():

@@ -361,11 +361,14 @@ class Job:
         return self.kind or ("parquet" if kind_of(file.display) == "parquet" else "csv")
 
     def columns(self, table: Table) -> Columns:
-        return select_columns(
+        columns = select_columns(
             table.columns, _family(self.loss, self.options), label_col=self.label_col,
             label_cols=self.label_cols, pred_cols=self.pred_cols, weight_col=self.weight_col,
             id_col=self.id_col, group_by=self.group_by, keep=self.keep, shared=table.shared,
         )  # fmt: skip
+        if self.names is not None and columns.class_names is not None:
+            return _in_given_order(self.names, columns)
+        return columns
 
     def finish(self, summary: BatchSummary, accumulator: Accumulator) -> BatchSummary:
         """``summary`` saying whether weights applied and what was guessed from the layout."""
@@ -470,6 +473,7 @@ class Job:
             compute_checks_values=self.loss == "ce" and not full and len(columns.preds) > 1,
         )  # fmt: skip
         accumulator.weighted = columns.weight is not None
+        accumulator.class_names = columns.class_names if self.names is None else None
         accumulator.probabilities = probabilities
         accumulator.notes = said
         if on_rejects is not None:
@@ -525,6 +529,7 @@ def _score_inputs(
     total_bytes = sum(_size(files) for files in inputs)
     rows = done = 0
     classes: tuple[int, str] | None = None
+    named: tuple[tuple[str, ...], str] | None = None
     for index, files in enumerate(inputs):
         try:
             accumulator, size = job.score_input(
@@ -541,12 +546,54 @@ def _score_inputs(
                     f"{classes[0]}; score them apart"
                 )
             classes = (accumulator.classes, names[index])
+            found = accumulator.class_names
+            if found is not None:
+                if named is not None and named[0] != found:
+                    # Merged by position, one input's rows would count as another class's.
+                    raise InputError(
+                        f"{names[index]}: the prediction columns name the classes "
+                        f"{_shown_names(found)}, but those of {named[1]} name "
+                        f"{_shown_names(named[0])}; put the columns in one order, or score "
+                        "the files apart"
+                    )
+                named = (found, names[index])
         if by_file:
             shares.append(file_summary(accumulator, job.reduction, names[index]))
         tag_lines(accumulator, index)
         total.merge(accumulator)
     summary = job.finish(total.compute(reduction=job.reduction, source=display), total)
     return untag_lines(summary, lambda key, line: (names[key], line), tuple(shares))
+
+
+def _shown_names(names: Sequence[str]) -> str:
+    return ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+
+
+def _in_given_order(given: Sequence[str], columns: Columns) -> Columns:
+    """The prediction columns that name their classes (``p_<class>``) in the order
+    ``class_names`` gives the classes: the column ``p_cat`` holds cat's prediction whatever
+    place cat is given.  Names that are other than the columns' rename them, in order; names
+    that are some of the columns' in other places are refused, as are the columns' names in
+    another order beside one label column per class (whose order the names cannot change)."""
+    named = columns.class_names
+    assert named is not None
+    if tuple(given) == named:
+        return columns
+    if columns.label_index and sorted(given) == sorted(named):
+        position = {name: number for number, name in enumerate(named)}
+        preds = tuple(columns.preds[position[name]] for name in given)
+        return dataclasses.replace(columns, preds=preds, class_names=tuple(given))
+    position = {name: number for number, name in enumerate(named)}
+    for number, name in enumerate(given):
+        column = position.get(name)
+        if column is not None and column != number:
+            raise InputError(
+                f"class_names gives {name!r} as class {number}, but the prediction column "
+                f"{columns.preds[column]!r} is class {column}: give the names in the columns' "
+                f"order ({_shown_names(named)}), or choose the columns with pred_cols",
+                parameter=("class_names", "pred_cols"),
+            )
+    return columns
 
 
 def _naming_input(

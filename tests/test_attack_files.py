@@ -3,6 +3,8 @@ counted, or refused in one line; no input is written over; no output is left hal
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,83 @@ def test_the_library_refuses_a_group_list_naming_no_column(tmp_path: Path) -> No
     with pytest.raises(InputError, match=r"^by names no column"):
         score_file(tmp_path / "a.csv", by=" ")
     assert score_file(tmp_path / "a.csv", by=[]).groups is None  # nothing asked for
+
+
+# --- prediction columns that name their classes ---------------------------------------------
+
+
+def test_class_names_in_another_order_than_the_columns_read_each_class_from_its_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--classes cat,dog`` went to the columns p_dog, p_cat by position: the row labelled
+    cat was scored against p_dog, 0.1, a loss of -ln 0.1 where -ln 0.9 is right."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.csv").write_text("label,p_dog,p_cat\ncat,0.1,0.9\n1,0.4,0.6\n")
+    code, out, err = run("ce", "--csv", "s.csv", "--classes", "cat,dog", "--reduction", "none")
+    assert code == 0, err
+    # Line 3's label 1 is the second class given, dog: its column p_dog holds 0.4.
+    losses = [float(line.split(",")[1]) for line in out.splitlines()[1:]]
+    assert losses == pytest.approx([-math.log(0.9), -math.log(0.4)], rel=1e-12)
+    # One of the columns' names in another place: refused, not read from the wrong column.
+    code, out, err = run("ce", "--csv", "s.csv", "--classes", "cat,bird", "-q")
+    _one_error(code, out, err, "--classes gives 'cat' as class 0, but the prediction column")
+    assert "--pred-cols" in err
+    # Per-class label columns are read in their own order, which names cannot change.
+    (tmp_path / "y.csv").write_text("y0,y1,p_dog,p_cat\n0,1,0.1,0.9\n")
+    code, out, err = run("ce", "--csv", "y.csv", "--classes", "cat,dog", "-q")
+    _one_error(code, out, err, "--classes gives 'cat' as class 0, but the prediction column")
+
+
+def test_files_whose_columns_name_the_classes_in_other_orders_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Merged by position, the second file's cat rows counted as dog in --per-class."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.csv").write_text("label,p_cat,p_dog\ncat,0.9,0.1\n")
+    (tmp_path / "b.csv").write_text("label,p_dog,p_cat\ncat,0.1,0.9\n")
+    code, out, err = run("ce", "--csv", "a.csv", "--csv", "b.csv", "--per-class", "--json")
+    assert code == 2
+    assert out == ""
+    errors = [line for line in err.splitlines() if line.startswith("cecli: error: ")]
+    assert errors == [
+        "cecli: error: b.csv: the prediction columns name the classes dog, cat, but those of "
+        "a.csv name cat, dog; put the columns in one order, or score the files apart"
+    ]
+    (tmp_path / "b.csv").write_text("label,p_cat,p_dog\ncat,0.8,0.2\n")
+    code, out, err = run("ce", "--csv", "a.csv", "--csv", "b.csv", "--per-class", "--json")
+    assert code == 0, err
+    per_class = json.loads(out)["per_class"]
+    assert per_class["cat"]["rows"] == 2
+    assert per_class["dog"]["rows"] == 0
+
+
+def test_merging_rows_of_other_classes_is_refused() -> None:
+    """What a cluster's tree of merges relies on: a state of 3 classes folded into one of 2
+    (or of classes named in another order) is an error, not a mix."""
+    from cecli.batch import Accumulator
+    from cecli.inputs import InputError
+
+    with pytest.raises(InputError, match=r"rows of 3 classes cannot be scored with rows of 2"):
+        Accumulator(rows=1, classes=2).merge(Accumulator(rows=1, classes=3))
+    cats = Accumulator(rows=1, classes=2, class_names=("cat", "dog"))
+    with pytest.raises(InputError, match=r"naming the classes dog, cat cannot be scored"):
+        cats.merge(Accumulator(rows=1, classes=2, class_names=("dog", "cat")))
+    empty = Accumulator()
+    empty.merge(Accumulator(rows=1, classes=3, class_names=("a", "b", "c")))
+    empty.merge(Accumulator(classes=2))  # no rows: nothing to mix up
+    assert (empty.rows, empty.classes, empty.class_names) == (1, 3, ("a", "b", "c"))
+
+
+def test_a_cluster_refuses_files_of_other_classes_as_one_machine_does(tmp_path: Path) -> None:
+    """On a cluster a file of 2 classes and one of 3 were merged into one loss."""
+    pytest.importorskip("distributed")
+    from cecli.inputs import InputError
+    from cecli.scoring import score_file
+
+    (tmp_path / "two.csv").write_text(TABLE)
+    (tmp_path / "three.csv").write_text("label,p0,p1,p2\n0,0.2,0.3,0.5\n")
+    paths = [tmp_path / "two.csv", tmp_path / "three.csv"]
+    with pytest.raises(InputError, match=r"3 classes"):
+        score_file(paths)
+    with pytest.raises(InputError, match=r"rows of 3 classes cannot be scored with rows of 2"):
+        score_file(paths, dask="local:1")
