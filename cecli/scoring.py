@@ -577,8 +577,8 @@ def _in_given_order(given: Sequence[str], columns: Columns) -> Columns:
     another order beside one label column per class (whose order the names cannot change)."""
     named = columns.class_names
     assert named is not None
-    if tuple(given) == named:
-        return columns
+    if tuple(given) == named or len(given) != len(named):
+        return columns  # a count that differs is refused with the counts
     if columns.label_index and sorted(given) == sorted(named):
         position = {name: number for number, name in enumerate(named)}
         preds = tuple(columns.preds[position[name]] for name in given)

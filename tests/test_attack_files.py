@@ -123,6 +123,8 @@ def test_class_names_in_another_order_than_the_columns_read_each_class_from_its_
     code, out, err = run("ce", "--csv", "s.csv", "--classes", "cat,bird", "-q")
     _one_error(code, out, err, "--classes gives 'cat' as class 0, but the prediction column")
     assert "--pred-cols" in err
+    code, out, err = run("ce", "--csv", "s.csv", "--classes", "cat", "-q")
+    _one_error(code, out, err, "--classes names 1 classes, but PREDS has 2")  # the count first
     # Per-class label columns are read in their own order, which names cannot change.
     (tmp_path / "y.csv").write_text("y0,y1,p_dog,p_cat\n0,1,0.1,0.9\n")
     code, out, err = run("ce", "--csv", "y.csv", "--classes", "cat,dog", "-q")
