@@ -184,3 +184,20 @@ def test_a_cluster_refuses_files_of_other_classes_as_one_machine_does(tmp_path: 
         score_file(paths)
     with pytest.raises(InputError, match=r"rows of 3 classes cannot be scored with rows of 2"):
         score_file(paths, dask="local:1")
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--by-file"], ["--per-class"], ["--by", "label"], ["--top-k", "1"]],
+    ids=lambda option: option[0],
+)
+@pytest.mark.parametrize("rows", [[], ["--reduction", "none", "-o", "rows.csv"]], ids=["", "-o"])
+def test_a_summary_option_with_quiet_is_refused_not_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: list[str], rows: list[str]
+) -> None:
+    """-q printed the loss alone and computed nothing else: the table asked for was lost."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.csv").write_text(TABLE)
+    code, out, err = run("ce", "--csv", "a.csv", "--csv", "a.csv", *option, *rows, "-q")
+    _one_error(code, out, err, f"{option[0]} adds to the summary, but -q prints the loss alone")
+    assert not (tmp_path / "rows.csv").exists()

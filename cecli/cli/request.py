@@ -177,4 +177,11 @@ def check(request: Request) -> Route:
                 f"{option} adds to the summary, which per-row output on standard output "
                 "does not print: write the rows with --output FILE"
             )
+    for option, asked in summary_only:
+        # -q prints the loss alone, and computes nothing else: the table would be lost.
+        if output.quiet and asked not in (None, False, []):
+            raise InputError(
+                f"{option} adds to the summary, but -q prints the loss alone: drop -q, or "
+                "use --json"
+            )
     return route
