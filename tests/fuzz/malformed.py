@@ -8,9 +8,9 @@ the whole file is replaced (empty, header only, Parquet bytes named .csv, a cut 
 
 The row-count invariant holds for files whose records are each one physical line (no quote or
 line-ending damage, ``clean``): with ``--reduction none --json`` every line of stdout is one
-scored row, ``cecli: warning: skipped N invalid row(s)`` counts the skipped ones, and blank
-records (an empty line, or every label and prediction field empty) are passed over silently,
-so scored + skipped + blank = records, and each scored row's ``line`` is one of the file's
+scored row, ``cecli: warning: skipped N invalid row(s)`` counts the skipped ones, and empty
+lines (not records; a row of empty fields is one, and invalid) are passed over silently, so
+scored + skipped + blank = records, and each scored row's ``line`` is one of the file's
 non-blank record lines.
 """
 
