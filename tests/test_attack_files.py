@@ -201,3 +201,30 @@ def test_a_summary_option_with_quiet_is_refused_not_dropped(
     code, out, err = run("ce", "--csv", "a.csv", "--csv", "a.csv", *option, *rows, "-q")
     _one_error(code, out, err, f"{option[0]} adds to the summary, but -q prints the loss alone")
     assert not (tmp_path / "rows.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("sink", "message"),
+    [
+        (["-q"], "-q prints the loss alone: drop -q or --threshold"),
+        (["--reduction", "none"], "add --columns pred,correct, or write the rows with --output"),
+        (["--reduction", "none", "-o", "rows.csv", "-q"], "-q prints the loss alone"),
+    ],
+)
+def test_a_threshold_nothing_uses_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sink: list[str], message: str
+) -> None:
+    """The threshold places the summary's accuracy and the rows' pred and correct: with
+    neither printed, it was dropped without a word."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "b.csv").write_text("y0,p0\n1,0.4\n0,0.2\n")
+    code, out, err = run("bce", "--csv", "b.csv", "--threshold", "0.3", *sink)
+    _one_error(code, out, err, "cecli: error: --threshold is the accuracy's cut-off, but ")
+    assert message in err
+    assert not (tmp_path / "rows.csv").exists()
+    # Where the rows say which outputs are positive, it is used: 0.4 is above 0.3.
+    code, out, err = run(
+        "bce", "--csv", "b.csv", "--threshold", "0.3", "--reduction", "none", "--columns", "pred"
+    )
+    assert code == 0, err
+    assert [line.split(",")[2] for line in out.splitlines()] == ["pred", "p0", '""']

@@ -177,6 +177,14 @@ def check(request: Request) -> Route:
                 f"{option} adds to the summary, which per-row output on standard output "
                 "does not print: write the rows with --output FILE"
             )
+    if files.threshold is not None and (output.quiet or no_summary) and not files.columns:
+        # It places the accuracy (in the summary) and the rows' pred and correct (--columns).
+        lost = (
+            "-q prints the loss alone: drop -q or --threshold" if output.quiet
+            else "per-row output on standard output has no summary: add --columns pred,correct, "
+            "or write the rows with --output FILE"
+        )  # fmt: skip
+        raise InputError(f"--threshold is the accuracy's cut-off, but {lost}")
     for option, asked in summary_only:
         # -q prints the loss alone, and computes nothing else: the table would be lost.
         if output.quiet and asked not in (None, False, []):
