@@ -591,6 +591,18 @@ class Source:
                     return number
         return None
 
+    def first_line_not_utf8(self) -> int | None:
+        """The first line that is not UTF-8 text (for an error message)."""
+        if self.kind != "csv":
+            return None
+        with self.path.open("rb") as handle:
+            for number, line in enumerate(handle, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    return number
+        return None
+
     def raw_value(self, record: int, column: str) -> str | None:
         """The text of one field (for error messages; reads up to that line); a Parquet null
         is an empty value."""
@@ -977,6 +989,14 @@ class Table:
                         f"{source.display}:{split}: a carriage return inside the line splits the "
                         "record in two; remove it, or quote the field that holds it"
                     )
+        if "invalid utf-8" in text:
+            for source in self.sources:
+                undecodable = source.first_line_not_utf8()
+                if undecodable is not None:
+                    return (
+                        f"{source.display}:{undecodable}: the line is not UTF-8 text (Latin-1 or "
+                        "another encoding?); save the file as UTF-8"
+                    )
         if "non-equal length" in text:
             return f"{self.display}: the files have different numbers of rows"
         return f"{self.display}: cannot read the file ({text})"
@@ -1338,11 +1358,14 @@ a block that outgrows the memory budget (a 300 MB line took 980 MiB to parse).""
 class RecordTooLong(InputError):
     """A record longer than ``MAX_RECORD_BYTES``; ``line`` is the line it starts on."""
 
-    def __init__(self, line: int) -> None:
+    def __init__(self, line: int, *, quote_left_open: bool = False) -> None:
         limit = MAX_RECORD_BYTES
         size = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
         super().__init__(
-            f"line {line}: a record longer than {size}, the limit for one line "
+            f"line {line}: a quote opened in this record is never closed; the records after "
+            "it cannot be told apart"
+            if quote_left_open
+            else f"line {line}: a record longer than {size}, the limit for one line "
             "(is a quote left open?)"
         )
         self.line = line
@@ -1372,6 +1395,11 @@ def _record_blocks(
                     return  # the file is shorter than it was
                 if start + len(data) >= size:
                     cut = len(data)  # the last record may lack its line break
+                    if _record_end(data + b"\n", cut + 1, separator) <= cut:
+                        # A quote opened and never closed: the rest of the file is one field,
+                        # every record in it lost to a single skipped row.
+                        opened = _line_number(fd, start + _record_end(data, cut, separator))
+                        raise RecordTooLong(opened, quote_left_open=True)
                 else:
                     cut = _record_end(data, len(data), separator)
                 if cut:

@@ -337,3 +337,39 @@ def test_a_rejected_parquet_row_keeps_bytes_that_are_not_utf8_escaped(tmp_path: 
     assert lines[0] == "line,reason,blob,label,p0,p1"
     assert lines[1].startswith("2,")
     assert lines[1].endswith(",c\\xfe,1,1.5,0.1")
+
+
+@pytest.mark.parametrize("skip", [[], ["--skip-invalid"]])
+def test_a_quote_never_closed_is_an_error_not_one_skipped_row(
+    tmp_path: Path, skip: list[str]
+) -> None:
+    """The rest of the file read as one quoted field: under --skip-invalid its three
+    records were one skipped row, two of them lost without a word."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(b'label,p0,p1\n0,0.3,0.7\n1,"0.4,0.6\n0,0.3,0.7\n1,0.2,0.8\n')
+    code, out, err = run("ce", "--csv", str(path), *skip, "-q")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"cecli: error: {path}:3: a quote opened in this record is never closed; the records "
+        "after it cannot be told apart\n"
+    )
+
+
+def test_a_quoted_field_closed_at_the_end_of_the_file_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_bytes(b'label,p0,p1\n0,0.3,0.7\n1,"0.4",0.6')  # no final line break
+    code, out, _ = run("ce", "--csv", str(path), "-q")
+    assert code == 0
+    expected = -(mp.log(mpf("0.3")) + mp.log(mpf("0.6"))) / 2
+    assert abs(mpf(out.strip()) - expected) <= mpf(2) ** -52 * expected
+
+
+def test_a_line_that_is_not_utf8_is_named_in_a_column_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"label,p0,p1,note\n0,0.3,0.7,a\n1,0.4,0.6,caf\xe9\n")
+    code, out, err = run("ce", "--csv", str(path))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"cecli: error: {path}:3: the line is not UTF-8 text (Latin-1 or another encoding?); "
+        "save the file as UTF-8\n"
+    )
