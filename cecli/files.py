@@ -982,21 +982,19 @@ class Table:
                         f"{source.display}:{line}: {count} fields, but the header has "
                         f"{len(source.columns)}"
                     )
-            for source in self.sources:
-                split = source.first_lone_carriage_return()
-                if split is not None:
-                    return (
-                        f"{source.display}:{split}: a carriage return inside the line splits the "
-                        "record in two; remove it, or quote the field that holds it"
-                    )
+            split = _first_line_in(self.sources, Source.first_lone_carriage_return)
+            if split is not None:
+                return (
+                    f"{split}: a carriage return inside the line splits the record in two; "
+                    "remove it, or quote the field that holds it"
+                )
         if "invalid utf-8" in text:
-            for source in self.sources:
-                undecodable = source.first_line_not_utf8()
-                if undecodable is not None:
-                    return (
-                        f"{source.display}:{undecodable}: the line is not UTF-8 text (Latin-1 or "
-                        "another encoding?); save the file as UTF-8"
-                    )
+            undecodable = _first_line_in(self.sources, Source.first_line_not_utf8)
+            if undecodable is not None:
+                return (
+                    f"{undecodable}: the line is not UTF-8 text (Latin-1 or another "
+                    "encoding?); save the file as UTF-8"
+                )
         if "non-equal length" in text:
             return f"{self.display}: the files have different numbers of rows"
         return f"{self.display}: cannot read the file ({text})"
@@ -1036,6 +1034,15 @@ class Table:
         if self._join is not None:
             return self._join.place(line, column)
         return self.source_of(column), line - self.sources[0].first + self.source_of(column).first
+
+
+def _first_line_in(sources: Sequence[Source], find: Callable[[Source], int | None]) -> str | None:
+    """``file:line`` of the first line ``find`` finds, looking file by file."""
+    for source in sources:
+        line = find(source)
+        if line is not None:
+            return f"{source.display}:{line}"
+    return None
 
 
 def _source_records(source: Source, wanted: set[int]) -> Iterator[tuple[int, list[str]]]:
