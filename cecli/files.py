@@ -1363,19 +1363,40 @@ a block that outgrows the memory budget (a 300 MB line took 980 MiB to parse).""
 
 
 class RecordTooLong(InputError):
-    """A record longer than ``MAX_RECORD_BYTES``; ``line`` is the line it starts on."""
+    """A record longer than ``MAX_RECORD_BYTES``, or one whose quote is never closed (the
+    rest of the file would be one field); ``line`` is the line it starts on, ``column`` the
+    field whose quote is left open."""
 
-    def __init__(self, line: int, *, quote_left_open: bool = False) -> None:
+    def __init__(self, line: int, *, column: int | None = None) -> None:
         limit = MAX_RECORD_BYTES
         size = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
         super().__init__(
-            f"line {line}: a quote opened in this record is never closed; the records after "
-            "it cannot be told apart"
-            if quote_left_open
+            f"line {line}:{column}: a quote opens this field and is never closed; the records "
+            "after it cannot be told apart"
+            if column is not None
             else f"line {line}: a record longer than {size}, the limit for one line "
             "(is a quote left open?)"
         )
         self.line = line
+
+
+def _open_field(record: bytes, separator: str) -> int:
+    """The field (1-based) of ``record`` whose opening quote is never closed, as polars reads
+    fields: a quote opens a field only at its start, and ``""`` inside it is a quote."""
+    sep = separator.encode()
+    position, field = 0, 1
+    while True:
+        if record.startswith(b'"', position):
+            quote = position + 1
+            while (quote := record.find(b'"', quote)) != -1 and record.startswith(b'""', quote):
+                quote += 2
+            if quote == -1:
+                return field
+            position = quote + 1
+        following = record.find(sep, position)
+        if following == -1:
+            return field  # not reached: the record was found to end inside quotes
+        position, field = following + 1, field + 1
 
 
 def _record_blocks(
@@ -1405,8 +1426,11 @@ def _record_blocks(
                     if _record_end(data + b"\n", cut + 1, separator) <= cut:
                         # A quote opened and never closed: the rest of the file is one field,
                         # every record in it lost to a single skipped row.
-                        opened = _line_number(fd, start + _record_end(data, cut, separator))
-                        raise RecordTooLong(opened, quote_left_open=True)
+                        begins = _record_end(data, cut, separator)
+                        raise RecordTooLong(
+                            _line_number(fd, start + begins),
+                            column=_open_field(data[begins:], separator),
+                        )
                 else:
                     cut = _record_end(data, len(data), separator)
                 if cut:

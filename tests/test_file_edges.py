@@ -350,7 +350,7 @@ def test_a_quote_never_closed_is_an_error_not_one_skipped_row(
     code, out, err = run("ce", "--csv", str(path), *skip, "-q")
     assert (code, out) == (2, "")
     assert err == (
-        f"cecli: error: {path}:3: a quote opened in this record is never closed; the records "
+        f"cecli: error: {path}:3:2: a quote opens this field and is never closed; the records "
         "after it cannot be told apart\n"
     )
 
@@ -373,3 +373,18 @@ def test_a_line_that_is_not_utf8_is_named_in_a_column_not_read(tmp_path: Path) -
         f"cecli: error: {path}:3: the line is not UTF-8 text (Latin-1 or another encoding?); "
         "save the file as UTF-8\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("record", "column"),
+    [
+        (b'"x,1\n0,0.3,0.7\n', 1),
+        (b'1,0.2,"a\n', 3),
+        (b'1,"a ""quoted"" b",0.7,"open', 4),
+        (b'1,"closed\nline",x"y,"open""still', 4),
+    ],
+)
+def test_the_field_a_quote_is_left_open_in(record: bytes, column: int) -> None:
+    from cecli.files import _open_field
+
+    assert _open_field(record, ",") == column
