@@ -53,6 +53,21 @@ def cut_blocks(body: bytes, chunk: int, search: int, separator: str = ",") -> li
             return list(cecli.files._record_blocks(path, separator))
 
 
+def quote_left_open(body: bytes, separator: bytes = b",") -> bool:
+    """Whether the file ends inside a quoted field: with a line break added, its last record
+    still does not end."""
+    return bool(body) and len(body) + 1 not in set(record_ends(body + b"\n", separator))
+
+
+def check_cut(body: bytes, chunk: int, search: int, separator: str = ",") -> None:
+    """The blocks end at records, or a quote left open at the end is refused."""
+    if quote_left_open(body, separator.encode()):
+        with pytest.raises(cecli.files.RecordTooLong, match="never closed"):
+            cut_blocks(body, chunk, search, separator)
+        return
+    check_blocks(body, cut_blocks(body, chunk, search, separator), separator.encode())
+
+
 def check_blocks(body: bytes, blocks: list[bytes], separator: bytes = b",") -> None:
     assert b"".join(blocks) == body
     assert all(blocks)
@@ -76,8 +91,7 @@ _BYTES = st.lists(st.sampled_from([b"a", b"0.5", b",", b";", b'"', b'""', b"\n",
 def test_blocks_end_at_records_on_any_bytes(
     pieces: list[bytes], chunk: int, search: int, separator: str
 ) -> None:
-    body = b"".join(pieces)
-    check_blocks(body, cut_blocks(body, chunk, search, separator), separator.encode())
+    check_cut(b"".join(pieces), chunk, search, separator)
 
 
 @settings(max_examples=400, deadline=None)
@@ -96,8 +110,7 @@ def test_record_end_is_the_last_record_polars_would_read(
 def test_a_stray_quote_anywhere_near_a_block_boundary(chunk: int) -> None:
     lines = b"".join(b"%d,0.%d,0.5\n" % (i % 2, i % 10) for i in range(30))
     for position in range(len(lines) + 1):
-        body = lines[:position] + b'"' + lines[position:]
-        check_blocks(body, cut_blocks(body, chunk, 8))
+        check_cut(lines[:position] + b'"' + lines[position:], chunk, 8)
 
 
 def test_a_stray_quote_costs_one_reading_of_the_file(
