@@ -175,8 +175,9 @@ def _block_file(stack: contextlib.ExitStack, path: str, span: tuple[int, int]) -
 
     folder = Path(tempfile.gettempdir())
     sweep_blocks(folder)
-    block = tempfiles.held(folder, BLOCK_PREFIX, ".csv")
-    stack.callback(block.release)
+    with tempfiles.interrupts_deferred():  # until its removal is arranged
+        block = tempfiles.held(folder, BLOCK_PREFIX, ".csv")
+        stack.callback(block.release)
     with open(path, "rb") as source, open(block.path, "wb") as copy:
         copy.write(source.readline(MAX_RECORD_BYTES + 1))
         start, stop = span
@@ -485,8 +486,9 @@ def score_on_dask(
             from cecli.parts import Staging
 
             # Refused before anything is read; removed last, once the tasks are stopped.
-            staging = Staging(rows, local_paths(inputs))
-            stack.callback(staging.remove)
+            with tempfiles.interrupts_deferred():  # until its removal is arranged
+                staging = Staging(rows, local_paths(inputs))
+                stack.callback(staging.remove)
         client = connect(address, stack)
         stack.enter_context(_cancelled_on_exit(client, created))
         blocks = _plan(

@@ -1652,12 +1652,13 @@ def _spool(
 
     folder = Path(tempfile.gettempdir())
     tempfiles.sweep(folder, SPOOL_PREFIX)
-    try:
-        spooled = tempfiles.held(folder, SPOOL_PREFIX, suffix)
-    except OSError as error:
-        why = error.strerror or str(error)
-        raise InputError(f"cannot make a temporary file in {str(folder)!r} ({why})") from None
-    stack.callback(spooled.release)
+    with tempfiles.interrupts_deferred():  # until its removal is arranged
+        try:
+            spooled = tempfiles.held(folder, SPOOL_PREFIX, suffix)
+        except OSError as error:
+            why = error.strerror or str(error)
+            raise InputError(f"cannot make a temporary file in {str(folder)!r} ({why})") from None
+        stack.callback(spooled.release)
     path = spooled.path
     try:
         with path.open("r+b") as handle:
@@ -1973,15 +1974,17 @@ def atomic_writer(
 
     prefix = f".{tempfiles.name_part(real.name)}."
     tempfiles.sweep(folder, prefix, STAGING_SUFFIX)
+    staging: tempfiles.Held | None = None
     try:
-        staging = tempfiles.held(
-            folder, prefix, STAGING_SUFFIX, 0o666 if existing is None else 0o600
-        )
-    except OSError as error:
-        raise InputError(
-            f"{option}: cannot write {target} ({error.strerror})", parameter=(option,)
-        ) from None
-    try:
+        with tempfiles.interrupts_deferred():  # until the finally below removes it
+            try:
+                staging = tempfiles.held(
+                    folder, prefix, STAGING_SUFFIX, 0o666 if existing is None else 0o600
+                )
+            except OSError as error:
+                raise InputError(
+                    f"{option}: cannot write {target} ({error.strerror})", parameter=(option,)
+                ) from None
         assert staging.descriptor is not None
         if existing is not None:
             _keep_mode_and_owner(staging.descriptor, existing)
@@ -1997,7 +2000,8 @@ def atomic_writer(
             ) from None
         staging.keep()
     finally:
-        staging.release()
+        if staging is not None:
+            staging.release()
 
 
 def _same_file(output: Path, output_stat: os.stat_result | None, source: str) -> bool:

@@ -442,8 +442,12 @@ def score_to_parts(
 ) -> BatchSummary:
     """``run`` (scoring on this machine, rows to the callback it is given) with its rows
     written as parts, published only if it succeeds."""
-    staging = Staging(spec, inputs)
+    from cecli import tempfiles
+
+    staging: Staging | None = None
     try:
+        with tempfiles.interrupts_deferred():  # until the finally below removes it
+            staging = Staging(spec, inputs)
         parts = SequentialParts(staging)
 
         def both(rows: ScoredRows) -> None:
@@ -460,4 +464,5 @@ def score_to_parts(
         staging.publish(summary, inputs)
         return summary
     finally:
-        staging.remove()
+        if staging is not None:
+            staging.remove()

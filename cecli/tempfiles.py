@@ -17,10 +17,14 @@ import contextlib
 import os
 import re
 import secrets
+import signal
 import stat
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 if sys.platform != "win32":
     import fcntl
@@ -67,6 +71,38 @@ class Held(_Locked):
         """Drop the lock and leave the file: it was renamed into place, so its name here
         may already be another file's."""
         self._unlock()
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold back SIGINT, SIGTERM and SIGHUP while a temporary file is made and its removal
+    arranged: one that stopped the run between the two would leave the file behind.  One
+    that arrives meanwhile is handed to its own handler as the block ends.  (Blocking the
+    signals would not do: the system gives them to another thread, and Python still runs
+    the handler in this one at once.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers run in the main thread only
+        return
+    arrived: list[tuple[int, FrameType | None]] = []
+
+    def note(number: int, frame: FrameType | None) -> None:
+        arrived.append((number, frame))
+
+    previous: dict[int, Callable[[int, FrameType | None], Any]] = {}
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        handler = None if number is None else signal.getsignal(number)
+        if number is not None and callable(handler):
+            previous[number] = handler
+            signal.signal(number, note)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if arrived:
+            number, frame = arrived[0]
+            previous[number](number, frame)
 
 
 def held(folder: Path, prefix: str, suffix: str, mode: int = 0o600) -> Held:

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -364,3 +365,60 @@ def test_an_import_error_without_ctrl_c_is_not_taken_for_one() -> None:
     )
     assert done.returncode == 1
     assert done.stderr.rstrip().endswith("ImportError: numpy._core.umath failed to import")
+
+
+def _interrupted_here() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+    for _tick in range(200):  # the handler runs between these
+        time.sleep(0.001)
+
+
+def test_interrupts_deferred_hands_a_signal_on_as_the_block_ends() -> None:
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    reached: list[bool] = []
+
+    def deferred() -> None:
+        with tempfiles.interrupts_deferred():
+            _interrupted_here()
+            reached.append(True)
+
+    with pytest.raises(KeyboardInterrupt):
+        deferred()
+    assert reached == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def _interrupt_after_making_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C right after each held temporary file is made, before its maker returns."""
+    made = tempfiles.held
+
+    def interrupted_after_making(*args: Any, **kwargs: Any) -> tempfiles.Held:
+        held = made(*args, **kwargs)
+        _interrupted_here()
+        return held
+
+    monkeypatch.setattr(tempfiles, "held", interrupted_after_making)
+
+
+def test_a_signal_while_a_spool_file_is_made_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between making the file and arranging its removal, a Ctrl-C left the file behind (the
+    next run swept it, but a killed run's file was all that was meant to wait for that)."""
+    import io
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    _interrupt_after_making_files(monkeypatch)
+    with pytest.raises(KeyboardInterrupt), contextlib.ExitStack() as stack:
+        files._spool(stack, io.BytesIO(b"label,p0,p1\n0,0.5,0.5\n"), ".csv", "<stdin>")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_signal_while_the_staging_file_is_made_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _interrupt_after_making_files(monkeypatch)
+    with pytest.raises(KeyboardInterrupt), files.atomic_writer(str(tmp_path / "out.csv")) as out:
+        out.write("never written\n")
+    assert list(tmp_path.iterdir()) == []
