@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import math
+import numbers
 import re
 import sys
 from collections.abc import Sequence
@@ -395,18 +396,7 @@ def as_targets_ignoring(
     if ignore_index is None:
         targets, indices = as_targets(labels, preds, allow_indices=True, name=name)
         return targets, indices, np.zeros(rows, dtype=np.bool_)
-    try:
-        whole = not isinstance(ignore_index, bool) and float(ignore_index).is_integer()
-    except (TypeError, ValueError):  # "x", None inside a list, an array of several
-        whole = False
-    if not whole:
-        raise InputError(
-            f"ignore_index must be a whole number, got {ignore_index!r}", parameter="ignore_index"
-        )
-    if abs(ignore_index) > 2**53:  # an index array holds it, and a label equal to it is a float
-        raise InputError(
-            f"ignore_index must be within ±2**53, got {ignore_index!r}", parameter="ignore_index"
-        )
+    check_ignore_index_value(ignore_index)
     array = _as_float_array(labels, name)
     one_per_row = array.size == rows and (array.ndim <= 1 or array.shape[-1] == 1)
     if not one_per_row or (classes == rows == 1 and array.ndim == 2 and array.shape[1] > 1):
@@ -537,8 +527,8 @@ def as_distributions(
     return preds / sums[:, np.newaxis], ()
 
 
-def check_class_names(class_names: Sequence[str] | None, classes: int) -> tuple[str, ...] | None:
-    """Raise unless there is one distinct, non-empty name (a string) per class."""
+def class_name_tuple(class_names: Sequence[str] | None) -> tuple[str, ...] | None:
+    """``class_names`` as a tuple of strings (not yet counted), or one error naming it."""
     if class_names is None:
         return None
     if isinstance(class_names, str):
@@ -560,6 +550,31 @@ def check_class_names(class_names: Sequence[str] | None, classes: int) -> tuple[
                 f"class_names: class {position} is {label!r}, not a name (a string)",
                 parameter="class_names",
             )
+    return names
+
+
+def check_ignore_index_value(ignore_index: object) -> None:
+    """Refuse an ``ignore_index`` that is not a whole number within ±2**53 (an index array
+    holds it, and a label equal to it is a float)."""
+    if (
+        not isinstance(ignore_index, numbers.Real)
+        or isinstance(ignore_index, bool | np.bool_)
+        or not float(ignore_index).is_integer()
+    ):
+        raise InputError(
+            f"ignore_index must be a whole number, got {ignore_index!r}", parameter="ignore_index"
+        )
+    if abs(float(ignore_index)) > 2**53:
+        raise InputError(
+            f"ignore_index must be within ±2**53, got {ignore_index!r}", parameter="ignore_index"
+        )
+
+
+def check_class_names(class_names: Sequence[str] | None, classes: int) -> tuple[str, ...] | None:
+    """Raise unless there is one distinct, non-empty name (a string) per class."""
+    names = class_name_tuple(class_names)
+    if names is None:
+        return None
     if len(names) != classes:
         raise InputError(
             f"class_names names {len(names)} classes, but PREDS has {classes}",

@@ -15,7 +15,7 @@ import inspect
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal, get_args
 
@@ -35,7 +35,7 @@ from cecli.batch import (
     skip_of,
 )
 from cecli.files import Batch, Columns, Family, Table, open_table, select_columns
-from cecli.inputs import InputError
+from cecli.inputs import InputError, check_ignore_index_value, class_name_tuple
 from cecli.numerics import FloatArray
 from cecli.registry import LOSSES, Command
 from cecli.results import LossResult, Reduction, RowLosses
@@ -237,7 +237,7 @@ def score_file(
         )
     job = Job(
         loss=loss, options=options,
-        names=tuple(class_names) if class_names is not None else None,
+        names=class_name_tuple(class_names),
         label_col=label_col, label_cols=label_cols, pred_cols=pred_cols,
         weight_col=weight_col, id_col=id_col, delimiter=delimiter, kind=kind,
         skip_invalid=skip_invalid, storage_options=dict(storage_options or {}),
@@ -299,7 +299,14 @@ def expand_inputs(
     def as_list(paths: Paths) -> list[str]:
         if isinstance(paths, str | os.PathLike):
             return [os.fspath(paths)]
-        return [os.fspath(p) for p in paths]
+        try:
+            return [os.fspath(p) for p in paths]
+        except TypeError:
+            raise InputError(
+                "path_or_table takes a path, a list of paths or globs, or a (labels, "
+                f"predictions) pair of them, not {paths!r}",
+                parameter="path_or_table",
+            ) from None
 
     if isinstance(path_or_table, tuple) and len(path_or_table) == 2:
         labels, preds = (as_list(side) for side in path_or_table)
@@ -710,7 +717,16 @@ def _column_list(by: str | Sequence[str] | None, parameter: str) -> tuple[str, .
     column (``""``, ``","``), it is refused: left out, the rows asked for would go unsaid."""
     if by is None:
         return ()
-    parts = [by] if isinstance(by, str) else list(by)
+    if isinstance(by, str):
+        parts = [by]
+    elif isinstance(by, Iterable):
+        parts = list(by)
+    else:
+        raise InputError(
+            f"{parameter} takes column names (a list, or one string of them separated by "
+            f"commas), not {by!r}",
+            parameter=parameter,
+        )
     names = [name.strip() for part in parts for name in str(part).split(",") if name.strip()]
     if parts and not names:
         raise InputError(
@@ -756,14 +772,7 @@ def check_ignore_index(loss: LossName, options: dict[str, Any], ignore_index: in
             "labels takes 0/1 labels",
             parameter="ignore_index",
         )
-    if isinstance(ignore_index, bool) or not float(ignore_index).is_integer():
-        raise InputError(
-            f"ignore_index must be a whole number, got {ignore_index!r}", parameter="ignore_index"
-        )
-    if abs(ignore_index) > 2**53:  # a label equal to it is a float
-        raise InputError(
-            f"ignore_index must be within ±2**53, got {ignore_index!r}", parameter="ignore_index"
-        )
+    check_ignore_index_value(ignore_index)
 
 
 def loss_options(loss: LossName, given: dict[str, Any]) -> dict[str, Any]:

@@ -596,3 +596,28 @@ def test_sample_weights_weigh_every_per_row_value() -> None:
         cecli.smooth([0], [[0.7, 0.3]], sample_weights=w) for w in ([weight], None)
     )
     assert smooth.per_row_hard[0] == weight * plain_smooth.per_row_hard[0]
+
+
+_IRIS = str(Path(__file__).resolve().parent.parent / "sample_data" / "iris3_index.csv")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "options", "parameter", "message"),
+    [
+        ((_IRIS,), {"class_names": "abc"}, "class_names", "class_names takes a list of names"),
+        ((_IRIS,), {"class_names": [1, 2, 3]}, "class_names", "class_names: class 1 is 1,"),
+        ((_IRIS,), {"by": 3}, "by", "by takes column names"),
+        ((_IRIS,), {"ignore_index": "x"}, "ignore_index", "ignore_index must be a whole number"),
+        ((3,), {}, "path_or_table", "path_or_table takes a path"),
+        ((None,), {}, "path_or_table", "path_or_table takes a path"),
+    ],
+)
+def test_score_file_arguments_of_the_wrong_kind_name_the_parameter(
+    arguments: tuple[Any, ...], options: dict[str, Any], parameter: str, message: str
+) -> None:
+    """ "abc" was read as three one-letter class names; the others raised Python's own
+    TypeError or ValueError."""
+    with pytest.raises(InputError) as raised:
+        cecli.score_file(*arguments, **options)
+    assert str(raised.value).startswith(message)
+    assert raised.value.parameter == parameter
