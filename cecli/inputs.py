@@ -239,12 +239,16 @@ _NOT_REAL = {"c": "complex numbers", "m": "time spans", "M": "dates", "V": "raw 
 part) or by counting days or bytes: none of them a probability or a logit."""
 
 
-def _as_float_array(values: npt.ArrayLike, name: str, *, finite: bool = True) -> FloatArray:
+def _as_float_array(
+    values: npt.ArrayLike, name: str, *, finite: bool = True, kept: bool = True
+) -> FloatArray:
     """``values`` as float64, at most 2-D, not empty, and unless ``finite=False`` (the caller
     checks it), finite.
 
     The array is read-only and never the caller's writeable array: a frozen result holds it
-    (``preds``, ``targets``), and it must not change when the caller reuses their own."""
+    (``preds``, ``targets``), and it must not change when the caller reuses their own.  With
+    ``kept=False`` (per-row values, whose results hold no inputs) the caller's array is used
+    as it is: a copy of each batch cost a pass over its memory."""
     kind = getattr(getattr(values, "dtype", None), "kind", None)
     if kind in _NOT_REAL:
         raise InputError(f"{name} holds {_NOT_REAL[kind]}, not real numbers")
@@ -258,7 +262,7 @@ def _as_float_array(values: npt.ArrayLike, name: str, *, finite: bool = True) ->
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise InputError(f"{name} is not an array of numbers ({error})") from None
-    if array.flags.writeable:
+    if kept and array.flags.writeable:
         # A list's array is new; an ndarray's may be its own memory; other array-likes
         # (pandas, polars) may hand over their own buffers.
         if isinstance(values, np.ndarray):
@@ -330,11 +334,12 @@ def as_predictions(preds: npt.ArrayLike, *, logits: bool, name: str = "PREDS") -
 
 
 def predictions_with_range(
-    preds: npt.ArrayLike, *, logits: bool, name: str = "PREDS"
+    preds: npt.ArrayLike, *, logits: bool, name: str = "PREDS", kept: bool = True
 ) -> tuple[FloatArray, float, float]:
     """:func:`as_predictions` with the smallest and the largest value, which decide its checks
-    on the good path (each pass over a large batch costs about as much as the logarithms)."""
-    matrix = np.atleast_2d(_as_float_array(preds, name, finite=False))
+    on the good path (each pass over a large batch costs about as much as the logarithms);
+    ``kept`` as :func:`_as_float_array` takes it."""
+    matrix = np.atleast_2d(_as_float_array(preds, name, finite=False, kept=kept))
     low, high = float(matrix.min()), float(matrix.max())
     masked = logits and low == -math.inf  # min and max are nan if any value is
     if not (math.isfinite(low) or masked) or math.isnan(high) or high == math.inf:
@@ -461,7 +466,7 @@ def as_class_indices(
     labels: npt.ArrayLike, preds: FloatArray, *, name: str = "LABELS"
 ) -> IntArray | None:
     """The class indices if LABELS has one value per row of PREDS (else None, unchecked)."""
-    array = _as_float_array(labels, name)
+    array = _as_float_array(labels, name, kept=False)  # only the indices are kept
     rows, classes = preds.shape
     matrix = array if array.ndim == 2 else _align_labels(array, (rows, classes))
     if classes == 1 or matrix.shape != (rows, 1):

@@ -564,7 +564,8 @@ def categorical_cross_entropy_rows(
     """
     canonical_base, _ = _check_common(eps, base, "mean")
     _check_range("smoothing", smoothing, 0.0, 1.0, closed_high=True)
-    matrix, low, high = predictions_with_range(preds, logits=logits)
+    # Per-row values keep no inputs: the batch is used as it is, not copied.
+    matrix, low, high = predictions_with_range(preds, logits=logits, kept=False)
     indices = None if smoothing else as_class_indices(labels, matrix)
     if indices is None:
         options = {"logits": logits, "eps": eps, "base": base, "normalize": normalize}
