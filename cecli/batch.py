@@ -809,6 +809,17 @@ def rejected_rows(table: Table, skipped: dict[int, Skip]) -> Rejected:
     return Rejected(header, found)
 
 
+def _one_class_indices(compute: ComputeFn) -> ComputeFn:
+    """``compute`` for one class whose label column holds class indices: index 0 is that class,
+    a target of 1 (a one-hot row of one value).  Handed on as it is, the column of 0s was
+    taken for target probabilities of 0, and every row scored 0."""
+
+    def one_hot(labels: FloatArray, preds: FloatArray) -> Scored:
+        return compute(np.where(labels == 0.0, 1.0, 0.0), preds)
+
+    return one_hot
+
+
 def score_table(
     table: Table,
     columns: Columns,
@@ -836,6 +847,8 @@ def score_table(
     and its values are checked one by one only when it refuses them."""
     accumulator = Accumulator(evaluation=evaluation, details=details)
     classes = len(columns.preds)
+    if columns.label_index and classes == 1:
+        compute = _one_class_indices(compute)
     trusting = compute_checks_values and ignore_label is None
     # Held by name: without it, one Ctrl-C in four landed in the generator's finally block
     # run as a finalizer, where Python can only print it ("Exception ignored in …").

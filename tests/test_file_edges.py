@@ -388,3 +388,17 @@ def test_the_field_a_quote_is_left_open_in(record: bytes, column: int) -> None:
     from cecli.files import _open_field
 
     assert _open_field(record, ",") == column
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_one_class_with_a_label_column_of_indices_is_scored(tmp_path: Path, kind: str) -> None:
+    """Index 0 of the one class was read as a target probability of 0: every row scored 0."""
+    import polars as pl
+
+    frame = pl.DataFrame({"label": [0, 0], "p0": [0.7, 0.9]})
+    path = tmp_path / f"one.{kind}"
+    frame.write_csv(path) if kind == "csv" else frame.write_parquet(path)
+    code, out, _ = run("ce", f"--{kind}", str(path), "-q")
+    assert code == 0
+    expected = -(mp.log(mpf("0.7")) + mp.log(mpf("0.9"))) / 2
+    assert abs(mpf(out.strip()) - expected) <= mpf(2) ** -52 * expected
