@@ -974,26 +974,25 @@ class Table:
 
     def _explain(self, text: str) -> str:
         if "more fields" in text or "does not match number of columns" in text:
-            for source in self.sources:
-                ragged = source.first_ragged_line()
-                if ragged is not None:
-                    line, count = ragged
-                    return (
-                        f"{source.display}:{line}: {count} fields, but the header has "
-                        f"{len(source.columns)}"
-                    )
-            split = _first_line_in(self.sources, Source.first_lone_carriage_return)
+            ragged = _first_in(self.sources, Source.first_ragged_line)
+            if ragged is not None:
+                source, (line, count) = ragged
+                return (
+                    f"{source.display}:{line}: {count} fields, but the header has "
+                    f"{len(source.columns)}"
+                )
+            split = _first_in(self.sources, Source.first_lone_carriage_return)
             if split is not None:
                 return (
-                    f"{split}: a carriage return inside the line splits the record in two; "
-                    "remove it, or quote the field that holds it"
+                    f"{split[0].display}:{split[1]}: a carriage return inside the line splits "
+                    "the record in two; remove it, or quote the field that holds it"
                 )
         if "invalid utf-8" in text:
-            undecodable = _first_line_in(self.sources, Source.first_line_not_utf8)
+            undecodable = _first_in(self.sources, Source.first_line_not_utf8)
             if undecodable is not None:
                 return (
-                    f"{undecodable}: the line is not UTF-8 text (Latin-1 or another "
-                    "encoding?); save the file as UTF-8"
+                    f"{undecodable[0].display}:{undecodable[1]}: the line is not UTF-8 text "
+                    "(Latin-1 or another encoding?); save the file as UTF-8"
                 )
         if "non-equal length" in text:
             return f"{self.display}: the files have different numbers of rows"
@@ -1036,12 +1035,14 @@ class Table:
         return self.source_of(column), line - self.sources[0].first + self.source_of(column).first
 
 
-def _first_line_in(sources: Sequence[Source], find: Callable[[Source], int | None]) -> str | None:
-    """``file:line`` of the first line ``find`` finds, looking file by file."""
+def _first_in(
+    sources: Sequence[Source], find: Callable[[Source], T | None]
+) -> tuple[Source, T] | None:
+    """The first file in which ``find`` finds something (a line, for a message), and what."""
     for source in sources:
-        line = find(source)
-        if line is not None:
-            return f"{source.display}:{line}"
+        found = find(source)
+        if found is not None:
+            return source, found
     return None
 
 

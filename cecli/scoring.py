@@ -586,11 +586,10 @@ def _in_given_order(given: Sequence[str], columns: Columns) -> Columns:
     assert named is not None
     if tuple(given) == named or len(given) != len(named):
         return columns  # a count that differs is refused with the counts
+    position = {name: number for number, name in enumerate(named)}
     if columns.label_index and sorted(given) == sorted(named):
-        position = {name: number for number, name in enumerate(named)}
         preds = tuple(columns.preds[position[name]] for name in given)
         return dataclasses.replace(columns, preds=preds, class_names=tuple(given))
-    position = {name: number for number, name in enumerate(named)}
     for number, name in enumerate(given):
         column = position.get(name)
         if column is not None and column != number:
