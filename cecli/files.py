@@ -513,7 +513,13 @@ class Source:
         # read with that field empty, as it always was.
         needed = max((self._column_numbers[name] for name in floats), default=0)
 
+        # Every column a number: a block of plain decimals is read without polars.
+        all_numbers = len(float_names) == len(self.columns) and not reading.texts
+
         def parse(data: bytes) -> tuple[pl.DataFrame, np.ndarray | None, np.ndarray | None]:
+            plain = _plain_numbers(data, self.columns, self.separator) if all_numbers else None
+            if plain is not None:
+                return reading.with_texts(reading.finish_csv(plain, None), None), None, None
             try:
                 frame = read(data, schema)
             except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as error:
@@ -1334,6 +1340,36 @@ def _polars_failures(explain: Callable[[str], str]) -> Iterator[None]:
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as error:
         # OSError: polars reads a compressed file by its bytes, and a cut one ends in one.
         raise InputError(explain(" ".join(str(error).split("\n")[0].split()))) from None
+
+
+def _fast_parser() -> Callable[[bytes, np.ndarray, str, int, int], int] | None:
+    try:
+        from cecli._fastcsv import parse_floats
+    except ImportError:  # built where no C compiler was found: polars reads every block
+        return None
+    return parse_floats
+
+
+PARSE_FLOATS = _fast_parser()
+"""``cecli._fastcsv.parse_floats``, if the extension was built."""
+_IN_NUMBERS = frozenset("0123456789+-.eE")
+
+
+def _plain_numbers(data: bytes, columns: Sequence[str], separator: str) -> pl.DataFrame | None:
+    """A block of records whose every field is a plain decimal number, read by the C reader
+    (``cecli/_fastcsv.c``): each value the correctly rounded float64 of its field, as polars
+    gives it, in about half polars' time.  None for any other block (a quote, a space, an
+    empty field, a ragged record, ``nan``, a long number…): polars reads it, and says what
+    is wrong and where."""
+    if PARSE_FLOATS is None or separator in _IN_NUMBERS:
+        return None
+    import polars as pl
+
+    rows = data.count(b"\n") + (not data.endswith(b"\n"))
+    out = np.empty((len(columns), rows))
+    if PARSE_FLOATS(data, out, separator, len(columns), rows) != rows:
+        return None
+    return pl.DataFrame({name: out[position] for position, name in enumerate(columns)})
 
 
 def _in_order(parse: Callable[[bytes], T], blocks: Iterable[bytes]) -> Iterator[T]:
