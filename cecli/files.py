@@ -30,7 +30,7 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -1342,16 +1342,23 @@ def _polars_failures(explain: Callable[[str], str]) -> Iterator[None]:
         raise InputError(explain(" ".join(str(error).split("\n")[0].split()))) from None
 
 
-def _fast_parser() -> Callable[[bytes, np.ndarray, str, int, int], int] | None:
+class FastReader(NamedTuple):
+    """``cecli._fastcsv``: the C reader of plain all-number blocks."""
+
+    parse_floats: Callable[[bytes, np.ndarray, str, int, int], int]
+    line_breaks: Callable[[bytes], int]
+
+
+def _fast_reader() -> FastReader | None:
     try:
-        from cecli._fastcsv import parse_floats
+        from cecli._fastcsv import line_breaks, parse_floats
     except ImportError:  # built where no C compiler was found: polars reads every block
         return None
-    return parse_floats
+    return FastReader(parse_floats, line_breaks)
 
 
-PARSE_FLOATS = _fast_parser()
-"""``cecli._fastcsv.parse_floats``, if the extension was built."""
+FAST_READER = _fast_reader()
+"""The C reader, if the extension was built."""
 _IN_NUMBERS = frozenset("0123456789+-.eE")
 
 
@@ -1361,13 +1368,14 @@ def _plain_numbers(data: bytes, columns: Sequence[str], separator: str) -> pl.Da
     gives it, in about half polars' time.  None for any other block (a quote, a space, an
     empty field, a ragged record, ``nan``, a long number…): polars reads it, and says what
     is wrong and where."""
-    if PARSE_FLOATS is None or separator in _IN_NUMBERS:
+    reader = FAST_READER
+    if reader is None or separator in _IN_NUMBERS:
         return None
     import polars as pl
 
-    rows = data.count(b"\n") + (not data.endswith(b"\n"))
+    rows = reader.line_breaks(data) + (not data.endswith(b"\n"))
     out = np.empty((len(columns), rows))
-    if PARSE_FLOATS(data, out, separator, len(columns), rows) != rows:
+    if reader.parse_floats(data, out, separator, len(columns), rows) != rows:
         return None
     return pl.DataFrame({name: out[position] for position, name in enumerate(columns)})
 

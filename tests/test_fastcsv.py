@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import cecli.files
 import cecli.plain_csv
-from cecli.files import PARSE_FLOATS
+from cecli.files import FAST_READER, FastReader
 from cecli.inputs import NUMBER_BODY
 from tests.fuzz.malformed import LOSS_COMMANDS, _options, _table, file_case
 from tests.helpers import run
@@ -30,10 +30,11 @@ NUMBER = re.compile(NUMBER_BODY)
 
 def _read(data: bytes, columns: int, separator: str = ",") -> np.ndarray | None:
     """The block as columns × rows, or None where the C reader refuses it."""
-    assert PARSE_FLOATS is not None
+    assert FAST_READER is not None
     rows = data.count(b"\n") + (not data.endswith(b"\n"))
+    assert FAST_READER.line_breaks(data) == data.count(b"\n")
     out = np.full((columns, rows), np.nan)
-    read = PARSE_FLOATS(data, out, separator, columns, rows)
+    read = FAST_READER.parse_floats(data, out, separator, columns, rows)
     assert read == -1 or read == rows, read
     return out if read == rows else None
 
@@ -41,7 +42,7 @@ def _read(data: bytes, columns: int, separator: str = ",") -> np.ndarray | None:
 def test_the_extension_is_built() -> None:
     # Without a C compiler the install skips it and polars reads every block, with the same
     # results; here, where the tests run, it must have been built, or nothing below is tested.
-    assert PARSE_FLOATS is not None
+    assert FAST_READER is not None
 
 
 @pytest.mark.parametrize(
@@ -96,16 +97,16 @@ def test_the_last_record_may_lack_its_line_break() -> None:
 
 
 def test_a_separator_that_can_be_part_of_a_number_is_refused_by_the_caller() -> None:
-    assert PARSE_FLOATS is not None
+    assert FAST_READER is not None
     with pytest.raises(ValueError, match="separator"):
-        PARSE_FLOATS(b"1.2\n", np.empty((2, 1)), ".", 2, 1)
+        FAST_READER.parse_floats(b"1.2\n", np.empty((2, 1)), ".", 2, 1)
     assert cecli.files._plain_numbers(b"1.2\n", ["a", "b"], ".") is None
 
 
 def test_out_must_fit_columns_and_rows() -> None:
-    assert PARSE_FLOATS is not None
+    assert FAST_READER is not None
     with pytest.raises(ValueError, match="out must hold"):
-        PARSE_FLOATS(b"1,2\n", np.empty((2, 2)), ",", 2, 1)
+        FAST_READER.parse_floats(b"1,2\n", np.empty((2, 2)), ",", 2, 1)
 
 
 DIGITS = st.text("0123456789", min_size=0, max_size=22)
@@ -177,7 +178,7 @@ def _with_and_without(
     monkeypatch.setattr(cecli.files, "CHUNK_BYTES", 256)
     fast = run(*args, input=stdin)
     with monkeypatch.context() as patched:
-        patched.setattr(cecli.files, "PARSE_FLOATS", None)
+        patched.setattr(cecli.files, "FAST_READER", None)
         slow = run(*args, input=stdin)
     return fast, slow
 
@@ -216,8 +217,8 @@ def test_the_c_reader_reads_the_blocks_of_a_plain_file(
 ) -> None:
     # Not only equal: the plain blocks must have come from the C reader.
     calls: list[int] = []
-    assert PARSE_FLOATS is not None
-    parse = PARSE_FLOATS
+    assert FAST_READER is not None
+    parse = FAST_READER.parse_floats
 
     def counted(data: bytes, out: np.ndarray, separator: str, columns: int, rows: int) -> int:
         read = parse(data, out, separator, columns, rows)
@@ -231,7 +232,7 @@ def test_the_c_reader_reads_the_blocks_of_a_plain_file(
         f"{label},{a},{b},{c}\n" for label, (a, b, c) in zip(labels, probs, strict=True)
     )
     (tmp_path / "data.csv").write_text(text)
-    monkeypatch.setattr(cecli.files, "PARSE_FLOATS", counted)
+    monkeypatch.setattr(cecli.files, "FAST_READER", FastReader(counted, FAST_READER.line_breaks))
     fast, slow = _with_and_without(monkeypatch, tmp_path, ["ce", "--csv", "data.csv", "--json"])
     assert fast == slow
     assert fast[0] == 0, fast[2]
