@@ -161,7 +161,9 @@ static Py_ssize_t read_block(const char *data, Py_ssize_t size, Py_ssize_t colum
             } else if (p < end && *p != '\n') {
                 return -1; /* too many fields, a carriage return, or a field that goes on */
             }
-            p++; /* past the separator or line break (or the end: the loop stops) */
+            if (p < end) {
+                p++; /* past the separator or line break */
+            }
         }
         row++;
     }
