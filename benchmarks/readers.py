@@ -13,6 +13,8 @@ only the reader differs:
   (2) pyarrow.csv.open_csv, its streaming reader
   (3) DuckDB read_csv, fetched as Arrow record batches
   (4) DuckDB read_csv, fetched whole as NumPy arrays (no pyarrow; memory grows with the file)
+  (5) cecli's C reader of plain all-number blocks on the blocks of (1), two at a time (what
+      cecli does with a file whose every field is a short decimal number)
 
 The script prints each one's median wall time, CPU time (user + system) and peak RSS, the time
 its import takes, and each median as a ratio to (1).  All four print the same mean, which the
@@ -47,22 +49,12 @@ def loss(block):
     return float(-np.log(np.clip(picked, 1e-7, 1 - 1e-7)).sum()), len(block)
 """
 
-POLARS = (
-    COMMON
+BLOCKS_TWO_AT_A_TIME = (
+    LOSS
     + """
-import polars as pl
-imported = time.perf_counter() - start
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from cecli.files import _record_blocks
-names = ["label"] + [f"p{i}" for i in range(10)]
-schema = {name: pl.Float64() for name in names}
-def parse(data):
-    frame = pl.read_csv(data, has_header=False, new_columns=names, schema=schema)
-    return frame.to_numpy()
-"""
-    + LOSS
-    + """
 total, rows = 0.0, 0
 with ThreadPoolExecutor(2) as pool:
     for block in pool.map(parse, _record_blocks(Path(sys.argv[1]))):
@@ -70,6 +62,21 @@ with ThreadPoolExecutor(2) as pool:
         total, rows = total + part, rows + count
 print(repr(total / rows), imported)
 """
+)
+"""``parse`` of the blocks of records that cecli reads, two at a time, into ``loss``."""
+
+POLARS = (
+    COMMON
+    + """
+import polars as pl
+imported = time.perf_counter() - start
+names = ["label"] + [f"p{i}" for i in range(10)]
+schema = {name: pl.Float64() for name in names}
+def parse(data):
+    frame = pl.read_csv(data, has_header=False, new_columns=names, schema=schema)
+    return frame.to_numpy()
+"""
+    + BLOCKS_TWO_AT_A_TIME
 )
 
 PYARROW = (
@@ -133,11 +140,27 @@ print(repr(total / rows), imported)
 """
 )
 
+C_READER = (
+    COMMON
+    + """
+from cecli.files import FAST_READER
+imported = time.perf_counter() - start
+assert FAST_READER is not None, "the C reader was not built"
+def parse(data):
+    rows = FAST_READER.line_breaks(data) + (not data.endswith(b"\\n"))
+    out = np.empty((11, rows))
+    assert FAST_READER.parse_floats(data, out, ",", 11, rows) == rows
+    return out.T
+"""
+    + BLOCKS_TWO_AT_A_TIME
+)
+
 CANDIDATES = {
     "(1) polars blocks": POLARS,
     "(2) pyarrow open_csv": PYARROW,
     "(3) duckdb arrow batches": DUCKDB_ARROW,
     "(4) duckdb fetchnumpy": DUCKDB_NUMPY,
+    "(5) cecli C reader blocks": C_READER,
 }
 
 
