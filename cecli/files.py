@@ -30,7 +30,7 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias, TypeVar
 
 import numpy as np
 
@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 Family = Literal["categorical", "binary", "kl"]
 BATCH_ROWS = 131_072
 T = TypeVar("T")
+ParsedBlock: TypeAlias = "tuple[pl.DataFrame | FloatArray, np.ndarray | None, np.ndarray | None]"
+"""One block of records as read: the records (a frame, or columns × records from the C
+reader), which are empty lines, and each one's count of fields where some are ragged."""
 CHUNK_BYTES = 8 << 20
 """Bytes of CSV parsed at a time: bounded memory, and still large enough to parse fast."""
 PARSE_WORKERS = 2
@@ -366,6 +369,24 @@ def _check_text(path: Path, display: str) -> None:
         )
 
 
+def _plain_header(path: Path, separator: str) -> list[str] | None:
+    """The names of a header line that every CSV reader splits alike: UTF-8 text without a
+    quote or a carriage return inside it, every name given once.  None for any other header
+    (polars reads it, and says what is wrong with it)."""
+    with path.open("rb") as handle:
+        line = handle.readline(MAX_RECORD_BYTES + 1)
+    if not line.endswith(b"\n") or b'"' in line:
+        return None  # a header that is the whole file, or very long, is left to polars too
+    try:
+        text = line.decode("utf-8").removeprefix("\ufeff").removesuffix("\n").removesuffix("\r")
+    except UnicodeDecodeError:
+        return None
+    names = [name.strip(_SPACES) for name in text.split(separator)]
+    if "\r" in text or "\x00" in text or "" in names or len(set(names)) != len(names):
+        return None
+    return names
+
+
 class Source:
     """One CSV or Parquet file: its columns, and where a value of it is."""
 
@@ -400,6 +421,10 @@ class Source:
         :mod:`cecli.plain_csv`)."""
         if self.plain is not None:
             self.columns = self.plain.names
+            return
+        plain_header = _plain_header(path, separator) if kind == "csv" else None
+        if plain_header is not None:
+            self.columns = plain_header  # polars is imported only if a block needs it
             return
         _import_polars()
         with self.reading():
@@ -485,8 +510,53 @@ class Source:
         """
         import polars as pl
 
+        for chunk, blank in self.csv_blocks(reading):
+            if isinstance(chunk, np.ndarray):
+                chunk = pl.DataFrame(dict(zip(self.columns, chunk, strict=True)))
+            yield chunk, blank
+
+    def csv_blocks(
+        self, reading: Reading
+    ) -> Iterator[tuple[pl.DataFrame | FloatArray, np.ndarray | None]]:
+        """:meth:`csv_chunks`, but a block that the C reader read (every column a number)
+        comes as a float64 array of its columns (columns × records), and polars is imported
+        only when a block needs it."""
         present = set(self.columns)  # sets: a file may have 100,000 columns
         floats = [name for name in reading.floats if name in present]
+        float_names = set(floats)
+        # Every column a number: a block of plain decimals is read without polars.
+        all_numbers = len(float_names) == len(self.columns) and not reading.texts
+        parse_with_polars: list[Callable[[bytes], ParsedBlock]] = []
+
+        def parse(data: bytes) -> ParsedBlock:
+            plain = _plain_numbers(data, len(self.columns), self.separator) if all_numbers else None
+            if plain is not None:
+                return plain, None, None
+            if not parse_with_polars:  # made once, in whichever thread needs it first
+                parse_with_polars.append(self._polars_parser(reading, floats))
+            return parse_with_polars[0](data)
+
+        with warnings.catch_warnings():
+            # polars warns when a stray quote upsets its count of a block's rows; the bad
+            # value is then reported with its place (or skipped), so the warning says nothing.
+            warnings.filterwarnings("ignore", "CSV malformed", UserWarning)
+            line = self.first
+            blocks = _record_blocks(self.path, self.separator)
+            for chunk, blank, fields in _in_order(parse, blocks):
+                height = chunk.shape[1] if isinstance(chunk, np.ndarray) else chunk.height
+                if fields is not None and len(fields) == height:
+                    wrong = (fields != 0) & (fields != len(self.columns))
+                    for row in np.flatnonzero(wrong).tolist():
+                        self.ragged[line + row] = int(fields[row])
+                line += height
+                yield chunk, blank
+
+    def _polars_parser(self, reading: Reading, floats: list[str]) -> Callable[[bytes], ParsedBlock]:
+        """polars' reading of one block: (frame, which rows are empty lines, each record's
+        count of fields where some record has too many or too few)."""
+        _import_polars()
+        import polars as pl
+
         float_names = set(floats)
         schema: dict[str, pl.DataType] = {
             name: pl.Float64() if name in float_names else pl.String() for name in self.columns
@@ -513,13 +583,7 @@ class Source:
         # read with that field empty, as it always was.
         needed = max((self._column_numbers[name] for name in floats), default=0)
 
-        # Every column a number: a block of plain decimals is read without polars.
-        all_numbers = len(float_names) == len(self.columns) and not reading.texts
-
-        def parse(data: bytes) -> tuple[pl.DataFrame, np.ndarray | None, np.ndarray | None]:
-            plain = _plain_numbers(data, self.columns, self.separator) if all_numbers else None
-            if plain is not None:
-                return reading.with_texts(reading.finish_csv(plain, None), None), None, None
+        def parse(data: bytes) -> ParsedBlock:
             try:
                 frame = read(data, schema)
             except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as error:
@@ -551,19 +615,7 @@ class Source:
             blank = _blank_lines(data, raw, self.separator)
             return reading.with_texts(reading.finish_csv(frame, raw), raw), blank, fields
 
-        with warnings.catch_warnings():
-            # polars warns when a stray quote upsets its count of a block's rows; the bad
-            # value is then reported with its place (or skipped), so the warning says nothing.
-            warnings.filterwarnings("ignore", "CSV malformed", UserWarning)
-            line = self.first
-            blocks = _record_blocks(self.path, self.separator)
-            for frame, blank, fields in _in_order(parse, blocks):
-                if fields is not None and len(fields) == frame.height:
-                    wrong = (fields != 0) & (fields != len(self.columns))
-                    for row in np.flatnonzero(wrong).tolist():
-                        self.ragged[line + row] = int(fields[row])
-                line += frame.height
-                yield frame, blank
+        return parse
 
     def take_ragged(self, lines: np.ndarray) -> dict[int, tuple[str, int, int]]:
         """Which of ``lines`` (this file's) hold records with too many or too few fields:
@@ -763,11 +815,16 @@ class Table:
                     )
             return
         with _polars_failures(self._explain):
-            for chunk, blank in self._frames(selected, reading):
-                count = chunk.height
-                lines = np.arange(start, start + count)
+            for block, blank in self._frames(selected, reading):
+                if isinstance(block, np.ndarray):
+                    count = block.shape[1]
+                    lines = np.arange(start, start + count)
+                    batch = self._array_batch(block, columns, lines)
+                else:
+                    count = block.height
+                    lines = np.arange(start, start + count)
+                    batch = self._to_batch(block, columns, lines, blank)
                 start += count
-                batch = self._to_batch(chunk, columns, lines, blank)
                 ragged: dict[int, tuple[str, int, int]] = {}
                 for source in reversed(self.sources):  # the first file's, if both
                     ragged.update(source.take_ragged(lines))
@@ -775,9 +832,21 @@ class Table:
 
     def _frames(
         self, selected: list[str], reading: Reading
-    ) -> Iterator[tuple[pl.DataFrame, np.ndarray | None]]:
-        """The selected columns in record batches, with which rows are empty lines."""
-
+    ) -> Iterator[tuple[pl.DataFrame | FloatArray, np.ndarray | None]]:
+        """The selected columns in record batches, with which rows are empty lines.  A block
+        of one CSV file that the C reader read comes as it is, all its columns (columns ×
+        records): numbers from start to end, polars not needed."""
+        if len(self.sources) == 1 and self.sources[0].kind == "csv":
+            source = self.sources[0]
+            try:
+                for chunk, blank in source.csv_blocks(reading):
+                    if isinstance(chunk, np.ndarray):
+                        yield chunk, blank
+                    else:
+                        yield chunk.select(selected), blank
+            except RecordTooLong as error:
+                raise InputError(f"{source.display}:{str(error).removeprefix('line ')}") from None
+            return
         used = [s for s in self.sources if any(_column_of(c) in s.column_set for c in selected)]
         streams = [
             self._source_frames(
@@ -945,6 +1014,30 @@ class Table:
             count = min(BATCH_ROWS, stop - offset)
             piece = source.scan().slice(offset, count).select(mine).collect()
             yield reading.finish_parquet(_binary_as_text(piece, source.display, offset)), None
+
+    def _array_batch(self, chunk: FloatArray, columns: Columns, lines: np.ndarray) -> Batch:
+        """A batch of views of one block of a file's columns (columns × records), as the C
+        reader gives it."""
+        if columns.identifier is not None or columns.group_by or columns.keep:
+            import polars as pl  # such columns are text: the frame's way, as for any block
+
+            frame = pl.DataFrame(dict(zip(self.sources[0].columns, chunk, strict=True)))
+            selected = dict.fromkeys([*columns.labels, *columns.preds])
+            selected.update(dict.fromkeys(c for c in (columns.weight, columns.identifier) if c))
+            selected.update(dict.fromkeys([*columns.group_by, *columns.keep]))
+            return self._to_batch(frame.select(list(selected)), columns, lines, None)
+        chunk.flags.writeable = False  # the batch's arrays are views of it
+        numbers = self.sources[0]._column_numbers
+
+        def rows_of(names: Sequence[str]) -> FloatArray:
+            positions = [numbers[name] - 1 for name in names]
+            first = positions[0] if positions else 0
+            if positions == list(range(first, first + len(positions))):
+                return chunk[first : first + len(positions)].T  # a view: no copy
+            return chunk[positions].T
+
+        weights = chunk[numbers[columns.weight] - 1] if columns.weight else None
+        return Batch(rows_of(columns.labels), rows_of(columns.preds), weights, None, lines)
 
     def _to_batch(
         self, chunk: pl.DataFrame, columns: Columns, lines: np.ndarray, blank: np.ndarray | None
@@ -1332,12 +1425,17 @@ class _ThriftCompact:
 @contextlib.contextmanager
 def _polars_failures(explain: Callable[[str], str]) -> Iterator[None]:
     """polars' errors, and its panics on a damaged file, as one :class:`InputError`: the first
-    line of polars' message, as ``explain`` words it."""
-    import polars as pl
-
+    line of polars' message, as ``explain`` words it.  polars is not imported for this: an
+    error of it can come only once something has imported it."""
     try:
         yield
-    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as error:
+    except BaseException as error:  # polars' PanicException is a BaseException
+        polars = sys.modules.get("polars")
+        failures: tuple[type[BaseException], ...] = (OSError,)
+        if polars is not None:
+            failures += (polars.exceptions.PolarsError, polars.exceptions.PanicException)
+        if not isinstance(error, failures):
+            raise
         # OSError: polars reads a compressed file by its bytes, and a cut one ends in one.
         raise InputError(explain(" ".join(str(error).split("\n")[0].split()))) from None
 
@@ -1362,22 +1460,20 @@ FAST_READER = _fast_reader()
 _IN_NUMBERS = frozenset("0123456789+-.eE")
 
 
-def _plain_numbers(data: bytes, columns: Sequence[str], separator: str) -> pl.DataFrame | None:
+def _plain_numbers(data: bytes, columns: int, separator: str) -> FloatArray | None:
     """A block of records whose every field is a plain decimal number, read by the C reader
-    (``cecli/_fastcsv.c``): each value the correctly rounded float64 of its field, as polars
-    gives it, in about half polars' time.  None for any other block (a quote, a space, an
-    empty field, a ragged record, ``nan``, a long number…): polars reads it, and says what
-    is wrong and where."""
+    (``cecli/_fastcsv.c``) as columns × records: each value the correctly rounded float64 of
+    its field, as polars gives it, in about half polars' time.  None for any other block (a
+    quote, a space, an empty field, a ragged record, ``nan``, a long number…): polars reads
+    it, and says what is wrong and where."""
     reader = FAST_READER
     if reader is None or separator in _IN_NUMBERS:
         return None
-    import polars as pl
-
     rows = reader.line_breaks(data) + (not data.endswith(b"\n"))
-    out = np.empty((len(columns), rows))
-    if reader.parse_floats(data, out, separator, len(columns), rows) != rows:
+    out = np.empty((columns, rows))
+    if reader.parse_floats(data, out, separator, columns, rows) != rows:
         return None
-    return pl.DataFrame({name: out[position] for position, name in enumerate(columns)})
+    return out
 
 
 def _in_order(parse: Callable[[bytes], T], blocks: Iterable[bytes]) -> Iterator[T]:
