@@ -247,7 +247,7 @@ class _Uncountable(Exception):
 def _cut(path: str, separator: str, task_bytes: int, *, count: bool) -> list[tuple[int, int, int]]:
     """Byte ranges, each with its records (``count``) or, cheaper, its lines: at least as
     many as its records."""
-    from cecli.files import CHUNK_BYTES, MAX_RECORD_BYTES, _record_blocks
+    from cecli.files import CHUNK_BYTES, MAX_RECORD_BYTES, _record_blocks, line_breaks
 
     with open(path, "rb") as handle:
         start = len(handle.readline(MAX_RECORD_BYTES + 1))
@@ -258,7 +258,7 @@ def _cut(path: str, separator: str, task_bytes: int, *, count: bool) -> list[tup
         if count:
             records += _records_in(data, separator)
         else:
-            records += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+            records += line_breaks(data) + (0 if data.endswith(b"\n") else 1)
         if start - begin >= task_bytes:
             spans.append((begin, start, records))
             begin, records = start, 0
@@ -275,7 +275,9 @@ def _records_in(data: bytes, separator: str) -> int:
     :class:`_Uncountable`."""
     import numpy as np
 
-    ends = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    from cecli.files import line_breaks
+
+    ends = line_breaks(data) + (0 if data.endswith(b"\n") or not data else 1)
     if b'"' not in data:
         return ends
     view = np.frombuffer(data, dtype=np.uint8)

@@ -295,3 +295,12 @@ def test_a_plain_file_is_scored_without_importing_polars(tmp_path: Path) -> None
     expected = pl.read_csv(path)
     picked = expected.to_numpy()[np.arange(expected.height), expected["label"].to_numpy() + 1]
     assert float(result.stdout) == pytest.approx(float(-np.log(picked).mean()), rel=1e-12)
+
+
+@pytest.mark.parametrize("data", [b"", b"\n", b"a\nb", b"1,2\n3,4\n", b"\n" * 1000 + b"x"])
+def test_line_breaks_are_counted_alike_with_and_without_it(
+    data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_it = cecli.files.line_breaks(data)
+    monkeypatch.setattr(cecli.files, "FAST_READER", None)
+    assert with_it == cecli.files.line_breaks(data) == data.count(b"\n")
