@@ -180,13 +180,17 @@ static PyObject *parse_floats(PyObject *module, PyObject *args) {
                           &rows)) {
         return NULL;
     }
-    if (columns < 1 || rows < 0 || out.len != columns * rows * (Py_ssize_t)sizeof(double)
-        || separator > 127 || strchr("0123456789+-.eE\"\r\n", separator) != NULL
+    /* rows is bounded first, so that columns × rows × 8 cannot overflow (it wrapped to the
+     * size of a small buffer, and the reader then wrote far past it). */
+    if (columns < 1 || rows < 0 || rows > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(double) / columns
+        || out.len != columns * rows * (Py_ssize_t)sizeof(double)
+        || (uintptr_t)out.buf % _Alignof(double) != 0 || separator > 127 || strchr("0123456789+-.eE\"\r\n", separator) != NULL
         || separator == 0) {
         PyBuffer_Release(&out);
         PyErr_SetString(PyExc_ValueError,
-                        "parse_floats: out must hold columns × rows float64 values, and the "
-                        "separator must be ASCII and not part of a number");
+                        "parse_floats: out must hold columns × rows float64 values (and be "
+                        "aligned for them), and the separator must be ASCII and not part of a "
+                        "number");
         return NULL;
     }
     Py_ssize_t read;

@@ -111,6 +111,29 @@ def test_out_must_fit_columns_and_rows() -> None:
         FAST_READER.parse_floats(b"1,2\n", np.empty((2, 2)), ",", 2, 1)
 
 
+@pytest.mark.parametrize(
+    ("data", "columns", "rows", "size"),
+    [
+        (b"1,2,3,4\n", 4, 2**62, 0),  # 4 × 2^62 × 8 bytes is 0 modulo 2^64
+        (b"1,2,3\n", 2**61 + 1, 1, 1),  # (2^61 + 1) × 8 bytes is 8 modulo 2^64
+    ],
+)
+def test_a_size_that_overflows_is_refused(data: bytes, columns: int, rows: int, size: int) -> None:
+    # columns × rows × 8 wrapped around to the size of a small buffer, and the reader then
+    # wrote past its end (a crash, or memory overwritten).
+    assert FAST_READER is not None
+    with pytest.raises(ValueError, match="out must hold"):
+        FAST_READER.parse_floats(data, np.empty(size), ",", columns, rows)
+
+
+def test_out_must_be_aligned_for_float64() -> None:
+    # Storing a double at an odd address is undefined behaviour in C (UBSan reports it).
+    assert FAST_READER is not None
+    misaligned = memoryview(bytearray(17))[1:]
+    with pytest.raises(ValueError, match="aligned"):
+        FAST_READER.parse_floats(b"1,2\n", misaligned, ",", 2, 1)  # type: ignore[arg-type]
+
+
 DIGITS = st.text("0123456789", min_size=0, max_size=22)
 FIELDS = st.builds(
     lambda sign, whole, point, fraction, exponent: sign + whole + point + fraction + exponent,
