@@ -56,14 +56,29 @@ static inline int leading_digits(uint64_t chunk) {
     return flags ? __builtin_ctzll(flags) >> 3 : 8;
 }
 
+/* The 8 bytes at p as one integer, the first in the lowest byte, as the two functions above
+ * take them, on any byte order (a big-endian load read the digits backwards: 12345678 was
+ * read as 87654321). */
+static inline uint64_t load_eight(const char *p) {
+    uint64_t chunk;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&chunk, p, 8);
+#else
+    chunk = 0;
+    for (int i = 0; i < 8; i++) {
+        chunk |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    }
+#endif
+    return chunk;
+}
+
 /* Reads the digits at *at into *m (m * 10^count + their value) and returns their count; stops
  * early, past MOST_DIGITS, where the caller refuses the field. */
 static inline int read_digits(const char **at, const char *end, uint64_t *m) {
     const char *p = *at;
     int count = 0;
     while (end - p >= 8) {
-        uint64_t chunk;
-        memcpy(&chunk, p, 8);
+        uint64_t chunk = load_eight(p);
         int run = leading_digits(chunk);
         if (run == 8) {
             *m = *m * 100000000ULL + eight_digits(chunk);
