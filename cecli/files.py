@@ -1466,7 +1466,10 @@ def line_breaks(data: bytes) -> int:
     return data.count(b"\n") if reader is None else reader.line_breaks(data)
 
 
-_IN_NUMBERS = frozenset("0123456789+-.eE")
+_NOT_FAST_SEPARATORS = frozenset('0123456789+-.eE"\r\n\0')
+"""Separators that ``parse_floats`` refuses with a ValueError (characters of a number, a quote,
+a line break, NUL): their blocks go to polars.  A Source takes NUL (``delimiter="\\0"``), and
+the C reader's ValueError then ended the run."""
 
 
 def _plain_numbers(data: bytes, columns: int, separator: str) -> FloatArray | None:
@@ -1476,7 +1479,7 @@ def _plain_numbers(data: bytes, columns: int, separator: str) -> FloatArray | No
     quote, a space, an empty field, a ragged record, ``nan``, a long number…): polars reads
     it, and says what is wrong and where."""
     reader = FAST_READER
-    if reader is None or separator in _IN_NUMBERS:
+    if reader is None or separator in _NOT_FAST_SEPARATORS or not separator.isascii():
         return None
     rows = reader.line_breaks(data) + (not data.endswith(b"\n"))
     out = np.empty((columns, rows))

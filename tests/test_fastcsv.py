@@ -103,7 +103,22 @@ def test_a_separator_that_can_be_part_of_a_number_is_refused_by_the_caller() -> 
     assert FAST_READER is not None
     with pytest.raises(ValueError, match="separator"):
         FAST_READER.parse_floats(b"1.2\n", np.empty((2, 1)), ".", 2, 1)
-    assert cecli.files._plain_numbers(b"1.2\n", ["a", "b"], ".") is None
+    assert cecli.files._plain_numbers(b"1.2\n", 2, ".") is None
+
+
+def test_a_nul_delimiter_is_read_by_polars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A Source takes "\\0" as its delimiter, which parse_floats refuses with a ValueError:
+    # _plain_numbers must not hand it over, or the run ends in that ValueError.
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"label\0p0\0p1\n" + b"0\x000.25\x000.75\n1\x000.5\x000.5\n" * 50)
+    monkeypatch.setattr(cecli.plain_csv, "PLAIN_CSV_BYTES", -1)
+    monkeypatch.setattr(cecli.files, "CHUNK_BYTES", 256)
+    assert cecli.files._plain_numbers(b"0\x000.5\n", 2, "\0") is None
+    fast = cecli.score_file(str(path), "ce", delimiter="\0")
+    monkeypatch.setattr(cecli.files, "FAST_READER", None)
+    slow = cecli.score_file(str(path), "ce", delimiter="\0")
+    assert fast.rows == slow.rows == 100
+    assert fast.loss == slow.loss
 
 
 def test_out_must_fit_columns_and_rows() -> None:
