@@ -199,7 +199,8 @@ static PyObject *parse_floats(PyObject *module, PyObject *args) {
      * size of a small buffer, and the reader then wrote far past it). */
     if (columns < 1 || rows < 0 || rows > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(double) / columns
         || out.len != columns * rows * (Py_ssize_t)sizeof(double)
-        || (uintptr_t)out.buf % _Alignof(double) != 0 || separator > 127 || strchr("0123456789+-.eE\"\r\n", separator) != NULL
+        || (uintptr_t)out.buf % _Alignof(double) != 0 || separator > 127
+        || strchr("0123456789+-.eE\"\r\n", separator) != NULL
         || separator == 0) {
         PyBuffer_Release(&out);
         PyErr_SetString(PyExc_ValueError,
