@@ -1018,15 +1018,10 @@ class Table:
     def _array_batch(self, chunk: FloatArray, columns: Columns, lines: np.ndarray) -> Batch:
         """A batch of views of one block of a file's columns (columns × records), as the C
         reader gives it."""
-        if columns.identifier is not None or columns.group_by or columns.keep:
-            import polars as pl  # such columns are text: the frame's way, as for any block
-
-            frame = pl.DataFrame(dict(zip(self.sources[0].columns, chunk, strict=True)))
-            selected = dict.fromkeys([*columns.labels, *columns.preds])
-            selected.update(dict.fromkeys(c for c in (columns.weight, columns.identifier) if c))
-            selected.update(dict.fromkeys([*columns.group_by, *columns.keep]))
-            return self._to_batch(frame.select(list(selected)), columns, lines, None)
-        chunk.flags.writeable = False  # the batch's arrays are views of it
+        # The views stay writeable, as polars' arrays are: cecli.inputs then copies them as
+        # it copies those (into rows), and sums across a row add in the same order.  Read-only
+        # views were used as they are (by columns), and a row of 8 or more values summed in
+        # another order, a last bit away from what polars' blocks give.
         numbers = self.sources[0]._column_numbers
 
         def rows_of(names: Sequence[str]) -> FloatArray:
@@ -1036,8 +1031,20 @@ class Table:
                 return chunk[first : first + len(positions)].T  # a view: no copy
             return chunk[positions].T
 
+        labels, preds = rows_of(columns.labels), rows_of(columns.preds)
         weights = chunk[numbers[columns.weight] - 1] if columns.weight else None
-        return Batch(rows_of(columns.labels), rows_of(columns.preds), weights, None, lines)
+        if columns.identifier is not None or columns.group_by or columns.keep:
+            import polars as pl  # such columns are text: the frame's way, as for any block
+
+            frame = pl.DataFrame(dict(zip(self.sources[0].columns, chunk, strict=True)))
+            selected = dict.fromkeys([*columns.labels, *columns.preds])
+            selected.update(dict.fromkeys(c for c in (columns.weight, columns.identifier) if c))
+            selected.update(dict.fromkeys([*columns.group_by, *columns.keep]))
+            batch = self._to_batch(frame.select(list(selected)), columns, lines, None)
+            # Not the frame's numbers: polars hands this frame's back as a read-only view of
+            # the block (its columns lie side by side), which is not copied into rows either.
+            return dataclasses.replace(batch, labels=labels, preds=preds, weights=weights)
+        return Batch(labels, preds, weights, None, lines)
 
     def _to_batch(
         self, chunk: pl.DataFrame, columns: Columns, lines: np.ndarray, blank: np.ndarray | None
