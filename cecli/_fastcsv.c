@@ -189,10 +189,31 @@ static PyObject *parse_floats(PyObject *module, PyObject *args) {
     (void)module;
     const char *data;
     Py_ssize_t size, columns, rows;
+    PyObject *target;
     Py_buffer out;
     int separator;
-    if (!PyArg_ParseTuple(args, "y#w*Cnn:parse_floats", &data, &size, &out, &separator, &columns,
-                          &rows)) {
+    if (!PyArg_ParseTuple(args, "y#OCnn:parse_floats", &data, &size, &target, &separator,
+                          &columns, &rows)) {
+        return NULL;
+    }
+    /* float64 in C order: a buffer of the right size but of other items (int64, two float32
+     * per value) would be given bit patterns that mean something else to its owner. */
+    if (PyObject_GetBuffer(target, &out, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS)
+        != 0) {
+        return NULL;
+    }
+    const char *format = out.format == NULL ? "B" : out.format;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const char *own_order = "@=<";
+#else
+    const char *own_order = "@=";
+#endif
+    if (format[0] != '\0' && strchr(own_order, format[0]) != NULL) {
+        format++; /* this machine's byte order, said explicitly */
+    }
+    if (out.itemsize != (Py_ssize_t)sizeof(double) || strcmp(format, "d") != 0) {
+        PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_TypeError, "parse_floats: out must be a buffer of float64");
         return NULL;
     }
     /* rows is bounded first, so that columns × rows × 8 cannot overflow (it wrapped to the

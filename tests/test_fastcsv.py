@@ -145,9 +145,29 @@ def test_a_size_that_overflows_is_refused(data: bytes, columns: int, rows: int, 
 def test_out_must_be_aligned_for_float64() -> None:
     # Storing a double at an odd address is undefined behaviour in C (UBSan reports it).
     assert FAST_READER is not None
-    misaligned = memoryview(bytearray(17))[1:]
+    misaligned = np.frombuffer(bytearray(17), dtype=np.uint8)[1:].view(np.float64)
+    assert not misaligned.flags.aligned
     with pytest.raises(ValueError, match="aligned"):
-        FAST_READER.parse_floats(b"1,2\n", misaligned, ",", 2, 1)  # type: ignore[arg-type]
+        FAST_READER.parse_floats(b"1,2\n", misaligned, ",", 2, 1)
+
+
+@pytest.mark.parametrize(
+    "out",
+    [
+        np.zeros(2, dtype=">f8"),  # float64 of the other byte order
+        np.zeros(2, dtype=np.int64),
+        np.zeros(4, dtype=np.float32),
+        bytearray(16),
+    ],
+    ids=["big-endian", "int64", "float32", "bytes"],
+)
+def test_out_must_be_float64_of_this_machine(out: np.ndarray | bytearray) -> None:
+    # A buffer of the right size but of other items would be given bit patterns that mean
+    # something else to its owner.
+    assert FAST_READER is not None
+    with pytest.raises(TypeError, match="float64"):
+        FAST_READER.parse_floats(b"1,2\n", out, ",", 2, 1)  # type: ignore[arg-type]
+    assert not np.asarray(out).any()  # nothing written
 
 
 DIGITS = st.text("0123456789", min_size=0, max_size=22)
