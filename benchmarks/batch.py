@@ -102,31 +102,30 @@ def write_softmax_rows(handle: IO[str], rows: int, rng: Any) -> None:
         frame.write_csv(handle, include_header=start == 0)
 
 
-_GENERATING = False
-"""True in the process that :func:`generate` starts to write the files."""
-
-
 def generate(rows: int) -> tuple[Path, Path]:
-    """Write a CSV and a Parquet file of ``rows`` random softmax outputs (skipped if present)."""
-    DATA.mkdir(exist_ok=True)
+    """Write a CSV and a Parquet file of ``rows`` random softmax outputs (skipped if present),
+    in a process of its own: on Linux a child's peak memory (ru_maxrss) counts its parent's at
+    the fork, so every tool timed after the writing reported the writer's peak."""
     csv_path, parquet_path = DATA / f"ce_{rows}.csv", DATA / f"ce_{rows}.parquet"
-    if csv_path.exists() and parquet_path.exists():
-        return csv_path, parquet_path
-    if not _GENERATING:
-        # In a process of its own: on Linux a child's peak memory (ru_maxrss) counts its
-        # parent's at the fork, so every tool timed after this one reported its peak.
-        code = f"import batch; batch._GENERATING = True; batch.generate({rows})"
+    if not (csv_path.exists() and parquet_path.exists()):
+        code = f"import batch; batch.write_files({rows})"
         folder = str(Path(__file__).resolve().parent)
         subprocess.run([sys.executable, "-c", code], check=True, cwd=folder)
-        return csv_path, parquet_path
+    return csv_path, parquet_path
+
+
+def write_files(rows: int) -> None:
+    """The files of :func:`generate`, written in this process."""
     import numpy as np
     import polars as pl
 
+    DATA.mkdir(exist_ok=True)
     rng = np.random.default_rng(rows)
-    with csv_path.open("w") as handle:
+    with (DATA / f"ce_{rows}.csv").open("w") as handle:
         write_softmax_rows(handle, rows, rng)
-    pl.scan_csv(csv_path).sink_parquet(parquet_path, row_group_size=131_072)
-    return csv_path, parquet_path
+    pl.scan_csv(DATA / f"ce_{rows}.csv").sink_parquet(
+        DATA / f"ce_{rows}.parquet", row_group_size=131_072
+    )
 
 
 PANDAS_GROUPBY = """

@@ -36,7 +36,7 @@ import numpy as np
 
 from cecli.inputs import NUMBER_BODY, InputError, parse_number
 from cecli.numerics import FloatArray
-from cecli.plain_csv import plain_batches, read_plain
+from cecli.plain_csv import header_names, plain_batches, read_plain
 
 if TYPE_CHECKING:
     import polars as pl
@@ -381,10 +381,9 @@ def _plain_header(path: Path, separator: str) -> list[str] | None:
         text = line.decode("utf-8").removeprefix("\ufeff").removesuffix("\n").removesuffix("\r")
     except UnicodeDecodeError:
         return None
-    names = [name.strip(_SPACES) for name in text.split(separator)]
-    if "\r" in text or "\x00" in text or "" in names or len(set(names)) != len(names):
+    if "\r" in text or "\x00" in text:
         return None
-    return names
+    return header_names(text, separator)
 
 
 class Source:
@@ -498,29 +497,21 @@ class Source:
                     f"{self.display}: column {name!r} holds {schema[name]}, not numbers or text"
                 )
 
-    def csv_chunks(self, reading: Reading) -> Iterator[tuple[pl.DataFrame, np.ndarray | None]]:
+    def csv_blocks(
+        self, reading: Reading
+    ) -> Iterator[tuple[pl.DataFrame | FloatArray, np.ndarray | None]]:
         """The records in byte ranges of about ``CHUNK_BYTES``, each parsed on its own, with
         which rows are empty lines.
 
         Memory stays flat whatever the file's size (polars' own lazy reader was measured to
         grow from 219 to over 370 MiB between one and ten million rows), and lines keep their
         numbers: a chunk ends at a line break outside quotes, and blank lines parse as empty
-        records.  polars parses numbers itself; a block where it found something that is not
-        a number to it (null) is read again as text, by the grammar of typed values.
+        records.  A block that the C reader reads (every column a number) comes as a float64
+        array of all the file's columns (columns × records), and polars is imported only when
+        a block needs it.  polars parses numbers itself; a block where it found something
+        that is not a number to it (null) is read again as text, by the grammar of typed
+        values.
         """
-        import polars as pl
-
-        for chunk, blank in self.csv_blocks(reading):
-            if isinstance(chunk, np.ndarray):
-                chunk = pl.DataFrame(dict(zip(self.columns, chunk, strict=True)))
-            yield chunk, blank
-
-    def csv_blocks(
-        self, reading: Reading
-    ) -> Iterator[tuple[pl.DataFrame | FloatArray, np.ndarray | None]]:
-        """:meth:`csv_chunks`, but a block that the C reader read (every column a number)
-        comes as a float64 array of its columns (columns × records), and polars is imported
-        only when a block needs it."""
         present = set(self.columns)  # sets: a file may have 100,000 columns
         floats = [name for name in reading.floats if name in present]
         float_names = set(floats)
@@ -819,7 +810,7 @@ class Table:
                 if isinstance(block, np.ndarray):
                     count = block.shape[1]
                     lines = np.arange(start, start + count)
-                    batch = self._array_batch(block, columns, lines)
+                    batch = self._array_batch(block, columns, selected, lines)
                 else:
                     count = block.height
                     lines = np.arange(start, start + count)
@@ -836,16 +827,8 @@ class Table:
         """The selected columns in record batches, with which rows are empty lines.  A block
         of one CSV file that the C reader read comes as it is, all its columns (columns ×
         records): numbers from start to end, polars not needed."""
-        if len(self.sources) == 1 and self.sources[0].kind == "csv":
-            source = self.sources[0]
-            try:
-                for chunk, blank in source.csv_blocks(reading):
-                    if isinstance(chunk, np.ndarray):
-                        yield chunk, blank
-                    else:
-                        yield chunk.select(selected), blank
-            except RecordTooLong as error:
-                raise InputError(f"{source.display}:{str(error).removeprefix('line ')}") from None
+        if len(self.sources) == 1:
+            yield from self._source_blocks(self.sources[0], selected, reading)
             return
         used = [s for s in self.sources if any(_column_of(c) in s.column_set for c in selected)]
         streams = [
@@ -998,14 +981,27 @@ class Table:
     def _source_frames(
         self, source: Source, mine: list[str], reading: Reading
     ) -> Iterator[tuple[pl.DataFrame, np.ndarray | None]]:
+        """The ``mine`` columns of one file in blocks, as frames."""
+        for block, blank in self._source_blocks(source, mine, reading):
+            if isinstance(block, np.ndarray):
+                yield _frame_of(source.columns, block).select(mine), blank
+            else:
+                yield block, blank
+
+    def _source_blocks(
+        self, source: Source, mine: list[str], reading: Reading
+    ) -> Iterator[tuple[pl.DataFrame | FloatArray, np.ndarray | None]]:
+        """The ``mine`` columns of one file in blocks, with which rows are empty lines; a
+        block that the C reader read comes as it is (all the file's columns, columns ×
+        records)."""
         if source.kind == "csv":
             try:
-                for chunk, blank in source.csv_chunks(reading):
-                    yield chunk.select(mine), blank
+                for chunk, blank in source.csv_blocks(reading):
+                    yield (chunk if isinstance(chunk, np.ndarray) else chunk.select(mine)), blank
             except RecordTooLong as error:
                 raise InputError(f"{source.display}:{str(error).removeprefix('line ')}") from None
             return
-        mine = [c for c in mine if _column_of(c) == c]  # finish_parquet adds the texts
+        wanted, mine = mine, [c for c in mine if _column_of(c) == c]  # finish_parquet adds texts
         _check_row_groups(source, set(mine))
         # One slice of the lazy scan at a time reads only the row groups it needs: flat
         # memory (150 -> 174 MiB from 1M to 10M rows), where collect_batches grew to 338.
@@ -1013,9 +1009,12 @@ class Table:
         for offset in range(start, stop, BATCH_ROWS):
             count = min(BATCH_ROWS, stop - offset)
             piece = source.scan().slice(offset, count).select(mine).collect()
-            yield reading.finish_parquet(_binary_as_text(piece, source.display, offset)), None
+            piece = reading.finish_parquet(_binary_as_text(piece, source.display, offset))
+            yield piece.select(wanted), None
 
-    def _array_batch(self, chunk: FloatArray, columns: Columns, lines: np.ndarray) -> Batch:
+    def _array_batch(
+        self, chunk: FloatArray, columns: Columns, selected: list[str], lines: np.ndarray
+    ) -> Batch:
         """A batch of views of one block of a file's columns (columns × records), as the C
         reader gives it."""
         # The views stay writeable, as polars' arrays are: cecli.inputs then copies them as
@@ -1034,13 +1033,9 @@ class Table:
         labels, preds = rows_of(columns.labels), rows_of(columns.preds)
         weights = chunk[numbers[columns.weight] - 1] if columns.weight else None
         if columns.identifier is not None or columns.group_by or columns.keep:
-            import polars as pl  # such columns are text: the frame's way, as for any block
-
-            frame = pl.DataFrame(dict(zip(self.sources[0].columns, chunk, strict=True)))
-            selected = dict.fromkeys([*columns.labels, *columns.preds])
-            selected.update(dict.fromkeys(c for c in (columns.weight, columns.identifier) if c))
-            selected.update(dict.fromkeys([*columns.group_by, *columns.keep]))
-            batch = self._to_batch(frame.select(list(selected)), columns, lines, None)
+            # Such columns are text: the frame's way, as for any block.
+            frame = _frame_of(self.sources[0].columns, chunk).select(selected)
+            batch = self._to_batch(frame, columns, lines, None)
             # Not the frame's numbers: polars hands this frame's back as a read-only view of
             # the block (its columns lie side by side), which is not copied into rows either.
             return dataclasses.replace(batch, labels=labels, preds=preds, weights=weights)
@@ -1493,6 +1488,14 @@ def _plain_numbers(data: bytes, columns: int, separator: str) -> FloatArray | No
     if reader.parse_floats(data, out, separator, columns, rows) != rows:
         return None
     return out
+
+
+def _frame_of(names: Sequence[str], block: FloatArray) -> pl.DataFrame:
+    """A block of the C reader (columns × records) as a frame of the file's columns."""
+    _import_polars()
+    import polars as pl
+
+    return pl.DataFrame(dict(zip(names, block, strict=True)))
 
 
 def _in_order(parse: Callable[[bytes], T], blocks: Iterable[bytes]) -> Iterator[T]:

@@ -65,14 +65,23 @@ def read_plain(path: Path, separator: str, size: int) -> PlainCsv | None:
         lines.pop()  # the line break that ends the last record
     if not lines or "" in lines:
         return None  # empty lines are not records: the polars reader tells them apart
-    names = [name.strip(_SPACES) for name in lines[0].split(separator)]
-    if "" in names or len(set(names)) != len(names):
-        return None  # refused, with its reason, by the polars reader
+    names = header_names(lines[0], separator)
+    if names is None:
+        return None
     width = len(names)
     records = [line.split(separator) for line in lines[1:]]
     if any(len(record) != width for record in records):
         return None
     return PlainCsv(names, records)
+
+
+def header_names(line: str, separator: str) -> list[str] | None:
+    """A header line's names, spaces and tabs around them stripped, if every name is given
+    once (None otherwise: the polars reader refuses such a header, with its reason)."""
+    names = [name.strip(_SPACES) for name in line.split(separator)]
+    if "" in names or len(set(names)) != len(names):
+        return None
+    return names
 
 
 def plain_batches(

@@ -229,6 +229,20 @@ def test_an_accepted_block_is_what_polars_reads(characters: list[str], columns: 
         assert column.to_numpy().tobytes() == out[position].tobytes()
 
 
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """What each call of the C reader returns from now on (records read, or -1), in a list."""
+    assert FAST_READER is not None
+    parse, calls = FAST_READER.parse_floats, []
+
+    def counted(data: bytes, out: np.ndarray, separator: str, columns: int, rows: int) -> int:
+        read = parse(data, out, separator, columns, rows)
+        calls.append(read)
+        return read
+
+    monkeypatch.setattr(cecli.files, "FAST_READER", FastReader(counted, FAST_READER.line_breaks))
+    return calls
+
+
 def _with_and_without(
     monkeypatch: pytest.MonkeyPatch, folder: Path, args: list[str], stdin: bytes | None = None
 ) -> tuple[tuple[int, str, str], tuple[int, str, str]]:
@@ -277,15 +291,7 @@ def test_the_c_reader_reads_the_blocks_of_a_plain_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Not only equal: the plain blocks must have come from the C reader.
-    calls: list[int] = []
-    assert FAST_READER is not None
-    parse = FAST_READER.parse_floats
-
-    def counted(data: bytes, out: np.ndarray, separator: str, columns: int, rows: int) -> int:
-        read = parse(data, out, separator, columns, rows)
-        calls.append(read)
-        return read
-
+    calls = _count_reads(monkeypatch)
     rng = np.random.default_rng(5)
     probs = rng.dirichlet(np.ones(3), 2000).round(6)
     labels = rng.integers(0, 3, 2000)
@@ -293,7 +299,6 @@ def test_the_c_reader_reads_the_blocks_of_a_plain_file(
         f"{label},{a},{b},{c}\n" for label, (a, b, c) in zip(labels, probs, strict=True)
     )
     (tmp_path / "data.csv").write_text(text)
-    monkeypatch.setattr(cecli.files, "FAST_READER", FastReader(counted, FAST_READER.line_breaks))
     fast, slow = _with_and_without(monkeypatch, tmp_path, ["ce", "--csv", "data.csv", "--json"])
     assert fast == slow
     assert fast[0] == 0, fast[2]
@@ -317,19 +322,24 @@ def test_columns_in_any_order_read_the_same_with_and_without_it(
     args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The C reader's blocks become batches of views of its columns: the selected columns
-    # are found among all of the file's, in the file's order, not the batch's.
+    # are found among all of the file's, in the file's order, not the batch's.  Every
+    # column is selected (the weight column is there only when it is used), or polars
+    # would read every block.
     rng = np.random.default_rng(9)
     probs = rng.dirichlet(np.ones(3), 700).round(4)
     labels = rng.integers(0, 3, 700)
     weights = rng.integers(0, 4, 700) / 2
-    text = "p1,w,label,p2,p0\n" + "".join(
-        f"{b},{w},{label},{c},{a}\n"
+    weighted = "--weight-col" in args
+    text = ("p1,w,label,p2,p0\n" if weighted else "p1,label,p2,p0\n") + "".join(
+        f"{b},{w},{label},{c},{a}\n" if weighted else f"{b},{label},{c},{a}\n"
         for label, (a, b, c), w in zip(labels, probs, weights, strict=True)
     )
     (tmp_path / "data.csv").write_text(text)
+    calls = _count_reads(monkeypatch)
     fast, slow = _with_and_without(monkeypatch, tmp_path, [*args, "--csv", "data.csv"])
     assert fast == slow
     assert fast[0] == 0, fast[2]
+    assert any(read > 0 for read in calls)  # the C reader read blocks of the file
 
 
 @pytest.mark.parametrize(
